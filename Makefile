@@ -1,0 +1,52 @@
+# The README documents these targets. `make run` serves; `make test` tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INDEX_DIR ?= index
+CORPUS_DIR ?= corpus
+EVAL_FILE ?= ../shared/eval/dev.jsonl
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install index run test lint format eval clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's dependencies change. torch is installed first and
+# pinned: an unpinned resolution would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(BIN)/report-index build --corpus $(CORPUS_DIR) --out $(INDEX_DIR)
+
+run: index
+	$(BIN)/report-search serve --index $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+# pytest exits 5 when it collected no test: that must fail loudly, not pass.
+test: install
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: no tests were collected" >&2; exit 1; fi; \
+	exit $$status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+eval: index
+	$(BIN)/report-search eval $(EVAL_FILE) --index $(INDEX_DIR)
+
+clean:
+	rm -rf $(INDEX_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""The index artifact: the one place that defines its files, manifest and validation.
+
+An index folder holds three files:
+
+- ``manifest.json``: format version, pipeline version, model identity and dimension,
+  passage count, corpus documents with checksums, FAISS index type, build time.
+- ``passages.jsonl``: one passage per line (see :class:`indexer.passage.Passage`), in the
+  order of the vectors.
+- ``vectors.faiss``: L2-normalised embeddings in a FAISS ``IndexFlatIP`` (inner product on
+  unit vectors = cosine similarity).
+
+Folders are written whole into a temporary sibling and renamed into place, so readers see
+either the previous index or the new one, never a half-written mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from indexer.embedding.model import ModelIdentity
+from indexer.passage import Passage
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+PASSAGES_FILE = "passages.jsonl"
+VECTORS_FILE = "vectors.faiss"
+
+
+class ArtifactError(RuntimeError):
+    """The index folder is missing, incomplete or inconsistent; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A corpus document as recorded in the manifest."""
+
+    id: str
+    file: str
+    sha256: str
+    title: str
+    year: int | None
+    language: str
+    publisher: str | None
+    source_url: str | None
+    passages: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to tell whether an index is current and fits the served model."""
+
+    format_version: int
+    pipeline_version: str
+    model: ModelIdentity
+    dimension: int
+    passage_count: int
+    documents: tuple[DocumentEntry, ...]
+    faiss_index: str
+    built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["documents"] = [asdict(d) for d in self.documents]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """Inverse of :meth:`to_dict`; raises ArtifactError for a foreign or older format."""
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ArtifactError(
+                f"index format version {version!r} is not supported (expected {FORMAT_VERSION}); "
+                "rebuild it with `report-index build`"
+            )
+        try:
+            return cls(
+                format_version=version,
+                pipeline_version=data["pipeline_version"],
+                model=ModelIdentity(**data["model"]),
+                dimension=int(data["dimension"]),
+                passage_count=int(data["passage_count"]),
+                documents=tuple(DocumentEntry(**d) for d in data["documents"]),
+                faiss_index=data["faiss_index"],
+                built_at=data["built_at"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"index manifest is malformed ({exc}); rebuild the index") from exc
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """An index read back from disk and checked for consistency."""
+
+    manifest: Manifest
+    passages: tuple[Passage, ...]
+    vectors: faiss.Index
+
+
+def write_index(
+    folder: Path, manifest: Manifest, passages: list[Passage], vectors: np.ndarray
+) -> None:
+    """Write a complete index to ``folder``, replacing any previous one atomically."""
+    if len(passages) != vectors.shape[0] or vectors.shape[1] != manifest.dimension:
+        raise ValueError("passages, vectors and manifest disagree on size")
+    folder = folder.resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
+    try:
+        index = faiss.IndexFlatIP(manifest.dimension)
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(index, str(staging / VECTORS_FILE))
+        with (staging / PASSAGES_FILE).open("w", encoding="utf-8") as handle:
+            for passage in passages:
+                handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+        # The manifest is written last: its presence marks a complete folder.
+        _write_json(staging / MANIFEST_FILE, manifest.to_dict())
+        _swap_into_place(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _swap_into_place(staging: Path, folder: Path) -> None:
+    """Rename ``staging`` to ``folder``; the old folder is moved aside first, then deleted."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    retired.rmdir()
+    folder.rename(retired)
+    try:
+        staging.rename(folder)
+    except BaseException:
+        retired.rename(folder)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The manifest of the index in ``folder``."""
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        raise ArtifactError(
+            f"no index at {folder} (missing {MANIFEST_FILE}); build one with "
+            f"`report-index build --out {folder}`"
+        )
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path} is unreadable ({exc}); rebuild the index") from exc
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path} is not a JSON object; rebuild the index")
+    return Manifest.from_dict(data)
+
+
+def load_index(folder: Path) -> LoadedIndex:
+    """Read and cross-check the whole index in ``folder``."""
+    manifest = read_manifest(folder)
+    try:
+        lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
+        passages = tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
+        vectors = faiss.read_index(str(folder / VECTORS_FILE))
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        raise ArtifactError(f"index at {folder} is damaged ({exc}); rebuild it") from exc
+    if not (len(passages) == vectors.ntotal == manifest.passage_count):
+        raise ArtifactError(
+            f"index at {folder} is inconsistent: {len(passages)} passages, {vectors.ntotal} "
+            f"vectors, manifest says {manifest.passage_count}; rebuild it"
+        )
+    if vectors.d != manifest.dimension:
+        raise ArtifactError(
+            f"index at {folder} has {vectors.d}-d vectors but its manifest says "
+            f"{manifest.dimension}; rebuild it"
+        )
+    return LoadedIndex(manifest=manifest, passages=passages, vectors=vectors)

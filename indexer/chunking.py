@@ -1,0 +1,145 @@
+"""Cut parsed pages into passages of readable size, on sentence boundaries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from indexer.language import detect_language
+from indexer.parsing import Page, Section
+from indexer.passage import Passage
+from indexer.sources import SourceRanker
+from indexer.text import split_sentences, word_count, words
+
+
+@dataclass(frozen=True)
+class ChunkingPolicy:
+    """Passage sizes in words.
+
+    ``target`` is what a passage aims for: long enough to hold one news item with its
+    context, short enough to read at a glance and to stay sharp as one embedding.
+    ``maximum`` is never exceeded; sections shorter than ``minimum`` join their neighbour.
+    """
+
+    target: int = 160
+    maximum: int = 300
+    minimum: int = 50
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence (or stat line); ``starts_paragraph`` keeps the paragraph breaks on output."""
+
+    text: str
+    words: int
+    starts_paragraph: bool
+
+
+class SectionChunker:
+    """Turns a document's pages into passages."""
+
+    def __init__(self, policy: ChunkingPolicy | None = None) -> None:
+        self.policy = policy or ChunkingPolicy()
+
+    def chunk_document(self, document: str, pages: list[Page], language: str) -> list[Passage]:
+        """Passages of one document in reading order, with ids ``{document}-{page}-{n}``."""
+        chunks = [
+            (page, n, title, text)
+            for page in pages
+            for n, (title, text) in enumerate(self.chunk_page(page), start=1)
+        ]
+        ranker = SourceRanker(text for *_, text in chunks)
+        passages: list[Passage] = []
+        for page, n, title, text in chunks:
+            passages.append(
+                Passage(
+                    id=f"{document}-p{page.number:03d}-{n:02d}",
+                    document=document,
+                    page=page.number,
+                    section=title,
+                    text=text,
+                    lang=detect_language(text, fallback=language),
+                    position=len(passages),
+                    source_urls=ranker.rank(text, page.urls, title),
+                )
+            )
+        return passages
+
+    def chunk_page(self, page: Page) -> list[tuple[str, str]]:
+        """(section title, passage text) pairs for one page."""
+        chunks: list[tuple[str, str]] = []
+        for group in self._group_small_sections(page.sections):
+            title = max(group, key=_section_words).title
+            units = [u for section in group for u in _units(section)]
+            chunks.extend((title, _render(part)) for part in self._pack(units))
+        return chunks
+
+    def _group_small_sections(self, sections: tuple[Section, ...]) -> list[list[Section]]:
+        """Join sections too short to stand alone (stat labels, captions) with the next one."""
+        groups: list[list[Section]] = []
+        current: list[Section] = []
+        for section in sections:
+            current.append(section)
+            if sum(map(_section_words, current)) >= self.policy.minimum:
+                groups.append(current)
+                current = []
+        if current:
+            leftover = sum(map(_section_words, current))
+            if groups and sum(map(_section_words, groups[-1])) + leftover <= self.policy.maximum:
+                groups[-1].extend(current)
+            else:
+                groups.append(current)
+        return groups
+
+    def _pack(self, units: list[_Unit]) -> list[list[_Unit]]:
+        """Split units into balanced parts near ``target`` words, none above ``maximum``."""
+        units = [piece for unit in units for piece in self._split_long(unit)]
+        total = sum(u.words for u in units)
+        share = total / max(1, math.ceil(total / self.policy.target))
+        parts: list[list[_Unit]] = []
+        current: list[_Unit] = []
+        size = 0
+        for unit in units:
+            if current and (size + unit.words > self.policy.maximum or size >= share):
+                parts.append(current)
+                current, size = [], 0
+            current.append(unit)
+            size += unit.words
+        if current:
+            parts.append(current)
+        return parts
+
+    def _split_long(self, unit: _Unit) -> list[_Unit]:
+        """Cut a run-on "sentence" (lists without punctuation) on word boundaries."""
+        if unit.words <= self.policy.maximum:
+            return [unit]
+        tokens = unit.text.split(" ")
+        size = self.policy.target
+        return [
+            _Unit(
+                " ".join(tokens[i : i + size]),
+                word_count(" ".join(tokens[i : i + size])),
+                unit.starts_paragraph and i == 0,
+            )
+            for i in range(0, len(tokens), size)
+        ]
+
+
+def _section_words(section: Section) -> int:
+    return sum(word_count(p) for p in section.paragraphs)
+
+
+def _units(section: Section) -> list[_Unit]:
+    return [
+        _Unit(sentence, len(words(sentence)), i == 0)
+        for paragraph in section.paragraphs
+        for i, sentence in enumerate(split_sentences(paragraph))
+    ]
+
+
+def _render(units: list[_Unit]) -> str:
+    text = ""
+    for unit in units:
+        separator = "\n" if unit.starts_paragraph else " "
+        text = f"{text}{separator}{unit.text}" if text else unit.text
+    return text

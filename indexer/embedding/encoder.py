@@ -1,0 +1,64 @@
+"""The sentence-transformers encoder, with the query/passage prompts applied consistently."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embedding.model import ModelIdentity, ResolvedModel
+
+
+class ModelLoadError(RuntimeError):
+    """The configured model could not be loaded; the message says what to change."""
+
+
+class Encoder:
+    """Embeds queries and passages as L2-normalised float32 vectors.
+
+    Prompts come from the model identity rather than the model's own config, so any
+    sentence-transformers model works and the manifest records exactly what was used.
+    """
+
+    def __init__(self, model: ResolvedModel, batch_size: int = 16) -> None:
+        if model.local_path is not None:
+            # A local folder must never trigger a hub lookup (air-gapped machines hang on it).
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(model.location, device="cpu")
+        except Exception as exc:  # the library raises many types for a bad folder or name
+            raise ModelLoadError(
+                f"cannot load embedding model {model.location!r}: {exc}. Set REPORT_MODEL to a "
+                "sentence-transformers model name or folder, or leave it empty for the default."
+            ) from exc
+        self.identity: ModelIdentity = model.identity
+        self.location = model.location
+        self.path: Path | None = model.local_path
+        self.batch_size = batch_size
+        dimension = self._model.get_sentence_embedding_dimension()
+        if not dimension:
+            raise ModelLoadError(f"model {model.location!r} does not report an embedding size")
+        self.dimension: int = int(dimension)
+
+    def encode_queries(self, queries: list[str]) -> np.ndarray:
+        """Vectors for search queries (with the query prompt)."""
+        return self._encode(queries, self.identity.query_prompt, show_progress=False)
+
+    def encode_passages(self, passages: list[str], show_progress: bool = False) -> np.ndarray:
+        """Vectors for passages (with the passage prompt)."""
+        return self._encode(passages, self.identity.passage_prompt, show_progress)
+
+    def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
+        vectors = self._model.encode(
+            texts,
+            prompt=prompt,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

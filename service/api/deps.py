@@ -1,0 +1,28 @@
+"""Typed dependencies of the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from service.api.state import ServiceState
+from service.searcher import Searcher
+
+
+def get_state(request: Request) -> ServiceState:
+    """The app's service state."""
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def get_searcher(state: Annotated[ServiceState, Depends(get_state)]) -> Searcher:
+    """The loaded searcher, or 503 while loading or after a failed load."""
+    if state.searcher is None:
+        reason = state.error or "the model and index are still loading; retry in a few seconds"
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
+    return state.searcher
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+StateDep = Annotated[ServiceState, Depends(get_state)]

@@ -1,0 +1,49 @@
+"""Liveness, readiness and what is being served."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from service.api.deps import SearcherDep, StateDep
+from service.api.schemas import DocumentInfo, ErrorResponse, ModelInfo, StatsResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up (says nothing about the index)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"model": ErrorResponse}})
+def readyz(state: StateDep) -> dict[str, str]:
+    """200 once the model and index are loaded; 503 with the reason before that."""
+    if state.searcher is None:
+        reason = state.error or "loading model and index"
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
+    return {"status": "ready"}
+
+
+@router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorResponse}})
+def stats(searcher: SearcherDep) -> StatsResponse:
+    """Passages, documents, index build time and the model being served."""
+    manifest = searcher.index.manifest
+    encoder = searcher.encoder
+    return StatsResponse(
+        passages=manifest.passage_count,
+        documents=[
+            DocumentInfo(
+                id=d.id, title=d.title, year=d.year, language=d.language, passages=d.passages
+            )
+            for d in manifest.documents
+        ],
+        index_built_at=manifest.built_at,
+        index_format_version=manifest.format_version,
+        model=ModelInfo(
+            name=encoder.identity.name,
+            path=str(encoder.path) if encoder.path else None,
+            source=encoder.identity.source,
+            dimension=encoder.dimension,
+        ),
+    )

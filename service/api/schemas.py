@@ -1,0 +1,106 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.searcher import MAX_K, MAX_QUERY_CHARS, SearchResult
+
+LANG_PATTERN = r"^[A-Za-z]{2,3}$"
+
+
+class SearchRequest(BaseModel):
+    """Body of ``POST /search``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, examples=["Who was elected President?"]
+    )
+    k: int = Field(default=5, ge=1, le=MAX_K, description="Number of passages to return.")
+    lang: str | None = Field(
+        default=None,
+        pattern=LANG_PATTERN,
+        description="Only passages in this language (ISO 639-1).",
+    )
+
+
+class SearchHitOut(BaseModel):
+    """One ranked passage with where it comes from."""
+
+    rank: int
+    score: float
+    passage_id: str
+    document: str
+    page: int
+    section: str
+    text: str
+    lang: str
+    source_urls: list[str]
+
+
+class SearchResponse(BaseModel):
+    """Ranked passages for a query."""
+
+    query: str
+    query_lang: str
+    took_ms: float
+    results: list[SearchHitOut]
+
+    @classmethod
+    def from_result(cls, result: SearchResult) -> SearchResponse:
+        """Map the core result to the wire format."""
+        return cls(
+            query=result.query,
+            query_lang=result.query_lang,
+            took_ms=round(result.took_ms, 2),
+            results=[
+                SearchHitOut(
+                    rank=hit.rank,
+                    score=round(hit.score, 4),
+                    passage_id=hit.passage.id,
+                    document=hit.passage.document,
+                    page=hit.passage.page,
+                    section=hit.passage.section,
+                    text=hit.passage.text,
+                    lang=hit.passage.lang,
+                    source_urls=list(hit.passage.source_urls),
+                )
+                for hit in result.hits
+            ],
+        )
+
+
+class ModelInfo(BaseModel):
+    """The embedding model being served."""
+
+    name: str
+    path: str | None = Field(description="Local folder the model was loaded from.")
+    source: str
+    dimension: int
+
+
+class DocumentInfo(BaseModel):
+    """A document in the index."""
+
+    id: str
+    title: str
+    year: int | None
+    language: str
+    passages: int
+
+
+class StatsResponse(BaseModel):
+    """What is being served."""
+
+    passages: int
+    documents: list[DocumentInfo]
+    index_built_at: str
+    index_format_version: int
+    model: ModelInfo
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx answer: a message a person can act on."""
+
+    detail: str

@@ -1,0 +1,120 @@
+"""`report-search`: serve the API, query from the terminal, evaluate retrieval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from indexer.artifact import ArtifactError, read_manifest
+from indexer.embedding.encoder import ModelLoadError
+from indexer.embedding.model import resolve_model
+from indexer.embedding.provision import ModelProvisionError
+from indexer.settings import Settings, get_settings
+from service.evaluation import EvalFileError, evaluate, format_table, load_queries
+from service.searcher import MAX_K, InvalidQueryError, ModelMismatchError, Searcher
+
+app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
+
+_USER_ERRORS = (
+    ArtifactError,
+    ModelLoadError,
+    ModelProvisionError,
+    InvalidQueryError,
+    EvalFileError,
+)
+IndexOption = Annotated[Path | None, typer.Option(help="Index folder (default: settings).")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _open(settings: Settings, index: Path | None) -> Searcher:
+    try:
+        return Searcher.open(settings, index)
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def serve(
+    index: IndexOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.api.app import create_app
+
+    settings = get_settings()
+    if index is not None:
+        settings = settings.model_copy(update={"index_dir": index})
+    try:
+        # Refuse a missing or foreign index before binding the port, where it is cheap.
+        manifest = read_manifest(settings.index_dir)
+        identity = resolve_model(settings).identity
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    if manifest.model != identity:
+        raise _fail(
+            ModelMismatchError(
+                f"the index at {settings.index_dir} was built with model "
+                f"{manifest.model.name!r} ({manifest.model.source}) but the service is "
+                f"configured with {identity.name!r} ({identity.source}); run "
+                "`report-index build --force` or set REPORT_MODEL to the index's model"
+            )
+        )
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(help="The question or keywords.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Passages.")] = 5,
+    lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    index: IndexOption = None,
+) -> None:
+    """Print the ranked passages for a query."""
+    searcher = _open(get_settings(), index)
+    try:
+        result = searcher.search(text, k=k, lang=lang)
+    except InvalidQueryError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        from service.api.schemas import SearchResponse
+
+        typer.echo(SearchResponse.from_result(result).model_dump_json(indent=2))
+        return
+    typer.echo(f"query language: {result.query_lang} · {result.took_ms:.0f} ms")
+    for hit in result.hits:
+        p = hit.passage
+        typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)
+        typer.echo(p.text)
+        for url in p.source_urls:
+            typer.echo(f"  source: {url}")
+
+
+@app.command("eval")
+def eval_command(
+    queries: Annotated[Path, typer.Argument(help="JSONL query file (id, lang, query, answers).")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Results per query.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    index: IndexOption = None,
+) -> None:
+    """Print R@1, R@5, MRR@10 and url@hit, overall and per language."""
+    try:
+        loaded = load_queries(queries)
+    except EvalFileError as exc:
+        raise _fail(exc) from exc
+    searcher = _open(get_settings(), index)
+    results = evaluate(loaded, lambda q: [h.passage for h in searcher.search(q, k=k).hits])
+    if as_json:
+        typer.echo(json.dumps({name: vars(m) for name, m in results.items()}, indent=2))
+    else:
+        typer.echo(format_table(results))

@@ -1,0 +1,121 @@
+"""Retrieval metrics over a query file (format and definitions: shared eval README).
+
+A passage is relevant when its text contains one of the query's answers, compared with
+case, typographic apostrophes and whitespace folded. Metrics are reported overall and per
+query language, since a cross-lingual weakness hides in an average.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from indexer.passage import Passage
+
+
+class EvalQuery(BaseModel):
+    """One line of a query file."""
+
+    id: str
+    lang: str
+    query: str
+    answers: list[str]
+    url: str | None = None
+
+
+class EvalFileError(ValueError):
+    """The query file cannot be read; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Scores for a group of queries."""
+
+    queries: int
+    recall_at_1: float
+    recall_at_5: float
+    mrr_at_10: float
+    url_at_hit: float | None
+    url_queries: int
+
+
+def load_queries(path: Path) -> list[EvalQuery]:
+    """Queries of a JSONL file."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise EvalFileError(f"cannot read {path}: {exc.strerror}") from exc
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            queries.append(EvalQuery.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise EvalFileError(f"{path}:{number}: not a valid query line ({exc})") from exc
+    if not queries:
+        raise EvalFileError(f"{path} holds no queries")
+    return queries
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.replace("’", "'").casefold().split())
+
+
+def first_relevant(passages: Sequence[Passage], answers: list[str]) -> int | None:
+    """0-based rank of the first passage containing an answer, or None."""
+    wanted = [_normalise(a) for a in answers]
+    for rank, passage in enumerate(passages):
+        text = _normalise(passage.text)
+        if any(a in text for a in wanted):
+            return rank
+    return None
+
+
+def evaluate(
+    queries: list[EvalQuery],
+    retrieve: Callable[[str], Sequence[Passage]],
+) -> dict[str, Metrics]:
+    """Metrics overall (key ``"all"``) and per language, ``retrieve`` giving the top 10."""
+    outcomes: list[tuple[EvalQuery, int | None, bool | None]] = []
+    for query in queries:
+        passages = list(retrieve(query.query))[:10]
+        rank = first_relevant(passages, query.answers)
+        url_hit = None
+        if query.url is not None:
+            url_hit = rank is not None and any(query.url in u for u in passages[rank].source_urls)
+        outcomes.append((query, rank, url_hit))
+    groups = {"all": outcomes}
+    for language in sorted({q.lang for q in queries}):
+        groups[language] = [o for o in outcomes if o[0].lang == language]
+    return {name: _metrics(group) for name, group in groups.items()}
+
+
+def _metrics(outcomes: list[tuple[EvalQuery, int | None, bool | None]]) -> Metrics:
+    n = len(outcomes)
+    ranks = [rank for _, rank, _ in outcomes]
+    url_hits = [hit for _, _, hit in outcomes if hit is not None]
+    return Metrics(
+        queries=n,
+        recall_at_1=sum(r is not None and r < 1 for r in ranks) / n,
+        recall_at_5=sum(r is not None and r < 5 for r in ranks) / n,
+        mrr_at_10=sum(1 / (r + 1) for r in ranks if r is not None) / n,
+        url_at_hit=sum(url_hits) / len(url_hits) if url_hits else None,
+        url_queries=len(url_hits),
+    )
+
+
+def format_table(results: dict[str, Metrics]) -> str:
+    """A Markdown table, one row per group."""
+    rows = ["| group | queries | R@1 | R@5 | MRR@10 | url@hit |", "|---|---|---|---|---|---|"]
+    for name, m in results.items():
+        url = f"{m.url_at_hit:.3f} ({m.url_queries})" if m.url_at_hit is not None else "–"
+        rows.append(
+            f"| {name} | {m.queries} | {m.recall_at_1:.3f} | {m.recall_at_5:.3f} | "
+            f"{m.mrr_at_10:.3f} | {url} |"
+        )
+    return "\n".join(rows)

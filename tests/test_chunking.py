@@ -1,0 +1,66 @@
+"""Chunker units: sizes, sentence boundaries, small sections, ids."""
+
+from indexer.chunking import ChunkingPolicy, SectionChunker
+from indexer.parsing import Page, Section
+from indexer.text import word_count
+
+
+def _sentence(i: int, n_words: int = 10) -> str:
+    return " ".join(["mot"] * (n_words - 1) + [f"fin{i}."])
+
+
+def test_long_section_split_on_sentence_boundaries_within_maximum():
+    paragraph = " ".join(_sentence(i) for i in range(50))  # 500 words
+    page = Page(1, (Section("TITRE", (paragraph,)),), ("https://example.org/a",))
+    chunks = SectionChunker(ChunkingPolicy(target=120, maximum=200, minimum=30)).chunk_page(page)
+    assert len(chunks) >= 3
+    for title, text in chunks:
+        assert title == "TITRE"
+        assert word_count(text) <= 200
+        assert text.endswith(".")  # never cut mid-sentence
+    assert " ".join(t for _, t in chunks).count("fin") == 50
+
+
+def test_run_on_text_without_punctuation_is_cut_on_words():
+    paragraph = " - ".join(f"Pays{i}" for i in range(400))
+    page = Page(1, (Section("LISTE", (paragraph,)),), ())
+    chunks = SectionChunker(ChunkingPolicy(target=100, maximum=150, minimum=20)).chunk_page(page)
+    assert all(word_count(t) <= 150 for _, t in chunks)
+    assert sum(word_count(t) for _, t in chunks) == 400
+
+
+def test_small_sections_join_the_next_and_take_the_bigger_title():
+    page = Page(
+        1,
+        (
+            Section("LABEL", ("720 kg",)),
+            Section("VRAI TITRE", (" ".join(_sentence(i) for i in range(8)),)),
+        ),
+        (),
+    )
+    chunks = SectionChunker(ChunkingPolicy(target=120, maximum=200, minimum=30)).chunk_page(page)
+    assert len(chunks) == 1
+    assert chunks[0][0] == "VRAI TITRE"
+    assert chunks[0][1].startswith("720 kg\n")
+
+
+def test_passages_carry_ids_positions_language_and_page_urls():
+    pages = [
+        Page(
+            1,
+            (Section("TITRE", ("L'opération Weka a mobilisé vingt-quatre pays d'Afrique. " * 8,)),),
+            (
+                "https://www.youtube.com/watch?v=x",
+                "https://www.interpol.int/fr/2021/Autre-chose",
+                "https://www.interpol.int/fr/2021/L-operation-Weka-a-mobilise-24-pays",
+            ),
+        ),
+        Page(2, (Section("AUTRE", ("Une autre page sur un tout autre sujet. " * 10,)),), ()),
+    ]
+    passages = SectionChunker().chunk_document("doc", pages, "fr")
+    assert [p.id for p in passages] == ["doc-p001-01", "doc-p002-01"]
+    assert [p.position for p in passages] == [0, 1]
+    assert passages[0].lang == "fr"
+    assert passages[0].source_urls[0].endswith("Weka-a-mobilise-24-pays")
+    assert passages[0].source_urls[-1].startswith("https://www.youtube.com")
+    assert passages[1].source_urls == ()  # never a URL from another page

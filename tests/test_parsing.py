@@ -1,0 +1,104 @@
+"""Parser units on small hand-written inputs shaped like the extracted report."""
+
+from indexer.parsing import parse_report
+
+PAGE = """\
+Avant-propos, avant le premier titre du document.
+
+UNE PREMIÈRE RUBRIQUE
+
+Son texte.
+https://www.interpol.int/fr/Avant-propos
+
+
+ Introduction du chapitre, qui présente le thème en une phrase.
+ LUTTE CONTRE LE
+TERRORISME
+
+Un premier article parle des terroristes présumés et de leurs réseaux.
+
+OPÉRATION EXEMPLE : DÉMÊLER LES RÉSEAUX TER-
+RORISTES
+
+Des agents ont suivi des formations pour les primo-
+intervenants en 2021.
+
+CANNABIS
+
+720 kg
+
+Le télétravail et une 
+
+activité en ligne accrue 
+
+sont restés la norme.
+
+https://www.interpol.int/fr/Actualites/2021/Operation-exemple
+https://www.youtube.com/watch?v=abc
+
+
+Deuxième page, sans titre, qui parle d'autre chose entièrement.
+https://www.interpol.int/fr/Actualites/2021/Deuxieme
+"""
+
+
+def test_url_blocks_close_pages():
+    pages = parse_report(PAGE, default_title="Doc")
+    assert [p.number for p in pages] == [1, 2, 3]
+    assert pages[0].sections[0].title == "Doc"  # front matter: before any heading
+    assert pages[1].urls == (
+        "https://www.interpol.int/fr/Actualites/2021/Operation-exemple",
+        "https://www.youtube.com/watch?v=abc",
+    )
+    assert pages[2].urls == ("https://www.interpol.int/fr/Actualites/2021/Deuxieme",)
+
+
+def test_wrapped_capital_lines_form_one_heading_and_intro_takes_it():
+    sections = parse_report(PAGE)[1].sections
+    titles = [s.title for s in sections]
+    # The chapter intro sits above its title in the layout, so it takes the first heading.
+    assert titles[0] == "LUTTE CONTRE LE TERRORISME"
+    assert sections[0].paragraphs[0].startswith("Introduction du chapitre")
+    assert "OPÉRATION EXEMPLE : DÉMÊLER LES RÉSEAUX TERRORISTES" in titles
+
+
+def test_hyphenation_joined_only_for_known_words():
+    text = " ".join(p for s in parse_report(PAGE)[1].sections for p in s.paragraphs)
+    assert "primo-intervenants" in text  # "primointervenants" occurs nowhere: a compound
+    headings = [s.title for s in parse_report(PAGE)[1].sections]
+    assert any("TERRORISTES" in h for h in headings)  # "terroristes" occurs in the text
+
+
+def test_single_capital_word_is_a_label_not_a_heading():
+    sections = parse_report(PAGE)[1].sections
+    assert "CANNABIS" not in [s.title for s in sections]
+    assert any("CANNABIS" in p for s in sections for p in s.paragraphs)
+
+
+def test_pull_quote_broken_over_blank_lines_is_rejoined():
+    paragraphs = [p for s in parse_report(PAGE)[1].sections for p in s.paragraphs]
+    assert "Le télétravail et une activité en ligne accrue sont restés la norme." in paragraphs
+
+
+def test_page_without_heading_continues_previous_title():
+    second = parse_report(PAGE)[2]
+    assert second.sections[0].title == "OPÉRATION EXEMPLE : DÉMÊLER LES RÉSEAUX TERRORISTES"
+
+
+def test_front_matter_takes_document_title():
+    pages = parse_report("Texte liminaire avant tout titre.\n\nUN TITRE DE SECTION\n\nCorps.", "Doc")
+    assert pages[0].sections[0].title == "Doc"
+    assert pages[0].sections[1].title == "UN TITRE DE SECTION"
+
+
+def test_repeated_paragraph_kept_once():
+    text = "Un paragraphe répété par l'extraction.\n\nUn paragraphe répété par l'extraction.\n"
+    pages = parse_report(text, "Doc")
+    assert [p for s in pages[0].sections for p in s.paragraphs] == [
+        "Un paragraphe répété par l'extraction."
+    ]
+
+
+def test_non_breaking_spaces_become_plain_spaces():
+    pages = parse_report("Quelque 135\u202f000 personnes soupçonnées.", "Doc")
+    assert pages[0].sections[0].paragraphs == ("Quelque 135 000 personnes soupçonnées.",)
