@@ -70,7 +70,7 @@ class SectionChunker:
         chunks: list[tuple[str, str]] = []
         for group in self._group_small_sections(page.sections):
             title = max(group, key=_section_words).title
-            units = [u for section in group for u in _units(section)]
+            units = [u for section in group for u in _units(section, inline_title=title)]
             chunks.extend((title, _render(part)) for part in self._pack(units))
         return chunks
 
@@ -129,8 +129,14 @@ def _section_words(section: Section) -> int:
     return sum(word_count(p) for p in section.paragraphs)
 
 
-def _units(section: Section) -> list[_Unit]:
-    return [
+def _units(section: Section, inline_title: str) -> list[_Unit]:
+    """Sentences of a section; a joined section keeps its own heading as a first line."""
+    heading = (
+        [_Unit(section.title, len(words(section.title)), True)]
+        if section.title and section.title != inline_title
+        else []
+    )
+    return heading + [
         _Unit(sentence, len(words(sentence)), i == 0)
         for paragraph in section.paragraphs
         for i, sentence in enumerate(split_sentences(paragraph))

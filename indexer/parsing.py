@@ -10,7 +10,8 @@ What the extracted text looks like, and what this module does about it:
   lines of two words or more, at the start of a block or right after a finished sentence, is one
   heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
   stay in the text next to their numbers. Headings repeated in English are kept as headings;
-  when two headings follow each other the later, more specific one names the section.
+  when two headings follow each other the later, more specific one names the section and
+  the earlier one becomes its first line.
 - Pull quotes broken one phrase per line and bullets broken across blank lines: a paragraph
   that does not end a sentence is joined to the next one when that starts in lower case, or
   with a number right after a lower-case word ("sur quelque" / "135 000 personnes").
@@ -228,13 +229,20 @@ def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Sect
     sections: list[Section] = []
     title = intro_title
     paragraphs: list[str] = []
+    after_heading = False
     for item in items:
         if isinstance(item, _Heading):
             if paragraphs:
                 sections.append(Section(title, tuple(paragraphs)))
-            title, paragraphs = item.text, []
+                paragraphs = []
+            elif after_heading:
+                # Two headings in a row: the later one names the section, the earlier
+                # (a chapter title or a list in capitals) stays as its first line.
+                paragraphs = [title]
+            title, after_heading = item.text, True
         else:
             paragraphs.append(item.text)
+            after_heading = False
     if paragraphs:
         sections.append(Section(title, tuple(paragraphs)))
     return sections

@@ -86,7 +86,9 @@ def test_page_without_heading_continues_previous_title():
 
 
 def test_front_matter_takes_document_title():
-    pages = parse_report("Texte liminaire avant tout titre.\n\nUN TITRE DE SECTION\n\nCorps.", "Doc")
+    pages = parse_report(
+        "Texte liminaire avant tout titre.\n\nUN TITRE DE SECTION\n\nCorps.", "Doc"
+    )
     assert pages[0].sections[0].title == "Doc"
     assert pages[0].sections[1].title == "UN TITRE DE SECTION"
 
@@ -102,3 +104,10 @@ def test_repeated_paragraph_kept_once():
 def test_non_breaking_spaces_become_plain_spaces():
     pages = parse_report("Quelque 135\u202f000 personnes soupçonnées.", "Doc")
     assert pages[0].sections[0].paragraphs == ("Quelque 135 000 personnes soupçonnées.",)
+
+
+def test_consecutive_headings_later_names_section_earlier_kept_as_text():
+    pages = parse_report("Avant.\n\nCHAPITRE EN CAPITALES\n\nSOUS TITRE PRÉCIS\n\nTexte.", "Doc")
+    section = pages[0].sections[-1]
+    assert section.title == "SOUS TITRE PRÉCIS"
+    assert section.paragraphs == ("CHAPITRE EN CAPITALES", "Texte.")

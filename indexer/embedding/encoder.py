@@ -39,7 +39,7 @@ class Encoder:
         self.location = model.location
         self.path: Path | None = model.local_path
         self.batch_size = batch_size
-        dimension = self._model.get_sentence_embedding_dimension()
+        dimension = self._model.get_embedding_dimension()
         if not dimension:
             raise ModelLoadError(f"model {model.location!r} does not report an embedding size")
         self.dimension: int = int(dimension)
