@@ -27,6 +27,10 @@ class Encoder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # A per-tensor "Loading weights" bar on every start is noise in a CLI or a log.
+        transformers_logging.disable_progress_bar()
 
         try:
             self._model = SentenceTransformer(model.location, device="cpu")

