@@ -1,13 +1,19 @@
 """The index artifact: the one place that defines its files, manifest and validation.
 
-An index folder holds three files:
+An index folder holds these files:
 
 - ``manifest.json``: format version, pipeline version, model identity and dimension,
-  passage count, corpus documents with checksums, FAISS index type, build time.
+  passage and sentence counts, corpus documents with checksums, FAISS index type, build time.
 - ``passages.jsonl``: one passage per line (see :class:`indexer.passage.Passage`), in the
   order of the vectors.
-- ``vectors.faiss``: L2-normalised embeddings in a FAISS ``IndexFlatIP`` (inner product on
-  unit vectors = cosine similarity).
+- ``vectors.faiss``: L2-normalised passage embeddings in a FAISS ``IndexFlatIP`` (inner
+  product on unit vectors = cosine similarity).
+- ``sentences.npz``: the embedding of every sentence of every passage (``vectors``), where
+  each sentence sits in its passage's text (``spans``: start/end character offsets) and
+  which rows belong to passage ``i`` (``offsets[i]:offsets[i + 1]``). They let search see
+  a fact buried in a long passage and point at the sentence that matched.
+- ``hubness.npy``: per passage, the mean cosine to its nearest other passages. Passages
+  close to everything (forewords, summaries) otherwise top every vague query.
 
 Folders are written whole into a temporary sibling and renamed into place, so readers see
 either the previous index or the new one, never a half-written mix.
@@ -34,6 +40,8 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 PASSAGES_FILE = "passages.jsonl"
 VECTORS_FILE = "vectors.faiss"
+SENTENCES_FILE = "sentences.npz"
+HUBNESS_FILE = "hubness.npy"
 
 
 class ArtifactError(RuntimeError):
@@ -64,6 +72,7 @@ class Manifest:
     model: ModelIdentity
     dimension: int
     passage_count: int
+    sentence_count: int
     documents: tuple[DocumentEntry, ...]
     faiss_index: str
     built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -90,6 +99,7 @@ class Manifest:
                 model=ModelIdentity(**data["model"]),
                 dimension=int(data["dimension"]),
                 passage_count=int(data["passage_count"]),
+                sentence_count=int(data["sentence_count"]),
                 documents=tuple(DocumentEntry(**d) for d in data["documents"]),
                 faiss_index=data["faiss_index"],
                 built_at=data["built_at"],
@@ -99,30 +109,63 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class SentenceVectors:
+    """Sentence embeddings grouped by passage (see the module docstring)."""
+
+    vectors: np.ndarray
+    spans: np.ndarray
+    offsets: np.ndarray
+
+    def of(self, passage: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and character spans of one passage's sentences."""
+        rows = slice(int(self.offsets[passage]), int(self.offsets[passage + 1]))
+        return self.vectors[rows], self.spans[rows]
+
+
+@dataclass(frozen=True)
+class IndexVectors:
+    """Everything numeric an index holds, as written by the build."""
+
+    passages: np.ndarray
+    sentences: SentenceVectors
+    hubness: np.ndarray
+
+
+@dataclass(frozen=True)
 class LoadedIndex:
     """An index read back from disk and checked for consistency."""
 
     manifest: Manifest
     passages: tuple[Passage, ...]
     vectors: faiss.Index
+    sentences: SentenceVectors
+    hubness: np.ndarray
 
 
 def write_index(
-    folder: Path, manifest: Manifest, passages: list[Passage], vectors: np.ndarray
+    folder: Path, manifest: Manifest, passages: list[Passage], vectors: IndexVectors
 ) -> None:
     """Write a complete index to ``folder``, replacing any previous one atomically."""
-    if len(passages) != vectors.shape[0] or vectors.shape[1] != manifest.dimension:
+    n, dimension = vectors.passages.shape
+    if len(passages) != n or dimension != manifest.dimension or vectors.hubness.shape != (n,):
         raise ValueError("passages, vectors and manifest disagree on size")
     folder = folder.resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
     try:
         index = faiss.IndexFlatIP(manifest.dimension)
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        index.add(np.ascontiguousarray(vectors.passages, dtype=np.float32))
         faiss.write_index(index, str(staging / VECTORS_FILE))
         with (staging / PASSAGES_FILE).open("w", encoding="utf-8") as handle:
             for passage in passages:
                 handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+        np.savez(
+            staging / SENTENCES_FILE,
+            vectors=vectors.sentences.vectors.astype(np.float32),
+            spans=vectors.sentences.spans.astype(np.int32),
+            offsets=vectors.sentences.offsets.astype(np.int64),
+        )
+        np.save(staging / HUBNESS_FILE, vectors.hubness.astype(np.float32))
         # The manifest is written last: its presence marks a complete folder.
         _write_json(staging / MANIFEST_FILE, manifest.to_dict())
         _swap_into_place(staging, folder)
@@ -179,16 +222,30 @@ def load_index(folder: Path) -> LoadedIndex:
         lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
         passages = tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
         vectors = faiss.read_index(str(folder / VECTORS_FILE))
-    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        with np.load(folder / SENTENCES_FILE) as archive:
+            sentences = SentenceVectors(
+                vectors=archive["vectors"], spans=archive["spans"], offsets=archive["offsets"]
+            )
+        hubness = np.load(folder / HUBNESS_FILE)
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError, EOFError) as exc:
         raise ArtifactError(f"index at {folder} is damaged ({exc}); rebuild it") from exc
-    if not (len(passages) == vectors.ntotal == manifest.passage_count):
+    n = manifest.passage_count
+    consistent = (
+        len(passages) == vectors.ntotal == n
+        and hubness.shape == (n,)
+        and sentences.offsets.shape == (n + 1,)
+        and sentences.vectors.shape[0] == sentences.spans.shape[0] == manifest.sentence_count
+        and int(sentences.offsets[-1]) == manifest.sentence_count
+    )
+    if not consistent:
         raise ArtifactError(
             f"index at {folder} is inconsistent: {len(passages)} passages, {vectors.ntotal} "
-            f"vectors, manifest says {manifest.passage_count}; rebuild it"
+            f"vectors, {sentences.vectors.shape[0]} sentence vectors; the manifest says "
+            f"{n} passages and {manifest.sentence_count} sentences; rebuild it"
         )
-    if vectors.d != manifest.dimension:
+    if vectors.d != manifest.dimension or sentences.vectors.shape[1] != manifest.dimension:
         raise ArtifactError(
-            f"index at {folder} has {vectors.d}-d vectors but its manifest says "
+            f"index at {folder} holds vectors of another size than its manifest's "
             f"{manifest.dimension}; rebuild it"
         )
-    return LoadedIndex(manifest=manifest, passages=passages, vectors=vectors)
+    return LoadedIndex(manifest, passages, vectors, sentences, hubness)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
+import numpy as np
+
+from indexer import chunking, language, parsing, sources, text
 from indexer.artifact import (
     FORMAT_VERSION,
     ArtifactError,
     DocumentEntry,
+    IndexVectors,
     Manifest,
+    SentenceVectors,
     read_manifest,
     write_index,
 )
@@ -22,9 +30,19 @@ from indexer.embedding.model import ResolvedModel, resolve_model
 from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.settings import Settings
+from indexer.text import sentence_spans
 
-# Bump when parsing or chunking changes what passages an unchanged corpus yields.
-PIPELINE_VERSION = "parse-1/chunk-1"
+
+def pipeline_version() -> str:
+    """Fingerprint of the code that turns text into passages and passages into vectors.
+
+    Derived from the source files rather than bumped by hand, so any change to parsing,
+    chunking, language detection, source ranking or embedding text makes indexes stale.
+    """
+    digest = hashlib.sha256()
+    for module in (text, parsing, chunking, language, sources, sys.modules[__name__]):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,44 @@ def embedding_text(passage: Passage) -> str:
     return f"{passage.section}\n{passage.text}"
 
 
+def embed(encoder: Encoder, passages: list[Passage], show_progress: bool) -> IndexVectors:
+    """Passage vectors, sentence vectors with their spans, and passage hubness."""
+    spans = [sentence_spans(p.text) for p in passages]
+    sentences = [p.text[a:b] for p, ss in zip(passages, spans, strict=True) for a, b in ss]
+    texts = [embedding_text(p) for p in passages]
+    # One encoder call for both keeps one progress bar and full batches.
+    everything = encoder.encode_passages(texts + sentences, show_progress)
+    passage_vectors = everything[: len(texts)]
+    return IndexVectors(
+        passages=passage_vectors,
+        sentences=SentenceVectors(
+            vectors=everything[len(texts) :],
+            spans=np.array([s for ss in spans for s in ss], dtype=np.int32).reshape(-1, 2),
+            offsets=np.cumsum([0, *map(len, spans)]),
+        ),
+        hubness=hubness(passage_vectors),
+    )
+
+
+def hubness(vectors: np.ndarray, neighbours: int = 10) -> np.ndarray:
+    """Mean cosine of each vector to its nearest others (the CSLS neighbourhood term).
+
+    Cross-lingual retrieval suffers from hubs: a few passages (a foreword, a summary)
+    sit close to everything and surface for any vague query. Subtracting part of this
+    density at search time, as CSLS does, lets the specific passage win.
+    """
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, dtype=np.float32)
+    k = min(neighbours, n - 1)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    scores, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 1)
+    others = np.where(ids == np.arange(n)[:, None], np.nan, scores)
+    # Each row holds itself once; keep the k best of the rest.
+    return np.nanmean(np.sort(others, axis=1)[:, -k - 1 :], axis=1).astype(np.float32)
+
+
 def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel) -> bool:
     """True when ``index_dir`` was built from exactly these documents, pipeline and model."""
     try:
@@ -60,7 +116,7 @@ def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel)
     except ArtifactError:
         return False
     return (
-        manifest.pipeline_version == PIPELINE_VERSION
+        manifest.pipeline_version == pipeline_version()
         and manifest.model == model.identity
         and {(d.id, d.sha256) for d in manifest.documents} == {(d.id, d.sha256) for d in documents}
     )
@@ -86,16 +142,17 @@ def build_index(
     passages = passages_for(documents)
     log(f"{len(documents)} document(s) → {len(passages)} passages; loading {model.location}")
     encoder = Encoder(model, batch_size=settings.batch_size)
-    vectors = encoder.encode_passages([embedding_text(p) for p in passages], show_progress)
+    vectors = embed(encoder, passages, show_progress)
     counts = {d.id: 0 for d in documents}
     for passage in passages:
         counts[passage.document] += 1
     manifest = Manifest(
         format_version=FORMAT_VERSION,
-        pipeline_version=PIPELINE_VERSION,
+        pipeline_version=pipeline_version(),
         model=model.identity,
         dimension=encoder.dimension,
         passage_count=len(passages),
+        sentence_count=len(vectors.sentences.spans),
         documents=tuple(_entry(d, counts[d.id]) for d in documents),
         faiss_index="IndexFlatIP",
     )

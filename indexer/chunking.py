@@ -18,12 +18,14 @@ class ChunkingPolicy:
 
     ``target`` is what a passage aims for: long enough to hold one news item with its
     context, short enough to read at a glance and to stay sharp as one embedding.
-    ``maximum`` is never exceeded; sections shorter than ``minimum`` join their neighbour.
+    ``maximum`` is never exceeded; sections shorter than ``minimum`` join their neighbour;
+    a stat block stands alone unless it is a ``scrap`` (a stray label or page number).
     """
 
     target: int = 160
     maximum: int = 300
     minimum: int = 50
+    scrap: int = 12
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,34 @@ class SectionChunker:
         return chunks
 
     def _group_small_sections(self, sections: tuple[Section, ...]) -> list[list[Section]]:
-        """Join sections too short to stand alone (stat labels, captions) with the next one."""
+        """Join sections too short to stand alone with the next one of the same kind.
+
+        Stat blocks (numbers and labels) and prose are kept apart: an infographic merged
+        into the next, unrelated article is found by neither. Only scraps too small to
+        mean anything alone (a stray label) cross that line.
+        """
         groups: list[list[Section]] = []
         current: list[Section] = []
         for section in sections:
+            if (
+                current
+                and _is_stat_block(section) != _is_stat_block(current[-1])
+                and _group_words(current) >= self.policy.scrap
+            ):
+                groups.append(current)
+                current = []
             current.append(section)
-            if sum(map(_section_words, current)) >= self.policy.minimum:
+            if _group_words(current) >= self.policy.minimum:
                 groups.append(current)
                 current = []
         if current:
-            leftover = sum(map(_section_words, current))
-            if groups and sum(map(_section_words, groups[-1])) + leftover <= self.policy.maximum:
-                groups[-1].extend(current)
+            previous = groups[-1] if groups else None
+            fits = (
+                previous and _group_words(previous) + _group_words(current) <= self.policy.maximum
+            )
+            same_kind = previous and _is_stat_block(previous[-1]) == _is_stat_block(current[0])
+            if previous and fits and (same_kind or _group_words(current) < self.policy.scrap):
+                previous.extend(current)
             else:
                 groups.append(current)
         return groups
@@ -127,6 +145,25 @@ class SectionChunker:
 
 def _section_words(section: Section) -> int:
     return sum(word_count(p) for p in section.paragraphs)
+
+
+def _group_words(sections: list[Section]) -> int:
+    return sum(map(_section_words, sections))
+
+
+_FRAGMENT_WORDS = 10
+_STAT_SHARE = 0.6
+
+
+def _is_stat_block(section: Section) -> bool:
+    """Mostly short lines that end no sentence: numbers and their labels, not prose."""
+    total = _section_words(section)
+    fragments = sum(
+        word_count(p)
+        for p in section.paragraphs
+        if word_count(p) <= _FRAGMENT_WORDS and not p.rstrip().endswith((".", "!", "?"))
+    )
+    return total > 0 and fragments >= _STAT_SHARE * total
 
 
 def _units(section: Section, inline_title: str) -> list[_Unit]:

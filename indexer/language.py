@@ -20,13 +20,14 @@ def detect_language(text: str, fallback: str = "und") -> str:
 
     Numbers and labels (stat blocks) or a two-word query carry too little signal, and
     langdetect then guesses wildly; the caller's fallback (the document's language for a
-    passage) is a better answer than a guess.
+    passage) is a better answer than a guess. Text is lower-cased first: langdetect's
+    profiles are of running text, and headings in capitals otherwise read as German.
     """
     if sum(1 for w in words(text) if any(c.isalpha() for c in w)) < _MIN_LETTER_WORDS:
         return fallback
     try:
         with _LOCK:  # the shared seeded factory is not thread-safe
-            candidates = detect_langs(text)
+            candidates = detect_langs(text.lower())
     except LangDetectException:
         return fallback
     best = candidates[0]

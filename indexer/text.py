@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -15,7 +16,7 @@ _WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
 # A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a
 # character that can start a sentence. Abbreviations such as "B.C.N." are rare enough here
 # that a missed boundary only makes a chunk slightly longer.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[»”\"]?\s+(?=[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
+_SENTENCE_END = re.compile(r"[.!?…][»”\"]?(?=\s+[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
 
 
 def normalise_spaces(text: str) -> str:
@@ -50,6 +51,24 @@ def word_count(text: str) -> int:
     return len(words(text))
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text``; each line is its own paragraph.
+
+    Offsets index ``text`` itself, so a caller can point at a sentence inside a passage.
+    """
+    spans: list[tuple[int, int]] = []
+    line_start = 0
+    for line in text.split("\n"):
+        cuts = [0, *(m.end() for m in _SENTENCE_END.finditer(line)), len(line)]
+        for start, end in itertools.pairwise(cuts):
+            piece = line[start:end]
+            if piece.strip():
+                lead = len(piece) - len(piece.lstrip())
+                spans.append((line_start + start + lead, line_start + start + len(piece.rstrip())))
+        line_start += len(line) + 1
+    return spans
+
+
 def split_sentences(paragraph: str) -> list[str]:
-    """Split one paragraph into sentences; text without end punctuation stays whole."""
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
+    """Split text into sentences; text without end punctuation stays whole."""
+    return [paragraph[start:end] for start, end in sentence_spans(paragraph)]

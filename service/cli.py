@@ -14,6 +14,8 @@ from indexer.embedding.model import resolve_model
 from indexer.embedding.provision import ModelProvisionError
 from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
+from service.retrieval.filters import SearchFilters
+from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, InvalidQueryError, ModelMismatchError, Searcher
 
 app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
@@ -77,13 +79,17 @@ def query(
     text: Annotated[str, typer.Argument(help="The question or keywords.")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Passages.")] = 5,
     lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
+    document: Annotated[str | None, typer.Option(help="Only this document.")] = None,
+    section: Annotated[str | None, typer.Option(help="Only sections containing this.")] = None,
+    mode: Annotated[Mode, typer.Option(help="Ranking evidence.")] = Mode.HYBRID,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
     """Print the ranked passages for a query."""
     searcher = _open(get_settings(), index)
+    filters = SearchFilters(lang=lang, document=document, section=section)
     try:
-        result = searcher.search(text, k=k, lang=lang)
+        result = searcher.search(text, k=k, filters=filters, mode=mode)
     except InvalidQueryError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -96,6 +102,7 @@ def query(
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)
         typer.echo(p.text)
+        typer.secho(f"  best match: {hit.highlight.text}", fg=typer.colors.GREEN)
         for url in p.source_urls:
             typer.echo(f"  source: {url}")
 
@@ -104,17 +111,30 @@ def query(
 def eval_command(
     queries: Annotated[Path, typer.Argument(help="JSONL query file (id, lang, query, answers).")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Results per query.")] = 10,
+    mode: Annotated[
+        list[Mode] | None, typer.Option(help="Mode(s) to evaluate (default: all, side by side).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
-    """Print R@1, R@5, MRR@10 and url@hit, overall and per language."""
+    """Print R@1, R@5, MRR@10 and url@hit per mode, overall and per language."""
     try:
         loaded = load_queries(queries)
     except EvalFileError as exc:
         raise _fail(exc) from exc
     searcher = _open(get_settings(), index)
-    results = evaluate(loaded, lambda q: [h.passage for h in searcher.search(q, k=k).hits])
+    results = {
+        m.value: evaluate(
+            loaded, lambda q, m=m: [h.passage for h in searcher.search(q, k=k, mode=m).hits]
+        )
+        for m in (mode or list(Mode))
+    }
     if as_json:
-        typer.echo(json.dumps({name: vars(m) for name, m in results.items()}, indent=2))
+        typer.echo(
+            json.dumps(
+                {m: {g: vars(x) for g, x in by_group.items()} for m, by_group in results.items()},
+                indent=2,
+            )
+        )
     else:
         typer.echo(format_table(results))

@@ -109,13 +109,19 @@ def _metrics(outcomes: list[tuple[EvalQuery, int | None, bool | None]]) -> Metri
     )
 
 
-def format_table(results: dict[str, Metrics]) -> str:
-    """A Markdown table, one row per group."""
-    rows = ["| group | queries | R@1 | R@5 | MRR@10 | url@hit |", "|---|---|---|---|---|---|"]
-    for name, m in results.items():
-        url = f"{m.url_at_hit:.3f} ({m.url_queries})" if m.url_at_hit is not None else "–"
-        rows.append(
-            f"| {name} | {m.queries} | {m.recall_at_1:.3f} | {m.recall_at_5:.3f} | "
-            f"{m.mrr_at_10:.3f} | {url} |"
-        )
+def format_table(results: dict[str, dict[str, Metrics]]) -> str:
+    """A Markdown table comparing modes: one row per (group, mode)."""
+    rows = [
+        "| group | mode | queries | R@1 | R@5 | MRR@10 | url@hit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups = next(iter(results.values())).keys()
+    for group in groups:
+        for mode, by_group in results.items():
+            m = by_group[group]
+            url = f"{m.url_at_hit:.3f} ({m.url_queries})" if m.url_at_hit is not None else "–"
+            rows.append(
+                f"| {group} | {mode} | {m.queries} | {m.recall_at_1:.3f} | "
+                f"{m.recall_at_5:.3f} | {m.mrr_at_10:.3f} | {url} |"
+            )
     return "\n".join(rows)

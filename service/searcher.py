@@ -1,6 +1,6 @@
 """The search core: a query in, ranked sourced passages out. No web dependency.
 
-The HTTP API, the CLI and the tests all go through :class:`Searcher`.
+The HTTP API, the CLI, the evaluation and the tests all go through :class:`Searcher`.
 """
 
 from __future__ import annotations
@@ -9,15 +9,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
+import numpy as np
+
 from indexer.artifact import ArtifactError, LoadedIndex, load_index
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
 from indexer.language import detect_language
 from indexer.passage import Passage
 from indexer.settings import Settings
+from service.retrieval.filters import SearchFilters
+from service.retrieval.keyword import KeywordIndex, analyse
+from service.retrieval.ranking import Mode, RankingWeights
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+UNDETERMINED = "und"
 
 
 class InvalidQueryError(ValueError):
@@ -29,12 +36,22 @@ class ModelMismatchError(ArtifactError):
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """The sentence of a passage that best matches the query; offsets index its text."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class SearchHit:
     """One ranked passage."""
 
     rank: int
     score: float
     passage: Passage
+    highlight: Highlight
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,7 @@ class SearchResult:
 
     query: str
     query_lang: str
+    mode: Mode
     took_ms: float
     hits: list[SearchHit] = field(default_factory=list)
 
@@ -50,22 +68,27 @@ class SearchResult:
 class Searcher:
     """Searches one loaded index with the encoder it was built with."""
 
-    def __init__(self, index: LoadedIndex, encoder: Encoder) -> None:
-        if index.manifest.model != encoder.identity or index.manifest.dimension != (
-            encoder.dimension
-        ):
+    def __init__(
+        self, index: LoadedIndex, encoder: Encoder, weights: RankingWeights | None = None
+    ) -> None:
+        manifest = index.manifest
+        if manifest.model != encoder.identity or manifest.dimension != encoder.dimension:
             raise ModelMismatchError(
-                f"the index was built with model {index.manifest.model.name!r} "
-                f"({index.manifest.model.source}, checksum {index.manifest.model.checksum}, "
-                f"prompts {index.manifest.model.query_prompt!r}/"
-                f"{index.manifest.model.passage_prompt!r}) but the service is configured with "
-                f"{encoder.identity.name!r} ({encoder.identity.source}, checksum "
-                f"{encoder.identity.checksum}); rebuild it with `report-index build --force` or "
-                "set REPORT_MODEL to the index's model"
+                f"the index was built with model {manifest.model.name!r} "
+                f"({manifest.model.source}, checksum {manifest.model.checksum}, prompts "
+                f"{manifest.model.query_prompt!r}/{manifest.model.passage_prompt!r}) but the "
+                f"service is configured with {encoder.identity.name!r} "
+                f"({encoder.identity.source}, checksum {encoder.identity.checksum}); rebuild it "
+                "with `report-index build --force` or set REPORT_MODEL to the index's model"
             )
         self.index = index
         self.encoder = encoder
-        self._default_lang = _majority_language(index.passages)
+        self.weights = weights or RankingWeights()
+        passages = index.passages
+        self._vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
+        self._languages = np.array([p.lang for p in passages])
+        self.corpus_language = _majority([p.lang for p in passages])
 
     @classmethod
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
@@ -74,34 +97,134 @@ class Searcher:
         encoder = Encoder(resolve_model(settings), batch_size=settings.batch_size)
         return cls(index, encoder)
 
-    def search(self, query: str, k: int = 5, lang: str | None = None) -> SearchResult:
-        """Top ``k`` passages for ``query``; ``lang`` keeps only passages in that language."""
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        filters: SearchFilters | None = None,
+        mode: Mode = Mode.HYBRID,
+    ) -> SearchResult:
+        """The ``k`` best passages for ``query`` among those ``filters`` allow.
+
+        Filters are applied before ranking, so ``k`` results come back whenever ``k``
+        passages match the filters (keyword mode: and share a term with the query).
+        """
         started = time.perf_counter()
         query = validate_query(query)
         if not 1 <= k <= MAX_K:
             raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
-        vector = self.encoder.encode_queries([query])
-        allowed = self._filter(lang)
-        fetch = self.index.vectors.ntotal if allowed is not None else k
-        scores, ids = self.index.vectors.search(vector, min(fetch, self.index.vectors.ntotal))
-        hits: list[SearchHit] = []
-        for score, i in zip(scores[0], ids[0], strict=True):
-            if i < 0 or (allowed is not None and i not in allowed):
-                continue
-            hits.append(SearchHit(len(hits) + 1, float(score), self.index.passages[i]))
-            if len(hits) == k:
-                break
+        filters = filters or SearchFilters()
+        first, last = filters.page_min, filters.page_max
+        if first is not None and last is not None and first > last:
+            raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
+        allowed = filters.mask(self.index.passages)
+        query_lang = self.query_language(query)
+        vector = self.encoder.encode_queries([query])[0]
+        keyword = self._keyword.scores(query)
+        if allowed is not None:
+            keyword = np.where(allowed, keyword, 0.0)
+        candidates = self._candidates(vector, keyword, allowed, mode, k)
+        scores = self._score(candidates, vector, keyword, query_lang, mode)
+        order = np.argsort(-scores, kind="stable")
+        hits = self._select(candidates[order], scores[order], vector, k)
         return SearchResult(
             query=query,
-            query_lang=detect_language(query, fallback=self._default_lang),
+            query_lang=query_lang,
+            mode=mode,
             took_ms=(time.perf_counter() - started) * 1000,
             hits=hits,
         )
 
-    def _filter(self, lang: str | None) -> set[int] | None:
-        if lang is None:
-            return None
-        return {i for i, p in enumerate(self.index.passages) if p.lang == lang.lower()}
+    def query_language(self, query: str) -> str:
+        """Language of the query; when unsure, the corpus's if its words are the corpus's.
+
+        Short queries ("HAECHI", "I-SOP 2021") defeat statistical detection. If most of
+        their terms occur in the corpus they are most likely in its language (names and
+        figures included); otherwise the answer is "und" rather than a guess.
+        """
+        detected = detect_language(query, fallback=UNDETERMINED)
+        if detected != UNDETERMINED:
+            return detected
+        terms = analyse(query)
+        known = sum(self._keyword.knows(term) for term in terms)
+        return self.corpus_language if terms and known * 2 > len(terms) else UNDETERMINED
+
+    def _candidates(
+        self,
+        vector: np.ndarray,
+        keyword: np.ndarray,
+        allowed: np.ndarray | None,
+        mode: Mode,
+        k: int,
+    ) -> np.ndarray:
+        """Passage ids worth scoring: the dense and keyword front-runners."""
+        wanted = max(self.weights.candidates, 4 * k)
+        by_keyword = np.argsort(-keyword, kind="stable")[:wanted]
+        by_keyword = by_keyword[keyword[by_keyword] > 0]
+        if mode is Mode.KEYWORD:
+            return by_keyword
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            params = faiss.SearchParameters(sel=selector)
+        fetch = min(wanted, self.index.vectors.ntotal)
+        _, ids = self.index.vectors.search(vector[None, :], fetch, params=params)
+        by_dense = ids[0][ids[0] >= 0]
+        if mode is Mode.DENSE:
+            return by_dense
+        return np.unique(np.concatenate([by_dense, by_keyword]))
+
+    def _score(
+        self,
+        candidates: np.ndarray,
+        vector: np.ndarray,
+        keyword: np.ndarray,
+        query_lang: str,
+        mode: Mode,
+    ) -> np.ndarray:
+        w = self.weights
+        if mode is Mode.KEYWORD:
+            return keyword[candidates]
+        dense = self._vectors[candidates] @ vector
+        best_sentence = np.array([self._best_sentence(i, vector)[0] for i in candidates])
+        score = dense + w.sentence * best_sentence - w.hubness * self.index.hubness[candidates]
+        if mode is Mode.HYBRID and keyword.max() > 0:
+            same = self._languages[candidates] == query_lang
+            weight = np.where(same, w.keyword_same_language, w.keyword_other_language)
+            score = score + weight * keyword[candidates] / keyword.max()
+        return np.asarray(score, dtype=np.float32)
+
+    def _best_sentence(self, passage: int, vector: np.ndarray) -> tuple[float, int, int]:
+        """Cosine, start and end of the passage's sentence closest to the query."""
+        vectors, spans = self.index.sentences.of(passage)
+        if len(vectors) == 0:
+            text = self.index.passages[passage].text
+            return float(self._vectors[passage] @ vector), 0, len(text)
+        sims = vectors @ vector
+        best = int(np.argmax(sims))
+        return float(sims[best]), int(spans[best][0]), int(spans[best][1])
+
+    def _select(
+        self, ranked: np.ndarray, scores: np.ndarray, vector: np.ndarray, k: int
+    ) -> list[SearchHit]:
+        """The top ``k`` of ``ranked``, skipping near-duplicates of passages already taken."""
+        hits: list[SearchHit] = []
+        taken: list[int] = []
+        for passage_id, score in zip(ranked, scores, strict=True):
+            if (
+                taken
+                and float(np.max(self._vectors[taken] @ self._vectors[passage_id]))
+                >= self.weights.duplicate_cosine
+            ):
+                continue
+            passage = self.index.passages[passage_id]
+            _, start, end = self._best_sentence(int(passage_id), vector)
+            highlight = Highlight(passage.text[start:end], start, end)
+            hits.append(SearchHit(len(hits) + 1, float(score), passage, highlight))
+            taken.append(int(passage_id))
+            if len(hits) == k:
+                break
+        return hits
 
 
 def validate_query(query: str) -> str:
@@ -116,6 +239,5 @@ def validate_query(query: str) -> str:
     return stripped
 
 
-def _majority_language(passages: tuple[Passage, ...]) -> str:
-    languages = [p.lang for p in passages]
-    return max(set(languages), key=languages.count) if languages else "und"
+def _majority(languages: list[str]) -> str:
+    return max(set(languages), key=languages.count) if languages else UNDETERMINED

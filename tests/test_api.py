@@ -18,6 +18,7 @@ RESULT_FIELDS = {
     "text",
     "lang",
     "source_urls",
+    "highlight",
 }
 
 
@@ -34,6 +35,10 @@ def test_get_search_returns_sourced_passages(client):
     assert "Al Raisi" in results[0]["text"]
     assert "elit-un-nouveau-President" in results[0]["source_urls"][0]
     assert results[0]["score"] >= results[1]["score"] >= results[2]["score"]
+    highlight = results[0]["highlight"]
+    assert results[0]["text"][highlight["start"] : highlight["end"]] == highlight["text"]
+    assert "Al Raisi" in highlight["text"]
+    assert body["mode"] == "hybrid"
 
 
 def test_post_search_matches_get_and_works_cross_lingually(client):
@@ -53,6 +58,32 @@ def test_lang_filter_keeps_only_that_language(client):
     assert none["results"] == []
 
 
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_filters_return_k_results_when_k_passages_match(client, searcher, mode):
+    """FAISS has no filters: the search must still fill k from the allowed passages."""
+    params = {"q": "INTERPOL", "k": 4, "page_min": 17, "page_max": 18, "mode": mode}
+    results = client.get("/search", params=params).json()["results"]
+    assert len(results) == 4
+    assert all(17 <= r["page"] <= 18 for r in results)
+    section = searcher.index.passages[-1].section
+    results = client.get(
+        "/search", params={"q": "Who was elected President?", "section": section.lower(), "k": 2}
+    ).json()["results"]
+    assert results and all(r["section"] == section for r in results)
+    assert client.get("/search", params={"q": "x", "document": "nope"}).json()["results"] == []
+
+
+def test_modes_differ_and_are_reported(client):
+    query = "HAECHI"
+    by_mode = {
+        m: client.get("/search", params={"q": query, "k": 3, "mode": m}).json()
+        for m in ("dense", "keyword", "hybrid")
+    }
+    assert {m: body["mode"] for m, body in by_mode.items()} == {m: m for m in by_mode}
+    assert all("HAECHI" in r["section"] + r["text"] for r in by_mode["keyword"]["results"])
+    assert by_mode["hybrid"]["query_lang"] == "fr"  # too short to detect; words are French
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
@@ -64,6 +95,10 @@ def test_lang_filter_keeps_only_that_language(client):
         ({"q": "x", "k": 2.5}, "k"),
         ({"q": "x" * 1001}, "q"),
         ({"q": "x", "lang": "french!"}, "lang"),
+        ({"q": "x", "mode": "magic"}, "mode"),
+        ({"q": "x", "page_min": 0}, "page_min"),
+        ({"q": "x", "page_min": 5, "page_max": 2}, "page_min"),
+        ({"q": "x", "unknown": "1"}, "unknown"),
         ({}, "q"),
     ],
 )

@@ -55,7 +55,11 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
     shutil.copytree(index_dir, copy)
     before = {p.name: p.read_bytes() for p in copy.iterdir()}
     loaded = load_index(copy)
-    vectors = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
+    vectors = artifact.IndexVectors(
+        passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
+        sentences=loaded.sentences,
+        hubness=loaded.hubness,
+    )
 
     def explode(*_args, **_kwargs):
         raise OSError("disk full")
@@ -74,6 +78,8 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
         (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
         (lambda d: (d / "passages.jsonl").write_text("{}\n"), "damaged"),
         (lambda d: (d / "vectors.faiss").write_bytes(b"garbage"), "damaged"),
+        (lambda d: (d / "sentences.npz").unlink(), "damaged"),
+        (lambda d: (d / "hubness.npy").write_bytes(b"\x93NUMPY"), "damaged"),
     ],
 )
 def test_damaged_index_gives_clear_error(index_dir, tmp_path, damage, message):
@@ -102,3 +108,36 @@ def test_corpus_errors_are_readable(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"titel": "typo"}), "utf-8")
     with pytest.raises(CorpusError, match="invalid metadata"):
         load_corpus(tmp_path)
+
+
+def test_hubness_is_mean_similarity_to_nearest_others():
+    import numpy as np
+
+    from indexer.build import hubness
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(30, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    expected = np.sort(sims, axis=1)[:, -10:].mean(axis=1)
+    assert np.allclose(hubness(vectors, neighbours=10), expected, atol=1e-5)
+    assert hubness(vectors[:1]).tolist() == [0.0]
+
+
+def test_sentence_vectors_line_up_with_passage_text(index_dir):
+    loaded = load_index(index_dir)
+    for i, passage in enumerate(loaded.passages):
+        _, spans = loaded.sentences.of(i)
+        assert len(spans) > 0
+        covered = "".join(passage.text[a:b] for a, b in spans)
+        assert covered.replace(" ", "") == passage.text.replace(" ", "").replace("\n", "")
+
+
+def test_truncated_passages_file_is_inconsistent(index_dir, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    lines = (copy / "passages.jsonl").read_text("utf-8").splitlines()
+    (copy / "passages.jsonl").write_text("\n".join(lines[:-1]) + "\n", "utf-8")
+    with pytest.raises(ArtifactError, match="inconsistent"):
+        load_index(copy)

@@ -59,9 +59,9 @@ def test_eval_prints_metrics_per_language(tmp_path):
         {"id": "b", "lang": "en", "query": "illegal fishing operation", "answers": ["Ikatere"]},
     ]
     queries.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
-    result = runner.invoke(search_app, ["eval", str(queries), "--json"])
+    result = runner.invoke(search_app, ["eval", str(queries), "--json", "--mode", "hybrid"])
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.stdout)
+    metrics = json.loads(result.stdout)["hybrid"]
     assert set(metrics) == {"all", "en", "fr"}
     assert metrics["fr"]["recall_at_5"] == 1.0
     assert metrics["fr"]["url_at_hit"] == 1.0
@@ -72,9 +72,24 @@ def test_eval_prints_metrics_per_language(tmp_path):
 def test_eval_on_dev_set_meets_the_bar():
     result = runner.invoke(search_app, ["eval", str(DEV), "--json"])
     assert result.exit_code == 0, result.output
-    overall = json.loads(result.stdout)["all"]
+    by_mode = json.loads(result.stdout)
+    assert set(by_mode) == {"dense", "keyword", "hybrid"}
+    overall = by_mode["hybrid"]["all"]
     assert overall["recall_at_5"] >= 0.90
     assert overall["url_at_hit"] >= 0.80
+    # The default mode must be at least as good as either retriever alone.
+    for single in ("dense", "keyword"):
+        assert overall["mrr_at_10"] >= by_mode[single]["all"]["mrr_at_10"]
+
+
+def test_eval_table_compares_modes(tmp_path):
+    queries = tmp_path / "q.jsonl"
+    line = {"id": "a", "lang": "fr", "query": "pêche illégale", "answers": ["Ikatere"]}
+    queries.write_text(json.dumps(line), "utf-8")
+    result = runner.invoke(search_app, ["eval", str(queries)])
+    assert result.exit_code == 0, result.output
+    for mode in ("dense", "keyword", "hybrid"):
+        assert f"| all | {mode} | 1 |" in result.stdout
 
 
 def test_eval_bad_file_exits_non_zero(tmp_path):

@@ -18,3 +18,8 @@ def test_same_answer_every_time():
 def test_too_little_text_gives_fallback():
     assert detect_language("2 622", fallback="fr") == "fr"
     assert detect_language("HAECHI", fallback="fr") == "fr"
+
+
+def test_capitalised_french_labels_are_french():
+    text = "SUCCÈS AVÉRÉ DEPUIS 2004, COMPARAISON DE PROFILS ADN FAMILIAUX, COMPARAISON DIRECTE"
+    assert detect_language(text, fallback="und") == "fr"

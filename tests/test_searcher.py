@@ -1,0 +1,118 @@
+"""The search core without the web: ranking evidence, highlights, duplicates, languages."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from indexer.text import fold
+from service.retrieval.filters import SearchFilters
+from service.retrieval.keyword import KeywordIndex, analyse
+from service.retrieval.ranking import Mode
+from service.searcher import Searcher
+
+
+def test_analyser_folds_accents_elisions_and_grouped_numbers():
+    assert analyse("l’opération") == analyse("operation")
+    assert analyse("d'INTERPOL") == ["interpol"]
+    assert analyse("135 000 personnes") == analyse("135000 personne")
+    assert analyse("135,000") == analyse("135\u202f000")
+    assert analyse("les de the der el") == []
+
+
+def test_keyword_index_scores_exact_names():
+    index = KeywordIndex(["L’opération HAECHI-II", "La pêche illégale", "Rien à voir"])
+    scores = index.scores("haechi")
+    assert scores[0] > 0 and scores[1] == scores[2] == 0
+    assert not index.scores("the of").any()
+
+
+def test_every_hit_highlights_a_sentence_of_its_text(searcher):
+    result = searcher.search("Combien de suspects ont été arrêtés pour faux vaccins ?", k=5)
+    for hit in result.hits:
+        h = hit.highlight
+        assert hit.passage.text[h.start : h.end] == h.text
+        assert 0 < len(h.text) <= len(hit.passage.text)
+    assert "80 suspects" in result.hits[0].highlight.text
+
+
+def test_no_near_duplicates_in_one_result_list(searcher):
+    vectors = searcher.index.vectors.reconstruct_n(0, searcher.index.vectors.ntotal)
+    result = searcher.search("INTERPOL", k=50)
+    ids = [searcher.index.passages.index(h.passage) for h in result.hits]
+    sims = vectors[ids] @ vectors[ids].T
+    np.fill_diagonal(sims, 0)
+    assert sims.max() < searcher.weights.duplicate_cosine
+    assert len({fold(h.passage.text) for h in result.hits}) == len(result.hits)
+
+
+def test_duplicate_passages_are_collapsed(searcher):
+    """A passage repeated by the extraction appears once."""
+    index = searcher.index
+    doubled = dataclasses.replace(
+        index,
+        passages=(*index.passages, dataclasses.replace(index.passages[0], id="copy")),
+    )
+    vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+    import faiss
+
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(np.vstack([vectors, vectors[:1]]))
+    offsets = index.sentences.offsets
+    sentences = dataclasses.replace(
+        index.sentences,
+        vectors=np.vstack([index.sentences.vectors, index.sentences.vectors[: offsets[1]]]),
+        spans=np.vstack([index.sentences.spans, index.sentences.spans[: offsets[1]]]),
+        offsets=np.append(offsets, offsets[-1] + offsets[1]),
+    )
+    twin = Searcher(
+        dataclasses.replace(
+            doubled,
+            vectors=flat,
+            sentences=sentences,
+            hubness=np.append(index.hubness, index.hubness[0]),
+        ),
+        searcher.encoder,
+    )
+    text = index.passages[0].text
+    hits = twin.search(text[:200], k=5).hits
+    assert sum(h.passage.text == text for h in hits) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "lang"),
+    [
+        ("Qui a été élu président ?", "fr"),
+        ("Who was elected president of the organisation?", "en"),
+        ("¿Cuántos países miembros tiene la organización?", "es"),
+        ("Wie viele Mitgliedsländer hat die Organisation im Jahr 2021 gehabt?", "de"),
+        ("I-SOP", "fr"),
+        ("zxqv wqpl", "und"),
+    ],
+)
+def test_query_language(searcher, query, lang):
+    assert searcher.query_language(query) == lang
+
+
+def test_keyword_mode_needs_a_shared_term(searcher):
+    result = searcher.search("zxqvw", k=5, mode=Mode.KEYWORD)
+    assert result.hits == []
+
+
+def test_hybrid_beats_dense_on_exact_french_figures(searcher):
+    """Keywords add what the dense model misses: an exact French term in a stat block."""
+    query = "Combien de recherches ont été effectuées dans les bases de données d'INTERPOL ?"
+    ranks = {}
+    for mode in (Mode.DENSE, Mode.HYBRID):
+        texts = [h.passage.text for h in searcher.search(query, k=50, mode=mode).hits]
+        ranks[mode] = next(i for i, t in enumerate(texts) if "milliards de" in t)
+    assert ranks[Mode.HYBRID] <= ranks[Mode.DENSE]
+
+
+def test_section_filter_ignores_case_and_accents(searcher):
+    hits = searcher.search(
+        "formation", k=3, filters=SearchFilters(section="academie virtuelle")
+    ).hits
+    assert hits and all("ACADÉMIE VIRTUELLE" in h.passage.section for h in hits)
