@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from indexer.artifact import ArtifactError, read_manifest
 from indexer.embedding.encoder import ModelLoadError
 from indexer.embedding.model import resolve_model
 from indexer.embedding.provision import ModelProvisionError
+from indexer.passage import Passage
 from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.retrieval.filters import SearchFilters
@@ -107,6 +109,13 @@ def query(
             typer.echo(f"  source: {url}")
 
 
+def _retriever(searcher: Searcher, k: int, mode: Mode) -> Callable[[str], list[Passage]]:
+    def retrieve(query: str) -> list[Passage]:
+        return [hit.passage for hit in searcher.search(query, k=k, mode=mode).hits]
+
+    return retrieve
+
+
 @app.command("eval")
 def eval_command(
     queries: Annotated[Path, typer.Argument(help="JSONL query file (id, lang, query, answers).")],
@@ -123,12 +132,7 @@ def eval_command(
     except EvalFileError as exc:
         raise _fail(exc) from exc
     searcher = _open(get_settings(), index)
-    results = {
-        m.value: evaluate(
-            loaded, lambda q, m=m: [h.passage for h in searcher.search(q, k=k, mode=m).hits]
-        )
-        for m in (mode or list(Mode))
-    }
+    results = {m.value: evaluate(loaded, _retriever(searcher, k, m)) for m in (mode or list(Mode))}
     if as_json:
         typer.echo(
             json.dumps(

@@ -165,8 +165,8 @@ class Searcher:
             return by_keyword
         params = None
         if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
         fetch = min(wanted, self.index.vectors.ntotal)
         _, ids = self.index.vectors.search(vector[None, :], fetch, params=params)
         by_dense = ids[0][ids[0] >= 0]
