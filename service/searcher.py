@@ -163,10 +163,12 @@ class Searcher:
         by_keyword = by_keyword[keyword[by_keyword] > 0]
         if mode is Mode.KEYWORD:
             return by_keyword
-        params = None
+        params = selector = None
         if allowed is not None:
+            # The local keeps the selector alive: SWIG's params.sel does not own it.
+            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
             params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            params.sel = selector
         fetch = min(wanted, self.index.vectors.ntotal)
         _, ids = self.index.vectors.search(vector[None, :], fetch, params=params)
         by_dense = ids[0][ids[0] >= 0]
