@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     query_prompt: str = Field(default="query: ", description="Prefix for queries (E5 style).")
     passage_prompt: str = Field(default="passage: ", description="Prefix for passages (E5 style).")
     batch_size: int = Field(default=16, ge=1, description="Passages per encoder call.")
+    cache_size: int = Field(default=1024, ge=0, description="Search results kept in memory.")
+    batch_max_size: int = Field(default=16, ge=1, description="Queries per encoder batch.")
+    batch_max_wait_ms: float = Field(
+        default=1.0, ge=0, le=50, description="Longest a query waits for others to batch with."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

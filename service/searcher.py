@@ -55,6 +55,21 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class SearchRequest:
+    """A validated search, ready to be encoded and ranked."""
+
+    query: str
+    k: int
+    filters: SearchFilters
+    mode: Mode
+    started: float
+
+    def cache_key(self) -> tuple[object, ...]:
+        """Identity of the request for result caching (everything but the start time)."""
+        return (self.query, self.k, self.filters, self.mode)
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The answer to one query."""
 
@@ -109,6 +124,17 @@ class Searcher:
         Filters are applied before ranking, so ``k`` results come back whenever ``k``
         passages match the filters (keyword mode: and share a term with the query).
         """
+        request = self.prepare(query, k, filters, mode)
+        return self.rank(request, self.encoder.encode_queries([request.query])[0])
+
+    def prepare(
+        self,
+        query: str,
+        k: int = 5,
+        filters: SearchFilters | None = None,
+        mode: Mode = Mode.HYBRID,
+    ) -> SearchRequest:
+        """Validate a request before any model work; raises InvalidQueryError."""
         started = time.perf_counter()
         query = validate_query(query)
         if not 1 <= k <= MAX_K:
@@ -117,21 +143,27 @@ class Searcher:
         first, last = filters.page_min, filters.page_max
         if first is not None and last is not None and first > last:
             raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
-        allowed = filters.mask(self.index.passages)
-        query_lang = self.query_language(query)
-        vector = self.encoder.encode_queries([query])[0]
-        keyword = self._keyword.scores(query)
+        return SearchRequest(query, k, filters, mode, started)
+
+    def rank(self, request: SearchRequest, vector: np.ndarray) -> SearchResult:
+        """Rank passages for a prepared request whose query is already encoded.
+
+        Split from :meth:`search` so a server can encode many queries in one batch.
+        """
+        allowed = request.filters.mask(self.index.passages)
+        query_lang = self.query_language(request.query)
+        keyword = self._keyword.scores(request.query)
         if allowed is not None:
             keyword = np.where(allowed, keyword, 0.0)
-        candidates = self._candidates(vector, keyword, allowed, mode, k)
-        scores = self._score(candidates, vector, keyword, query_lang, mode)
+        candidates = self._candidates(vector, keyword, allowed, request.mode, request.k)
+        scores = self._score(candidates, vector, keyword, query_lang, request.mode)
         order = np.argsort(-scores, kind="stable")
-        hits = self._select(candidates[order], scores[order], vector, k)
+        hits = self._select(candidates[order], scores[order], vector, request.k)
         return SearchResult(
-            query=query,
+            query=request.query,
             query_lang=query_lang,
-            mode=mode,
-            took_ms=(time.perf_counter() - started) * 1000,
+            mode=request.mode,
+            took_ms=(time.perf_counter() - request.started) * 1000,
             hits=hits,
         )
 

@@ -13,19 +13,31 @@ from fastapi.responses import JSONResponse
 from indexer.settings import Settings, get_settings
 from service.api.routes import health, search
 from service.api.state import ServiceState
+from service.engine import SearchEngine
 from service.searcher import InvalidQueryError, Searcher
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
     """Build the app; with no ``searcher`` it loads one from ``settings`` at start-up."""
     settings = settings or get_settings()
-    state = ServiceState(searcher)
+    state = ServiceState(
+        lambda loaded: SearchEngine(
+            loaded,
+            cache_size=settings.cache_size,
+            max_batch=settings.batch_max_size,
+            max_wait_ms=settings.batch_max_wait_ms,
+        )
+    )
+    if searcher is not None:
+        state.serve(searcher)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if state.searcher is None:
+        if state.engine is None:
             state.load_in_background(lambda: Searcher.open(settings))
         yield
+        if state.engine is not None:
+            await state.engine.close()
 
     app = FastAPI(
         title="Report search",

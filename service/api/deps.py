@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from service.api.state import ServiceState
-from service.searcher import Searcher
+from service.engine import SearchEngine
 
 
 def get_state(request: Request) -> ServiceState:
@@ -16,13 +16,13 @@ def get_state(request: Request) -> ServiceState:
     return state
 
 
-def get_searcher(state: Annotated[ServiceState, Depends(get_state)]) -> Searcher:
-    """The loaded searcher, or 503 while loading or after a failed load."""
-    if state.searcher is None:
+def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> SearchEngine:
+    """The loaded search engine, or 503 while loading or after a failed load."""
+    if state.engine is None:
         reason = state.error or "the model and index are still loading; retry in a few seconds"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
-    return state.searcher
+    return state.engine
 
 
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 StateDep = Annotated[ServiceState, Depends(get_state)]

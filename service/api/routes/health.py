@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from service.api.deps import SearcherDep, StateDep
+from service.api.deps import EngineDep, StateDep
 from service.api.schemas import DocumentInfo, ErrorResponse, ModelInfo, StatsResponse
 
 router = APIRouter(tags=["health"])
@@ -19,15 +19,16 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"model": ErrorResponse}})
 def readyz(state: StateDep) -> dict[str, str]:
     """200 once the model and index are loaded; 503 with the reason before that."""
-    if state.searcher is None:
+    if state.engine is None:
         reason = state.error or "loading model and index"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
     return {"status": "ready"}
 
 
 @router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorResponse}})
-def stats(searcher: SearcherDep) -> StatsResponse:
+def stats(engine: EngineDep) -> StatsResponse:
     """Passages, documents, index build time and the model being served."""
+    searcher = engine.searcher
     manifest = searcher.index.manifest
     encoder = searcher.encoder
     return StatsResponse(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import SearcherDep
+from service.api.deps import EngineDep
 from service.api.schemas import (
     ErrorResponse,
     SearchOptions,
@@ -15,7 +14,7 @@ from service.api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from service.searcher import Searcher
+from service.engine import SearchEngine
 
 router = APIRouter(tags=["search"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -25,24 +24,19 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-async def _search(searcher: Searcher, query: str, options: SearchOptions) -> SearchResponse:
-    # Encoding and ranking are CPU-bound: keep them off the event loop.
-    result = await run_in_threadpool(
-        searcher.search, query, options.k, options.filters(), options.mode
-    )
+async def _search(engine: SearchEngine, query: str, options: SearchOptions) -> SearchResponse:
+    result = await engine.search(query, options.k, options.filters(), options.mode)
     return SearchResponse.from_result(result)
 
 
 @router.get("/search", response_model=SearchResponse, responses=_ERRORS)
-async def search_get(
-    searcher: SearcherDep, params: Annotated[SearchParams, Query()]
-) -> SearchResponse:
+async def search_get(engine: EngineDep, params: Annotated[SearchParams, Query()]) -> SearchResponse:
     """Ranked passages for ``q``, each with section, page, language, source URLs and the
     sentence that matched."""
-    return await _search(searcher, params.q, params)
+    return await _search(engine, params.q, params)
 
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS)
-async def search_post(searcher: SearcherDep, body: SearchRequest) -> SearchResponse:
+async def search_post(engine: EngineDep, body: SearchRequest) -> SearchResponse:
     """Same as ``GET /search`` with a JSON body."""
-    return await _search(searcher, body.query, body)
+    return await _search(engine, body.query, body)

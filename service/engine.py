@@ -1,0 +1,56 @@
+"""The serving layer over :class:`Searcher`: batching, caching, and work off the event loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from cachetools import LRUCache
+from starlette.concurrency import run_in_threadpool
+
+from service.batching import MicroBatcher
+from service.retrieval.filters import SearchFilters
+from service.retrieval.ranking import Mode
+from service.searcher import Searcher, SearchResult
+
+
+class SearchEngine:
+    """What the HTTP API calls: one searcher shared by all requests.
+
+    Validation runs first (no model work for a bad request), repeated requests come from
+    an LRU cache, query encoding is micro-batched, and ranking runs in the thread pool.
+    """
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        cache_size: int = 1024,
+        max_batch: int = 16,
+        max_wait_ms: float = 1.0,
+    ) -> None:
+        self.searcher = searcher
+        self.batcher = MicroBatcher(searcher.encoder.encode_queries, max_batch, max_wait_ms)
+        self._cache: LRUCache[tuple[object, ...], SearchResult] = LRUCache(maxsize=cache_size)
+        self._lock = threading.Lock()
+        self.cache_hits = 0
+
+    async def search(self, query: str, k: int, filters: SearchFilters, mode: Mode) -> SearchResult:
+        """Same contract as :meth:`Searcher.search`."""
+        request = self.searcher.prepare(query, k, filters, mode)
+        key = request.cache_key()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            took = (time.perf_counter() - request.started) * 1000
+            return dataclasses.replace(cached, took_ms=took)
+        vector = await self.batcher.encode(request.query)
+        result = await run_in_threadpool(self.searcher.rank, request, vector)
+        with self._lock:
+            self._cache[key] = result
+        return result
+
+    async def close(self) -> None:
+        """Release the encoder thread."""
+        await self.batcher.close()
