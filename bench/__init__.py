@@ -1,0 +1,1 @@
+"""On-demand benchmarks (never part of `make test`); `make bench` runs them all."""

@@ -1,0 +1,78 @@
+"""Shared helpers for the benchmarks: machine description, percentiles, query sets."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+EVAL_FILES = (
+    ROOT.parent / "shared" / "eval" / "dev.jsonl",
+    ROOT / "tests/data/queries_extra.jsonl",
+)
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on."""
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        match = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = match.group(1).strip() if match else cpu
+    memory = 0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        match = re.search(r"MemTotal:\s*(\d+) kB", meminfo.read_text())
+        memory = int(match.group(1)) // 1024 if match else 0
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_mib": memory,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    """p50/p95/p99 and mean of a list of milliseconds."""
+    values = np.asarray(samples_ms, dtype=np.float64)
+    return {
+        "p50": float(np.percentile(values, 50)),
+        "p95": float(np.percentile(values, 95)),
+        "p99": float(np.percentile(values, 99)),
+        "mean": float(values.mean()),
+        "n": len(values),
+    }
+
+
+def eval_queries() -> list[dict[str, object]]:
+    """The dev and extra query lines that exist on this machine."""
+    lines: list[dict[str, object]] = []
+    for path in EVAL_FILES:
+        if path.exists():
+            lines.extend(json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip())
+    return lines
+
+
+def distinct_queries(passages_file: Path, count: int, seed: int = 0) -> list[str]:
+    """``count`` different realistic queries: the eval queries, then 6–14-word windows
+    of the report's own sentences, so that no result cache can hide the encoder's cost."""
+    rng = random.Random(seed)
+    queries = [str(q["query"]) for q in eval_queries()]
+    texts = [json.loads(x)["text"] for x in passages_file.read_text("utf-8").splitlines()]
+    words = [w for text in texts for w in text.split()]
+    seen = set(queries)
+    while len(queries) < count:
+        start = rng.randrange(0, max(1, len(words) - 15))
+        candidate = " ".join(words[start : start + rng.randint(6, 14)])
+        if candidate not in seen:
+            seen.add(candidate)
+            queries.append(candidate)
+    return queries[:count]

@@ -1,0 +1,168 @@
+"""Over-HTTP benchmark: single-client latency and closed-loop throughput by concurrency.
+
+Starts `report-search serve` as a subprocess on a free loopback port, waits for /readyz,
+then runs closed-loop clients (each sends its next request when the previous one answers)
+with distinct queries. Also measures, in this process and before the server starts, a
+plain `SentenceTransformer(model_path).encode_query([q])` on the same queries: the
+reference the service's median request is compared with.
+
+    python -m bench.http_load --index index --requests 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from bench.common import RESULTS, distinct_queries, machine, percentiles
+
+CONCURRENCY = (1, 4, 16, 64)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(index: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A `report-search serve` subprocess, ready, stopped on exit."""
+    command = [str(Path(sys.executable).parent / "report-search"), "serve", "--index", str(index)]
+    command += ["--port", str(port)]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("server not ready after 180 s")
+        yield base
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+
+
+def server_rss_mib(port: int) -> float | None:
+    """Resident memory of the process listening on ``port`` (Linux /proc)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "report-search serve" in cmdline and f"--port {port}" in cmdline:
+                status = Path(f"/proc/{pid}/status").read_text()
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+    return None
+
+
+async def closed_loop(base: str, queries: list[str], concurrency: int) -> dict[str, object]:
+    """Send every query once with ``concurrency`` clients; latency, throughput, errors."""
+    pending = iter(queries)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for query in pending:
+                started = time.perf_counter()
+                try:
+                    response = await client.get("/search", params={"q": query, "k": 5})
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_rps": len(latencies) / elapsed,
+        "latency_ms": percentiles(latencies),
+    }
+
+
+def reference_encode_ms(model_path: str, queries: list[str]) -> dict[str, float]:
+    """Plain sentence-transformers `encode_query([q])`, one query at a time."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path, device="cpu")
+    for query in queries[:5]:
+        model.encode_query([query])
+    samples = []
+    for query in queries:
+        started = time.perf_counter()
+        model.encode_query([query])
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, default=Path("index"))
+    parser.add_argument("--requests", type=int, default=400, help="Requests per level.")
+    parser.add_argument("--out", type=Path, default=RESULTS / "http.json")
+    args = parser.parse_args()
+    levels = len(CONCURRENCY) + 1
+    queries = distinct_queries(args.index / "passages.jsonl", args.requests * levels + 200)
+    port = free_port()
+    with running_server(args.index, port) as base:
+        stats = httpx.get(f"{base}/stats").json()
+        model_path = stats["model"]["path"]
+        single = asyncio.run(closed_loop(base, queries[: args.requests], 1))
+        runs = []
+        for level, concurrency in enumerate(CONCURRENCY, start=1):
+            chunk = queries[level * args.requests : (level + 1) * args.requests]
+            runs.append(asyncio.run(closed_loop(base, chunk, concurrency)))
+        rss = server_rss_mib(port)
+    # The reference runs after the server stopped, so neither slows the other.
+    reference = reference_encode_ms(model_path, queries[-200:])
+    result = {
+        "machine": machine(),
+        "model_path": model_path,
+        "single_client": single,
+        "closed_loop": runs,
+        "reference_encode_query_ms": reference,
+        "ratio_median_http_to_encode_query": single["latency_ms"]["p50"] / reference["p50"],  # type: ignore[index]
+        "server_peak_rss_mib": rss,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
