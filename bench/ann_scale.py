@@ -31,8 +31,10 @@ Run (about 20 minutes on 2 cores)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
+import itertools
 import json
 import math
 import os
@@ -223,10 +225,9 @@ def data_profile(
 def _release_memory() -> None:
     """Collect garbage and return freed heap to the OS so the next RSS baseline is honest."""
     gc.collect()
-    try:
+    # Without glibc RSS deltas may undercount memory the allocator reuses.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: RSS deltas may then undercount reused memory
 
 
 def _rss() -> int:
@@ -588,7 +589,7 @@ def _interpolated_crossing(points: list[tuple[int, float]]) -> float | None:
     """
     if not points or points[0][1] > 0:
         return None
-    for (n0, r0), (n1, r1) in zip(points, points[1:], strict=False):
+    for (n0, r0), (n1, r1) in itertools.pairwise(points):
         if r0 <= 0 < r1:
             t = r0 / (r0 - r1)
             return float(math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0))))
@@ -854,7 +855,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--crossover-sizes",
         type=int,
         nargs="*",
-        default=[1000, 2000, 5000, 20_000, 50_000],
+        default=[500, 1000, 2000, 5000, 20_000, 50_000],
         help="extra small sizes with Flat and HNSW only, to locate the size below "
         "which exact search is as fast",
     )

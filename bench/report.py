@@ -1,0 +1,188 @@
+"""Write BENCHMARKS.md (and the HTTP plot) from the JSON files the benchmarks left.
+
+python -m bench.report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, ROOT
+
+COMMAND = "make bench   # = the commands listed in each section, then python -m bench.report"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _ms(stats: dict[str, float]) -> str:
+    return f"{stats['p50']:.1f} / {stats['p95']:.1f} / {stats['p99']:.1f}"
+
+
+def plot_http(http: dict[str, Any], out: Path) -> None:
+    """Latency percentiles and throughput against concurrency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = http["closed_loop"]
+    levels = [r["concurrency"] for r in runs]
+    fig, left = plt.subplots(figsize=(7, 4))
+    for key in ("p50", "p95", "p99"):
+        left.plot(levels, [r["latency_ms"][key] for r in runs], marker="o", label=f"{key} latency")
+    left.set_xscale("log", base=2)
+    left.set_xlabel("concurrent clients (closed loop)")
+    left.set_ylabel("latency (ms)")
+    right = left.twinx()
+    right.plot(levels, [r["throughput_rps"] for r in runs], "k--", marker="s", label="throughput")
+    right.set_ylabel("requests / s")
+    lines = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    labels = left.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+    left.legend(lines, labels, loc="upper left")
+    left.set_title("GET /search over HTTP, distinct queries")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def section_machine(sources: list[dict[str, Any]]) -> list[str]:
+    m = next((s["machine"] for s in sources if s and "machine" in s), None)
+    if not m:
+        return []
+    return [
+        "## Machine",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_mib']} MiB RAM, Python {m['python']}, "
+        f"{m['platform']}. No GPU.",
+        "",
+    ]
+
+
+def section_inprocess(data: dict[str, Any]) -> list[str]:
+    rows = [
+        "## In-process search",
+        "",
+        "`python -m bench.inprocess --index index` — one query at a time, "
+        f"{data['runs'][0]['total_ms']['n']} distinct queries, {data['passages']} passages, "
+        f"query encoder `{data['encoder']}`; p50 / p95 / p99 in ms.",
+        "",
+        "| mode | encode | rank | total |",
+        "|---|---|---|---|",
+    ]
+    for run in data["runs"]:
+        rows.append(
+            f"| {run['mode']} | {_ms(run['encode_ms'])} | {_ms(run['rank_ms'])} | "
+            f"{_ms(run['total_ms'])} |"
+        )
+    return [*rows, ""]
+
+
+def section_http(data: dict[str, Any]) -> list[str]:
+    ref = data["reference_encode_query_ms"]
+    ratio = data["ratio_median_http_to_encode_query"]
+    single = data["single_client"]["latency_ms"]
+    rows = [
+        "## Over HTTP",
+        "",
+        "`python -m bench.http_load --index index` — a `report-search serve` process on "
+        "127.0.0.1, closed-loop async clients, every request a distinct query "
+        "(`GET /search?q=…&k=5`, hybrid mode).",
+        "",
+        f"- Single client: p50 **{single['p50']:.1f} ms**, p95 {single['p95']:.1f} ms, "
+        f"p99 {single['p99']:.1f} ms.",
+        f"- Reference, same run: `SentenceTransformer(model_path).encode_query([q])` p50 "
+        f"**{ref['p50']:.1f} ms** (model_path = `/stats` model.path).",
+        f"- Ratio median HTTP request / reference: **{ratio:.2f}** (target ≤ 0.5).",
+        f"- Server peak RSS: {data['server_peak_rss_mib']:.0f} MiB."
+        if data.get("server_peak_rss_mib")
+        else "- Server peak RSS: not measured.",
+        "",
+        "| concurrency | requests | errors | throughput (req/s) | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in data["closed_loop"]:
+        lat = run["latency_ms"]
+        rows.append(
+            f"| {run['concurrency']} | {run['requests']} | {run['errors']} | "
+            f"{run['throughput_rps']:.0f} | {lat['p50']:.1f} | {lat['p95']:.1f} | "
+            f"{lat['p99']:.1f} |"
+        )
+    return [*rows, "", "![latency vs concurrency](bench/results/http_concurrency.png)", ""]
+
+
+def section_build(data: dict[str, Any]) -> list[str]:
+    return [
+        "## Index build",
+        "",
+        f"`python -m bench.build_index --corpus corpus` — {data['passages']} passages, each "
+        "build its own process.",
+        "",
+        "| build | seconds | peak RSS (MiB) |",
+        "|---|---|---|",
+        f"| cold (`--force`) | {data['cold']['seconds']:.1f} | "
+        f"{data['cold']['peak_rss_mib']:.0f} |",
+        f"| unchanged rebuild | {data['unchanged']['seconds']:.1f} | "
+        f"{data['unchanged']['peak_rss_mib']:.0f} |",
+        "",
+    ]
+
+
+def section_txtai(data: dict[str, Any]) -> list[str]:
+    ours, peer = data["ours"], data["txtai"]
+
+    def recall(value: float | None) -> str:
+        return f"{value:.3f}" if value is not None else "–"
+
+    return [
+        "## A peer side by side: txtai",
+        "",
+        "`python -m bench.txtai_peer --index index` — txtai `Embeddings` (faiss backend, "
+        "`query: `/`passage: ` instructions) over the same passages with the same model folder, "
+        "in the same process run. Throughput: ours through the serving engine's micro-batching "
+        "(all queries concurrently), txtai through `batchsearch` in batches of 16.",
+        "",
+        "| system | query p50 / p95 / p99 (ms) | throughput (q/s) | dev R@5 |",
+        "|---|---|---|---|",
+        f"| report-search (hybrid) | {_ms(ours['latency_ms'])} | {ours['throughput_qps']:.0f} | "
+        f"{recall(ours['dev_recall_at_5'])} |",
+        f"| txtai 9 (dense) | {_ms(peer['latency_ms'])} | {peer['throughput_qps']:.0f} | "
+        f"{recall(peer['dev_recall_at_5'])} |",
+        "",
+    ]
+
+
+def main() -> None:
+    inprocess, http, build = _load("inprocess.json"), _load("http.json"), _load("build.json")
+    peer, extra = _load("txtai.json"), (RESULTS / "sections.md")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Run on demand, never in `make test`. Reproduce everything with:",
+        "",
+        "```bash",
+        COMMAND,
+        "```",
+        "",
+    ]
+    lines += section_machine([x for x in (inprocess, http, build, peer) if x])
+    if inprocess:
+        lines += section_inprocess(inprocess)
+    if http:
+        plot_http(http, RESULTS / "http_concurrency.png")
+        lines += section_http(http)
+    if build:
+        lines += section_build(build)
+    if peer:
+        lines += section_txtai(peer)
+    if extra.exists():
+        lines += [extra.read_text().strip(), ""]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
