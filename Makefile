@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run test lint format eval clean
+.PHONY: install index run test lint format eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,16 @@ format: install
 
 eval: index
 	$(BIN)/report-search eval $(EVAL_FILE) --index $(INDEX_DIR)
+
+# Benchmarks are never part of `make test`; they write bench/results/ and BENCHMARKS.md.
+bench: index
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m bench.build_index --corpus $(CORPUS_DIR)
+	$(BIN)/python -m bench.inprocess --index $(INDEX_DIR)
+	$(BIN)/python -m bench.http_load --index $(INDEX_DIR)
+	$(BIN)/python -m bench.txtai_peer --index $(INDEX_DIR)
+	$(BIN)/python -m bench.ann_scale --out bench/results
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf $(INDEX_DIR) .pytest_cache .mypy_cache .ruff_cache

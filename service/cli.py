@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -74,6 +76,18 @@ def serve(
             )
         )
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command("mcp")
+def mcp_command(index: IndexOption = None) -> None:
+    """Serve the MCP tools over stdio, for chat assistants such as Claude Desktop."""
+    from service.mcp_server import run_stdio
+
+    settings = get_settings()
+    # stdout carries the MCP protocol alone: anything printed while loading goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        searcher = _open(settings, index)
+    run_stdio(searcher, settings)
 
 
 @app.command()

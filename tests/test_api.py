@@ -164,3 +164,9 @@ def test_not_ready_until_loaded_and_says_why(tmp_path):
         assert "report-index build" in ready.json()["detail"]
         search = test_client.get("/search", params={"q": "x"})
         assert search.status_code == 503
+
+
+def test_missing_query_field_is_named(client):
+    response = client.post("/search", json={"k": 3})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("query: ")

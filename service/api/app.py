@@ -11,9 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from indexer.settings import Settings, get_settings
-from service.api.routes import health, search
+from service.api.routes import context, health, passages, search, tools
 from service.api.state import ServiceState
 from service.engine import SearchEngine
+from service.mcp_server import build_mcp_server
 from service.searcher import InvalidQueryError, Searcher
 
 
@@ -30,14 +31,18 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     )
     if searcher is not None:
         state.serve(searcher)
+    mcp_server = build_mcp_server(state)
+    # Only the /mcp route is taken from the SDK's app; its session manager needs the lifespan.
+    mcp_routes = mcp_server.streamable_http_app(host=settings.host).routes
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if state.engine is None:
-            state.load_in_background(lambda: Searcher.open(settings))
-        yield
-        if state.engine is not None:
-            await state.engine.close()
+        async with mcp_server.session_manager.run():
+            if state.engine is None:
+                state.load_in_background(lambda: Searcher.open(settings))
+            yield
+            if state.engine is not None:
+                await state.engine.close()
 
     app = FastAPI(
         title="Report search",
@@ -48,6 +53,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.state.service = state
     app.include_router(search.router)
     app.include_router(health.router)
+    app.include_router(context.router)
+    app.include_router(passages.router)
+    app.include_router(tools.router)
+    app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
     return app
@@ -63,9 +72,8 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
         )
     messages = []
     for error in errors:
-        where = ".".join(
-            str(part) for part in error.get("loc", ()) if part not in ("body", "query")
-        )
+        # loc starts with where the value came from ("body", "query"): not a field name.
+        where = ".".join(str(part) for part in tuple(error.get("loc", ()))[1:])
         messages.append(f"{where or 'request'}: {error.get('msg', 'invalid value')}")
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from indexer.passage import Passage
+from service.context import GroundedContext
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, SearchResult
@@ -140,6 +142,100 @@ class StatsResponse(BaseModel):
     index_built_at: str
     index_format_version: int
     model: ModelInfo
+
+
+MIN_CONTEXT_CHARS = 200
+MAX_CONTEXT_CHARS = 20_000
+
+
+class ContextRequest(SearchOptions):
+    """Body of ``POST /context``: a search whose passages come back as one cited block."""
+
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, examples=["Who was elected President?"]
+    )
+    max_chars: int = Field(
+        default=4000,
+        ge=MIN_CONTEXT_CHARS,
+        le=MAX_CONTEXT_CHARS,
+        description="Longest the context block may be, in characters.",
+    )
+
+
+class CitationOut(BaseModel):
+    """What ``[n]`` in the context refers to."""
+
+    n: int
+    passage_id: str
+    section: str
+    page: int
+    source_urls: list[str]
+    score: float
+
+
+class ContextResponse(BaseModel):
+    """Numbered passages ready to paste into a prompt, and what each number cites."""
+
+    context: str
+    citations: list[CitationOut]
+    query_lang: str
+
+    @classmethod
+    def from_context(cls, grounded: GroundedContext, query_lang: str) -> ContextResponse:
+        """Map the core context to the wire format."""
+        return cls(
+            context=grounded.text,
+            citations=[
+                CitationOut(
+                    n=c.n,
+                    passage_id=c.passage.id,
+                    section=c.passage.section,
+                    page=c.passage.page,
+                    source_urls=list(c.passage.source_urls),
+                    score=round(c.score, 4),
+                )
+                for c in grounded.citations
+            ],
+            query_lang=query_lang,
+        )
+
+
+class PassageOut(BaseModel):
+    """One passage of a document, with its place in reading order."""
+
+    id: str
+    document: str
+    page: int
+    section: str
+    text: str
+    lang: str
+    source_urls: list[str]
+    position: int
+
+    @classmethod
+    def from_passage(cls, passage: Passage) -> PassageOut:
+        """Map the core passage to the wire format."""
+        return cls(
+            id=passage.id,
+            document=passage.document,
+            page=passage.page,
+            section=passage.section,
+            text=passage.text,
+            lang=passage.lang,
+            source_urls=list(passage.source_urls),
+            position=passage.position,
+        )
+
+
+class PassageResponse(PassageOut):
+    """A passage and, when asked for, the passages around it in its document."""
+
+    previous: list[PassageOut] = Field(
+        default_factory=list, description="Passages just before, in reading order."
+    )
+    next: list[PassageOut] = Field(
+        default_factory=list, description="Passages just after, in reading order."
+    )
 
 
 class ErrorResponse(BaseModel):

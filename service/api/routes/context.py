@@ -1,0 +1,28 @@
+"""``POST /context``: search results as one numbered, budgeted block for a chat prompt."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import EngineDep
+from service.api.schemas import ContextRequest, ContextResponse, ErrorResponse
+from service.context import build_context
+
+router = APIRouter(tags=["assistants"])
+
+
+@router.post(
+    "/context",
+    response_model=ContextResponse,
+    responses={
+        400: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
+)
+async def context(engine: EngineDep, body: ContextRequest) -> ContextResponse:
+    """The ``k`` best passages as ``[n] SECTION (p. N)`` blocks of at most ``max_chars``
+    characters in all, with a citation (passage, page, source URLs) for each ``[n]``."""
+    result = await engine.search(body.query, body.k, body.filters(), body.mode)
+    grounded = build_context(result.hits, body.max_chars)
+    return ContextResponse.from_context(grounded, result.query_lang)

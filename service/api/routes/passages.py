@@ -1,0 +1,50 @@
+"""``GET /passages/{id}``: fetch a cited passage again, optionally with its neighbours."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from service.api.deps import EngineDep
+from service.api.schemas import ErrorResponse, PassageOut, PassageResponse
+from service.passages import PassageNotFoundError, passage_store
+
+MAX_NEIGHBOURS = 5
+
+router = APIRouter(tags=["assistants"])
+
+
+@router.get(
+    "/passages/{passage_id}",
+    response_model=PassageResponse,
+    responses={
+        404: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
+)
+def get_passage(
+    engine: EngineDep,
+    passage_id: str,
+    neighbours: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_NEIGHBOURS,
+            description="Also return this many passages before and after, same document.",
+        ),
+    ] = 0,
+) -> PassageResponse:
+    """One passage by id; with ``neighbours`` the text around it, to widen a context."""
+    store = passage_store(engine.searcher)
+    try:
+        passage = store.get(passage_id)
+        previous, following = store.neighbours(passage_id, neighbours)
+    except PassageNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    return PassageResponse(
+        **PassageOut.from_passage(passage).model_dump(),
+        previous=[PassageOut.from_passage(p) for p in previous],
+        next=[PassageOut.from_passage(p) for p in following],
+    )

@@ -1,0 +1,79 @@
+"""``GET /tools/openai``: the search as a function a chat model can call.
+
+Chat-completion APIs take tools as ``{"type": "function", "function": {name, description,
+parameters}}``. Serving the definition here keeps it in step with the API's own limits;
+the caller answers the model's ``search_report`` calls by posting the arguments to
+``POST /context`` and returning the context and citations as the tool result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter
+
+from indexer.artifact import DocumentEntry
+from service.api.deps import StateDep
+from service.api.schemas import LANG_PATTERN
+from service.searcher import MAX_K, MAX_QUERY_CHARS
+
+router = APIRouter(tags=["assistants"])
+
+
+def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
+    """The function definition; naming the documents lets the model know when to call it."""
+    corpus = "; ".join(f"{d.title} (language: {d.language})" for d in documents)
+    return {
+        "type": "function",
+        "function": {
+            "name": "search_report",
+            "description": (
+                f"Search {f'these reports: {corpus}' if corpus else 'the indexed reports'} "
+                "for passages that answer a question. Ask in any language: the search is "
+                "cross-lingual. Returns numbered passages '[n] SECTION (p. N)' and, for each "
+                "n, its page and source URLs. Answer only from these passages, cite them as "
+                "[n] and give the source URLs of the passages you cite."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": {
+                        "type": "string",
+                        "description": "The question or keywords, in any language.",
+                        "minLength": 1,
+                        "maxLength": MAX_QUERY_CHARS,
+                    },
+                    "k": {
+                        "type": "integer",
+                        "description": "How many passages to return (default 5).",
+                        "minimum": 1,
+                        "maximum": MAX_K,
+                        "default": 5,
+                    },
+                    "lang": {
+                        "type": "string",
+                        "description": (
+                            "Only passages written in this language (ISO 639-1 code such as "
+                            "'fr'). Leave it out to search passages in every language."
+                        ),
+                        "pattern": LANG_PATTERN,
+                    },
+                },
+                "required": ["query"],
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+@router.get("/tools/openai")
+def openai_tools(state: StateDep) -> dict[str, Any]:
+    """The ``search_report`` function definition for chat-completion tool calling.
+
+    Answers while the index is still loading too, with a description that does not name
+    the documents yet.
+    """
+    engine = state.engine
+    documents = engine.searcher.index.manifest.documents if engine is not None else ()
+    return search_report_tool(documents)

@@ -1,0 +1,242 @@
+"""The search as an MCP server, so chat assistants (Claude Desktop, IDEs…) can call it.
+
+Built with the official ``mcp`` SDK. Tools: ``search_report`` (ranked passages with section,
+page and source URLs, as text for the model and as structured content for programs) and
+``get_passage``. Resources: the list of indexed documents and each document's text.
+
+Two transports share one server definition: stdio (``report-search mcp``, one process per
+client, see :func:`run_stdio`) and streamable HTTP, mounted at ``/mcp`` by the FastAPI app.
+The server reads the engine from a :class:`ServiceState` at each call because the HTTP app
+loads the model and index in the background: until they are loaded, tools answer with an
+error result saying the service is not ready instead of failing the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from functools import partial
+from typing import Annotated
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import (
+    MCPServerError,
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+)
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from indexer.passage import Passage
+from indexer.settings import Settings
+from service.api.schemas import LANG_PATTERN, PassageOut, SearchResponse
+from service.api.state import ServiceState
+from service.engine import SearchEngine
+from service.passages import PassageNotFoundError, passage_store
+from service.retrieval.filters import SearchFilters
+from service.retrieval.ranking import Mode
+from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
+
+SERVER_NAME = "report-search"
+DOCUMENTS_URI = "report://documents"
+INSTRUCTIONS = (
+    f"Semantic search over institutional reports ({DOCUMENTS_URI} lists them). Call "
+    "search_report with the user's question in any language; answer only from the passages "
+    "it returns, cite them as [n] and give their source URLs. Use get_passage to read a "
+    "cited passage again."
+)
+_READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+def build_mcp_server(state: ServiceState) -> MCPServer:
+    """The MCP server over whatever engine ``state`` holds at the time of each call."""
+    with _root_logging_kept():
+        server: MCPServer = MCPServer(
+            SERVER_NAME, title="Report search", instructions=INSTRUCTIONS, version="0.1.0"
+        )
+
+    @server.tool(annotations=_READ_ONLY)
+    async def search_report(
+        query: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_QUERY_CHARS,
+                description="The question or keywords, in any language (search is cross-lingual).",
+            ),
+        ],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many passages.")] = 5,
+        lang: Annotated[
+            str | None,
+            Field(
+                pattern=LANG_PATTERN,
+                description="Only passages written in this language (e.g. 'fr'); "
+                "leave unset to search every language.",
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, SearchResponse]:
+        """Search the reports: ranked passages with section, page and source URLs."""
+        engine = _engine(state, ToolError)
+        try:
+            result = await engine.search(query, k, SearchFilters(lang=lang), Mode.HYBRID)
+        except InvalidQueryError as exc:
+            raise ToolError(str(exc)) from exc
+        return CallToolResult(
+            content=[TextContent(text=format_results(result))],
+            structured_content=SearchResponse.from_result(result).model_dump(mode="json"),
+        )
+
+    @server.tool(annotations=_READ_ONLY)
+    async def get_passage(
+        passage_id: Annotated[
+            str, Field(min_length=1, description="A passage id from search_report results.")
+        ],
+    ) -> Annotated[CallToolResult, PassageOut]:
+        """One passage by id: its full text, section, page and source URLs."""
+        engine = _engine(state, ToolError)
+        try:
+            passage = passage_store(engine.searcher).get(passage_id)
+        except PassageNotFoundError as exc:
+            raise ToolError(str(exc)) from exc
+        return CallToolResult(
+            content=[TextContent(text=format_passage(passage))],
+            structured_content=PassageOut.from_passage(passage).model_dump(mode="json"),
+        )
+
+    @server.resource(
+        DOCUMENTS_URI,
+        name="documents",
+        title="Indexed documents",
+        description="The documents that can be searched, with their resource URIs.",
+        mime_type="application/json",
+    )
+    def documents() -> str:
+        manifest = _engine(state, ResourceError).searcher.index.manifest
+        return json.dumps(
+            [
+                {
+                    "uri": f"{DOCUMENTS_URI}/{d.id}",
+                    "id": d.id,
+                    "title": d.title,
+                    "year": d.year,
+                    "language": d.language,
+                    "publisher": d.publisher,
+                    "source_url": d.source_url,
+                    "passages": d.passages,
+                }
+                for d in manifest.documents
+            ],
+            ensure_ascii=False,
+            indent=2,
+        )
+
+    @server.resource(
+        DOCUMENTS_URI + "/{document_id}",
+        name="document",
+        title="Document text",
+        description="A document's title, year, language, and its text in reading order, "
+        "by section and page.",
+        mime_type="text/markdown",
+    )
+    def document(document_id: str) -> str:
+        searcher = _engine(state, ResourceError).searcher
+        entry = next((d for d in searcher.index.manifest.documents if d.id == document_id), None)
+        if entry is None:
+            raise ResourceNotFoundError(
+                f"no document has the id {document_id!r}; {DOCUMENTS_URI} lists them"
+            )
+        lines = [
+            f"# {entry.title}",
+            "",
+            f"Year: {entry.year or 'unknown'} · language: {entry.language} · "
+            f"{entry.passages} passages",
+        ]
+        heading = None
+        for passage in passage_store(searcher).in_document(document_id):
+            if (passage.section, passage.page) != heading:
+                heading = (passage.section, passage.page)
+                lines += ["", f"## {passage.section} (p. {passage.page})"]
+            lines += ["", passage.text]
+        return "\n".join(lines) + "\n"
+
+    return server
+
+
+def format_results(result: SearchResult) -> str:
+    """Search results as text a model reads: numbered passages with where they come from."""
+    if not result.hits:
+        return f"No passage matches {result.query!r}."
+    parts = [
+        f"{len(result.hits)} passages for {result.query!r} (query language: "
+        f"{result.query_lang}), best first. Cite them as [n] with their source URLs."
+    ]
+    for hit in result.hits:
+        p = hit.passage
+        parts.append(
+            f"[{hit.rank}] {p.section} (p. {p.page}) · passage {p.id} · score {hit.score:.3f}\n"
+            f"{p.text}\n{_sources(p)}"
+        )
+    return "\n\n".join(parts)
+
+
+def format_passage(passage: Passage) -> str:
+    """One passage as text, with section, page and sources."""
+    return (
+        f"{passage.section} (p. {passage.page}) · passage {passage.id} · "
+        f"document {passage.document} · language {passage.lang}\n{passage.text}\n"
+        f"{_sources(passage)}"
+    )
+
+
+def run_stdio(searcher: Searcher, settings: Settings) -> None:
+    """Serve ``searcher`` over stdin/stdout until the client closes the connection."""
+    state = ServiceState(
+        partial(
+            SearchEngine,
+            cache_size=settings.cache_size,
+            max_batch=settings.batch_max_size,
+            max_wait_ms=settings.batch_max_wait_ms,
+        )
+    )
+    state.serve(searcher)
+    anyio.run(_serve_stdio, build_mcp_server(state), state)
+
+
+async def _serve_stdio(server: MCPServer, state: ServiceState) -> None:
+    try:
+        await server.run_stdio_async()
+    finally:
+        if state.engine is not None:
+            await state.engine.close()
+
+
+@contextlib.contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """Undo what ``MCPServer()`` does to the root logger (``logging.basicConfig`` with a
+    handler of its own): logging belongs to the process that hosts the server (uvicorn's
+    configuration, or stderr by default under stdio)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:
+    """The loaded engine, or ``error`` saying why the service cannot answer yet."""
+    if state.engine is None:
+        reason = state.error or "the model and index are still loading; retry in a few seconds"
+        raise error(f"service not ready: {reason}")
+    return state.engine
+
+
+def _sources(passage: Passage) -> str:
+    if not passage.source_urls:
+        return "Sources: none listed"
+    return "Sources:\n" + "\n".join(f"- {url}" for url in passage.source_urls)

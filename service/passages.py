@@ -1,0 +1,75 @@
+"""Passages by id, and their neighbours in reading order.
+
+An assistant that cites ``[n]`` often wants the passage again, or the text around it to
+widen the context. Search hits carry the passage id; this module answers "which passage is
+that, and what comes before and after it in the same document".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from weakref import WeakKeyDictionary
+
+from indexer.passage import Passage
+from service.searcher import Searcher
+
+
+class PassageNotFoundError(LookupError):
+    """No passage has the requested id; the message says what ids look like."""
+
+
+class PassageStore:
+    """Index of passages by id, each document's passages kept in reading order."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        by_document: dict[str, list[Passage]] = {}
+        for passage in passages:
+            by_document.setdefault(passage.document, []).append(passage)
+        for document in by_document.values():
+            document.sort(key=lambda p: p.position)
+        self._by_document = by_document
+        self._example = passages[0].id if passages else "document-p001-01"
+        self._where = {
+            passage.id: (document, i)
+            for document, ordered in by_document.items()
+            for i, passage in enumerate(ordered)
+        }
+
+    def get(self, passage_id: str) -> Passage:
+        """The passage with this id, or PassageNotFoundError."""
+        document, i = self._locate(passage_id)
+        return self._by_document[document][i]
+
+    def neighbours(self, passage_id: str, n: int) -> tuple[list[Passage], list[Passage]]:
+        """Up to ``n`` passages before and ``n`` after this one in its document, in reading
+        order (fewer at the start or end of the document)."""
+        document, i = self._locate(passage_id)
+        ordered = self._by_document[document]
+        return ordered[max(0, i - n) : i], ordered[i + 1 : i + 1 + n]
+
+    def in_document(self, document: str) -> list[Passage]:
+        """The document's passages in reading order (none for an unknown document)."""
+        return list(self._by_document.get(document, ()))
+
+    def _locate(self, passage_id: str) -> tuple[str, int]:
+        try:
+            return self._where[passage_id]
+        except KeyError:
+            raise PassageNotFoundError(
+                f"no passage has the id {passage_id!r}; ids look like {self._example!r} "
+                "and come with search and context results"
+            ) from None
+
+
+_stores: WeakKeyDictionary[Searcher, PassageStore] = WeakKeyDictionary()
+
+
+def passage_store(searcher: Searcher) -> PassageStore:
+    """The store over ``searcher``'s passages, built once per searcher.
+
+    Keyed weakly so a searcher that is dropped (tests build several) takes its store along.
+    """
+    store = _stores.get(searcher)
+    if store is None:
+        store = _stores[searcher] = PassageStore(searcher.index.passages)
+    return store

@@ -1,0 +1,210 @@
+"""Grounded context for chat assistants: the budgeted block, passages by id, the tool schema."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from indexer.passage import Passage
+from indexer.text import sentence_spans
+from service.context import build_context, fit_sentences, passage_header
+from service.searcher import Highlight, SearchHit
+
+QUESTION = "Who was elected INTERPOL President?"
+
+
+def _hit(rank: int, text: str, section: str = "SECTION", page: int = 1) -> SearchHit:
+    passage = Passage(
+        id=f"doc-p{page:03d}-{rank:02d}",
+        document="doc",
+        page=page,
+        section=section,
+        text=text,
+        lang="fr",
+        position=rank,
+        source_urls=(f"https://example.org/{rank}",),
+    )
+    return SearchHit(rank, 1.0 / rank, passage, Highlight(text, 0, len(text)))
+
+
+def _is_sentence_prefix(body: str, text: str) -> bool:
+    """``body`` is ``text`` up to the end of one of its sentences."""
+    return text.startswith(body) and len(body) in {end for _, end in sentence_spans(text)}
+
+
+# --- service.context on hand-made hits -------------------------------------------------
+
+
+def test_everything_fits_in_rank_order():
+    hits = [_hit(1, "Premier passage. Deux phrases."), _hit(2, "Second passage.", page=2)]
+    grounded = build_context(hits, 1000)
+    assert grounded.text == (
+        "[1] SECTION (p. 1)\nPremier passage. Deux phrases.\n\n[2] SECTION (p. 2)\nSecond passage."
+    )
+    assert [(c.n, c.passage.id, c.score) for c in grounded.citations] == [
+        (1, "doc-p001-01", 1.0),
+        (2, "doc-p002-02", 0.5),
+    ]
+
+
+def test_a_passage_is_cut_after_its_last_whole_sentence_that_fits():
+    text = "Une phrase courte. Une deuxième phrase un peu plus longue. Une troisième."
+    header = passage_header(1, _hit(1, text).passage) + "\n"
+    budget = len(header) + len("Une phrase courte. Une deuxième phrase un peu plus") + 3
+    grounded = build_context([_hit(1, text)], budget)
+    assert grounded.text == header + "Une phrase courte."
+    assert len(grounded.text) <= budget
+
+
+def test_a_passage_that_cannot_fit_is_dropped_and_numbers_stay_consecutive():
+    long_sentence = "Mot " * 60 + "fin."
+    hits = [_hit(1, "Court."), _hit(2, long_sentence), _hit(3, "Aussi court.", page=3)]
+    grounded = build_context(hits, 80)
+    assert [c.passage.id for c in grounded.citations] == ["doc-p001-01", "doc-p003-03"]
+    assert [c.n for c in grounded.citations] == [1, 2]
+    assert "[2] SECTION (p. 3)\nAussi court." in grounded.text
+    assert len(grounded.text) <= 80
+
+
+def test_budget_is_exact_for_every_size():
+    hits = [_hit(i, " ".join(f"Phrase {i}.{j} ici." for j in range(8)), page=i) for i in (1, 2, 3)]
+    for budget in range(0, 400, 7):
+        grounded = build_context(hits, budget)
+        assert len(grounded.text) <= budget
+        for citation in grounded.citations:
+            assert f"[{citation.n}] SECTION (p. {citation.passage.page})\n" in grounded.text
+
+
+def test_lines_are_sentence_boundaries_and_no_hits_give_an_empty_block():
+    text = "TITRE SANS POINT\nUne phrase. Une autre"
+    assert fit_sentences(text, len("TITRE SANS POINT") + 3) == "TITRE SANS POINT"
+    assert fit_sentences(text, len(text)) == text
+    assert fit_sentences(text, 3) == ""
+    empty = build_context([], 4000)
+    assert empty.text == "" and empty.citations == ()
+
+
+def test_header_without_section():
+    assert passage_header(3, _hit(1, "x", section="").passage) == "[3] (p. 1)"
+
+
+# --- POST /context ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_chars", [200, 500, 1200, 4000, 20000])
+def test_context_respects_the_budget_and_cites_whole_sentences(client, max_chars):
+    response = client.post("/context", json={"query": QUESTION, "max_chars": max_chars, "k": 8})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    context, citations = body["context"], body["citations"]
+    assert len(context) <= max_chars
+    assert body["query_lang"] == "en"
+    assert citations, "the first sentence of the best passage fits every allowed budget"
+    assert [c["n"] for c in citations] == list(range(1, len(citations) + 1))
+    assert re.findall(r"^\[(\d+)\] ", context, flags=re.MULTILINE) == [
+        str(c["n"]) for c in citations
+    ]
+    headers = [f"[{c['n']}] {c['section']} (p. {c['page']})\n" for c in citations]
+    for i, (citation, header) in enumerate(zip(citations, headers, strict=True)):
+        assert citation["section"] and citation["page"] >= 1 and citation["passage_id"]
+        urls = citation["source_urls"]
+        assert urls and all(url.startswith("https://") for url in urls)
+        start = context.index(header) + len(header)
+        end = context.index("\n\n" + headers[i + 1]) if i + 1 < len(headers) else len(context)
+        passage = client.get(f"/passages/{citation['passage_id']}").json()
+        assert _is_sentence_prefix(context[start:end], passage["text"])
+    assert "Al Raisi" in context.split("\n\n[2]")[0]
+
+
+def test_context_takes_search_filters(client):
+    body = client.post(
+        "/context", json={"query": "opération", "lang": "ja", "max_chars": 1000}
+    ).json()
+    assert (body["context"], body["citations"]) == ("", [])
+    pages = client.post(
+        "/context", json={"query": "INTERPOL", "page_min": 17, "page_max": 18, "mode": "keyword"}
+    ).json()["citations"]
+    assert pages and all(17 <= c["page"] <= 18 for c in pages)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"query": QUESTION, "max_chars": 199}, "max_chars"),
+        ({"query": QUESTION, "max_chars": 20001}, "max_chars"),
+        ({"query": QUESTION, "max_chars": "lots"}, "max_chars"),
+        ({"query": "  "}, "empty"),
+        ({"query": QUESTION, "k": 0}, "k"),
+        ({"query": QUESTION, "extra": 1}, "extra"),
+    ],
+)
+def test_bad_context_requests_get_readable_422(client, body, fragment):
+    response = client.post("/context", json=body)
+    assert response.status_code == 422
+    assert fragment in response.json()["detail"]
+
+
+def test_context_without_a_query_is_a_422(client):
+    response = client.post("/context", json={"max_chars": 1000})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "query"]
+
+
+# --- GET /passages/{id} ----------------------------------------------------------------
+
+
+def test_passage_by_id(client, searcher):
+    passage = searcher.index.passages[10]
+    response = client.get(f"/passages/{passage.id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "id": passage.id,
+        "document": passage.document,
+        "page": passage.page,
+        "section": passage.section,
+        "text": passage.text,
+        "lang": passage.lang,
+        "source_urls": list(passage.source_urls),
+        "position": passage.position,
+        "previous": [],
+        "next": [],
+    }
+
+
+def test_unknown_passage_is_a_readable_404(client):
+    response = client.get("/passages/no-such-passage")
+    assert response.status_code == 404
+    assert "no-such-passage" in response.json()["detail"]
+
+
+def test_neighbours_are_the_passages_around_in_reading_order(client, searcher):
+    passages = searcher.index.passages
+    middle = passages[20]
+    body = client.get(f"/passages/{middle.id}", params={"neighbours": 2}).json()
+    assert [p["id"] for p in body["previous"]] == [p.id for p in passages[18:20]]
+    assert [p["id"] for p in body["next"]] == [p.id for p in passages[21:23]]
+    assert [p["position"] for p in body["previous"]] == [middle.position - 2, middle.position - 1]
+    first = client.get(f"/passages/{passages[0].id}", params={"neighbours": 5}).json()
+    assert first["previous"] == [] and len(first["next"]) == 5
+    last = client.get(f"/passages/{passages[-1].id}", params={"neighbours": 1}).json()
+    assert len(last["previous"]) == 1 and last["next"] == []
+    too_many = client.get(f"/passages/{middle.id}", params={"neighbours": 6})
+    assert too_many.status_code == 422 and "neighbours" in too_many.json()["detail"]
+
+
+# --- GET /tools/openai -----------------------------------------------------------------
+
+
+def test_openai_tool_definition(client):
+    tool = client.get("/tools/openai").json()
+    assert tool["type"] == "function"
+    function = tool["function"]
+    assert function["name"] == "search_report"
+    assert "INTERPOL" in function["description"]
+    parameters = function["parameters"]
+    assert parameters["type"] == "object"
+    assert parameters["required"] == ["query"]
+    assert set(parameters["properties"]) == {"query", "k", "lang"}
+    assert parameters["properties"]["k"]["maximum"] == 50

@@ -1,0 +1,121 @@
+"""The MCP server through the SDK's own client: stdio (the CLI) and streamable HTTP (the app)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+import uvicorn
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters
+
+from indexer.settings import Settings
+from service.api.app import create_app
+from service.api.state import ServiceState
+from service.engine import SearchEngine
+from service.mcp_server import build_mcp_server
+from service.searcher import Searcher
+
+QUESTION = "Who was elected INTERPOL President?"
+REPORT_SEARCH = Path(sys.executable).parent / "report-search"
+# What the model and its libraries read from the environment; the stdio client passes on
+# only a minimal environment unless told otherwise.
+PASSED_ON = ("REPORT_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "XDG_", "TORCH")
+
+
+async def _exercise(client: Client) -> None:
+    """What every transport must do: list the tools and answer the election question."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert {"search_report", "get_passage"} <= set(tools)
+    assert tools["search_report"].input_schema["required"] == ["query"]
+
+    result = await client.call_tool("search_report", {"query": QUESTION, "k": 3})
+    assert not result.is_error
+    top = result.structured_content["results"][0]
+    assert "Al Raisi" in top["text"]
+    assert any("interpol.int" in url for url in top["source_urls"])
+    text = result.content[0].text
+    assert "[1]" in text and "Al Raisi" in text and "https://www.interpol.int/" in text
+    assert f"(p. {top['page']})" in text
+
+    passage = await client.call_tool("get_passage", {"passage_id": top["passage_id"]})
+    assert not passage.is_error
+    assert passage.structured_content["text"] == top["text"]
+    missing = await client.call_tool("get_passage", {"passage_id": "no-such-passage"})
+    assert missing.is_error and "no-such-passage" in missing.content[0].text
+
+    invalid = await client.call_tool("search_report", {"query": "x", "k": 999})
+    assert invalid.is_error
+
+    documents = await client.read_resource("report://documents")
+    assert '"interpol-2021-fr"' in documents.contents[0].text
+    document = await client.read_resource("report://documents/interpol-2021-fr")
+    assert "Al Raisi" in document.contents[0].text
+
+
+def test_stdio_server_launched_from_the_cli(settings: Settings, index_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
+    env |= {"REPORT_CACHE_DIR": str(settings.cache_dir), "REPORT_MODEL": settings.model}
+    params = StdioServerParameters(
+        command=str(REPORT_SEARCH), args=["mcp", "--index", str(index_dir)], env=env
+    )
+
+    async def run() -> None:
+        async with Client(params, read_timeout_seconds=120) as client:
+            await _exercise(client)
+
+    anyio.run(run)
+
+
+@pytest.fixture(scope="module")
+def http_url(settings: Settings, searcher: Searcher) -> Iterator[str]:
+    """The app served by a real uvicorn on a free local port, in a thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, searcher), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/mcp"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def test_streamable_http_server_mounted_in_the_app(http_url: str) -> None:
+    async def run() -> None:
+        async with Client(http_url) as client:
+            await _exercise(client)
+
+    anyio.run(run)
+
+
+def test_tools_say_not_ready_while_the_index_loads() -> None:
+    def make_engine(loaded: Searcher) -> SearchEngine:
+        raise AssertionError("nothing is loaded in this test")
+
+    state = ServiceState(make_engine)
+
+    async def call() -> str:
+        async with Client(build_mcp_server(state)) as client:
+            assert {t.name for t in (await client.list_tools()).tools} >= {"search_report"}
+            result = await client.call_tool("search_report", {"query": QUESTION})
+            assert result.is_error
+            return result.content[0].text
+
+    assert "service not ready" in anyio.run(call)
+    state.error = "the index at /nowhere is missing; run `report-index build`"
+    assert "report-index build" in anyio.run(call)
