@@ -6,8 +6,9 @@ An index folder holds these files:
   passage and sentence counts, corpus documents with checksums, FAISS index type, build time.
 - ``passages.jsonl``: one passage per line (see :class:`indexer.passage.Passage`), in the
   order of the vectors.
-- ``vectors.faiss``: L2-normalised passage embeddings in a FAISS ``IndexFlatIP`` (inner
-  product on unit vectors = cosine similarity).
+- ``vectors.faiss``: L2-normalised passage embeddings in a FAISS index of the type
+  :mod:`indexer.ann` chooses by corpus size (exact ``Flat`` for small corpora); the
+  manifest records it (``faiss_index``, ``faiss_nprobe``).
 - ``sentences.npz``: the embedding of every sentence of every passage (``vectors``), where
   each sentence sits in its passage's text (``spans``: start/end character offsets) and
   which rows belong to passage ``i`` (``offsets[i]:offsets[i + 1]``). They let search see
@@ -33,6 +34,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from indexer import ann
 from indexer.embedding.model import ModelIdentity
 from indexer.passage import Passage
 
@@ -75,7 +77,12 @@ class Manifest:
     sentence_count: int
     documents: tuple[DocumentEntry, ...]
     faiss_index: str
+    faiss_nprobe: int | None
     built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def ann_spec(self) -> ann.AnnSpec:
+        """The FAISS index type this manifest describes."""
+        return ann.AnnSpec(self.faiss_index, self.faiss_nprobe)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -102,6 +109,7 @@ class Manifest:
                 sentence_count=int(data["sentence_count"]),
                 documents=tuple(DocumentEntry(**d) for d in data["documents"]),
                 faiss_index=data["faiss_index"],
+                faiss_nprobe=data["faiss_nprobe"],
                 built_at=data["built_at"],
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -153,8 +161,7 @@ def write_index(
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
     try:
-        index = faiss.IndexFlatIP(manifest.dimension)
-        index.add(np.ascontiguousarray(vectors.passages, dtype=np.float32))
+        index = ann.build(vectors.passages, manifest.ann_spec())
         faiss.write_index(index, str(staging / VECTORS_FILE))
         with (staging / PASSAGES_FILE).open("w", encoding="utf-8") as handle:
             for passage in passages:
@@ -222,6 +229,7 @@ def load_index(folder: Path) -> LoadedIndex:
         lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
         passages = tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
         vectors = faiss.read_index(str(folder / VECTORS_FILE))
+        ann.prepare(vectors, manifest.ann_spec())
         with np.load(folder / SENTENCES_FILE) as archive:
             sentences = SentenceVectors(
                 vectors=archive["vectors"], spans=archive["spans"], offsets=archive["offsets"]

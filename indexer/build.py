@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from indexer import chunking, language, parsing, sources, text
+from indexer import ann, chunking, language, parsing, sources, text
 from indexer.artifact import (
     FORMAT_VERSION,
     ArtifactError,
@@ -95,18 +94,27 @@ def hubness(vectors: np.ndarray, neighbours: int = 10) -> np.ndarray:
 
     Cross-lingual retrieval suffers from hubs: a few passages (a foreword, a summary)
     sit close to everything and surface for any vague query. Subtracting part of this
-    density at search time, as CSLS does, lets the specific passage win.
+    density at search time, as CSLS does, lets the specific passage win. Neighbours come
+    from the same kind of index as search uses, so this stays affordable at scale.
     """
     n = len(vectors)
     if n < 2:
         return np.zeros(n, dtype=np.float32)
     k = min(neighbours, n - 1)
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    spec = ann.choose(n)
+    index = ann.build(vectors, spec)
+    ann.prepare(index, spec)
     scores, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 1)
-    others = np.where(ids == np.arange(n)[:, None], np.nan, scores)
-    # Each row holds itself once; keep the k best of the rest.
-    return np.nanmean(np.sort(others, axis=1)[:, -k - 1 :], axis=1).astype(np.float32)
+    others = np.where((ids == np.arange(n)[:, None]) | (ids < 0), np.nan, scores)
+    # Each row holds itself once (when found); keep the k best of the rest.
+    return np.nanmean(_best_k(others, k), axis=1).astype(np.float32)
+
+
+def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """The k largest finite values of each row (NaN marks the vector itself)."""
+    filled = np.where(np.isnan(scores), -np.inf, scores)
+    best = -np.sort(-filled, axis=1)[:, :k]
+    return np.where(np.isinf(best), np.nan, best)
 
 
 def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel) -> bool:
@@ -143,6 +151,7 @@ def build_index(
     log(f"{len(documents)} document(s) → {len(passages)} passages; loading {model.location}")
     encoder = Encoder(model, batch_size=settings.batch_size)
     vectors = embed(encoder, passages, show_progress)
+    spec = ann.choose(len(passages))
     counts = {d.id: 0 for d in documents}
     for passage in passages:
         counts[passage.document] += 1
@@ -154,7 +163,8 @@ def build_index(
         passage_count=len(passages),
         sentence_count=len(vectors.sentences.spans),
         documents=tuple(_entry(d, counts[d.id]) for d in documents),
-        faiss_index="IndexFlatIP",
+        faiss_index=spec.factory,
+        faiss_nprobe=spec.nprobe,
     )
     write_index(index_dir, manifest, passages, vectors)
     return BuildReport(

