@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from indexer.settings import Settings, get_settings
 from service.api.routes import context, health, passages, search, tools
+from service.api.routes.web import mount_web
 from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(context.router)
     app.include_router(passages.router)
     app.include_router(tools.router)
+    mount_web(app)  # the search page at / and its files at /static
     app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]

@@ -1,0 +1,390 @@
+// The search page. Its state (query and filters) lives in the URL — /?q=…&lang=…&document=… —
+// so a search can be shared and the browser's back and forward buttons work.
+// All text from the service goes into the page as text nodes (textContent, append), never
+// as HTML, and only http(s) source URLs become links.
+"use strict";
+
+const RESULT_COUNT = 10;
+const SOURCES_SHOWN = 3;
+const READY_POLL_MS = 2000;
+const STATE_KEYS = ["q", "lang", "document"];
+
+const MESSAGES = {
+  emptyQuery: "Type a question or some keywords to search for.",
+  starting:
+    "The search service is still starting (loading the model and the index). " +
+    "Results will appear as soon as it is ready.",
+  unreachable:
+    "The search service could not be reached. Check that it is running, then try again.",
+};
+
+const form = document.getElementById("search-form");
+const queryInput = document.getElementById("q");
+const queryError = document.getElementById("q-error");
+const langSelect = document.getElementById("lang");
+const documentSelect = document.getElementById("document");
+const statusLine = document.getElementById("status");
+const resultList = document.getElementById("results");
+
+const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
+const documentTitles = new Map();
+
+let searchInFlight = null; // AbortController of the latest search: a newer one cancels it
+let readiness = null; // shared promise while waiting for /readyz
+
+// --- Building elements (text only, never HTML) ---------------------------------------------
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+function languageName(code) {
+  try {
+    return languageNames.of(code) ?? code;
+  } catch {
+    return code; // not a valid language tag
+  }
+}
+
+function isLanguageTag(code) {
+  return /^[A-Za-z]{2,3}$/.test(code);
+}
+
+// --- The state in the URL ------------------------------------------------------------------
+
+function stateFromUrl() {
+  const params = new URLSearchParams(window.location.search);
+  return Object.fromEntries(STATE_KEYS.map((key) => [key, (params.get(key) ?? "").trim()]));
+}
+
+function stateFromForm() {
+  return { q: queryInput.value.trim(), lang: langSelect.value, document: documentSelect.value };
+}
+
+function urlFor(state) {
+  const params = new URLSearchParams();
+  for (const key of STATE_KEYS) if (state[key]) params.set(key, state[key]);
+  const query = params.toString();
+  return `${window.location.pathname}${query ? `?${query}` : ""}`;
+}
+
+function selectValue(select, value) {
+  // A shared URL may name a value the list does not (yet) hold: keep it rather than drop it.
+  if (value && ![...select.options].some((option) => option.value === value)) {
+    select.append(new Option(value, value));
+  }
+  select.value = value;
+}
+
+function fillForm(state) {
+  queryInput.value = state.q;
+  selectValue(langSelect, state.lang);
+  selectValue(documentSelect, state.document);
+}
+
+// --- Messages --------------------------------------------------------------------------------
+
+function showStatus(text, kind = "info") {
+  statusLine.textContent = text;
+  statusLine.className = `status status-${kind}`;
+}
+
+function showQueryError(text) {
+  queryError.textContent = text;
+  queryError.hidden = false;
+  queryInput.setAttribute("aria-invalid", "true");
+  queryInput.focus();
+}
+
+function clearQueryError() {
+  queryError.textContent = "";
+  queryError.hidden = true;
+  queryInput.removeAttribute("aria-invalid");
+}
+
+async function detailOf(response) {
+  try {
+    const body = await response.json();
+    return typeof body?.detail === "string" ? body.detail : null;
+  } catch {
+    return null;
+  }
+}
+
+// "loading" is how the service says it is still starting; any other reason is a failed load.
+function isStarting(detail) {
+  return !detail || /loading/i.test(detail);
+}
+
+function notReadyMessage(detail) {
+  return isStarting(detail)
+    ? MESSAGES.starting
+    : `The search service is not available: ${detail}`;
+}
+
+class ServiceUnavailable extends Error {}
+
+// Resolves once /readyz answers 200, saying meanwhile that the service is starting; rejects
+// with a message for the page if loading failed or the service cannot be reached.
+function serviceReady() {
+  readiness ??= (async () => {
+    for (;;) {
+      let response;
+      try {
+        response = await fetch("/readyz", { headers: { accept: "application/json" } });
+      } catch {
+        throw new ServiceUnavailable(MESSAGES.unreachable);
+      }
+      if (response.ok) return;
+      const detail = await detailOf(response);
+      if (response.status !== 503 || !isStarting(detail)) {
+        throw new ServiceUnavailable(notReadyMessage(detail));
+      }
+      showStatus(MESSAGES.starting, "notice");
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  })().finally(() => {
+    readiness = null;
+  });
+  return readiness;
+}
+
+// --- Results ---------------------------------------------------------------------------------
+
+function passageText(text, highlight, lang) {
+  const passage = el("p", { class: "passage" });
+  if (isLanguageTag(lang)) passage.lang = lang;
+  // The service counts offsets in code points (Python strings), not UTF-16 units.
+  const chars = Array.from(text);
+  const { start, end } = highlight ?? {};
+  const valid = Number.isInteger(start) && Number.isInteger(end);
+  if (valid && start >= 0 && start < end && end <= chars.length) {
+    passage.append(
+      chars.slice(0, start).join(""),
+      el("mark", {}, chars.slice(start, end).join("")),
+      chars.slice(end).join(""),
+    );
+  } else {
+    passage.append(text);
+  }
+  return passage;
+}
+
+function linkLabel(url) {
+  const host = url.hostname.replace(/^www\./, "");
+  const last = url.pathname.split("/").filter(Boolean).at(-1);
+  if (!last) return host;
+  let name = last;
+  try {
+    name = decodeURIComponent(last);
+  } catch {
+    // keep the raw segment
+  }
+  name = name.replace(/\.(html?|php|aspx?)$/i, "").replace(/[-_+]+/g, " ").trim();
+  return name ? `${host} › ${name}` : host;
+}
+
+function sourceItem(address) {
+  let url = null;
+  try {
+    url = new URL(address);
+  } catch {
+    // not a URL: shown as text below
+  }
+  if (!url || !["http:", "https:"].includes(url.protocol)) return el("li", {}, address);
+  const link = el(
+    "a",
+    { href: url.href, target: "_blank", rel: "noopener noreferrer", title: address },
+    linkLabel(url),
+    el("span", { class: "visually-hidden" }, " (opens in a new tab)"),
+  );
+  return el("li", {}, link);
+}
+
+function sourceList(urls) {
+  const box = el("div", { class: "sources" });
+  if (!urls.length) return box;
+  const items = urls.map(sourceItem);
+  box.append(
+    el("h4", { class: "sources-title" }, urls.length === 1 ? "Source" : `Sources (${urls.length})`),
+    el("ul", { class: "source-list" }, ...items.slice(0, SOURCES_SHOWN)),
+  );
+  const rest = items.slice(SOURCES_SHOWN);
+  if (rest.length) {
+    box.append(
+      el(
+        "details",
+        { class: "more-sources" },
+        el("summary", {}, `${rest.length} more source${rest.length === 1 ? "" : "s"}`),
+        el("ul", { class: "source-list" }, ...rest),
+      ),
+    );
+  }
+  return box;
+}
+
+function resultItem(hit) {
+  const titleId = `hit-${hit.rank}-title`;
+  const section = el("h3", { class: "section", id: titleId }, hit.section || "Untitled section");
+  if (isLanguageTag(hit.lang)) section.lang = hit.lang;
+  const meta = el(
+    "p",
+    { class: "meta" },
+    el("span", {}, `Page ${hit.page}`),
+    el("span", {}, languageName(hit.lang)),
+    el("span", {}, documentTitles.get(hit.document) ?? hit.document),
+    el("span", { class: "score" }, `score ${hit.score.toFixed(2)}`),
+  );
+  const rank = el(
+    "span",
+    { class: "rank" },
+    el("span", { class: "visually-hidden" }, "Rank "),
+    String(hit.rank),
+  );
+  const article = el(
+    "article",
+    { class: "hit", "aria-labelledby": titleId },
+    el("div", { class: "hit-head" }, rank, section),
+    meta,
+    passageText(hit.text, hit.highlight, hit.lang),
+    sourceList(hit.source_urls ?? []),
+  );
+  return el("li", { class: "result", "data-passage-id": hit.passage_id }, article);
+}
+
+function filtersText(state) {
+  const parts = [];
+  if (state.lang) parts.push(`in ${languageName(state.lang)}`);
+  if (state.document) parts.push(`in ${documentTitles.get(state.document) ?? state.document}`);
+  return parts.length ? ` ${parts.join(" ")}` : "";
+}
+
+function showResults(body, state) {
+  resultList.replaceChildren(...body.results.map(resultItem));
+  const count = body.results.length;
+  if (!count) {
+    showStatus(
+      `No passage matches “${body.query}”${filtersText(state)}. Try other words or remove a filter.`,
+    );
+    return;
+  }
+  showStatus(
+    `${count} passage${count === 1 ? "" : "s"} for “${body.query}”${filtersText(state)} ` +
+      `(asked in ${languageName(body.query_lang)}, ${Math.round(body.took_ms)} ms).`,
+  );
+}
+
+// --- Searching -------------------------------------------------------------------------------
+
+async function runSearch(state) {
+  searchInFlight?.abort();
+  const controller = new AbortController();
+  searchInFlight = controller;
+  document.title = state.q ? `${state.q} – Report search` : "Report search";
+  if (!state.q) {
+    resultList.replaceChildren();
+    showStatus("");
+    return;
+  }
+  const params = new URLSearchParams({ q: state.q, k: String(RESULT_COUNT) });
+  if (state.lang) params.set("lang", state.lang);
+  if (state.document) params.set("document", state.document);
+  showStatus(`Searching for “${state.q}”…`);
+  resultList.setAttribute("aria-busy", "true");
+  try {
+    const response = await fetch(`/search?${params}`, {
+      signal: controller.signal,
+      headers: { accept: "application/json" },
+    });
+    if (response.ok) {
+      showResults(await response.json(), state);
+      return;
+    }
+    const detail = await detailOf(response);
+    if (controller.signal.aborted) return;
+    resultList.replaceChildren();
+    if (response.status === 503) {
+      showStatus(notReadyMessage(detail), isStarting(detail) ? "notice" : "error");
+      if (isStarting(detail)) {
+        await serviceReady();
+        if (!controller.signal.aborted) runSearch(state);
+      }
+    } else if (response.status < 500 && detail) {
+      showStatus(detail, "error"); // the service's 4xx messages are written for people
+    } else {
+      showStatus(`The search failed (HTTP ${response.status}). Please try again.`, "error");
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    resultList.replaceChildren();
+    showStatus(error instanceof ServiceUnavailable ? error.message : MESSAGES.unreachable, "error");
+  } finally {
+    if (searchInFlight === controller) resultList.removeAttribute("aria-busy");
+  }
+}
+
+function onSubmit(event) {
+  event.preventDefault();
+  const state = stateFromForm();
+  if (!state.q) {
+    showQueryError(MESSAGES.emptyQuery); // no request for an empty query
+    return;
+  }
+  clearQueryError();
+  const url = urlFor(state);
+  if (url !== `${window.location.pathname}${window.location.search}`) {
+    window.history.pushState(null, "", url);
+  }
+  runSearch(state);
+}
+
+function onFilterChange() {
+  if (queryInput.value.trim()) form.requestSubmit();
+}
+
+function onHistoryChange() {
+  const state = stateFromUrl();
+  fillForm(state);
+  clearQueryError();
+  runSearch(state);
+}
+
+async function loadDocuments() {
+  const response = await fetch("/stats", { headers: { accept: "application/json" } });
+  if (!response.ok) return;
+  const { documents } = await response.json();
+  const chosen = stateFromUrl().document || documentSelect.value;
+  documentSelect.replaceChildren(new Option("All documents", ""));
+  for (const doc of documents) {
+    const withYear = doc.year && !doc.title.includes(String(doc.year));
+    const title = withYear ? `${doc.title} (${doc.year})` : doc.title;
+    documentTitles.set(doc.id, title || doc.id);
+    documentSelect.append(new Option(title || doc.id, doc.id));
+  }
+  selectValue(documentSelect, chosen);
+}
+
+async function start() {
+  form.addEventListener("submit", onSubmit);
+  queryInput.addEventListener("input", clearQueryError);
+  langSelect.addEventListener("change", onFilterChange);
+  documentSelect.addEventListener("change", onFilterChange);
+  window.addEventListener("popstate", onHistoryChange);
+
+  const state = stateFromUrl();
+  fillForm(state);
+  try {
+    await serviceReady();
+  } catch (error) {
+    showStatus(error.message, "error");
+    return;
+  }
+  if (statusLine.classList.contains("status-notice")) showStatus("");
+  await loadDocuments().catch(() => {}); // the filter just keeps "All documents"
+  if (!searchInFlight && state.q) runSearch(stateFromUrl());
+}
+
+start();

@@ -1,0 +1,265 @@
+"""The search page in a real browser: Debian's chromium, headless, driven by selenium.
+
+A real uvicorn server runs the app over the session's real index in a background thread. The
+browser is never downloaded: the tests use the Debian packages and fail (never skip) without
+them, saying how to install them.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from indexer.settings import Settings
+from service.api.app import create_app
+from service.searcher import Searcher
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+INSTALL = "run `apt-get install chromium chromium-driver` (as root) to run the browser tests"
+QUERY = "Who was elected INTERPOL President?"
+WAIT_S = 60  # the first query of a session warms the model up
+
+
+@contextmanager
+def live_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a background thread."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings, searcher: Searcher) -> Iterator[str]:
+    """The app over the session's searcher, served for real."""
+    with live_server(create_app(settings, searcher)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """Headless chromium at a desktop size, with a throwaway profile and no network chatter."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not found: {INSTALL}", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(browser: WebDriver, condition: Callable[[WebDriver], object], what: str) -> object:
+    """Poll ``condition`` until it is truthy; fail saying ``what`` never happened."""
+    return WebDriverWait(browser, WAIT_S, poll_frequency=0.1).until(
+        condition, message=f"timed out waiting for {what}"
+    )
+
+
+def status_text(browser: WebDriver) -> str:
+    return browser.find_element(By.ID, "status").text
+
+
+def results(browser: WebDriver) -> list[WebElement]:
+    return browser.find_elements(By.CSS_SELECTOR, "#results > li.result")
+
+
+def wait_for_results(browser: WebDriver, query: str) -> list[WebElement]:
+    """The results of ``query`` once the page has shown them."""
+    wait_for(
+        browser,
+        lambda b: (
+            f"for “{query}”" in status_text(b)
+            and results(b)
+            and b.find_element(By.ID, "results").get_attribute("aria-busy") is None
+        ),
+        f"results for {query!r}",
+    )
+    return results(browser)
+
+
+def open_page(browser: WebDriver, url: str) -> None:
+    """Load the page and wait until it has asked the service for its documents."""
+    browser.get(url)
+    wait_for(
+        browser,
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#document option[value='interpol-2021-fr']"),
+        "the document filter to list the report",
+    )
+
+
+def url_state(browser: WebDriver) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(browser.current_url).query)
+
+
+def test_page_and_its_files_come_from_this_service(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        served = client.get(f"/static/{name}")
+        assert served.status_code == 200 and kind in served.headers["content-type"]
+        assert "://" not in served.text  # nothing fetched from elsewhere: works offline
+    assert 'src="/static/app.js"' in page.text and "://" not in page.text
+
+
+def test_keyboard_search_shows_the_answer_with_its_sources(browser, base_url, tmp_path):
+    open_page(browser, f"{base_url}/")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys(QUERY, Keys.ENTER)  # submitted with the keyboard
+
+    first = wait_for_results(browser, QUERY)[0]
+    assert "Al Raisi" in first.text
+    assert first.find_element(By.CSS_SELECTOR, ".rank").get_attribute("textContent") == "Rank 1"
+    meta = first.find_element(By.CSS_SELECTOR, ".meta").text
+    assert "Page " in meta and "French" in meta
+    passage = first.find_element(By.CSS_SELECTOR, ".passage")
+    mark = passage.find_element(By.TAG_NAME, "mark")
+    assert mark.text.strip() and mark.text in passage.text
+    link = first.find_element(By.CSS_SELECTOR, ".sources a")
+    assert "interpol.int" in (link.get_attribute("href") or "")
+    assert link.get_attribute("target") == "_blank"
+    assert set((link.get_attribute("rel") or "").split()) == {"noopener", "noreferrer"}
+
+    assert url_state(browser) == {"q": [QUERY]}
+    assert browser.title.startswith(QUERY)
+    screenshot = tmp_path / "search-page.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_state_is_in_the_url_for_sharing_and_back_forward(browser, base_url):
+    shared = "Opération Pangea"
+    open_page(browser, f"{base_url}/?{urlencode({'q': shared, 'lang': 'fr'})}")
+    found = wait_for_results(browser, shared)
+    assert browser.find_element(By.ID, "q").get_attribute("value") == shared
+    assert browser.find_element(By.ID, "lang").get_attribute("value") == "fr"
+    assert all("French" in r.find_element(By.CSS_SELECTOR, ".meta").text for r in found)
+
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys(QUERY, Keys.ENTER)
+    wait_for_results(browser, QUERY)
+    assert url_state(browser) == {"q": [QUERY], "lang": ["fr"]}
+
+    browser.back()
+    wait_for_results(browser, shared)
+    assert browser.find_element(By.ID, "q").get_attribute("value") == shared
+    browser.forward()
+    wait_for_results(browser, QUERY)
+    assert browser.find_element(By.ID, "q").get_attribute("value") == QUERY
+
+
+def test_empty_query_is_explained_without_asking_the_service(browser, base_url):
+    open_page(browser, f"{base_url}/")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("   ", Keys.ENTER)
+    error = browser.find_element(By.ID, "q-error")
+    wait_for(browser, lambda _: error.is_displayed(), "the empty-query message")
+    assert error.text == "Type a question or some keywords to search for."
+    assert box.get_attribute("aria-invalid") == "true"
+    assert url_state(browser) == {}
+    requested = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert not [name for name in requested if "/search" in name]
+    box.send_keys("x")  # typing clears the message
+    assert not error.is_displayed()
+
+
+def test_service_4xx_messages_are_shown_as_is(browser, base_url):
+    browser.get(f"{base_url}/?{urlencode({'q': 'INTERPOL', 'lang': 'french!'})}")
+    status = browser.find_element(By.ID, "status")
+    wait_for(browser, lambda _: "lang:" in status.text, "the service's 422 message")
+    assert "pattern" in status.text
+    assert "status-error" in (status.get_attribute("class") or "")
+    assert not results(browser)
+
+
+def test_page_works_from_the_keyboard_with_visible_focus(browser, base_url):
+    open_page(browser, f"{base_url}/")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)  # first stop: the skip link, then the form in reading order
+    order = []
+    for _ in range(5):
+        focused = browser.switch_to.active_element
+        order.append(focused.get_attribute("id") or focused.get_attribute("class"))
+        assert focused.value_of_css_property("outline-style") == "solid", order[-1]
+        focused.send_keys(Keys.TAB)
+    assert order == ["skip-link", "q", "search-button", "lang", "document"]
+    labels = {label.get_attribute("for") for label in browser.find_elements(By.TAG_NAME, "label")}
+    assert {"q", "lang", "document"} <= labels
+    assert browser.find_element(By.ID, "status").get_attribute("aria-live") == "polite"
+
+
+def test_page_fits_a_phone_screen(browser, base_url):
+    browser.set_window_size(390, 844)
+    try:
+        open_page(browser, f"{base_url}/?{urlencode({'q': QUERY})}")
+        wait_for_results(browser, QUERY)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_not_ready_service_says_it_is_starting_then_answers(browser, settings, searcher):
+    app = create_app(settings)
+    state = app.state.service
+    state.load_in_background = lambda loader: None  # stays "loading" until served below
+    with live_server(app) as url:
+        browser.get(f"{url}/?{urlencode({'q': QUERY})}")
+        status = browser.find_element(By.ID, "status")
+        wait_for(browser, lambda _: "still starting" in status.text, "the not-ready message")
+        assert status.text.startswith("The search service is still starting")
+        assert not results(browser)
+        state.serve(searcher)  # the page polls /readyz and runs the search once ready
+        assert "Al Raisi" in wait_for_results(browser, QUERY)[0].text
