@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_cache_dir() -> Path:
@@ -40,6 +41,10 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=Path("index"), description="Folder of the index artifact.")
     query_prompt: str = Field(default="query: ", description="Prefix for queries (E5 style).")
     passage_prompt: str = Field(default="passage: ", description="Prefix for passages (E5 style).")
+    query_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        default="onnx-int8",
+        description="Query encoder at serving time: ONNX int8 (fastest), ONNX fp32, or torch.",
+    )
     batch_size: int = Field(default=16, ge=1, description="Passages per encoder call.")
     cache_size: int = Field(default=1024, ge=0, description="Search results kept in memory.")
     batch_max_size: int = Field(default=16, ge=1, description="Queries per encoder batch.")
@@ -48,6 +53,41 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Security (SECURITY.md): everything below is off or closed unless configured.
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest request body accepted; 413 above."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, API routes require it as X-API-Key or Authorization: Bearer.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (comma-separated); none by default.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=0, ge=0, description="Requests per minute per client IP on API routes; 0 is off."
+    )
+    rate_limit_burst: int = Field(
+        default=20, ge=1, description="Requests a client may make at once before the rate applies."
+    )
+    log_query_text: bool = Field(
+        default=False, description="Keep query strings (the searched text) in the access log."
+    )
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        """``REPORT_API_KEY=`` (empty) means no key, not a key that is the empty string."""
+        return None if value == "" else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """``REPORT_CORS_ORIGINS=https://a.example,https://b.example`` as a list."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import time
@@ -45,8 +46,12 @@ class SearchEngine:
             self.cache_hits += 1
             took = (time.perf_counter() - request.started) * 1000
             return dataclasses.replace(cached, took_ms=took)
-        vector = await self.batcher.encode(request.query)
-        result = await run_in_threadpool(self.searcher.rank, request, vector)
+        # Language detection is pure Python and the encoder releases the GIL: overlap them.
+        vector, query_lang = await asyncio.gather(
+            self.batcher.encode(request.query),
+            run_in_threadpool(self.searcher.query_language, request.query),
+        )
+        result = await run_in_threadpool(self.searcher.rank, request, vector, query_lang)
         with self._lock:
             self._cache[key] = result
         return result

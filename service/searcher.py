@@ -14,11 +14,11 @@ import numpy as np
 
 from indexer import ann
 from indexer.artifact import ArtifactError, LoadedIndex, load_index
-from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
 from indexer.language import detect_language
 from indexer.passage import Passage
 from indexer.settings import Settings
+from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
 from service.retrieval.ranking import Mode, RankingWeights
@@ -85,7 +85,7 @@ class Searcher:
     """Searches one loaded index with the encoder it was built with."""
 
     def __init__(
-        self, index: LoadedIndex, encoder: Encoder, weights: RankingWeights | None = None
+        self, index: LoadedIndex, encoder: QueryEncoder, weights: RankingWeights | None = None
     ) -> None:
         manifest = index.manifest
         if manifest.model != encoder.identity or manifest.dimension != encoder.dimension:
@@ -109,7 +109,8 @@ class Searcher:
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
         """Load the configured model and the index (default: ``settings.index_dir``)."""
         index = load_index(index_dir or settings.index_dir)
-        encoder = Encoder(resolve_model(settings), batch_size=settings.batch_size)
+        backend = QueryBackend(settings.query_backend)
+        encoder = load_query_encoder(resolve_model(settings), backend, settings.batch_size)
         return cls(index, encoder)
 
     def search(
@@ -145,13 +146,16 @@ class Searcher:
             raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
         return SearchRequest(query, k, filters, mode, started)
 
-    def rank(self, request: SearchRequest, vector: np.ndarray) -> SearchResult:
+    def rank(
+        self, request: SearchRequest, vector: np.ndarray, query_lang: str | None = None
+    ) -> SearchResult:
         """Rank passages for a prepared request whose query is already encoded.
 
-        Split from :meth:`search` so a server can encode many queries in one batch.
+        Split from :meth:`search` so a server can encode many queries in one batch, and
+        detect the query's language (``query_lang``) while the encoder runs.
         """
         allowed = request.filters.mask(self.index.passages)
-        query_lang = self.query_language(request.query)
+        query_lang = query_lang or self.query_language(request.query)
         keyword = self._keyword.scores(request.query)
         if allowed is not None:
             keyword = np.where(allowed, keyword, 0.0)
