@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from indexer.settings import Settings, get_settings
 from service.api.routes import context, health, passages, search, tools
 from service.api.routes.web import mount_web
+from service.api.security import guarded_responses, install_security
 from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
@@ -52,15 +53,17 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         lifespan=lifespan,
     )
     app.state.service = state
-    app.include_router(search.router)
+    guarded = guarded_responses(settings)  # health stays open: no key, no rate limit
+    app.include_router(search.router, responses=guarded)
     app.include_router(health.router)
-    app.include_router(context.router)
-    app.include_router(passages.router)
-    app.include_router(tools.router)
+    app.include_router(context.router, responses=guarded)
+    app.include_router(passages.router, responses=guarded)
+    app.include_router(tools.router, responses=guarded)
     mount_web(app)  # the search page at / and its files at /static
     app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
+    install_security(app, settings)  # size, encoding, key, CORS, rate limit (SECURITY.md)
     return app
 
 
