@@ -20,7 +20,13 @@ from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
-from service.searcher import MAX_K, InvalidQueryError, ModelMismatchError, Searcher
+from service.searcher import (
+    MAX_K,
+    InvalidQueryError,
+    ModelMismatchError,
+    Searcher,
+    validate_query,
+)
 
 app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
 
@@ -102,6 +108,10 @@ def query(
     index: IndexOption = None,
 ) -> None:
     """Print the ranked passages for a query."""
+    try:
+        validate_query(text)  # a bad query should not wait for the model to load
+    except InvalidQueryError as exc:
+        raise _fail(exc) from exc
     searcher = _open(get_settings(), index)
     filters = SearchFilters(lang=lang, document=document, section=section)
     try:
