@@ -1,0 +1,336 @@
+"""The ONNX query encoder against sentence-transformers, on the real default model.
+
+The export lands in the model's cache folder and is reused: the first run on a machine spends
+about a minute exporting, later runs take a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.embedding import onnx_export
+from indexer.embedding.encoder import Encoder
+from indexer.embedding.model import ResolvedModel, resolve_model
+from indexer.embedding.onnx_encoder import OnnxQueryEncoder
+from indexer.embedding.onnx_export import (
+    FP32_FILE,
+    INT8_FILE,
+    MANIFEST,
+    ONNX_DIR,
+    OnnxExportError,
+    export_onnx,
+)
+from indexer.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_FILE = REPO.parent / "shared" / "eval" / "dev.jsonl"
+# Always available, so the comparison runs even without the development queries.
+BUILTIN_QUERIES = [
+    "Qui a été élu Président d'INTERPOL en 2021 ?",
+    "How many member countries does INTERPOL have?",
+    "¿Qué es la aplicación ID-Art para obras de arte robadas?",
+    "Welche Operationen gab es gegen Cyberkriminalität?",
+    "Opération Pangea : faux médicaments vendus en ligne",
+    "notices rouges",
+]
+
+
+def _queries(source: str) -> list[str]:
+    if source == "builtin":
+        return BUILTIN_QUERIES
+    if not DEV_FILE.is_file():
+        pytest.skip(f"{DEV_FILE} is absent")
+    lines = DEV_FILE.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["query"] for line in lines if line.strip()]
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray((a.astype(np.float64) * b.astype(np.float64)).sum(axis=1))
+
+
+@pytest.fixture(scope="session")
+def model() -> ResolvedModel:
+    """The default model, provisioned in the shared cache (as the service uses it)."""
+    return resolve_model(Settings())
+
+
+@pytest.fixture(scope="session")
+def model_dir(model: ResolvedModel) -> Path:
+    assert model.local_path is not None
+    return model.local_path
+
+
+@pytest.fixture(scope="session")
+def int8(model: ResolvedModel) -> OnnxQueryEncoder:
+    return OnnxQueryEncoder(model)
+
+
+@pytest.fixture(scope="session")
+def fp32(model: ResolvedModel, int8: OnnxQueryEncoder) -> OnnxQueryEncoder:
+    return OnnxQueryEncoder(model, quantized=False)  # after int8: reuses its export
+
+
+@pytest.fixture(scope="session")
+def reference(model: ResolvedModel) -> Encoder:
+    return Encoder(model)
+
+
+@pytest.fixture(scope="session")
+def queries_and_vectors(reference: Encoder) -> Callable[[str], tuple[list[str], np.ndarray]]:
+    """Queries of a source with their sentence-transformers vectors, computed once per source."""
+    cache: dict[str, tuple[list[str], np.ndarray]] = {}
+
+    def get(source: str) -> tuple[list[str], np.ndarray]:
+        if source not in cache:
+            queries = _queries(source)
+            cache[source] = queries, reference.encode_queries(queries)
+        return cache[source]
+
+    return get
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def test_export_is_idempotent(model_dir: Path, int8: OnnxQueryEncoder) -> None:
+    folder = model_dir / ONNX_DIR
+    before = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
+    started = time.perf_counter()
+    assert export_onnx(model_dir) == folder / INT8_FILE == int8.onnx_path
+    assert export_onnx(model_dir, quantize=False) == folder / FP32_FILE
+    assert time.perf_counter() - started < 1.0
+    assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == before
+    assert sorted(before) == sorted([FP32_FILE, INT8_FILE, MANIFEST])
+    assert not list(model_dir.glob(".onnx-*.tmp")), "staging folder left behind"
+
+
+def test_manifest_records_how_the_files_were_made(model_dir: Path, int8: OnnxQueryEncoder) -> None:
+    manifest = json.loads((model_dir / ONNX_DIR / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["opset"] == 17
+    assert manifest["quantized"] is True
+    assert manifest["inputs"] == ["input_ids", "attention_mask"]
+    assert {"torch", "onnx", "onnxruntime", "exported_at"} <= set(manifest)
+    assert len(manifest["source"]["sha256"]) == 64
+    assert manifest["verification"]["fp32"] >= 0.9999
+    assert manifest["verification"]["int8"] >= 0.98
+
+
+def test_loading_does_not_import_torch(model_dir: Path, int8: OnnxQueryEncoder) -> None:
+    code = (
+        "import sys\n"
+        "from indexer.embedding.model import resolve_model\n"
+        "from indexer.embedding.onnx_encoder import OnnxQueryEncoder\n"
+        "from indexer.settings import Settings\n"
+        "print(OnnxQueryEncoder(resolve_model(Settings())).encode_queries(['x']).shape)\n"
+        "print(sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines() == ["(1, 384)", "[]"]
+
+
+@pytest.fixture
+def copy_of_model(model_dir: Path, tmp_path: Path) -> Path:
+    """The model folder without its export; weights hard-linked to keep this cheap."""
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("*onnx*"), copy_function=_link)
+    return copy
+
+
+def _link(source: str, target: str) -> None:
+    """Hard link (tests replace files by unlinking them, never write through a link)."""
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem
+        shutil.copy2(source, target)
+
+
+def _onnx_leftovers(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if "onnx" in path.name)
+
+
+@pytest.fixture
+def exported_copy(copy_of_model: Path, model_dir: Path, int8: OnnxQueryEncoder) -> Path:
+    """A copy of the model folder with (hard links to) its current export."""
+    shutil.copytree(model_dir / ONNX_DIR, copy_of_model / ONNX_DIR, copy_function=_link)
+    return copy_of_model
+
+
+def _rewrite(path: Path, content: bytes) -> None:
+    """Replace a (possibly hard-linked) file without touching the original."""
+    path.unlink()
+    path.write_bytes(content)
+
+
+def test_export_is_reused_when_only_mtimes_changed(exported_copy: Path) -> None:
+    config = exported_copy / "config.json"
+    _rewrite(config, config.read_bytes())  # same bytes, new mtime: checksum decides
+    assert onnx_export._is_current(
+        exported_copy / ONNX_DIR, exported_copy, onnx_export._source_stats(exported_copy), True
+    )
+
+
+@pytest.mark.parametrize("change", ["weights", "onnxruntime", "opset", "not-quantized"])
+def test_export_is_redone_when_its_inputs_changed(exported_copy: Path, change: str) -> None:
+    manifest_path = exported_copy / ONNX_DIR / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if change == "weights":
+        config = exported_copy / "config.json"
+        _rewrite(config, config.read_bytes().replace(b'"gelu"', b'"relu"'))
+    elif change == "onnxruntime":
+        manifest["onnxruntime"] = "1.0.0"
+    elif change == "opset":
+        manifest["opset"] = 13
+    else:
+        manifest["quantized"] = False
+    _rewrite(manifest_path, json.dumps(manifest).encode())
+    stats = onnx_export._source_stats(exported_copy)
+    assert not onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
+
+
+def _fake_export(path: Path, content: bytes) -> Path:
+    path.mkdir()
+    (path / MANIFEST).write_text("{}")
+    (path / FP32_FILE).write_bytes(content)
+    return path
+
+
+def test_publish_replaces_an_outdated_export(tmp_path: Path) -> None:
+    target = _fake_export(tmp_path / "onnx", b"old")
+    onnx_export._publish(_fake_export(tmp_path / ".onnx-1.tmp", b"new"), target, lambda: False)
+    assert (target / FP32_FILE).read_bytes() == b"new"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["onnx"]
+
+
+def test_publish_keeps_the_export_of_a_concurrent_exporter(tmp_path: Path) -> None:
+    target = _fake_export(tmp_path / "onnx", b"winner")
+    staging = _fake_export(tmp_path / ".onnx-1.tmp", b"loser")
+    onnx_export._publish(staging, target, lambda: True)
+    assert (target / FP32_FILE).read_bytes() == b"winner"
+
+
+def test_missing_weights_are_reported(copy_of_model: Path) -> None:
+    (copy_of_model / "model.safetensors").unlink()
+    with pytest.raises(OnnxExportError, match="no weights"):
+        export_onnx(copy_of_model)
+    assert _onnx_leftovers(copy_of_model) == []
+
+
+def test_corrupt_weights_are_reported_and_leave_nothing(copy_of_model: Path) -> None:
+    (copy_of_model / "model.safetensors").unlink()
+    (copy_of_model / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(OnnxExportError, match="cannot load the transformer"):
+        export_onnx(copy_of_model)
+    assert _onnx_leftovers(copy_of_model) == []
+
+
+def test_missing_config_is_reported(copy_of_model: Path) -> None:
+    (copy_of_model / "config.json").unlink()
+    with pytest.raises(OnnxExportError, match=r"config\.json is missing"):
+        export_onnx(copy_of_model)
+
+
+def test_other_pooling_is_refused(copy_of_model: Path) -> None:
+    pooling = copy_of_model / "1_Pooling" / "config.json"
+    pooling.unlink()
+    pooling.write_text(json.dumps({"word_embedding_dimension": 384, "pooling_mode": "cls"}))
+    with pytest.raises(OnnxExportError, match="sentence-transformers Encoder"):
+        export_onnx(copy_of_model)
+
+
+def test_foreign_onnx_folder_is_not_overwritten(copy_of_model: Path) -> None:
+    (copy_of_model / ONNX_DIR).mkdir()
+    (copy_of_model / ONNX_DIR / "model.onnx").write_bytes(b"someone else's")
+    with pytest.raises(OnnxExportError, match="not made by report-search"):
+        export_onnx(copy_of_model)
+    assert (copy_of_model / ONNX_DIR / "model.onnx").read_bytes() == b"someone else's"
+
+
+def test_hub_model_name_is_refused(model: ResolvedModel) -> None:
+    hub = ResolvedModel(
+        location="intfloat/multilingual-e5-small", identity=model.identity, local_path=None
+    )
+    with pytest.raises(OnnxExportError, match="local model folder"):
+        OnnxQueryEncoder(hub)
+
+
+# --- vectors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["dev", "builtin"])
+def test_int8_matches_sentence_transformers(
+    int8: OnnxQueryEncoder,
+    queries_and_vectors: Callable[[str], tuple[list[str], np.ndarray]],
+    source: str,
+) -> None:
+    queries, expected = queries_and_vectors(source)
+    cosines = _cosines(int8.encode_queries(queries), expected)
+    assert cosines.mean() >= 0.99
+    assert cosines.min() >= 0.97
+
+
+@pytest.mark.parametrize("source", ["dev", "builtin"])
+def test_fp32_matches_sentence_transformers(
+    fp32: OnnxQueryEncoder,
+    queries_and_vectors: Callable[[str], tuple[list[str], np.ndarray]],
+    source: str,
+) -> None:
+    queries, expected = queries_and_vectors(source)
+    cosines = _cosines(fp32.encode_queries(queries), expected)
+    assert cosines.min() >= 0.999
+
+
+@pytest.mark.parametrize("kind", ["int8", "fp32"])
+def test_batch_gives_the_same_vectors_as_single_queries(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    encoder: OnnxQueryEncoder = request.getfixturevalue(kind)
+    batch = encoder.encode_queries(BUILTIN_QUERIES)
+    single = np.vstack([encoder.encode_queries([query]) for query in BUILTIN_QUERIES])
+    assert batch.shape == (len(BUILTIN_QUERIES), 384)
+    assert batch.dtype == np.float32 and batch.flags.c_contiguous
+    assert _cosines(batch, single).min() >= 0.9999
+
+
+def test_concurrent_calls_give_the_same_vectors(int8: OnnxQueryEncoder) -> None:
+    expected = int8.encode_queries(BUILTIN_QUERIES)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda query: int8.encode_queries([query]), BUILTIN_QUERIES * 4))
+    np.testing.assert_allclose(np.vstack(found), np.vstack([expected] * 4), atol=1e-6)
+
+
+def test_same_surface_as_encoder(int8: OnnxQueryEncoder, reference: Encoder) -> None:
+    assert int8.identity == reference.identity
+    assert (int8.dimension, int8.path, int8.location) == (
+        reference.dimension,
+        reference.path,
+        reference.location,
+    )
+    assert int8.encode_queries([]).shape == (0, 384)
+    vectors = int8.encode_queries(["query"])
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_long_queries_are_truncated_like_sentence_transformers(
+    int8: OnnxQueryEncoder, reference: Encoder
+) -> None:
+    long_query = " ".join(BUILTIN_QUERIES * 40)  # well over 512 tokens
+    cosine = _cosines(int8.encode_queries([long_query]), reference.encode_queries([long_query]))
+    assert cosine.min() >= 0.97
