@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-EXACT_LIMIT = 20_000
+EXACT_LIMIT = 10_000
 NPROBE = 16
 _TRAINING_PER_LIST = 64
 
