@@ -51,7 +51,13 @@ class OnnxQueryEncoder:
             )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise OnnxExportError(
+                "the ONNX query encoder needs onnxruntime (and onnx to export): "
+                "pip install onnxruntime onnx"
+            ) from exc
 
         layout = read_layout(model.local_path)
         self.onnx_path: Path = export_onnx(model.local_path, quantize=quantized)

@@ -228,6 +228,11 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
         )
     except OnnxExportError:
         raise
+    except ImportError as exc:
+        raise OnnxExportError(
+            f"the ONNX export needs {exc.name or 'a package'} ({exc}): "
+            "pip install torch transformers onnx onnxruntime"
+        ) from exc
     except Exception as exc:  # torch, onnx and onnxruntime raise many types; disk may be full
         raise OnnxExportError(
             f"exporting {layout.transformer_dir} to ONNX failed ({exc!r}). It needs about 0.6 GB "
