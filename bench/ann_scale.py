@@ -22,7 +22,7 @@ query is not a near-duplicate of one passage and its top-10 is a genuine neighbo
 ``data_profile`` in the JSON output records the statistics so the claim can be checked, and
 if a real index exists (``--real-index``) its statistics are recorded beside them.
 
-Run (about 20 minutes on 2 cores)::
+Run (23 minutes measured on 2 cores shared with other jobs)::
 
     .venv/bin/python bench/ann_scale.py --sizes 10000 100000 1000000 --queries 1000 \
         --out bench/results
