@@ -15,7 +15,8 @@ from typing import Any
 from indexer.embedding.provision import DEFAULT_MODEL_NAME, provision_default_model
 from indexer.settings import Settings
 
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+# ONNX files are exported from the weights later (onnx/): not part of the model identity.
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 
 
 @dataclass(frozen=True)
