@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-import uvicorn
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
@@ -22,6 +18,7 @@ from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
 from service.searcher import Searcher
+from tests.conftest import live_server
 
 QUESTION = "Who was elected INTERPOL President?"
 REPORT_SEARCH = Path(sys.executable).parent / "report-search"
@@ -77,22 +74,8 @@ def test_stdio_server_launched_from_the_cli(settings: Settings, index_dir: Path)
 @pytest.fixture(scope="module")
 def http_url(settings: Settings, searcher: Searcher) -> Iterator[str]:
     """The app served by a real uvicorn on a free local port, in a thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, searcher), log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(create_app(settings, searcher)) as url:
+        yield f"{url}/mcp"
 
 
 def test_streamable_http_server_mounted_in_the_app(http_url: str) -> None:

@@ -11,16 +11,11 @@ import asyncio
 import json
 import logging
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -28,41 +23,16 @@ from indexer.settings import Settings
 from service.api.app import create_app
 from service.api.security import hide_query_strings
 from service.searcher import Searcher
+from tests.conftest import live_server
 
 JSON = {"content-type": "application/json"}
 KEY = "s3cret-key-for-tests"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free localhost port in a thread; yield its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def base_url(settings: Settings, searcher: Searcher) -> Iterator[str]:
     """The app with default (open) settings behind a real server."""
-    with serve(create_app(settings, searcher)) as url:
+    with live_server(create_app(settings, searcher)) as url:
         yield url
 
 
@@ -208,13 +178,13 @@ def locked_url(settings: Settings, searcher: Searcher) -> Iterator[str]:
             "rate_limit_burst": 5,
         }
     )
-    with serve(create_app(locked, searcher)) as url:
+    with live_server(create_app(locked, searcher)) as url:
         yield url
 
 
 def test_api_key_is_required_on_api_routes(settings, searcher):
     locked = settings.model_copy(update={"api_key": SecretStr(KEY)})
-    with serve(create_app(locked, searcher)) as url, httpx.Client(base_url=url) as client:
+    with live_server(create_app(locked, searcher)) as url, httpx.Client(base_url=url) as client:
         for headers in ({}, {"x-api-key": "wrong"}, {"authorization": f"Basic {KEY}"}):
             refused = client.get("/search", params={"q": "INTERPOL"}, headers=headers)
             assert refused.status_code == 401
