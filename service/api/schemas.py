@@ -214,17 +214,8 @@ class PassageOut(BaseModel):
 
     @classmethod
     def from_passage(cls, passage: Passage) -> PassageOut:
-        """Map the core passage to the wire format."""
-        return cls(
-            id=passage.id,
-            document=passage.document,
-            page=passage.page,
-            section=passage.section,
-            text=passage.text,
-            lang=passage.lang,
-            source_urls=list(passage.source_urls),
-            position=passage.position,
-        )
+        """Map the core passage to the wire format (same fields as the artifact's)."""
+        return cls(**passage.to_dict())
 
 
 class PassageResponse(PassageOut):
