@@ -1,7 +1,7 @@
 """Export a sentence-transformers model's transformer to ONNX, in float32 and dynamic int8.
 
-Why: a short query takes ~19 ms in sentence-transformers (torch fp32) on a 2-core machine and a
-few ms in ONNX Runtime int8. sentence-transformers' own ``backend="onnx"`` cannot be installed
+Why: a short query takes ~41 ms in sentence-transformers (torch fp32) on this idle 2-core machine
+and ~10 ms in ONNX Runtime int8. sentence-transformers' own ``backend="onnx"`` cannot be installed
 next to transformers 5 (its optimum-onnx extra pins transformers < 4.58), so the transformer is
 exported here with the classic ``torch.onnx.export`` and pooled in numpy by the caller.
 
@@ -50,7 +50,7 @@ OPSET = 17
 OUTPUT_NAME = "last_hidden_state"
 
 # Bump when the graph or the quantisation recipe changes, so older exports are redone.
-_RECIPE_VERSION = 1
+_RECIPE_VERSION = 2
 # Measured on the 30 development queries (cosine to torch fp32, mean / min) with ORT 1.32 on an
 # AVX2 CPU without VNNI: default settings 0.990 / 0.987; per-channel weights 0.996 / 0.991;
 # reduce_range alone 0.969 / 0.954 (7-bit weights, per tensor); per-channel with reduce_range
@@ -58,12 +58,13 @@ _RECIPE_VERSION = 1
 # u8s8 kernels on CPUs without VNNI; per-channel scales win back the lost bit. Quantising the
 # word-embedding Gather as well keeps the same cosine and shrinks the file from 406 to 118 MB.
 _QUANTIZATION: dict[str, Any] = {"per_channel": True, "reduce_range": True}
-# The fp32 graph is quantised as exported. Also tried, with the same settings: ORT's offline
-# graph optimisation (level extended), quant_pre_process (without symbolic shape inference, which
-# fails on this graph) and onnxruntime.transformers' BERT fusion (QAttention, SkipLayerNorm,
-# BiasGelu). All gave cosine 0.997 / 0.994-0.995, and int8 query latency within the noise of each
-# other (p50 9.2-11.2 ms per query on a loaded machine, 1 thread; the ORT session applies its own
-# optimisations at load anyway), while adding 3-15 s to the export. So none is used.
+# Before quantising, ORT optimises the fp32 graph offline (level "extended": LayerNorm, GELU and
+# skip-LayerNorm fusions, CPU-generic). Tried against quantising the graph as exported, after
+# quant_pre_process (without symbolic shape inference, which fails on this graph) and after
+# onnxruntime.transformers' BERT fusion (QAttention): all give cosine 0.997 / 0.994-0.995. Int8
+# latency, 1 thread, p50 on an idle machine: as exported 10.9-12.1 ms, extended 10.1 ms, BERT
+# fusion 10.1-10.2 ms, quant_pre_process 10.9 ms; "extended" was the fastest or tied in 4 of 5
+# runs (idle and loaded) and costs ~3 s of export, the BERT fusion ~15 s and model-specific code.
 _MIN_COSINE_FP32 = 0.9999
 _MIN_COSINE_INT8 = 0.98
 _STALE_TEMP_SECONDS = 3600.0
@@ -190,9 +191,9 @@ def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
 def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
     """Return ``model_dir/onnx/model-int8.onnx`` (or ``model.onnx``), exporting it if needed.
 
-    The export takes about a minute and ~3.7 GB of memory, once; afterwards this is a stat of the
-    source files and a read of ``export.json``. Concurrent callers may both export: the first
-    rename wins and the others discard their copy.
+    The export takes 35-90 s (idle or loaded 2-core machine) and ~3.6 GB of memory, once; then
+    this is a stat of the source files and a read of ``export.json``. Concurrent callers may both
+    export: the first rename wins and the others discard their copy.
     """
     model_dir = Path(model_dir)
     layout = read_layout(model_dir)
@@ -214,7 +215,7 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
             f"cannot write the ONNX export into {model_dir} ({exc}). Make the folder writable, "
             "or export once as a user who can write it."
         ) from exc
-    logger.info("Exporting %s to ONNX (one-off, about a minute)", layout.transformer_dir)
+    logger.info("Exporting %s to ONNX (one-off, under two minutes)", layout.transformer_dir)
     try:
         started = time.perf_counter()
         record = _build(layout, staging, quantize)
@@ -235,7 +236,7 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
         ) from exc
     except Exception as exc:  # torch, onnx and onnxruntime raise many types; disk may be full
         raise OnnxExportError(
-            f"exporting {layout.transformer_dir} to ONNX failed ({exc!r}). It needs about 0.6 GB "
+            f"exporting {layout.transformer_dir} to ONNX failed ({exc!r}). It needs about 1.5 GB "
             f"free in {model_dir} and 4 GB of memory; if both are there, use the "
             "sentence-transformers Encoder and report the torch, onnx and onnxruntime versions."
         ) from exc
@@ -321,10 +322,25 @@ def _export(model: Any, names: list[str], example: dict[str, np.ndarray], path: 
 
 
 def _quantize(source: Path, target: Path) -> None:
-    """Dynamic int8 (weights int8 per channel, activations quantised at run time)."""
+    """Optimise, then quantise dynamically: int8 weights per channel, activations at run time."""
+    import onnxruntime as ort
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(source, target, weight_type=QuantType.QInt8, **_QUANTIZATION)
+    optimised = target.with_name("optimised.onnx")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(optimised)
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    quantize_dynamic(
+        optimised,
+        target,
+        weight_type=QuantType.QInt8,
+        # Fused ORT operators have no ONNX type inference; their outputs are float.
+        extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        **_QUANTIZATION,
+    )
+    optimised.unlink()
 
 
 def _verify(
@@ -360,7 +376,7 @@ def _expected() -> dict[str, Any]:
     return {
         "recipe_version": _RECIPE_VERSION,
         "opset": OPSET,
-        "quantization": _QUANTIZATION,
+        "quantization": {**_QUANTIZATION, "optimised_first": "ort-extended"},
         **{name: importlib.metadata.version(name) for name in ("torch", "onnx", "onnxruntime")},
     }
 
@@ -404,7 +420,7 @@ def _publish(staging: Path, target: Path, is_current: Callable[[], bool]) -> Non
 
 
 def _remove_stale_temps(model_dir: Path) -> None:
-    """Drop leftovers of killed exports (~0.6 GB each); recent ones may belong to a live export."""
+    """Drop leftovers of killed exports (up to 1.5 GB each); recent ones may be live exports."""
     cutoff = time.time() - _STALE_TEMP_SECONDS
     for path in model_dir.glob(".onnx-*"):
         try:
