@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 index: install
+	$(BIN)/report-index provision
 	$(BIN)/report-index build --corpus $(CORPUS_DIR) --out $(INDEX_DIR)
 
 run: index

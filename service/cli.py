@@ -12,8 +12,7 @@ from typing import Annotated
 import typer
 
 from indexer.artifact import ArtifactError, read_manifest
-from indexer.embedding.encoder import ModelLoadError
-from indexer.embedding.model import resolve_model
+from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.provision import ModelProvisionError
 from indexer.passage import Passage
 from indexer.settings import Settings, get_settings

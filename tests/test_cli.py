@@ -112,3 +112,19 @@ def test_build_reports_up_to_date(index_dir):
     result = runner.invoke(index_app, ["build", "--out", str(index_dir)])
     assert result.exit_code == 0, result.output
     assert "up to date" in result.output
+
+
+def test_provision_prints_the_model_folder_with_its_onnx_export():
+    result = runner.invoke(index_app, ["provision"])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.output.strip().splitlines()[-1])
+    assert (folder / "modules.json").is_file()
+    assert (folder / "onnx" / "model-int8.onnx").is_file()
+
+
+def test_provision_with_an_unknown_model_folder_exits_non_zero(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPORT_MODEL", str(tmp_path / "no-such-model"))
+    get_settings.cache_clear()
+    result = runner.invoke(index_app, ["provision"])
+    assert result.exit_code == 1
+    assert "error:" in result.output

@@ -7,11 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.embedding.model import ModelIdentity, ResolvedModel
-
-
-class ModelLoadError(RuntimeError):
-    """The configured model could not be loaded; the message says what to change."""
+from indexer.embedding.model import ModelIdentity, ModelLoadError, ResolvedModel
 
 
 class Encoder:

@@ -19,6 +19,10 @@ from indexer.settings import Settings
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 
 
+class ModelLoadError(RuntimeError):
+    """The configured model could not be found or loaded; the message says what to change."""
+
+
 @dataclass(frozen=True)
 class ModelIdentity:
     """What must match between the index and the model that searches it."""
@@ -65,6 +69,12 @@ def resolve_model(settings: Settings) -> ResolvedModel:
             **prompts,
         )
         return ResolvedModel(location=str(candidate), identity=identity, local_path=candidate)
+    if settings.model.startswith(("/", "./", "../", "~")) or candidate.exists():
+        # A hub name never looks like this: a typo in a path must not become a download attempt.
+        raise ModelLoadError(
+            f"model folder {settings.model!r} does not exist or is not a folder. Set REPORT_MODEL "
+            "to a sentence-transformers folder or a hub name, or leave it empty for the default."
+        )
     identity = ModelIdentity(name=settings.model, source="hub", checksum=None, **prompts)
     return ResolvedModel(location=settings.model, identity=identity, local_path=None)
 
