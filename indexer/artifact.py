@@ -129,6 +129,22 @@ class SentenceVectors:
         rows = slice(int(self.offsets[passage]), int(self.offsets[passage + 1]))
         return self.vectors[rows], self.spans[rows]
 
+    def closest(self, passages: np.ndarray, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per passage, its sentence closest to ``vector``: cosine and row (-1: no sentence).
+
+        One gather and one product for all candidates of a query, rather than a numpy call
+        per passage: ranking scores ~100 candidates per request.
+        """
+        starts = self.offsets[passages]
+        counts = self.offsets[passages + 1] - starts
+        width = int(counts.max(initial=0))
+        cosines = np.full((len(passages), max(width, 1)), -np.inf, dtype=np.float32)
+        present = np.arange(width)[None, :] < counts[:, None]
+        rows = (starts[:, None] + np.arange(width)[None, :])[present]
+        cosines[:, :width][present] = self.vectors[rows] @ vector
+        best = cosines.argmax(axis=1)
+        return cosines[np.arange(len(passages)), best], np.where(counts > 0, starts + best, -1)
+
 
 @dataclass(frozen=True)
 class IndexVectors:

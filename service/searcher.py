@@ -245,7 +245,9 @@ class Searcher:
         if mode is Mode.KEYWORD:
             return keyword[candidates]
         dense = self._vectors_of(candidates) @ vector
-        best_sentence = np.array([self._best_sentence(i, vector)[0] for i in candidates])
+        best_sentence, rows = self.index.sentences.closest(candidates, vector)
+        # A passage without sentence vectors is its own best sentence.
+        best_sentence = np.where(rows >= 0, best_sentence, dense)
         score = dense + w.sentence * best_sentence - w.hubness * self.index.hubness[candidates]
         if mode is Mode.HYBRID and keyword.max() > 0:
             same = self._languages[candidates] == query_lang
@@ -253,15 +255,14 @@ class Searcher:
             score = score + weight * keyword[candidates] / keyword.max()
         return np.asarray(score, dtype=np.float32)
 
-    def _best_sentence(self, passage: int, vector: np.ndarray) -> tuple[float, int, int]:
-        """Cosine, start and end of the passage's sentence closest to the query."""
-        vectors, spans = self.index.sentences.of(passage)
-        if len(vectors) == 0:
-            text = self.index.passages[passage].text
-            return float(self._vectors_of(np.array([passage]))[0] @ vector), 0, len(text)
-        sims = vectors @ vector
-        best = int(np.argmax(sims))
-        return float(sims[best]), int(spans[best][0]), int(spans[best][1])
+    def _highlight(self, passage_id: int, vector: np.ndarray) -> Highlight:
+        """The passage's sentence closest to the query (the whole text if it has none)."""
+        passage = self.index.passages[passage_id]
+        _, rows = self.index.sentences.closest(np.array([passage_id]), vector)
+        if rows[0] < 0:
+            return Highlight(passage.text, 0, len(passage.text))
+        start, end = (int(x) for x in self.index.sentences.spans[rows[0]])
+        return Highlight(passage.text[start:end], start, end)
 
     def _select(
         self, ranked: np.ndarray, scores: np.ndarray, vector: np.ndarray, k: int
@@ -274,8 +275,7 @@ class Searcher:
             if taken and float(np.max(np.array(taken) @ own)) >= self.weights.duplicate_cosine:
                 continue
             passage = self.index.passages[passage_id]
-            _, start, end = self._best_sentence(int(passage_id), vector)
-            highlight = Highlight(passage.text[start:end], start, end)
+            highlight = self._highlight(int(passage_id), vector)
             hits.append(SearchHit(len(hits) + 1, float(score), passage, highlight))
             taken.append(own)
             if len(hits) == k:

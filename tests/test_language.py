@@ -1,6 +1,14 @@
 """Language detection is deterministic and falls back when unsure."""
 
+import json
+from pathlib import Path
+
+import numpy as np
+
 from indexer.language import detect_language
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.jsonl"
+EXTRA = Path(__file__).resolve().parent / "data" / "queries_extra.jsonl"
 
 
 def test_detects_common_query_languages():
@@ -23,3 +31,20 @@ def test_too_little_text_gives_fallback():
 def test_capitalised_french_labels_are_french():
     text = "SUCCÈS AVÉRÉ DEPUIS 2004, COMPARAISON DE PROFILS ADN FAMILIAUX, COMPARAISON DIRECTE"
     assert detect_language(text, fallback="und") == "fr"
+
+
+def test_answers_match_stock_langdetect_on_passages_and_queries(searcher):
+    """The numpy update must not change langdetect's answers, only their cost."""
+    from langdetect import DetectorFactory, detect_langs
+
+    from indexer.language import _DETECTORS
+
+    DetectorFactory.seed = 0
+    texts = [passage.text for passage in searcher.index.passages]
+    texts += [json.loads(line)["query"] for line in DEV.read_text("utf-8").splitlines() if line]
+    texts += [json.loads(line)["query"] for line in EXTRA.read_text("utf-8").splitlines() if line]
+    for text in texts:
+        stock = [(c.lang, c.prob) for c in detect_langs(text.lower())]
+        ours = [(c.lang, c.prob) for c in _DETECTORS.probabilities(text.lower())]
+        assert [lang for lang, _ in ours] == [lang for lang, _ in stock], text
+        assert np.allclose([p for _, p in ours], [p for _, p in stock], atol=1e-6), text
