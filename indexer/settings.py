@@ -47,7 +47,17 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=16, ge=1, description="Passages per encoder call.")
     cache_size: int = Field(default=1024, ge=0, description="Search results kept in memory.")
-    batch_max_size: int = Field(default=16, ge=1, description="Queries per encoder batch.")
+    batch_max_size: int = Field(
+        default=16,
+        ge=1,
+        description="Queries per encoder batch (encoders that batch: torch, onnx).",
+    )
+    encoder_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Encoder calls in flight when queries are encoded one by one (onnx-int8).",
+    )
     batch_max_wait_ms: float = Field(
         default=1.0, ge=0, le=50, description="Longest a query waits for others to batch with."
     )

@@ -10,6 +10,7 @@ import time
 from cachetools import LRUCache
 from starlette.concurrency import run_in_threadpool
 
+from indexer.settings import Settings
 from service.batching import MicroBatcher
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
@@ -29,12 +30,35 @@ class SearchEngine:
         cache_size: int = 1024,
         max_batch: int = 16,
         max_wait_ms: float = 1.0,
+        encoder_workers: int = 1,
     ) -> None:
         self.searcher = searcher
-        self.batcher = MicroBatcher(searcher.encoder.encode_queries, max_batch, max_wait_ms)
+        self.batcher = MicroBatcher(
+            searcher.encoder.encode_queries, max_batch, max_wait_ms, encoder_workers
+        )
         self._cache: LRUCache[tuple[object, ...], SearchResult] = LRUCache(maxsize=cache_size)
         self._lock = threading.Lock()
         self.cache_hits = 0
+
+    @classmethod
+    def configured(cls, searcher: Searcher, settings: Settings) -> SearchEngine:
+        """The engine ``settings`` describe, batching the way the encoder gains from.
+
+        An encoder that runs queries one by one (ONNX int8) gains nothing from a batch but
+        uses both cores with two calls in flight: at concurrency 16, 54 requests/s with one
+        batching worker against 73 with two single-query workers (BENCHMARKS.md).
+        """
+        if searcher.encoder.batches_queries:
+            max_batch, workers = settings.batch_max_size, 1
+        else:
+            max_batch, workers = 1, settings.encoder_workers
+        return cls(
+            searcher,
+            cache_size=settings.cache_size,
+            max_batch=max_batch,
+            max_wait_ms=settings.batch_max_wait_ms,
+            encoder_workers=workers,
+        )
 
     async def search(self, query: str, k: int, filters: SearchFilters, mode: Mode) -> SearchResult:
         """Same contract as :meth:`Searcher.search`."""

@@ -194,14 +194,7 @@ def format_passage(passage: Passage) -> str:
 
 def run_stdio(searcher: Searcher, settings: Settings) -> None:
     """Serve ``searcher`` over stdin/stdout until the client closes the connection."""
-    state = ServiceState(
-        partial(
-            SearchEngine,
-            cache_size=settings.cache_size,
-            max_batch=settings.batch_max_size,
-            max_wait_ms=settings.batch_max_wait_ms,
-        )
-    )
+    state = ServiceState(partial(SearchEngine.configured, settings=settings))
     state.serve(searcher)
     anyio.run(_serve_stdio, build_mcp_server(state), state)
 

@@ -38,6 +38,8 @@ class QueryEncoder(Protocol):
     identity: ModelIdentity
     dimension: int
     path: Path | None
+    # Whether several queries in one call cost less than one call each (see SearchEngine).
+    batches_queries: bool
 
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per query."""

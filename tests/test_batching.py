@@ -44,6 +44,40 @@ def test_concurrent_queries_share_encoder_calls():
     assert len(encoder.batches) < 20 and max(encoder.batches) <= 8
 
 
+def test_workers_run_encoder_calls_side_by_side():
+    """Two workers: two one-query calls in flight at once, never more."""
+    in_flight, peak, lock = 0, 0, threading.Lock()
+
+    def encoder(queries: list[str]) -> np.ndarray:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        threading.Event().wait(0.02)
+        with lock:
+            in_flight -= 1
+        return np.array([[float(len(q))] for q in queries])
+
+    batcher = MicroBatcher(encoder, max_batch=1, max_wait_ms=0, workers=2)
+
+    async def run():
+        queries = ["x" * n for n in range(1, 11)]
+        vectors = await asyncio.gather(*(batcher.encode(q) for q in queries))
+        await batcher.close()
+        return queries, vectors
+
+    queries, vectors = asyncio.run(run())
+    assert [v[0] for v in vectors] == [float(len(q)) for q in queries]
+    assert peak == 2
+
+
+def test_engine_encodes_int8_queries_one_by_one_on_two_workers(searcher, settings):
+    engine = SearchEngine.configured(searcher, settings)
+    expected = (1, 2) if not searcher.encoder.batches_queries else (16, 1)
+    assert (engine.batcher._max_batch, engine.batcher._workers) == expected
+    assert searcher.encoder.batches_queries is (settings.query_backend != "onnx-int8")
+
+
 def test_lone_query_is_not_held_back():
     encoder = RecordingEncoder(delay=0)
     batcher = MicroBatcher(encoder, max_batch=16, max_wait_ms=1)

@@ -86,8 +86,9 @@ class OnnxQueryEncoder:
         self._input_names = [node.name for node in self._session.get_inputs()]
         self._tokenizer = layout.load_tokenizer()
         self._pad_token_id = layout.pad_token_id
-        self._one_by_one = quantized
         self.quantized = quantized
+        # int8 runs queries one by one (see the class docstring); fp32 runs the padded batch.
+        self.batches_queries = not quantized
         self.identity: ModelIdentity = model.identity
         self.location = model.location
         self.path: Path | None = model.local_path
@@ -99,7 +100,7 @@ class OnnxQueryEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prompt = self.identity.query_prompt
         encodings = [self._tokenizer.encode(prompt + query) for query in queries]
-        batches = [[encoding] for encoding in encodings] if self._one_by_one else [encodings]
+        batches = [encodings] if self.batches_queries else [[encoding] for encoding in encodings]
         vectors = []
         for batch in batches:
             inputs = model_inputs(batch, self._input_names, self._pad_token_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -23,14 +24,7 @@ from service.searcher import InvalidQueryError, Searcher
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
     """Build the app; with no ``searcher`` it loads one from ``settings`` at start-up."""
     settings = settings or get_settings()
-    state = ServiceState(
-        lambda loaded: SearchEngine(
-            loaded,
-            cache_size=settings.cache_size,
-            max_batch=settings.batch_max_size,
-            max_wait_ms=settings.batch_max_wait_ms,
-        )
-    )
+    state = ServiceState(partial(SearchEngine.configured, settings=settings))
     if searcher is not None:
         state.serve(searcher)
     mcp_server = build_mcp_server(state)
