@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.common import RESULTS, machine
+from indexer.artifact import read_manifest
 
 # Runs the CLI in a child that reports its own peak RSS (RUSAGE_CHILDREN would mix builds).
 _CHILD = """
@@ -48,7 +49,7 @@ def main() -> None:
         index = Path(folder) / "index"
         cold = timed_build(args.corpus, index, force=True)
         unchanged = timed_build(args.corpus, index, force=False)
-        passages = json.loads((index / "manifest.json").read_text())["passage_count"]
+        passages = read_manifest(index).passage_count
     result = {"machine": machine(), "passages": passages, "cold": cold, "unchanged": unchanged}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import RESULTS, distinct_queries, machine, percentiles
+from indexer.versions import resolve
 
 CONCURRENCY = (1, 4, 16, 64)
 
@@ -137,7 +138,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "http.json")
     args = parser.parse_args()
     levels = len(CONCURRENCY) + 1
-    queries = distinct_queries(args.index / "passages.jsonl", args.requests * levels + 200)
+    queries = distinct_queries(resolve(args.index) / "passages.jsonl", args.requests * levels + 200)
     port = free_port()
     with running_server(args.index, port) as base:
         stats = httpx.get(f"{base}/stats").json()

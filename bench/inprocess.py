@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.common import RESULTS, distinct_queries, machine, percentiles
 from indexer.settings import Settings
+from indexer.versions import resolve
 from service.retrieval.ranking import Mode
 from service.searcher import Searcher
 
@@ -46,7 +47,7 @@ def main() -> None:
     started = time.perf_counter()
     searcher = Searcher.open(Settings(), args.index)
     load_s = time.perf_counter() - started
-    queries = distinct_queries(args.index / "passages.jsonl", args.queries)
+    queries = distinct_queries(resolve(args.index) / "passages.jsonl", args.queries)
     for query in queries[:10]:  # warm-up
         searcher.search(query)
     result = {

@@ -35,6 +35,7 @@ import httpx
 
 from bench.common import RESULTS, distinct_queries, machine, percentiles
 from bench.http_load import free_port
+from indexer.versions import resolve
 
 SAMPLE_EVERY_S = 10.0
 WARM_UP_REQUESTS = 500
@@ -177,7 +178,7 @@ def main() -> None:
 
     # More distinct queries than the default result cache (1,024), so the soak keeps
     # encoding and the cache keeps evicting: a leak in either would show as growth.
-    queries = distinct_queries(args.index / "passages.jsonl", 4000)
+    queries = distinct_queries(resolve(args.index) / "passages.jsonl", 4000)
     with server(args.index, free_port()) as (base, pid):
         started = time.monotonic()
         load = asyncio.run(

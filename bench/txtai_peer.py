@@ -19,6 +19,7 @@ from pathlib import Path
 from bench.common import RESULTS, distinct_queries, eval_queries, machine, percentiles
 from indexer.passage import Passage
 from indexer.settings import Settings
+from indexer.versions import resolve
 from service.engine import SearchEngine
 from service.evaluation import EvalQuery, evaluate
 from service.retrieval.filters import SearchFilters
@@ -98,9 +99,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS / "txtai.json")
     args = parser.parse_args()
-    lines = (args.index / "passages.jsonl").read_text("utf-8").splitlines()
+    lines = (resolve(args.index) / "passages.jsonl").read_text("utf-8").splitlines()
     passages = [Passage.from_dict(json.loads(line)) for line in lines]
-    queries = distinct_queries(args.index / "passages.jsonl", args.queries, seed=1)
+    queries = distinct_queries(resolve(args.index) / "passages.jsonl", args.queries, seed=1)
     result_ours = ours(args.index, queries)
     result = {
         "machine": machine(),

@@ -16,16 +16,16 @@ An index folder holds these files:
 - ``hubness.npy``: per passage, the mean cosine to its nearest other passages. Passages
   close to everything (forewords, summaries) otherwise top every vague query.
 
-Folders are written whole into a temporary sibling and renamed into place, so readers see
-either the previous index or the new one, never a half-written mix.
+These files form one version inside an index root (:mod:`indexer.versions`): each build
+writes a new version folder and then switches the root's ``current`` pointer, so readers see
+either the previous index or the new one, never a half-written mix. Readers accept a root
+(they follow ``current``) or a version folder itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexer import ann
+from indexer import ann, versions
 from indexer.embedding.model import ModelIdentity
 from indexer.passage import Passage
 
@@ -164,37 +164,39 @@ class LoadedIndex:
     vectors: faiss.Index
     sentences: SentenceVectors
     hubness: np.ndarray
+    version: str = "unversioned"
 
 
 def write_index(
-    folder: Path, manifest: Manifest, passages: list[Passage], vectors: IndexVectors
-) -> None:
-    """Write a complete index to ``folder``, replacing any previous one atomically."""
+    root: Path, manifest: Manifest, passages: list[Passage], vectors: IndexVectors, keep: int
+) -> str:
+    """Write a complete index as a new version of ``root``, make it current; return its id.
+
+    ``keep`` versions stay (the current one always does); older ones are deleted.
+    """
     n, dimension = vectors.passages.shape
     if len(passages) != n or dimension != manifest.dimension or vectors.hubness.shape != (n,):
         raise ValueError("passages, vectors and manifest disagree on size")
-    folder = folder.resolve()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
-    try:
+
+    def write(folder: Path) -> None:
         index = ann.build(vectors.passages, manifest.ann_spec())
-        faiss.write_index(index, str(staging / VECTORS_FILE))
-        with (staging / PASSAGES_FILE).open("w", encoding="utf-8") as handle:
+        faiss.write_index(index, str(folder / VECTORS_FILE))
+        with (folder / PASSAGES_FILE).open("w", encoding="utf-8") as handle:
             for passage in passages:
                 handle.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
         np.savez(
-            staging / SENTENCES_FILE,
+            folder / SENTENCES_FILE,
             vectors=vectors.sentences.vectors.astype(np.float32),
             spans=vectors.sentences.spans.astype(np.int32),
             offsets=vectors.sentences.offsets.astype(np.int64),
         )
-        np.save(staging / HUBNESS_FILE, vectors.hubness.astype(np.float32))
+        np.save(folder / HUBNESS_FILE, vectors.hubness.astype(np.float32))
+        for path in folder.iterdir():
+            _fsync(path)
         # The manifest is written last: its presence marks a complete folder.
-        _write_json(staging / MANIFEST_FILE, manifest.to_dict())
-        _swap_into_place(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _write_json(folder / MANIFEST_FILE, manifest.to_dict())
+
+    return versions.publish(root.resolve(), write, keep)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -205,29 +207,19 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def _swap_into_place(staging: Path, folder: Path) -> None:
-    """Rename ``staging`` to ``folder``; the old folder is moved aside first, then deleted."""
-    if not folder.exists():
-        staging.rename(folder)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-    retired.rmdir()
-    folder.rename(retired)
-    try:
-        staging.rename(folder)
-    except BaseException:
-        retired.rename(folder)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
-def read_manifest(folder: Path) -> Manifest:
-    """The manifest of the index in ``folder``."""
+def read_manifest(root: Path) -> Manifest:
+    """The manifest of the current index of ``root`` (or of a version folder)."""
+    folder = versions.resolve(root)
     path = folder / MANIFEST_FILE
     if not path.is_file():
         raise ArtifactError(
-            f"no index at {folder} (missing {MANIFEST_FILE}); build one with "
-            f"`report-index build --out {folder}`"
+            f"no index at {root} (missing {MANIFEST_FILE}); build one with "
+            f"`report-index build --out {root}`"
         )
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -238,8 +230,9 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
-def load_index(folder: Path) -> LoadedIndex:
-    """Read and cross-check the whole index in ``folder``."""
+def load_index(root: Path) -> LoadedIndex:
+    """Read and cross-check the current index of ``root`` (or a version folder)."""
+    folder = versions.resolve(root)
     manifest = read_manifest(folder)
     try:
         lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
@@ -272,4 +265,4 @@ def load_index(folder: Path) -> LoadedIndex:
             f"index at {folder} holds vectors of another size than its manifest's "
             f"{manifest.dimension}; rebuild it"
         )
-    return LoadedIndex(manifest, passages, vectors, sentences, hubness)
+    return LoadedIndex(manifest, passages, vectors, sentences, hubness, versions.version_of(folder))

@@ -30,6 +30,7 @@ from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import sentence_spans
+from indexer.versions import current_id
 
 
 def pipeline_version() -> str:
@@ -49,6 +50,7 @@ class BuildReport:
     """What a build did, for the CLI summary."""
 
     index_dir: Path
+    version: str | None
     up_to_date: bool
     documents: int
     passages: int
@@ -145,7 +147,12 @@ def build_index(
     if not force and is_current(index_dir, documents, model):
         manifest = read_manifest(index_dir)
         return BuildReport(
-            index_dir, True, len(documents), manifest.passage_count, time.perf_counter() - started
+            index_dir,
+            current_id(index_dir),
+            True,
+            len(documents),
+            manifest.passage_count,
+            time.perf_counter() - started,
         )
     passages = passages_for(documents)
     log(f"{len(documents)} document(s) → {len(passages)} passages; loading {model.location}")
@@ -166,9 +173,9 @@ def build_index(
         faiss_index=spec.factory,
         faiss_nprobe=spec.nprobe,
     )
-    write_index(index_dir, manifest, passages, vectors)
+    version = write_index(index_dir, manifest, passages, vectors, keep=settings.keep_versions)
     return BuildReport(
-        index_dir, False, len(documents), len(passages), time.perf_counter() - started
+        index_dir, version, False, len(documents), len(passages), time.perf_counter() - started
     )
 
 

@@ -8,17 +8,26 @@ from typing import Annotated
 
 import typer
 
-from indexer.artifact import ArtifactError, read_manifest
+from indexer import versions
+from indexer.artifact import ArtifactError, load_index, read_manifest
 from indexer.build import build_index
 from indexer.corpus import CorpusError
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
 from indexer.settings import get_settings
+from indexer.versions import VersionError
 
 app = typer.Typer(help="Build and inspect report search indexes.", no_args_is_help=True)
 
-_USER_ERRORS = (ArtifactError, CorpusError, ModelLoadError, ModelProvisionError, OnnxExportError)
+_USER_ERRORS = (
+    ArtifactError,
+    CorpusError,
+    ModelLoadError,
+    ModelProvisionError,
+    OnnxExportError,
+    VersionError,
+)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -29,10 +38,10 @@ def _fail(exc: Exception) -> typer.Exit:
 @app.command()
 def build(
     corpus: Annotated[Path | None, typer.Option(help="Corpus folder (default: settings).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Index folder (default: settings).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Index root (default: settings).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the index is current.")] = False,
 ) -> None:
-    """Parse, chunk and embed the corpus into an index folder (skipped when up to date)."""
+    """Parse, chunk and embed the corpus into a new index version (skipped when up to date)."""
     settings = get_settings()
     try:
         report = build_index(
@@ -47,9 +56,46 @@ def build(
         raise _fail(exc) from exc
     state = "up to date" if report.up_to_date else "built"
     typer.echo(
-        f"index {state}: {report.index_dir} — {report.documents} document(s), "
-        f"{report.passages} passages, {report.seconds:.1f} s"
+        f"index {state}: {report.index_dir} version {report.version} — "
+        f"{report.documents} document(s), {report.passages} passages, {report.seconds:.1f} s"
     )
+
+
+_INDEX_OPTION = typer.Option(help="Index root (default: settings).")
+
+
+@app.command(name="list")
+def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
+    """List the index versions of a root, oldest first; * marks the current one."""
+    root = index or get_settings().index_dir
+    found = versions.list_versions(root)
+    if not found:
+        raise _fail(VersionError(f"no index versions in {root}; run `report-index build`"))
+    for version in found:
+        try:
+            manifest = read_manifest(version.path)
+            detail = f"{manifest.passage_count} passages, {len(manifest.documents)} document(s)"
+        except ArtifactError as exc:
+            detail = f"unreadable: {exc}"
+        typer.echo(f"{'*' if version.current else ' '} {version.id}  {detail}")
+
+
+@app.command()
+def rollback(
+    version: Annotated[
+        str | None, typer.Argument(help="Version to serve (default: the one before current).")
+    ] = None,
+    index: Annotated[Path | None, _INDEX_OPTION] = None,
+) -> None:
+    """Point the index root's ``current`` at an older version (a running service: reload it)."""
+    root = index or get_settings().index_dir
+    try:
+        if version is not None:
+            load_index(root / versions.VERSIONS_DIR / version)  # refuse a damaged target
+        selected = versions.activate(root, version)
+    except (ArtifactError, VersionError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"current version of {root}: {selected}")
 
 
 @app.command()

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         description="Query encoder at serving time: ONNX int8 (fastest), ONNX fp32, or torch.",
     )
     batch_size: int = Field(default=16, ge=1, description="Passages per encoder call.")
+    keep_versions: int = Field(
+        default=3, ge=1, le=1000, description="Index versions kept for rollback (current included)."
+    )
     cache_size: int = Field(default=1024, ge=0, description="Search results kept in memory.")
     batch_max_size: int = Field(
         default=16,

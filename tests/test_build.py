@@ -52,8 +52,9 @@ def test_changed_corpus_makes_index_stale(index_dir, settings, tmp_path):
 
 def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypatch):
     copy = tmp_path / "index"
-    shutil.copytree(index_dir, copy)
-    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    shutil.copytree(index_dir, copy, symlinks=True)
+    current = copy / "current"
+    before = {p.name: p.read_bytes() for p in current.iterdir()}
     loaded = load_index(copy)
     vectors = artifact.IndexVectors(
         passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
@@ -66,9 +67,9 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
 
     monkeypatch.setattr(artifact, "_write_json", explode)
     with pytest.raises(OSError):
-        artifact.write_index(copy, loaded.manifest, list(loaded.passages), vectors)
-    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+        artifact.write_index(copy, loaded.manifest, list(loaded.passages), vectors, keep=3)
+    assert {p.name: p.read_bytes() for p in current.iterdir()} == before
+    assert [p.name for p in (copy / "versions").iterdir()] == [loaded.version]
 
 
 @pytest.mark.parametrize(
@@ -84,8 +85,8 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
 )
 def test_damaged_index_gives_clear_error(index_dir, tmp_path, damage, message):
     copy = tmp_path / "index"
-    shutil.copytree(index_dir, copy)
-    damage(copy)
+    shutil.copytree(index_dir, copy, symlinks=True)
+    damage(copy / "current")
     with pytest.raises(ArtifactError, match=message):
         load_index(copy)
 
@@ -135,8 +136,8 @@ def test_sentence_vectors_line_up_with_passage_text(index_dir):
 
 
 def test_truncated_passages_file_is_inconsistent(index_dir, tmp_path):
-    copy = tmp_path / "index"
-    shutil.copytree(index_dir, copy)
+    copy = tmp_path / "index" / "current"
+    shutil.copytree(index_dir / "current", copy)
     lines = (copy / "passages.jsonl").read_text("utf-8").splitlines()
     (copy / "passages.jsonl").write_text("\n".join(lines[:-1]) + "\n", "utf-8")
     with pytest.raises(ArtifactError, match="inconsistent"):

@@ -1,0 +1,198 @@
+"""Index versions inside one index root, and the ``current`` pointer that selects one.
+
+Layout of an index root::
+
+    <root>/versions/<id>/   complete index folders (see :mod:`indexer.artifact`), one per build
+    <root>/current          symlink to versions/<id>: the version readers load
+    <root>/versions/.staging-*   a build in progress (never selected; a dead one is removed)
+    <root>/.lock            held by whoever publishes, rolls back or prunes
+
+Why: a build writes a new folder and only then flips ``current`` with one atomic rename, so a
+reader (a starting or reloading service) sees the old version or the new one, never a mix, and
+a build killed at any moment (``kill -9``, full disk) leaves ``current`` as it was. Old
+versions stay for rollback until pruned. Version ids sort by build time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+VERSIONS_DIR = "versions"
+CURRENT_LINK = "current"
+LOCK_FILE = ".lock"
+_STAGING_PREFIX = ".staging-"
+_VERSION_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+class VersionError(RuntimeError):
+    """The index root or the requested version cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One complete build inside an index root."""
+
+    id: str
+    path: Path
+    current: bool
+
+
+def resolve(root: Path) -> Path:
+    """The folder to read: ``root/current``'s target, or ``root`` itself if it is a version.
+
+    A bare version folder (copied elsewhere, or from before versions existed) stays readable.
+    """
+    link = root / CURRENT_LINK
+    if link.is_symlink() or link.is_dir():
+        return link.resolve()
+    return root
+
+
+def version_of(folder: Path) -> str:
+    """The version id of a resolved index folder ("unversioned" for a bare folder)."""
+    return folder.name if _VERSION_ID.match(folder.name) else "unversioned"
+
+
+def current_id(root: Path) -> str | None:
+    """Id of the version ``current`` points to, or None when there is none."""
+    link = root / CURRENT_LINK
+    if not link.is_symlink():
+        return None
+    return Path(os.readlink(link)).name
+
+
+def list_versions(root: Path) -> list[Version]:
+    """Complete versions, oldest first (a staging folder is never listed)."""
+    folder = root / VERSIONS_DIR
+    if not folder.is_dir():
+        return []
+    selected = current_id(root)
+    return [
+        Version(path.name, path, path.name == selected)
+        for path in sorted(folder.iterdir())
+        if path.is_dir() and _VERSION_ID.match(path.name)
+    ]
+
+
+def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
+    """Write a new version with ``write(folder)``, make it current, prune; return its id.
+
+    ``write`` fills an empty staging folder; if it raises, the staging folder is removed and
+    ``current`` is untouched. Only a folder that ``write`` completed is renamed into
+    ``versions/`` and then selected.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / VERSIONS_DIR).mkdir(exist_ok=True)
+    with _locked(root):
+        _remove_dead_staging(root)
+        staging = root / VERSIONS_DIR / f"{_STAGING_PREFIX}{secrets.token_hex(4)}"
+        staging.mkdir()
+        try:
+            write(staging)
+            _fsync_dir(staging)
+            version_id = _new_id()
+            final = root / VERSIONS_DIR / version_id
+            staging.rename(final)
+            _fsync_dir(root / VERSIONS_DIR)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _point_current(root, version_id)
+        _prune(root, keep)
+    return version_id
+
+
+def activate(root: Path, version_id: str | None = None) -> str:
+    """Point ``current`` at ``version_id``, or at the version before the current one."""
+    with _locked(root):
+        versions = list_versions(root)
+        if not versions:
+            raise VersionError(f"no index versions in {root}; build one with `report-index build`")
+        ids = [v.id for v in versions]
+        if version_id is None:
+            selected = current_id(root)
+            position = ids.index(selected) if selected in ids else len(ids)
+            if position == 0:
+                raise VersionError(
+                    f"{selected} is the oldest version in {root}: nothing to roll back to"
+                )
+            version_id = ids[position - 1]
+        elif version_id not in ids:
+            raise VersionError(
+                f"no version {version_id!r} in {root}; versions: {', '.join(ids) or 'none'}"
+            )
+        _point_current(root, version_id)
+    return version_id
+
+
+def prune(root: Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest versions (never the current one); return their ids."""
+    with _locked(root):
+        return _prune(root, keep)
+
+
+def _prune(root: Path, keep: int) -> list[str]:
+    if keep < 1:
+        raise VersionError(f"keep must be at least 1, not {keep}")
+    versions = list_versions(root)
+    doomed = [v for v in versions[: max(len(versions) - keep, 0)] if not v.current]
+    for version in doomed:
+        # Renamed out of versions/ first, so a half-deleted folder is never listed or selected.
+        trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")
+        version.path.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    return [v.id for v in doomed]
+
+
+def _point_current(root: Path, version_id: str) -> None:
+    """Switch ``root/current`` to ``versions/<id>`` with one atomic rename of a new symlink."""
+    link = root / CURRENT_LINK
+    if link.exists() and not link.is_symlink():
+        raise VersionError(f"{link} is not a symlink; move it away to use {root} as an index root")
+    temporary = root / f".{CURRENT_LINK}-{secrets.token_hex(4)}"
+    os.symlink(Path(VERSIONS_DIR) / version_id, temporary)
+    os.replace(temporary, link)
+    _fsync_dir(root)
+
+
+def _new_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _remove_dead_staging(root: Path) -> None:
+    """Staging folders seen under the lock belong to builds that died (the lock dies with them)."""
+    for path in (root / VERSIONS_DIR).glob(f"{_STAGING_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """One writer at a time per root (two builds would otherwise race on ``current``)."""
+    with (root / LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise VersionError(
+                f"another build or rollback is writing {root}; wait for it to finish"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

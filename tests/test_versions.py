@@ -1,0 +1,168 @@
+"""Index versions: publish, list, rollback, prune, and builds that die half-way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from indexer import versions
+from indexer.artifact import load_index
+from indexer.build import build_index
+from indexer.cli import app as index_app
+from indexer.settings import Settings
+from indexer.versions import VersionError
+
+runner = CliRunner()
+
+
+def _writer(text: str):
+    def write(folder: Path) -> None:
+        (folder / "manifest.json").write_text(text, "utf-8")
+
+    return write
+
+
+def _current_text(root: Path) -> str:
+    return (versions.resolve(root) / "manifest.json").read_text("utf-8")
+
+
+def test_each_publish_is_a_new_current_version(tmp_path):
+    first = versions.publish(tmp_path, _writer("one"), keep=5)
+    second = versions.publish(tmp_path, _writer("two"), keep=5)
+    assert first < second  # ids sort by build time
+    assert [v.id for v in versions.list_versions(tmp_path)] == [first, second]
+    assert versions.current_id(tmp_path) == second
+    assert _current_text(tmp_path) == "two"
+
+
+def test_failed_write_leaves_current_and_no_staging(tmp_path):
+    kept = versions.publish(tmp_path, _writer("good"), keep=5)
+
+    def broken(folder: Path) -> None:
+        (folder / "manifest.json").write_text("half", "utf-8")
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        versions.publish(tmp_path, broken, keep=5)
+    assert versions.current_id(tmp_path) == kept
+    assert _current_text(tmp_path) == "good"
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [kept]
+
+
+def test_rollback_to_previous_and_to_a_named_version(tmp_path):
+    ids = [versions.publish(tmp_path, _writer(str(i)), keep=5) for i in range(3)]
+    assert versions.activate(tmp_path) == ids[1]
+    assert _current_text(tmp_path) == "1"
+    assert versions.activate(tmp_path, ids[2]) == ids[2]
+    with pytest.raises(VersionError, match="no version 'nope'"):
+        versions.activate(tmp_path, "nope")
+    versions.activate(tmp_path, ids[0])
+    with pytest.raises(VersionError, match="oldest"):
+        versions.activate(tmp_path)
+
+
+def test_prune_keeps_the_newest_and_always_the_current(tmp_path):
+    ids = [versions.publish(tmp_path, _writer(str(i)), keep=10) for i in range(4)]
+    versions.activate(tmp_path, ids[0])
+    assert versions.prune(tmp_path, keep=2) == [ids[1]]
+    assert [v.id for v in versions.list_versions(tmp_path)] == [ids[0], ids[2], ids[3]]
+    assert _current_text(tmp_path) == "0"
+    newest = versions.publish(tmp_path, _writer("4"), keep=1)
+    assert [v.id for v in versions.list_versions(tmp_path)] == [newest]
+
+
+def test_a_second_writer_is_refused_while_one_holds_the_root(tmp_path):
+    def nested(folder: Path) -> None:
+        versions.publish(tmp_path, _writer("inner"), keep=5)
+
+    with pytest.raises(VersionError, match="another build"):
+        versions.publish(tmp_path, nested, keep=5)
+    assert versions.list_versions(tmp_path) == []
+
+
+def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    loaded = load_index(index_dir)
+    from indexer.artifact import IndexVectors, write_index
+
+    vectors = IndexVectors(
+        passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
+        sentences=loaded.sentences,
+        hubness=loaded.hubness,
+    )
+    ids = [
+        write_index(root, loaded.manifest, list(loaded.passages), vectors, keep=3) for _ in range(2)
+    ]
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    assert listed.exit_code == 0, listed.output
+    assert f"* {ids[1]}" in listed.output and f"  {ids[0]}" in listed.output
+    rolled = runner.invoke(index_app, ["rollback", "--index", str(root)])
+    assert rolled.exit_code == 0, rolled.output
+    assert load_index(root).version == ids[0]
+    unknown = runner.invoke(
+        index_app, ["rollback", "20990101T000000Z-abcdef", "--index", str(root)]
+    )
+    assert unknown.exit_code == 1
+    assert load_index(root).version == ids[0]
+    empty = runner.invoke(index_app, ["list", "--index", str(tmp_path / "none")])
+    assert empty.exit_code == 1 and "no index versions" in empty.output
+
+
+_KILLABLE_BUILD = """
+import sys, time
+from pathlib import Path
+import indexer.artifact as artifact
+
+def stall(path, data):  # the manifest is the last file of a version: stall right before it
+    Path(sys.argv[1]).touch()
+    time.sleep(600)
+
+artifact._write_json = stall
+from indexer.cli import app
+app(sys.argv[2:])
+"""
+
+
+def test_build_killed_mid_write_leaves_the_current_version_servable(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text(
+        "RAPPORT\n\nLa coopération policière internationale progresse. "
+        "Les bases de données sont consultées chaque jour.\n",
+        "utf-8",
+    )
+    root = tmp_path / "index"
+    settings = Settings(corpus_dir=corpus, index_dir=root)
+    first = build_index(settings, corpus, root).version
+    stalled = tmp_path / "stalled"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLABLE_BUILD, str(stalled), "build", "--force"],
+        env={**os.environ, "REPORT_CORPUS_DIR": str(corpus), "REPORT_INDEX_DIR": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not stalled.exists():
+            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the build never reached its last write"
+            time.sleep(0.2)
+        assert list((root / "versions").glob(".staging-*"))  # killed with a half-written version
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert versions.current_id(root) == first
+    assert load_index(root).version == first
+    assert [v.id for v in versions.list_versions(root)] == [first]
+    rebuilt = build_index(settings, corpus, root, force=True).version
+    assert rebuilt != first
+    assert not list((root / "versions").glob(".staging-*"))  # the dead build's folder is gone
