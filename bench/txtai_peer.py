@@ -47,7 +47,7 @@ def ours(index: Path, queries: list[str]) -> dict[str, object]:
     searcher = Searcher.open(Settings(), index)
     for query in queries[:10]:
         searcher.search(query)
-    engine = SearchEngine(searcher, cache_size=0)
+    engine = SearchEngine.configured(searcher, Settings(cache_size=0))
 
     async def concurrent() -> float:
         started = time.perf_counter()

@@ -76,8 +76,9 @@ class SearchEngine:
             run_in_threadpool(self.searcher.query_language, request.query),
         )
         result = await run_in_threadpool(self.searcher.rank, request, vector, query_lang)
-        with self._lock:
-            self._cache[key] = result
+        if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
+            with self._lock:
+                self._cache[key] = result
         return result
 
     async def close(self) -> None:

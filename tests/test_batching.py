@@ -135,3 +135,17 @@ def test_engine_rejects_bad_requests_before_encoding(searcher):
     with pytest.raises(InvalidQueryError):
         asyncio.run(engine.search("   ", 3, SearchFilters(), Mode.HYBRID))
     assert engine.batcher.encoded == 0
+
+
+def test_engine_with_cache_off_still_answers(searcher):
+    engine = SearchEngine(searcher, cache_size=0)
+
+    async def run():
+        first = await engine.search("Qui préside INTERPOL ?", 3, SearchFilters(), Mode.HYBRID)
+        again = await engine.search("Qui préside INTERPOL ?", 3, SearchFilters(), Mode.HYBRID)
+        await engine.close()
+        return first, again
+
+    first, again = asyncio.run(run())
+    assert [h.passage.id for h in first.hits] == [h.passage.id for h in again.hits]
+    assert engine.cache_hits == 0

