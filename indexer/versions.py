@@ -30,7 +30,9 @@ VERSIONS_DIR = "versions"
 CURRENT_LINK = "current"
 LOCK_FILE = ".lock"
 _STAGING_PREFIX = ".staging-"
-_VERSION_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+# v<sequence>-<UTC build time>: the sequence orders versions even within one second or
+# across a clock change; the time tells a reader when it was built.
+_VERSION_ID = re.compile(r"^v(\d{6,})-\d{8}T\d{6}Z$")
 
 
 class VersionError(RuntimeError):
@@ -76,11 +78,9 @@ def list_versions(root: Path) -> list[Version]:
     if not folder.is_dir():
         return []
     selected = current_id(root)
-    return [
-        Version(path.name, path, path.name == selected)
-        for path in sorted(folder.iterdir())
-        if path.is_dir() and _VERSION_ID.match(path.name)
-    ]
+    found = [p for p in folder.iterdir() if p.is_dir() and _VERSION_ID.match(p.name)]
+    found.sort(key=lambda p: _sequence(p.name))
+    return [Version(path.name, path, path.name == selected) for path in found]
 
 
 def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
@@ -99,7 +99,7 @@ def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
         try:
             write(staging)
             _fsync_dir(staging)
-            version_id = _new_id()
+            version_id = _new_id(root)
             final = root / VERSIONS_DIR / version_id
             staging.rename(final)
             _fsync_dir(root / VERSIONS_DIR)
@@ -164,8 +164,14 @@ def _point_current(root: Path, version_id: str) -> None:
     _fsync_dir(root)
 
 
-def _new_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+def _sequence(version_id: str) -> int:
+    match = _VERSION_ID.match(version_id)
+    return int(match[1]) if match else 0
+
+
+def _new_id(root: Path) -> str:
+    sequence = max((_sequence(v.id) for v in list_versions(root)), default=0) + 1
+    return f"v{sequence:06d}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def _remove_dead_staging(root: Path) -> None:

@@ -107,7 +107,7 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     assert rolled.exit_code == 0, rolled.output
     assert load_index(root).version == ids[0]
     unknown = runner.invoke(
-        index_app, ["rollback", "20990101T000000Z-abcdef", "--index", str(root)]
+        index_app, ["rollback", "v999999-20990101T000000Z", "--index", str(root)]
     )
     assert unknown.exit_code == 1
     assert load_index(root).version == ids[0]
