@@ -55,7 +55,9 @@ bench: index
 	$(BIN)/python -m bench.build_index --corpus $(CORPUS_DIR)
 	$(BIN)/python -m bench.inprocess --index $(INDEX_DIR)
 	$(BIN)/python -m bench.http_load --index $(INDEX_DIR)
+	$(BIN)/python -m bench.cpu_budget --index $(INDEX_DIR)
 	$(BIN)/python -m bench.txtai_peer --index $(INDEX_DIR)
+	$(BIN)/python -m bench.load_soak --index $(INDEX_DIR)
 	$(BIN)/python -m bench.ann_scale --out bench/results
 	$(BIN)/python -m bench.report
 

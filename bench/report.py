@@ -156,9 +156,54 @@ def section_txtai(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def section_cpu_budget(data: dict[str, Any]) -> list[str]:
+    server, client = data["server_cpu_ms_per_request"], data["client_cpu_ms_per_request"]
+    cores = data["machine"]["cores"]
+    return [
+        "## Where a request's CPU goes (the throughput ceiling)",
+        "",
+        "`python -m bench.cpu_budget --index index` — CPU time per request at concurrency "
+        f"{data['concurrency']} (server process from /proc, load generator from getrusage), and "
+        "the int8 query encoder alone with two single-query calls in flight.",
+        "",
+        f"- Encoder alone, nothing else running: **{data['encoder_alone_qps']:.0f} queries/s** "
+        "on both cores.",
+        f"- Server: **{server:.1f} ms CPU per request**; load generator: {client:.1f} ms. At "
+        f"{cores} cores that bounds throughput near {cores * 1000 / (server + client):.0f} "
+        f"requests/s; measured {data['throughput_rps']:.0f} ({data['errors']} errors).",
+        "",
+    ]
+
+
+def section_load_soak(data: dict[str, Any]) -> list[str]:
+    load, soak = data["load"], data["soak"]
+    rows = [
+        "## Load and soak",
+        "",
+        "`python -m bench.load_soak --index index` — a `report-search serve` process, "
+        f"{data['concurrency']} closed-loop clients mixing GET /search, POST /search and "
+        "POST /context with distinct queries (more than the result cache holds).",
+        "",
+        "| phase | requests | errors | req/s | p50 / p95 / p99 ms | server RSS |",
+        "|---|---|---|---|---|---|",
+        f"| load | {load['requests']:,} | {load['errors']} | {load['requests_per_s']:.0f} | "
+        f"{_ms(load['latency_ms'])} | – |",
+    ]
+    if soak:
+        rows.append(
+            f"| soak {soak['seconds']:.0f} s | {soak['requests']:,} | {soak['errors']} | "
+            f"{soak['requests_per_s']:.0f} | {_ms(soak['latency_ms'])} | "
+            f"{soak['rss_mib_samples'][0][1]:.0f} → {soak['rss_mib_samples'][-1][1]:.0f} MiB "
+            f"(**{soak['rss_growth_percent']:+.2f} %**) |"
+        )
+    verdict = "PASS" if data["passed"] else "FAIL: " + "; ".join(data["failures"])
+    return [*rows, "", f"Bars (zero errors, RSS growth < 5 %): **{verdict}**.", ""]
+
+
 def main() -> None:
     inprocess, http, build = _load("inprocess.json"), _load("http.json"), _load("build.json")
     peer, extra = _load("txtai.json"), (RESULTS / "sections.md")
+    budget, soak = _load("cpu_budget.json"), _load("load_soak.json")
     lines = [
         "# Benchmarks",
         "",
@@ -175,6 +220,10 @@ def main() -> None:
     if http:
         plot_http(http, RESULTS / "http_concurrency.png")
         lines += section_http(http)
+    if budget:
+        lines += section_cpu_budget(budget)
+    if soak:
+        lines += section_load_soak(soak)
     if build:
         lines += section_build(build)
     if peer:
