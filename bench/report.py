@@ -156,6 +156,47 @@ def section_txtai(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def section_verdict(http: dict[str, Any] | None, ann: dict[str, Any] | None) -> list[str]:
+    """The performance targets, each against the figure measured for it."""
+    rows = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+
+    def row(target: str, measured: str, met: bool) -> None:
+        rows.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
+
+    if http:
+        ratio = http["ratio_median_http_to_encode_query"]
+        row(
+            "median HTTP request ≤ 0.5 × `SentenceTransformer.encode_query`",
+            f"{http['single_client']['latency_ms']['p50']:.1f} / "
+            f"{http['reference_encode_query_ms']['p50']:.1f} ms = {ratio:.2f}",
+            ratio <= 0.5,
+        )
+        c16 = next(r for r in http["closed_loop"] if r["concurrency"] == 16)
+        row(
+            "concurrency 16: ≥ 130 req/s, p99 ≤ 100 ms, no errors",
+            f"{c16['throughput_rps']:.0f} req/s, p99 {c16['latency_ms']['p99']:.0f} ms, "
+            f"{c16['errors']} errors",
+            c16["throughput_rps"] >= 130 and c16["latency_ms"]["p99"] <= 100 and not c16["errors"],
+        )
+    if ann:
+        chosen = next(
+            (
+                c
+                for c in ann["summary"]["meets_target_at_largest"]
+                if c["config"] == "IVFFlat nlist=4000 nprobe=16"
+            ),
+            None,
+        )
+        if chosen:
+            row(
+                "1M passages: p50 search ≤ 5 ms at recall@10 ≥ 0.95 (chosen index)",
+                f"IVF4000 nprobe 16: {chosen['p50_ms_1_thread']:.1f} ms, "
+                f"recall {chosen['recall_at_10']:.3f}",
+                chosen["p50_ms_1_thread"] <= 5 and chosen["recall_at_10"] >= 0.95,
+            )
+    return [*rows, ""]
+
+
 def section_cpu_budget(data: dict[str, Any]) -> list[str]:
     server, client = data["server_cpu_ms_per_request"], data["client_cpu_ms_per_request"]
     cores = data["machine"]["cores"]
@@ -203,7 +244,7 @@ def section_load_soak(data: dict[str, Any]) -> list[str]:
 def main() -> None:
     inprocess, http, build = _load("inprocess.json"), _load("http.json"), _load("build.json")
     peer, extra = _load("txtai.json"), (RESULTS / "sections.md")
-    budget, soak = _load("cpu_budget.json"), _load("load_soak.json")
+    budget, soak, ann = _load("cpu_budget.json"), _load("load_soak.json"), _load("ann_scale.json")
     lines = [
         "# Benchmarks",
         "",
@@ -215,6 +256,7 @@ def main() -> None:
         "",
     ]
     lines += section_machine([x for x in (inprocess, http, build, peer) if x])
+    lines += section_verdict(http, ann)
     if inprocess:
         lines += section_inprocess(inprocess)
     if http:
