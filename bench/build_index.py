@@ -1,6 +1,8 @@
-"""Index build benchmark: a cold build and an unchanged rebuild, with peak memory.
+"""Index build benchmark: cold build, unchanged rebuild and add-one-document rebuild, with memory.
 
-Each build runs as its own `report-index build` process, so its peak RSS is its own.
+Each build runs as its own `report-index build` process, so its peak RSS is its own. The
+corpus is copied, so adding a small document leaves the real one alone; that rebuild embeds
+only the new document's texts (the rest comes from the embedding cache) but loads the model.
 
     python -m bench.build_index --corpus corpus
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,17 +43,43 @@ def timed_build(corpus: Path, out: Path, force: bool) -> dict[str, float]:
     return {"seconds": seconds, "peak_rss_mib": peak_kib / 1024}
 
 
+# A short report added to the corpus: two pages (URL blocks close them), a few passages.
+_ADDED_DOCUMENT = """\
+NOTE SUR LA CYBERCRIMINALITÉ
+
+Les pays membres ont signalé une hausse des attaques par rançongiciel contre les hôpitaux.
+Les équipes d'INTERPOL ont aidé les enquêteurs à retracer les paiements en cryptomonnaie.
+https://www.interpol.int/fr/Actualites/Note-cyber
+
+UNE OPÉRATION CONJOINTE
+
+Une opération menée dans quatre pays a permis l'arrestation de douze suspects et la saisie
+de serveurs utilisés pour diffuser des logiciels malveillants.
+https://www.interpol.int/fr/Actualites/Operation-conjointe
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--out", type=Path, default=RESULTS / "build.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        index = Path(folder) / "index"
-        cold = timed_build(args.corpus, index, force=True)
-        unchanged = timed_build(args.corpus, index, force=False)
+        corpus, index = Path(folder) / "corpus", Path(folder) / "index"
+        shutil.copytree(args.corpus, corpus)
+        cold = timed_build(corpus, index, force=True)
+        unchanged = timed_build(corpus, index, force=False)
         passages = read_manifest(index).passage_count
-    result = {"machine": machine(), "passages": passages, "cold": cold, "unchanged": unchanged}
+        (corpus / "bench-added-note.txt").write_text(_ADDED_DOCUMENT, "utf-8")
+        added = timed_build(corpus, index, force=False)
+        added["passages_added"] = read_manifest(index).passage_count - passages
+    result = {
+        "machine": machine(),
+        "passages": passages,
+        "cold": cold,
+        "unchanged": unchanged,
+        "add_one_document": added,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

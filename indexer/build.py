@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import ann, chunking, language, parsing, sources, text
+from indexer import ann, chunking, corpus, language, parsing, sources, text
 from indexer.artifact import (
     FORMAT_VERSION,
     ArtifactError,
@@ -19,14 +19,17 @@ from indexer.artifact import (
     IndexVectors,
     Manifest,
     SentenceVectors,
+    load_index,
     read_manifest,
     write_index,
 )
+from indexer.changes import BuildChanges, compare, unchanged
 from indexer.chunking import SectionChunker
-from indexer.corpus import Document, load_corpus
+from indexer.corpus import CorpusError, Document, load_corpus
 from indexer.embedding.encoder import Encoder
-from indexer.embedding.model import ResolvedModel, resolve_model
-from indexer.parsing import parse_report
+from indexer.embedding.model import ModelIdentity, ResolvedModel, resolve_model
+from indexer.embedding_cache import CachedEmbeddings, embed_with_cache
+from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import sentence_spans
@@ -36,18 +39,24 @@ from indexer.versions import current_id
 def pipeline_version() -> str:
     """Fingerprint of the code that turns text into passages and passages into vectors.
 
-    Derived from the source files rather than bumped by hand, so any change to parsing,
-    chunking, language detection, source ranking or embedding text makes indexes stale.
+    Derived from the source files rather than bumped by hand, so any change to reading files
+    (PDF text), parsing, chunking, language detection, source ranking or embedding text makes
+    indexes stale. Rebuilding is then cheap: texts that came out the same are not embedded
+    again (:mod:`indexer.embedding_cache`).
     """
     digest = hashlib.sha256()
-    for module in (text, parsing, chunking, language, sources, sys.modules[__name__]):
+    for module in (corpus, text, parsing, chunking, language, sources, sys.modules[__name__]):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did, for the CLI summary."""
+    """What a build did, for the CLI summary.
+
+    ``embedded`` and ``cached`` count distinct texts (passages and their sentences) embedded
+    by this build and taken from the embedding cache.
+    """
 
     index_dir: Path
     version: str | None
@@ -55,6 +64,9 @@ class BuildReport:
     documents: int
     passages: int
     seconds: float
+    changes: BuildChanges
+    embedded: int
+    cached: int
 
 
 def passages_for(documents: list[Document], chunker: SectionChunker | None = None) -> list[Passage]:
@@ -62,7 +74,12 @@ def passages_for(documents: list[Document], chunker: SectionChunker | None = Non
     chunker = chunker or SectionChunker()
     passages: list[Passage] = []
     for document in documents:
-        pages = parse_report(document.text, default_title=document.metadata.title)
+        title = document.metadata.title
+        pages = (
+            parse_report(document.text, title)
+            if document.pages is None
+            else parse_pages(document.pages, title)
+        )
         passages.extend(chunker.chunk_document(document.id, pages, document.metadata.language))
     return passages
 
@@ -72,23 +89,33 @@ def embedding_text(passage: Passage) -> str:
     return f"{passage.section}\n{passage.text}"
 
 
-def embed(encoder: Encoder, passages: list[Passage], show_progress: bool) -> IndexVectors:
-    """Passage vectors, sentence vectors with their spans, and passage hubness."""
+def embed(
+    index_dir: Path,
+    model: ModelIdentity,
+    passages: list[Passage],
+    encode: Callable[[list[str]], np.ndarray],
+) -> tuple[IndexVectors, CachedEmbeddings]:
+    """Passage vectors, sentence vectors with their spans, and passage hubness.
+
+    ``encode`` (passage prompt applied) gets only the texts missing from the embedding cache
+    of ``index_dir``; the second value says how many that was.
+    """
     spans = [sentence_spans(p.text) for p in passages]
     sentences = [p.text[a:b] for p, ss in zip(passages, spans, strict=True) for a, b in ss]
     texts = [embedding_text(p) for p in passages]
     # One encoder call for both keeps one progress bar and full batches.
-    everything = encoder.encode_passages(texts + sentences, show_progress)
-    passage_vectors = everything[: len(texts)]
-    return IndexVectors(
+    embedded = embed_with_cache(index_dir, model, model.passage_prompt, texts + sentences, encode)
+    passage_vectors = embedded.vectors[: len(texts)]
+    vectors = IndexVectors(
         passages=passage_vectors,
         sentences=SentenceVectors(
-            vectors=everything[len(texts) :],
+            vectors=embedded.vectors[len(texts) :],
             spans=np.array([s for ss in spans for s in ss], dtype=np.int32).reshape(-1, 2),
             offsets=np.cumsum([0, *map(len, spans)]),
         ),
         hubness=hubness(passage_vectors),
     )
+    return vectors, embedded
 
 
 def hubness(vectors: np.ndarray, neighbours: int = 10) -> np.ndarray:
@@ -140,24 +167,37 @@ def build_index(
     show_progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> BuildReport:
-    """Build (or confirm) the index of ``corpus_dir`` in ``index_dir``."""
+    """Build (or confirm) the index of ``corpus_dir`` in ``index_dir``.
+
+    The model is loaded only if some text is not in the embedding cache yet.
+    """
     started = time.perf_counter()
     documents = load_corpus(corpus_dir)
     model = resolve_model(settings)
     if not force and is_current(index_dir, documents, model):
         manifest = read_manifest(index_dir)
         return BuildReport(
-            index_dir,
-            current_id(index_dir),
-            True,
-            len(documents),
-            manifest.passage_count,
-            time.perf_counter() - started,
+            index_dir=index_dir,
+            version=current_id(index_dir),
+            up_to_date=True,
+            documents=len(documents),
+            passages=manifest.passage_count,
+            seconds=time.perf_counter() - started,
+            changes=unchanged(documents, manifest.passage_count),
+            embedded=0,
+            cached=0,
         )
     passages = passages_for(documents)
-    log(f"{len(documents)} document(s) → {len(passages)} passages; loading {model.location}")
-    encoder = Encoder(model, batch_size=settings.batch_size)
-    vectors = embed(encoder, passages, show_progress)
+    if not passages:
+        raise CorpusError(f"no passages in {corpus_dir}: the documents hold no text to index")
+    log(f"{len(documents)} document(s) → {len(passages)} passages")
+
+    def encode(texts: list[str]) -> np.ndarray:
+        log(f"embedding {len(texts)} new text(s); loading {model.location}")
+        encoder = Encoder(model, batch_size=settings.batch_size)
+        return encoder.encode_passages(texts, show_progress)
+
+    vectors, embedded = embed(index_dir, model.identity, passages, encode)
     spec = ann.choose(len(passages))
     counts = {d.id: 0 for d in documents}
     for passage in passages:
@@ -166,17 +206,37 @@ def build_index(
         format_version=FORMAT_VERSION,
         pipeline_version=pipeline_version(),
         model=model.identity,
-        dimension=encoder.dimension,
+        dimension=vectors.passages.shape[1],
         passage_count=len(passages),
         sentence_count=len(vectors.sentences.spans),
         documents=tuple(_entry(d, counts[d.id]) for d in documents),
         faiss_index=spec.factory,
         faiss_nprobe=spec.nprobe,
     )
+    before_documents, before_passages = _current_contents(index_dir)
     version = write_index(index_dir, manifest, passages, vectors, keep=settings.keep_versions)
     return BuildReport(
-        index_dir, version, False, len(documents), len(passages), time.perf_counter() - started
+        index_dir=index_dir,
+        version=version,
+        up_to_date=False,
+        documents=len(documents),
+        passages=len(passages),
+        seconds=time.perf_counter() - started,
+        changes=compare(before_documents, before_passages, documents, passages),
+        embedded=embedded.embedded,
+        cached=embedded.cached,
     )
+
+
+def _current_contents(
+    index_dir: Path,
+) -> tuple[tuple[DocumentEntry, ...], tuple[Passage, ...]]:
+    """Documents and passages of the version a build replaces (none if it is unreadable)."""
+    try:
+        current = load_index(index_dir)
+    except ArtifactError:
+        return (), ()
+    return current.manifest.documents, current.passages
 
 
 def _entry(document: Document, passages: int) -> DocumentEntry:

@@ -59,6 +59,21 @@ def build(
         f"index {state}: {report.index_dir} version {report.version} — "
         f"{report.documents} document(s), {report.passages} passages, {report.seconds:.1f} s"
     )
+    if not report.up_to_date:
+        changes = report.changes
+
+        def listed(ids: tuple[str, ...]) -> str:
+            return f"{len(ids)} ({', '.join(ids)})" if ids else "0"
+
+        typer.echo(
+            f"  documents: {listed(changes.documents_added)} added, "
+            f"{listed(changes.documents_removed)} removed, "
+            f"{listed(changes.documents_changed)} changed, "
+            f"{len(changes.documents_unchanged)} unchanged\n"
+            f"  passages: {changes.passages_added} added, {changes.passages_removed} removed, "
+            f"{changes.passages_unchanged} unchanged\n"
+            f"  texts embedded: {report.embedded}, from the embedding cache: {report.cached}"
+        )
 
 
 _INDEX_OPTION = typer.Option(help="Index root (default: settings).")

@@ -1,16 +1,21 @@
-"""Read the documents of a corpus folder: one text file per report, metadata beside it."""
+"""Read the documents of a corpus folder: one file per report (text or PDF), metadata beside it."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError
 
 TEXT_SUFFIXES = (".txt", ".md")
+PDF_SUFFIX = ".pdf"
+SUFFIXES = (*TEXT_SUFFIXES, PDF_SUFFIX)
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -19,7 +24,7 @@ class CorpusError(ValueError):
 
 
 class DocumentMetadata(BaseModel):
-    """What a ``<name>.json`` file beside ``<name>.txt`` may say about the report."""
+    """What a ``<name>.json`` file beside ``<name>.txt`` (or ``.md``, ``.pdf``) may say."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,7 +39,10 @@ class DocumentMetadata(BaseModel):
 class Document:
     """One report: its id (the file name without extension), metadata, text and checksum.
 
-    ``sha256`` covers the text and the metadata file, so editing either makes an index stale.
+    ``sha256`` covers the file and the metadata file, so editing either makes an index stale.
+    ``pages`` holds a PDF's text page by page, so that its page breaks become the report's
+    pages (``text`` is then those pages joined); it is None for a text file, whose pages the
+    parser finds in the text.
     """
 
     id: str
@@ -42,32 +50,37 @@ class Document:
     metadata: DocumentMetadata
     text: str
     sha256: str
+    pages: tuple[str, ...] | None = None
 
 
 def load_corpus(folder: Path) -> list[Document]:
     """All documents of ``folder``, sorted by id so builds are reproducible."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in TEXT_SUFFIXES)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
     if not paths:
-        raise CorpusError(
-            f"no documents in {folder}: add report text files ({', '.join(TEXT_SUFFIXES)})"
-        )
+        raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
+    by_id: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in by_id:
+            raise CorpusError(
+                f"{by_id[path.stem].name} and {path.name} would both be document "
+                f"{path.stem!r}: keep one of them"
+            )
+        by_id[path.stem] = path
     return [load_document(p) for p in paths]
 
 
 def load_document(path: Path) -> Document:
-    """Read one document and its optional metadata file."""
+    """Read one document (text or PDF) and its optional metadata file."""
     if not _DOCUMENT_ID.match(path.stem):
         raise CorpusError(
             f"{path.name}: file names become document ids and may only use letters, digits, "
             "'.', '_' and '-'"
         )
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    pages = _pdf_pages(path, raw) if path.suffix.lower() == PDF_SUFFIX else None
+    text = "\n\n".join(pages) if pages is not None else _decode(path, raw)
     if not text.strip():
         raise CorpusError(f"{path}: the document is empty")
     digest = hashlib.sha256(raw)
@@ -80,7 +93,33 @@ def load_document(path: Path) -> Document:
         metadata=_parse_metadata(meta_path, meta_raw),
         text=text,
         sha256=digest.hexdigest(),
+        pages=pages,
     )
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
+    """The text layer of each page; a PDF without one (a scan) cannot be searched."""
+    try:
+        pages = tuple(page.extract_text() for page in PdfReader(io.BytesIO(raw)).pages)
+    except FileNotDecryptedError as exc:
+        raise CorpusError(
+            f"{path}: the PDF is encrypted with a password; add a decrypted copy"
+        ) from exc
+    except Exception as exc:  # pypdf raises many types (not only PdfReadError) on broken files
+        raise CorpusError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    if not any(page.strip() for page in pages):
+        raise CorpusError(
+            f"{path}: the PDF has no text layer (a scan?); add a PDF with text (after OCR) "
+            "or a text export"
+        )
+    return pages
 
 
 def _parse_metadata(meta_path: Path, raw: bytes) -> DocumentMetadata:

@@ -4,7 +4,8 @@ What the extracted text looks like, and what this module does about it:
 
 - Each page's items are followed by a block of source URLs: a URL block closes a page, so a
   "page" here is the stretch of text a URL block backs (it can span two printed pages when one
-  of them cites nothing).
+  of them cites nothing). When the source gives its own pages (a PDF), those are the pages
+  instead (:func:`parse_pages`) and the URL lines of each page are its sources.
 - A line that starts with a space begins a new text object in the PDF: a block boundary.
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
   lines of two words or more, at the start of a block or right after a finished sentence, is one
@@ -26,7 +27,7 @@ from its number) and headings that are images in the PDF.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from indexer.text import collapse_whitespace, fold, word_count
@@ -72,11 +73,28 @@ def parse_report(text: str, default_title: str = "") -> list[Page]:
 
     ``default_title`` names text that comes before any heading in the document.
     """
+    return _parse(_split_pages(_raw_blocks(text)), text, default_title)
+
+
+def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
+    """Parse a report whose pages its source already gives (a PDF's own page breaks).
+
+    Page ``n`` of the result is ``pages[n - 1]``, empty pages included, so page numbers are
+    the source's. Within a page, URL lines are its source URLs wherever they stand, and
+    headings and paragraphs are found as in :func:`parse_report`.
+    """
+    return _parse(map(_page_parts, pages), "\n".join(pages), default_title)
+
+
+def _parse(
+    parts: Iterable[tuple[list[list[str]], list[str]]], text: str, default_title: str
+) -> list[Page]:
+    """Pages from each page's (text blocks, URLs); ``text`` is the whole document."""
     vocabulary = {w.casefold() for w in _WORD_CHARS.findall(fold(text))}
     pages: list[Page] = []
     seen_paragraphs: set[str] = set()
     last_heading = ""
-    for number, (blocks, urls) in enumerate(_split_pages(_raw_blocks(text)), start=1):
+    for number, (blocks, urls) in enumerate(parts, start=1):
         items = _merge_continuations(_classify(blocks, vocabulary))
         items = _drop_repeats(items, seen_paragraphs)
         headings = [item.text for item in items if isinstance(item, _Heading)]
@@ -126,6 +144,13 @@ def _split_pages(blocks: list[list[str]]) -> Iterable[tuple[list[list[str]], lis
         content.append(block)
     if content or urls:
         yield content, urls
+
+
+def _page_parts(page: str) -> tuple[list[list[str]], list[str]]:
+    """One given page's text blocks and its URLs (each once, in order)."""
+    blocks = _raw_blocks(page)
+    urls = [line for block in blocks if _is_url(block[0]) for line in block]
+    return [b for b in blocks if not _is_url(b[0])], list(dict.fromkeys(urls))
 
 
 def _is_caps(line: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from indexer import artifact
 from indexer.artifact import ArtifactError, load_index, read_manifest
 from indexer.build import build_index
 from indexer.corpus import CorpusError, load_corpus
+from indexer.embedding.encoder import Encoder
 from service.searcher import ModelMismatchError, Searcher
 
 
@@ -30,11 +30,14 @@ def test_manifest_records_model_corpus_and_counts(index_dir, settings):
     assert loaded.vectors.ntotal == manifest.passage_count == len(loaded.passages)
 
 
-def test_unchanged_rebuild_is_skipped_without_loading_the_model(index_dir, settings):
-    started = time.perf_counter()
+def test_unchanged_rebuild_is_skipped_without_loading_the_model(index_dir, settings, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("an unchanged rebuild loaded the model")
+
+    monkeypatch.setattr(Encoder, "__init__", refuse)
     report = build_index(settings, settings.corpus_dir, index_dir)
-    assert report.up_to_date
-    assert time.perf_counter() - started < 5  # the model takes longer than that to load
+    assert report.up_to_date and report.embedded == 0
+    assert report.changes.documents_unchanged == ("interpol-2021-fr",)
 
 
 def test_changed_corpus_makes_index_stale(index_dir, settings, tmp_path):

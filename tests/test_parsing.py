@@ -1,6 +1,6 @@
 """Parser units on small hand-written inputs shaped like the extracted report."""
 
-from indexer.parsing import parse_report
+from indexer.parsing import Page, parse_pages, parse_report
 
 PAGE = """\
 Avant-propos, avant le premier titre du document.
@@ -111,3 +111,29 @@ def test_consecutive_headings_later_names_section_earlier_kept_as_text():
     section = pages[0].sections[-1]
     assert section.title == "SOUS TITRE PRÉCIS"
     assert section.paragraphs == ("CHAPITRE EN CAPITALES", "Texte.")
+
+
+def test_given_pages_are_kept_and_their_url_lines_are_their_sources():
+    pages = parse_pages(
+        [
+            "Avant tout titre.\nUN TITRE SUR DEUX LIGNES\nhttps://example.org/a\nSon texte.",
+            "",
+            "Suite sans titre.\nhttps://example.org/b\nhttps://example.org/b",
+        ],
+        "Doc",
+    )
+    assert [p.number for p in pages] == [1, 2, 3]
+    assert [(s.title, s.paragraphs) for s in pages[0].sections] == [
+        ("Doc", ("Avant tout titre.",)),
+        ("UN TITRE SUR DEUX LIGNES", ("Son texte.",)),
+    ]
+    assert pages[0].urls == ("https://example.org/a",)
+    assert pages[1] == Page(number=2, sections=(), urls=())
+    assert pages[2].sections[0].title == "UN TITRE SUR DEUX LIGNES"  # continues the heading
+    assert pages[2].urls == ("https://example.org/b",)
+
+
+def test_a_url_block_does_not_split_a_given_page():
+    text = "Premier paragraphe.\nhttps://example.org/a\n\nSecond paragraphe."
+    assert len(parse_report(text)) == 2
+    assert len(parse_pages([text])) == 1

@@ -1,0 +1,158 @@
+"""Embeddings kept between builds, keyed by what determines them, so a build embeds only new text.
+
+Embedding is nearly all of a build's time. A text's vector depends only on the model, the
+prompt and the exact text, so its key is the sha256 of those three: adding a report embeds
+only its passages and sentences, an edited report only its changed texts, and a rebuild
+after a pipeline change that leaves the texts as they were embeds nothing (and does not even
+load the model).
+
+Layout: ``<index root>/embedding-cache/vectors.npz`` beside ``versions/``, so pruning versions
+keeps it. It holds ``format``, ``keys`` (hex digests) and ``vectors`` (float32, one row per
+key). Each build replaces the file with exactly the vectors that build used, which bounds it
+by the corpus: texts no longer in the corpus (and another model's) drop out.
+
+The file is written under a lock to a temporary name, synced and renamed over the old one,
+so a build killed at any moment leaves the previous cache whole. A file that cannot be read
+or does not have this layout is ignored with a warning (its texts are embedded again) and
+replaced by the next build; it never fails a build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embedding.model import ModelIdentity
+
+CACHE_DIR = "embedding-cache"
+CACHE_FILE = "vectors.npz"
+CACHE_FORMAT = 1
+_PARTIAL_FILE = "vectors.npz.partial"
+_LOCK_FILE = ".lock"
+_KEY_DTYPE = np.dtype("S64")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CachedEmbeddings:
+    """Vectors for a build's texts, and how many were embedded now or taken from the cache.
+
+    Both counts are of distinct texts: a sentence that occurs twice is embedded once.
+    """
+
+    vectors: np.ndarray
+    embedded: int
+    cached: int
+
+
+def text_key(model: ModelIdentity, prompt: str, text: str) -> str:
+    """The cache key of ``text`` embedded by ``model`` with ``prompt``.
+
+    The prompts in the identity are left out: the one applied is ``prompt``, and changing
+    the query prompt must not invalidate passage vectors.
+    """
+    material = json.dumps([model.name, model.source, model.checksum, prompt, text])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def embed_with_cache(
+    root: Path,
+    model: ModelIdentity,
+    prompt: str,
+    texts: list[str],
+    encode: Callable[[list[str]], np.ndarray],
+) -> CachedEmbeddings:
+    """One vector per text (rows in the order of ``texts``, not empty), embedding only new ones.
+
+    ``encode`` gets the distinct texts the cache lacks, in one call, and is not called when
+    there are none. The cache of index root ``root`` then holds exactly these texts' vectors.
+    """
+    keys = [text_key(model, prompt, text) for text in texts]
+    known = read_cache(root)
+    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in known}
+    found: dict[str, np.ndarray] = {key: known[key] for key in keys if key in known}
+    if missing:
+        fresh = encode(list(missing.values()))
+        found.update(zip(missing, fresh, strict=True))
+    write_cache(root, found)
+    return CachedEmbeddings(
+        vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),
+        embedded=len(missing),
+        cached=len(found) - len(missing),
+    )
+
+
+def read_cache(root: Path) -> dict[str, np.ndarray]:
+    """The cached vectors of index root ``root`` by key; empty if absent or unusable."""
+    path = root / CACHE_DIR / CACHE_FILE
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            version, keys, vectors = archive["format"], archive["keys"], archive["vectors"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        logger.warning("ignoring unreadable embedding cache %s (%s); embedding again", path, exc)
+        return {}
+    problem = _layout_problem(version, keys, vectors)
+    if problem:
+        logger.warning("ignoring embedding cache %s: %s; embedding again", path, problem)
+        return {}
+    return dict(zip(keys.astype(str), vectors, strict=True))
+
+
+def _layout_problem(version: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> str | None:
+    if version.shape != () or version.item() != CACHE_FORMAT:
+        return f"format {version.tolist()!r}, expected {CACHE_FORMAT}"
+    if keys.dtype != _KEY_DTYPE or keys.ndim != 1:
+        return f"keys of type {keys.dtype} and shape {keys.shape}"
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or len(vectors) != len(keys):
+        return f"vectors of type {vectors.dtype} and shape {vectors.shape} for {len(keys)} keys"
+    if not np.isfinite(vectors).all():
+        return "vectors that are not finite"
+    return None
+
+
+def write_cache(root: Path, vectors: dict[str, np.ndarray]) -> None:
+    """Replace the cache of index root ``root`` with ``vectors`` (atomically, see above)."""
+    folder = root / CACHE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / _PARTIAL_FILE
+    with _locked(folder):
+        # Under the lock, a leftover partial file is a killed build's: overwritten here.
+        with partial.open("wb") as handle:
+            np.savez(
+                handle,
+                format=np.array(CACHE_FORMAT),
+                keys=np.array(list(vectors), dtype=_KEY_DTYPE),
+                vectors=np.stack(list(vectors.values())).astype(np.float32, copy=False),
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, folder / CACHE_FILE)
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One writer at a time: two builds of one root would otherwise share the partial file."""
+    with (folder / _LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

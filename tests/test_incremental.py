@@ -1,0 +1,228 @@
+"""Incremental builds: the embedding cache, what a build embeds, and what it reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import build, embedding_cache
+from indexer.artifact import load_index
+from indexer.build import build_index, embedding_text, passages_for
+from indexer.corpus import load_corpus
+from indexer.embedding.encoder import Encoder
+from indexer.embedding.model import resolve_model
+from indexer.embedding_cache import read_cache, text_key, write_cache
+from indexer.text import sentence_spans
+
+PIRACY = """\
+RAPPORT SUR LA PIRATERIE MARITIME
+
+Les navires marchands ont subi de nombreuses attaques dans le golfe de Guinée. Les marines
+de la région ont partagé leurs informations avec INTERPOL. Des équipages ont été libérés
+après des semaines de captivité.
+https://www.interpol.int/fr/Actualites/Piraterie
+
+LA TRAITE DES ÊTRES HUMAINS
+
+Des réseaux criminels exploitent des migrants sur les chantiers et dans les champs. Une
+opération menée dans douze pays a permis de secourir plus de deux cents victimes. Les
+enquêteurs ont saisi des documents falsifiés.
+https://www.interpol.int/fr/Actualites/Traite
+"""
+
+WILDLIFE = """\
+LE TRAFIC D'ESPÈCES SAUVAGES
+
+Des douaniers ont intercepté des cargaisons d'ivoire et d'écailles de pangolin dans trois
+ports. Les trafiquants utilisaient des sociétés écrans pour blanchir leurs profits.
+https://www.interpol.int/fr/Actualites/Thunder
+"""
+
+
+class RecordingEncoder:
+    """The real encoder, loaded once for the module, recording every text a build asks for."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.asked: list[str] = []
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        self.asked.extend(texts)
+        return self.encoder.encode_passages(texts, show_progress)
+
+
+@pytest.fixture(scope="module")
+def real_encoder(settings) -> Encoder:
+    return Encoder(resolve_model(settings), batch_size=settings.batch_size)
+
+
+@pytest.fixture
+def encoder(real_encoder, monkeypatch) -> RecordingEncoder:
+    recording = RecordingEncoder(real_encoder)
+    monkeypatch.setattr(build, "Encoder", lambda *_args, **_kwargs: recording)
+    return recording
+
+
+def _corpus(folder: Path, **documents: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.glob("*.txt"):
+        path.unlink()
+    for name, text in documents.items():
+        (folder / f"{name}.txt").write_text(text, "utf-8")
+    return folder
+
+
+def _texts(corpus: Path) -> set[str]:
+    """Every distinct text a full build of ``corpus`` embeds: passages and their sentences."""
+    passages = passages_for(load_corpus(corpus))
+    sentences = {p.text[a:b] for p in passages for a, b in sentence_spans(p.text)}
+    return {embedding_text(p) for p in passages} | sentences
+
+
+def test_adding_a_document_embeds_only_its_texts(settings, encoder, tmp_path):
+    corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
+    first = build_index(settings, corpus, root)
+    assert set(encoder.asked) == _texts(corpus) and first.embedded == len(encoder.asked)
+    before = _texts(corpus)
+
+    encoder.asked.clear()
+    _corpus(corpus, piracy=PIRACY, wildlife=WILDLIFE)
+    report = build_index(settings, corpus, root)
+    assert sorted(encoder.asked) == sorted(_texts(corpus) - before)
+    assert (report.embedded, report.cached) == (len(encoder.asked), len(before))
+    changes = report.changes
+    assert changes.documents_added == ("wildlife",)
+    assert changes.documents_unchanged == ("piracy",)
+    assert changes.documents_removed == changes.documents_changed == ()
+    assert changes.passages_unchanged == first.passages
+    assert changes.passages_added == report.passages - first.passages > 0
+    assert {p.document for p in load_index(root).passages} == {"piracy", "wildlife"}
+
+
+def test_edited_document_embeds_only_changed_texts(settings, encoder, tmp_path):
+    corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
+    build_index(settings, corpus, root)
+    before = _texts(corpus)
+    encoder.asked.clear()
+    edited = PIRACY.replace("dans douze pays", "dans quinze pays")
+    _corpus(corpus, piracy=edited)
+    report = build_index(settings, corpus, root)
+    assert 0 < len(encoder.asked) < len(before)
+    assert sorted(encoder.asked) == sorted(_texts(corpus) - before)
+    assert report.changes.documents_changed == ("piracy",)
+    assert report.changes.passages_added == report.changes.passages_removed == 1
+
+
+def test_rebuilds_with_every_text_cached_load_no_model(settings, encoder, tmp_path, monkeypatch):
+    corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
+    build_index(settings, corpus, root)
+    monkeypatch.setattr(Encoder, "__init__", _refuse)
+    assert build_index(settings, corpus, root).up_to_date
+    # A forced rebuild, or a pipeline change that leaves every text as it was.
+    forced = build_index(settings, corpus, root, force=True)
+    monkeypatch.setattr(build, "pipeline_version", lambda: "another pipeline")
+    changed = build_index(settings, corpus, root)
+    for report in forced, changed:
+        assert not report.up_to_date
+        assert (report.embedded, report.cached) == (0, len(_texts(corpus)))
+    assert load_index(root).manifest.pipeline_version == "another pipeline"
+
+
+def _refuse(*_args, **_kwargs):
+    raise AssertionError("the build loaded the model")
+
+
+def test_removing_a_document_drops_its_passages_and_cached_texts(
+    settings, encoder, tmp_path, monkeypatch
+):
+    corpus = _corpus(tmp_path / "corpus", piracy=PIRACY, wildlife=WILDLIFE)
+    root = tmp_path / "index"
+    both = build_index(settings, corpus, root)
+    _corpus(corpus, piracy=PIRACY)
+    monkeypatch.setattr(Encoder, "__init__", _refuse)  # what remains is all cached
+    report = build_index(settings, corpus, root)
+    passages = load_index(root).passages
+    assert {p.document for p in passages} == {"piracy"}
+    assert report.changes.documents_removed == ("wildlife",)
+    assert report.changes.passages_removed == both.passages - len(passages) > 0
+    # The cache is bounded by the corpus: the removed document's texts are gone from it.
+    assert len(read_cache(root)) == len(_texts(corpus)) == report.cached
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"not a numpy archive")
+
+
+def _truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _foreign(path: Path) -> None:
+    np.savez(path, something=np.arange(3))
+
+
+def _other_format(path: Path) -> None:
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    np.savez(path, **{**arrays, "format": np.array(99)})
+
+
+def _wrong_width(path: Path) -> None:
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    np.savez(path, **{**arrays, "vectors": arrays["vectors"][:, :5].astype(np.float64)})
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated, _foreign, _other_format, _wrong_width])
+def test_damaged_cache_reads_as_empty_with_a_warning(tmp_path, caplog, damage):
+    write_cache(tmp_path, {"a" * 64: np.ones(4, dtype=np.float32)})
+    assert list(read_cache(tmp_path)) == ["a" * 64]
+    damage(tmp_path / embedding_cache.CACHE_DIR / embedding_cache.CACHE_FILE)
+    with caplog.at_level(logging.WARNING, logger="indexer.embedding_cache"):
+        assert read_cache(tmp_path) == {}
+    assert "embedding cache" in caplog.text
+
+
+def test_build_survives_a_damaged_cache_and_replaces_it(settings, encoder, tmp_path):
+    corpus, root = _corpus(tmp_path / "corpus", wildlife=WILDLIFE), tmp_path / "index"
+    build_index(settings, corpus, root)
+    _garbage(root / embedding_cache.CACHE_DIR / embedding_cache.CACHE_FILE)
+    encoder.asked.clear()
+    report = build_index(settings, corpus, root, force=True)
+    assert sorted(encoder.asked) == sorted(_texts(corpus)) and report.cached == 0
+    assert len(load_index(root).passages) == report.passages
+    identity = encoder.encoder.identity
+    keys = {text_key(identity, identity.passage_prompt, text) for text in encoder.asked}
+    assert set(read_cache(root)) == keys
+
+
+def test_interrupted_cache_write_keeps_the_previous_cache(tmp_path, monkeypatch):
+    before = {"a" * 64: np.ones(4, dtype=np.float32)}
+    write_cache(tmp_path, before)
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt  # as if the build died between writing and renaming
+
+    monkeypatch.setattr(embedding_cache.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_cache(tmp_path, {"b" * 64: np.zeros(4, dtype=np.float32)})
+    monkeypatch.undo()
+    assert read_cache(tmp_path).keys() == before.keys()
+    write_cache(tmp_path, {"c" * 64: np.zeros(4, dtype=np.float32)})  # over the leftover
+    assert list(read_cache(tmp_path)) == ["c" * 64]
+
+
+def test_cache_key_covers_model_prompt_and_text(settings):
+    model = resolve_model(settings).identity
+    key = text_key(model, "passage: ", "Un texte.")
+    assert key == text_key(model, "passage: ", "Un texte.")
+    other_weights = dataclasses.replace(model, checksum="0" * 64)
+    assert key != text_key(other_weights, "passage: ", "Un texte.")
+    assert key != text_key(model, "query: ", "Un texte.")
+    assert key != text_key(model, "passage: ", "Un texte")
+    # The query prompt is not applied to passages: changing it keeps their vectors.
+    assert key == text_key(dataclasses.replace(model, query_prompt="q: "), "passage: ", "Un texte.")
