@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from indexer import build, embedding_cache
 from indexer.artifact import load_index
 from indexer.build import build_index, embedding_text, passages_for
+from indexer.cli import app as index_app
 from indexer.corpus import load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
@@ -144,13 +146,16 @@ def test_removing_a_document_drops_its_passages_and_cached_texts(
     both = build_index(settings, corpus, root)
     _corpus(corpus, piracy=PIRACY)
     monkeypatch.setattr(Encoder, "__init__", _refuse)  # what remains is all cached
-    report = build_index(settings, corpus, root)
+    result = CliRunner().invoke(index_app, ["build", "--corpus", str(corpus), "--out", str(root)])
+    assert result.exit_code == 0, result.output
     passages = load_index(root).passages
-    assert {p.document for p in passages} == {"piracy"}
-    assert report.changes.documents_removed == ("wildlife",)
-    assert report.changes.passages_removed == both.passages - len(passages) > 0
+    assert {p.document for p in passages} == {"piracy"} and len(passages) < both.passages
+    kept = len(_texts(corpus))
+    assert "documents: 0 added, 1 (wildlife) removed, 0 changed, 1 unchanged" in result.output
+    assert f"passages: 0 added, {both.passages - len(passages)} removed, " in result.output
+    assert f"texts embedded: 0, from the embedding cache: {kept}" in result.output
     # The cache is bounded by the corpus: the removed document's texts are gone from it.
-    assert len(read_cache(root)) == len(_texts(corpus)) == report.cached
+    assert len(read_cache(root)) == kept
 
 
 def _garbage(path: Path) -> None:
