@@ -87,8 +87,15 @@ class Settings(BaseSettings):
     log_query_text: bool = Field(
         default=False, description="Keep query strings (the searched text) in the access log."
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin endpoints (POST /admin/reload); unset: disabled.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`report-search serve` logs: one JSON object per line, or text."
+    )
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "admin_token", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: object) -> object:
         """``REPORT_API_KEY=`` (empty) means no key, not a key that is the empty string."""

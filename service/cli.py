@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +18,7 @@ from indexer.embedding.provision import ModelProvisionError
 from indexer.passage import Passage
 from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
+from service.logging_setup import log_config
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import (
@@ -37,6 +39,8 @@ _USER_ERRORS = (
     EvalFileError,
 )
 IndexOption = Annotated[Path | None, typer.Option(help="Index folder (default: settings).")]
+# How long uvicorn waits for a new worker process to load the model and index.
+WORKER_START_TIMEOUT_S = 120
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -56,8 +60,16 @@ def serve(
     index: IndexOption = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes on one port, each with its own model and index (README).",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs). SIGHUP reloads the index."""
     import uvicorn
 
     from service.api.app import create_app
@@ -65,6 +77,8 @@ def serve(
     settings = get_settings()
     if index is not None:
         settings = settings.model_copy(update={"index_dir": index})
+        # Worker processes read their settings from the environment.
+        os.environ["REPORT_INDEX_DIR"] = str(index)
     try:
         # Refuse a missing or foreign index before binding the port, where it is cheap.
         manifest = read_manifest(settings.index_dir)
@@ -80,7 +94,23 @@ def serve(
                 "`report-index build --force` or set REPORT_MODEL to the index's model"
             )
         )
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_config": log_config(settings.log_format),
+        "access_log": False,  # the app logs each request itself (service/api/observability.py)
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    uvicorn.run(
+        "service.api.app:create_worker_app",
+        factory=True,
+        workers=workers,
+        # A replacement worker loads the model and index before it counts as started.
+        timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
+        **options,
+    )
 
 
 @app.command("mcp")

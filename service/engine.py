@@ -7,10 +7,12 @@ import dataclasses
 import threading
 import time
 
+import numpy as np
 from cachetools import LRUCache
 from starlette.concurrency import run_in_threadpool
 
 from indexer.settings import Settings
+from service import metrics
 from service.batching import MicroBatcher
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
@@ -22,6 +24,7 @@ class SearchEngine:
 
     Validation runs first (no model work for a bad request), repeated requests come from
     an LRU cache, query encoding is micro-batched, and ranking runs in the thread pool.
+    An engine never changes index: a reload builds another one with :meth:`serving`.
     """
 
     def __init__(
@@ -31,9 +34,10 @@ class SearchEngine:
         max_batch: int = 16,
         max_wait_ms: float = 1.0,
         encoder_workers: int = 1,
+        batcher: MicroBatcher | None = None,
     ) -> None:
         self.searcher = searcher
-        self.batcher = MicroBatcher(
+        self.batcher = batcher or MicroBatcher(
             searcher.encoder.encode_queries, max_batch, max_wait_ms, encoder_workers
         )
         self._cache: LRUCache[tuple[object, ...], SearchResult] = LRUCache(maxsize=cache_size)
@@ -60,6 +64,18 @@ class SearchEngine:
             encoder_workers=workers,
         )
 
+    def serving(self, searcher: Searcher) -> SearchEngine:
+        """An engine over another index searched with this engine's encoder (a reload).
+
+        It shares this engine's batcher, so the encoder's threads are not restarted and
+        requests still running on this engine finish normally: nothing of this engine needs
+        closing, it is garbage once they are done. The result cache starts empty, since
+        cached results belong to the old index.
+        """
+        if searcher.encoder is not self.searcher.encoder:
+            raise ValueError("a reloaded index must be searched with the encoder being served")
+        return SearchEngine(searcher, cache_size=int(self._cache.maxsize), batcher=self.batcher)
+
     async def search(self, query: str, k: int, filters: SearchFilters, mode: Mode) -> SearchResult:
         """Same contract as :meth:`Searcher.search`."""
         request = self.searcher.prepare(query, k, filters, mode)
@@ -72,15 +88,22 @@ class SearchEngine:
             return dataclasses.replace(cached, took_ms=took)
         # Language detection is pure Python and the encoder releases the GIL: overlap them.
         vector, query_lang = await asyncio.gather(
-            self.batcher.encode(request.query),
+            self._encode(request.query),
             run_in_threadpool(self.searcher.query_language, request.query),
         )
-        result = await run_in_threadpool(self.searcher.rank, request, vector, query_lang)
+        with metrics.RANK_SECONDS.time():
+            result = await run_in_threadpool(self.searcher.rank, request, vector, query_lang)
         if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
             with self._lock:
                 self._cache[key] = result
         return result
 
     async def close(self) -> None:
-        """Release the encoder thread."""
+        """Release the encoder threads (shared with the engines :meth:`serving` made)."""
         await self.batcher.close()
+
+    async def _encode(self, query: str) -> np.ndarray:
+        started = time.perf_counter()
+        vector = await self.batcher.encode(query)
+        metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
+        return vector

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -73,3 +78,52 @@ def live_server(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextmanager
+def serve_process(
+    log: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``report-search serve ARGS`` on a free port until it is ready, then stop it.
+
+    Yields the server's URL and its process.
+
+    For what only a real ``serve`` has: signal handlers, worker processes, its log
+    configuration. The log (stderr) goes to ``log``, read by the tests once stopped. The
+    server is stopped with SIGTERM and must shut down its app cleanly within 30 s.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("report-search")
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(script), "serve", "--port", str(port), *args],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,  # its own process group: worker processes included
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while not _answers(f"{url}/readyz"):
+            assert process.poll() is None, log.read_text("utf-8")
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.25)
+        yield url, process
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down, then re-raises the signal it stopped for: -SIGTERM is clean too.
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM), log.read_text("utf-8")
+        assert "Application shutdown complete" in log.read_text("utf-8")
+    finally:
+        if process.poll() is None:  # a failed test: leave no worker behind
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False

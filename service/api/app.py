@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -10,19 +12,32 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from tqdm import tqdm
 
 from indexer.settings import Settings, get_settings
-from service.api.routes import context, health, passages, search, tools
+from service.api.observability import RequestObserver
+from service.api.routes import admin, context, health, metrics, passages, search, tools
 from service.api.routes.web import mount_web
 from service.api.security import guarded_responses, install_security
+from service.api.sighup import reload_on_sighup
 from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
 from service.searcher import InvalidQueryError, Searcher
 
 
-def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
-    """Build the app; with no ``searcher`` it loads one from ``settings`` at start-up."""
+def create_app(
+    settings: Settings | None = None,
+    searcher: Searcher | None = None,
+    *,
+    wait_until_loaded: bool = False,
+) -> FastAPI:
+    """Build the app; with no ``searcher`` it loads one from ``settings`` at start-up.
+
+    The load runs in the background so that the process answers at once (``/readyz`` says
+    it is loading), unless ``wait_until_loaded``: then start-up ends, and uvicorn accepts
+    connections, only once it is done.
+    """
     settings = settings or get_settings()
     state = ServiceState(partial(SearchEngine.configured, settings=settings))
     if searcher is not None:
@@ -36,7 +51,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         async with mcp_server.session_manager.run():
             if state.engine is None:
                 state.load_in_background(lambda: Searcher.open(settings))
-            yield
+                if wait_until_loaded:
+                    await asyncio.to_thread(state.wait)
+            with reload_on_sighup(state, settings.index_dir):
+                yield
             if state.engine is not None:
                 await state.engine.close()
 
@@ -47,18 +65,37 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         lifespan=lifespan,
     )
     app.state.service = state
+    app.state.settings = settings
     guarded = guarded_responses(settings)  # health stays open: no key, no rate limit
     app.include_router(search.router, responses=guarded)
     app.include_router(health.router)
     app.include_router(context.router, responses=guarded)
     app.include_router(passages.router, responses=guarded)
     app.include_router(tools.router, responses=guarded)
+    app.include_router(metrics.router, responses=guarded)
+    app.include_router(admin.router, responses=guarded)
     mount_web(app)  # the search page at / and its files at /static
     app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
     install_security(app, settings)  # size, encoding, key, CORS, rate limit (SECURITY.md)
+    # Outermost: request id, metrics and access line for every request, refusals included.
+    app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one of several uvicorn worker processes (``report-search serve --workers``).
+
+    Built from the environment's settings, it takes connections only once its model and
+    index are loaded: meanwhile the other workers answer, so neither the start nor uvicorn's
+    worker-by-worker restart on SIGHUP sends a request to a worker that cannot search.
+    """
+    # tqdm (bm25s's progress bars, never shown here) locks with a multiprocessing semaphore,
+    # which a worker never unlinks: uvicorn ends it with the signal it stopped for, and the
+    # resource tracker then reports a leak at shutdown. A thread lock is all one process needs.
+    tqdm.set_lock(threading.RLock())
+    return create_app(wait_until_loaded=True)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
+from indexer.settings import Settings
 from service.api.state import ServiceState
 from service.engine import SearchEngine
 
@@ -14,6 +15,12 @@ def get_state(request: Request) -> ServiceState:
     """The app's service state."""
     state: ServiceState = request.app.state.service
     return state
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> SearchEngine:
@@ -26,3 +33,4 @@ def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> SearchEngi
 
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 StateDep = Annotated[ServiceState, Depends(get_state)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

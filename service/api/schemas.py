@@ -141,7 +141,23 @@ class StatsResponse(BaseModel):
     documents: list[DocumentInfo]
     index_built_at: str
     index_format_version: int
+    index_version: str = Field(description="Version id of the index (report-index list).")
     model: ModelInfo
+
+
+class ReadyResponse(BaseModel):
+    """The service can search, and which index version it searches."""
+
+    status: str
+    index_version: str
+
+
+class ReloadResponse(BaseModel):
+    """An index reload that happened: the version served before and the one served now."""
+
+    previous_version: str
+    version: str
+    passages: int
 
 
 MIN_CONTEXT_CHARS = 200

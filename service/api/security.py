@@ -5,7 +5,8 @@ Pure ASGI middleware, outermost first:
 - CORS (Starlette's ``CORSMiddleware``), only when ``cors_origins`` is configured, so that
   the errors below carry CORS headers too and browser preflights need no key;
 - :class:`RateLimiter`, a token bucket per client IP, off unless ``rate_limit_per_minute``;
-- :class:`ApiKeyGuard`, only when ``api_key`` is set;
+- :class:`ApiKeyGuard`, only when ``api_key`` is set (not on ``/admin/``, whose routes
+  check their own token in the same ``Authorization`` header);
 - :class:`InputGuard`, always: body size, UTF-8, JSON depth, control characters, repeated
   query parameters.
 
@@ -43,6 +44,7 @@ OPEN_PATHS = frozenset(
     {"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
 OPEN_PREFIXES = ("/static/",)
+ADMIN_PREFIX = "/admin/"
 
 # Nesting deeper than any request body of this API needs; far below the parser's recursion.
 MAX_JSON_DEPTH = 32
@@ -73,6 +75,11 @@ class RequestRejected(Exception):
 def is_open(path: str) -> bool:
     """Paths that never need a key nor count against the rate: probes, the page, the docs."""
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+def needs_api_key(path: str) -> bool:
+    """Every path but the open ones and the admin ones, which check a token of their own."""
+    return not (is_open(path) or path.startswith(ADMIN_PREFIX))
 
 
 async def _reject(scope: Scope, receive: Receive, send: Send, error: RequestRejected) -> None:
@@ -282,7 +289,7 @@ class ApiKeyGuard:
         self._key = api_key.encode("utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]) or self._authorised(scope):
+        if scope["type"] != "http" or not needs_api_key(scope["path"]) or self._authorised(scope):
             await self.app(scope, receive, send)
             return
         error = RequestRejected(
@@ -392,8 +399,8 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key"],
-            expose_headers=["Retry-After"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         )
     app.add_exception_handler(Exception, _internal_error)

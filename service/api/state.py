@@ -1,29 +1,53 @@
-"""The searcher the app serves, loaded in the background so the process answers at once."""
+"""The search engine the app serves: loaded in the background so the process answers at once,
+and replaced without downtime when the index is reloaded."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
+from service import metrics
 from service.engine import SearchEngine
+from service.reload import ReloadBusy, ReloadRefused, load_replacement
 from service.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Reloaded:
+    """What a reload swapped: the version served before and the one served now."""
+
+    previous_version: str
+    version: str
+    passages: int
+
+
 class ServiceState:
-    """Holds the search engine once it is loaded, or the reason it could not be."""
+    """Holds the search engine once it is loaded, or the reason it could not be.
+
+    Requests read :attr:`engine` once and keep that engine to the end, so a reload only
+    has to replace the attribute: requests already running finish on the old engine (it
+    shares the encoder's batcher with the new one, so nothing is closed under them), new
+    ones get the new engine.
+    """
 
     def __init__(self, make_engine: Callable[[Searcher], SearchEngine]) -> None:
         self.engine: SearchEngine | None = None
         self.error: str | None = None
         self._make_engine = make_engine
         self._thread: threading.Thread | None = None
+        # Held for a whole reload; a second one is refused rather than queued (README).
+        self._reloading = threading.Lock()
 
     def serve(self, searcher: Searcher) -> None:
         """Start serving ``searcher``."""
         self.engine = self._make_engine(searcher)
+        metrics.record_served(searcher)
 
     def load_in_background(self, loader: Callable[[], Searcher]) -> None:
         """Run ``loader`` in a thread; ``/readyz`` turns 200 when it finishes."""
@@ -43,3 +67,37 @@ class ServiceState:
         """Block until a background load has finished (tests and the CLI use it)."""
         if self._thread is not None:
             self._thread.join(timeout)
+
+    async def reload(self, root: Path) -> Reloaded:
+        """Load the current version of ``root`` in a thread, check it, then swap it in.
+
+        Raises ReloadBusy while another reload or the first load runs, ReloadRefused when
+        the version cannot be served; either way the old version keeps serving.
+        """
+        if not self._reloading.acquire(blocking=False):
+            metrics.RELOADS.labels("busy").inc()
+            raise ReloadBusy("a reload is already running; retry when it has finished")
+        try:
+            served = self.engine
+            if served is None:
+                metrics.RELOADS.labels("busy").inc()
+                reason = self.error or "the model and index are still loading"
+                raise ReloadBusy(f"nothing is served yet to reload ({reason})")
+            try:
+                searcher = await asyncio.to_thread(load_replacement, served.searcher, root)
+            except ReloadRefused as exc:
+                metrics.RELOADS.labels("refused").inc()
+                log.warning("index reload refused, still serving %s: %s", _version(served), exc)
+                raise
+            self.engine = served.serving(searcher)
+        finally:
+            self._reloading.release()
+        metrics.record_served(searcher)
+        metrics.RELOADS.labels("success").inc()
+        reloaded = Reloaded(_version(served), searcher.index.version, len(searcher.index.passages))
+        log.info("index reloaded: %s -> %s", reloaded.previous_version, reloaded.version)
+        return reloaded
+
+
+def _version(engine: SearchEngine) -> str:
+    return engine.searcher.index.version

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from service.api.deps import EngineDep, StateDep
-from service.api.schemas import DocumentInfo, ErrorResponse, ModelInfo, StatsResponse
+from service.api.schemas import (
+    DocumentInfo,
+    ErrorResponse,
+    ModelInfo,
+    ReadyResponse,
+    StatsResponse,
+)
 
 router = APIRouter(tags=["health"])
 
@@ -16,18 +22,20 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"model": ErrorResponse}})
-def readyz(state: StateDep) -> dict[str, str]:
-    """200 once the model and index are loaded; 503 with the reason before that."""
-    if state.engine is None:
+@router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
+def readyz(state: StateDep) -> ReadyResponse:
+    """200 with the served index version once the model and index are loaded; 503 with the
+    reason before that."""
+    engine = state.engine
+    if engine is None:
         reason = state.error or "loading model and index"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
-    return {"status": "ready"}
+    return ReadyResponse(status="ready", index_version=engine.searcher.index.version)
 
 
 @router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorResponse}})
 def stats(engine: EngineDep) -> StatsResponse:
-    """Passages, documents, index build time and the model being served."""
+    """Passages, documents, index version and build time, and the model being served."""
     searcher = engine.searcher
     manifest = searcher.index.manifest
     encoder = searcher.encoder
@@ -41,6 +49,7 @@ def stats(engine: EngineDep) -> StatsResponse:
         ],
         index_built_at=manifest.built_at,
         index_format_version=manifest.format_version,
+        index_version=searcher.index.version,
         model=ModelInfo(
             name=encoder.identity.name,
             path=str(encoder.path) if encoder.path else None,

@@ -1,0 +1,107 @@
+"""Observability: Prometheus metrics at /metrics, request ids, and the JSON access log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.api.app import create_app
+from service.logging_setup import RequestIdFilter, log_config
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics, by name and labels."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def requests_total(samples: dict, route: str, status: str = "200") -> float:
+    labels = (("method", "GET"), ("route", route), ("status", status))
+    return samples.get(("report_search_http_requests_total", labels), 0.0)
+
+
+@pytest.fixture
+def app_client(settings, searcher) -> Iterator[TestClient]:
+    """An app of its own: the served-index metrics are the last served app's."""
+    with TestClient(create_app(settings, searcher)) as client:
+        yield client
+
+
+def test_metrics_count_requests_by_route_template(app_client, searcher):
+    passage = searcher.index.passages[3].id
+    before = scrape(app_client)
+    assert app_client.get("/search", params={"q": "trafic de faux médicaments"}).status_code == 200
+    assert app_client.get(f"/passages/{passage}").status_code == 200
+    assert app_client.get("/no/such/page").status_code == 404
+    after = scrape(app_client)
+
+    assert requests_total(after, "/search") == requests_total(before, "/search") + 1
+    template = "/passages/{passage_id}"
+    assert requests_total(after, template) == requests_total(before, template) + 1
+    unmatched = ("unmatched", "404")
+    assert requests_total(after, *unmatched) == requests_total(before, *unmatched) + 1
+    routes = {dict(labels).get("route") for _, labels in after}
+    assert not any(passage in str(route) for route in routes)  # no raw paths as labels
+    for histogram in ("report_search_encode_seconds", "report_search_rank_seconds"):
+        count = (f"{histogram}_count", ())
+        assert after[count] >= before.get(count, 0) + 1
+    served = [dict(labels) for name, labels in after if name == "report_search_index_info"]
+    assert [info["version"] for info in served] == [searcher.index.version]
+    assert after[("report_search_index_passages", ())] == len(searcher.index.passages)
+    assert {"success", "refused", "busy"} <= {
+        dict(labels)["outcome"] for name, labels in after if name == "report_search_reloads_total"
+    }
+
+
+def test_request_id_is_echoed_when_safe_and_made_otherwise(app_client):
+    given = app_client.get("/healthz", headers={"X-Request-ID": "edge-7f3a:01"})
+    assert given.headers["x-request-id"] == "edge-7f3a:01"
+    for unsafe in ("has spaces", "x" * 65, "<script>", ""):
+        made = app_client.get("/healthz", headers={"X-Request-ID": unsafe})
+        assert made.headers["x-request-id"] != unsafe
+        assert len(made.headers["x-request-id"]) == 32
+    refused = app_client.get("/search", params={"q": "a", "k": "x"})  # a 422 gets one too
+    assert refused.status_code == 422 and len(refused.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize("log_query_text", [False, True])
+def test_access_log_is_one_json_object_per_request(settings, searcher, log_query_text):
+    config = log_config("json")
+    formatter = logging.config.DictConfigurator(config).configure_formatter(
+        config["formatters"]["json"]
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    access = logging.getLogger("service.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    app = create_app(settings.model_copy(update={"log_query_text": log_query_text}), searcher)
+    try:
+        with TestClient(app) as client:
+            answer = client.get(
+                "/search", params={"q": "quokkasecret", "k": 2}, headers={"X-Request-ID": "r-1"}
+            )
+    finally:
+        access.removeHandler(handler)
+    assert answer.status_code == 200
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["request_id"] == "r-1"
+    assert (line["level"], line["logger"]) == ("INFO", "service.access")
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/search", 200)
+    assert line["latency_ms"] > 0 and line["timestamp"]
+    assert ("quokkasecret" in stream.getvalue()) is log_query_text

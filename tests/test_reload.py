@@ -1,0 +1,208 @@
+"""Zero-downtime index reload: POST /admin/reload and SIGHUP swap in the index root's current
+version while requests keep being answered, and refuse a version that cannot be served."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
+import service.api.state
+from indexer.artifact import PASSAGES_FILE, IndexVectors, load_index, write_index
+from indexer.settings import Settings
+from service.api.app import create_app
+from service.searcher import Searcher
+from tests.conftest import live_server, serve_process
+
+TOKEN = "reload-token-for-tests"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+QUERIES = ["Qui préside INTERPOL ?", "pêche illégale", "HAECHI", "cybercriminalité", "Notices"]
+
+
+@pytest.fixture
+def root(index_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's index root, to publish versions into."""
+    copy = tmp_path / "root"
+    shutil.copytree(index_dir, copy, symlinks=True)
+    return copy
+
+
+def publish(root: Path, **manifest_changes: object) -> str:
+    """Publish the current version again as a new version (manifest changed as given)."""
+    index = load_index(root)
+    vectors = IndexVectors(
+        passages=index.vectors.reconstruct_n(0, index.vectors.ntotal),
+        sentences=index.sentences,
+        hubness=index.hubness,
+    )
+    manifest = dataclasses.replace(index.manifest, **manifest_changes)
+    return write_index(root, manifest, list(index.passages), vectors, keep=10)
+
+
+def app_over(root: Path, settings: Settings, searcher: Searcher, **changes: object) -> FastAPI:
+    """The app over ``root``'s current version, with the session's encoder (no model load)."""
+    configured = settings.model_copy(
+        update={"index_dir": root, "admin_token": SecretStr(TOKEN), **changes}
+    )
+    return create_app(configured, Searcher(load_index(root), searcher.encoder))
+
+
+def reloads(outcome: str) -> float:
+    return REGISTRY.get_sample_value("report_search_reloads_total", {"outcome": outcome}) or 0.0
+
+
+def test_reload_under_load_answers_every_request(root, settings, searcher):
+    app = app_over(root, settings, searcher)
+    first = load_index(root).version
+    answers: list[tuple[int, bool]] = []  # status, whether a reload was running at the end
+    reloading = threading.Event()
+    stop = threading.Event()
+
+    def fire(worker: int, url: str) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            n = 0
+            while not stop.is_set():
+                n += 1  # k changes too, so that the result cache does not answer them all
+                params = {"q": QUERIES[(worker + n) % len(QUERIES)], "k": 1 + n % 50}
+                status = http.get("/search", params=params).status_code
+                answers.append((status, reloading.is_set()))
+
+    with live_server(app) as url, ThreadPoolExecutor(6) as pool:
+        firing = [pool.submit(fire, worker, url) for worker in range(6)]
+        time.sleep(0.5)
+        second = publish(root)
+        reloading.set()
+        answer = httpx.post(f"{url}/admin/reload", headers=ADMIN, timeout=60)
+        reloading.clear()
+        time.sleep(0.5)
+        stop.set()
+        for future in firing:
+            future.result()
+        stats = httpx.get(f"{url}/stats").json()
+        ready = httpx.get(f"{url}/readyz").json()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "previous_version": first,
+        "version": second,
+        "passages": len(searcher.index.passages),
+    }
+    assert second != first
+    assert stats["index_version"] == ready["index_version"] == second
+    assert len(answers) > 50 and any(during for _, during in answers)
+    assert {status for status, _ in answers} == {200}
+    served = app.state.service.engine.searcher
+    assert served.index.version == second
+    assert served.encoder is searcher.encoder  # the model was not loaded again
+
+
+def _truncated_version(root: Path) -> None:
+    publish(root)
+    path = root / "current" / PASSAGES_FILE
+    path.write_bytes(path.read_bytes()[:-10])  # the last passage's JSON is cut short
+
+
+def _other_model_version(root: Path) -> None:
+    model = load_index(root).manifest.model
+    publish(root, model=dataclasses.replace(model, checksum="0" * 64))
+
+
+@pytest.mark.parametrize(
+    ("publish_bad_version", "reason"),
+    [(_truncated_version, "is damaged"), (_other_model_version, "was built with model")],
+    ids=["truncated-passages", "other-model"],
+)
+def test_a_version_that_cannot_be_served_is_refused(
+    root, settings, searcher, publish_bad_version, reason
+):
+    app = app_over(root, settings, searcher)
+    first = load_index(root).version
+    publish_bad_version(root)
+    refused_before = reloads("refused")
+    with TestClient(app) as client:
+        answer = client.post("/admin/reload", headers=ADMIN)
+        assert answer.status_code == 422
+        assert reason in answer.json()["detail"]
+        assert client.get("/stats").json()["index_version"] == first
+        search = client.get("/search", params={"q": QUERIES[0]})
+        assert search.status_code == 200 and search.json()["results"]
+    assert reloads("refused") == refused_before + 1
+
+
+def test_admin_endpoint_is_off_without_a_token_and_needs_the_right_one(root, settings, searcher):
+    with TestClient(app_over(root, settings, searcher, admin_token=None)) as client:
+        off = client.post("/admin/reload", headers=ADMIN)
+    assert off.status_code == 403
+    assert off.json()["detail"] == "admin endpoints are disabled: set REPORT_ADMIN_TOKEN"
+
+    # With an API key too: admin routes take their own token, the API still takes the key.
+    app = app_over(root, settings, searcher, api_key=SecretStr("api-key"))
+    with TestClient(app) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
+            refused = client.post("/admin/reload", headers=headers)
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert "admin token" in refused.json()["detail"]
+        assert client.post("/admin/reload", headers=ADMIN).status_code == 200
+        assert client.get("/search", params={"q": "x"}, headers=ADMIN).status_code == 401
+
+
+def test_a_second_reload_while_one_runs_gets_409(root, settings, searcher, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+    load = service.api.state.load_replacement
+
+    def slow_load(served: Searcher, at: Path) -> Searcher:
+        entered.set()
+        release.wait(60)
+        return load(served, at)
+
+    monkeypatch.setattr(service.api.state, "load_replacement", slow_load)
+    busy_before = reloads("busy")
+    with live_server(app_over(root, settings, searcher)) as url, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(httpx.post, f"{url}/admin/reload", headers=ADMIN, timeout=60)
+        assert entered.wait(30)
+        second = httpx.post(f"{url}/admin/reload", headers=ADMIN, timeout=60)
+        release.set()
+        assert first.result().status_code == 200
+    assert second.status_code == 409
+    assert second.json()["detail"].startswith("a reload is already running")
+    assert reloads("busy") == busy_before + 1
+
+
+def test_sighup_reloads_a_served_index_and_logs_json(root, tmp_path):
+    log = tmp_path / "serve.log"
+    env = {"REPORT_LOG_FORMAT": "json", "REPORT_ADMIN_TOKEN": ""}
+    with serve_process(log, "--index", str(root), env=env) as (url, process):
+        first = httpx.get(f"{url}/readyz").json()["index_version"]
+        assert httpx.post(f"{url}/admin/reload", headers=ADMIN).status_code == 403
+        second = publish(root)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{url}/readyz").json()["index_version"] != second:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the index"
+            time.sleep(0.2)
+        secret = httpx.get(
+            f"{url}/search", params={"q": "zanzibarsecret"}, headers={"X-Request-ID": "trace-42"}
+        )
+        assert secret.status_code == 200 and secret.headers["x-request-id"] == "trace-42"
+    assert first != second
+    lines = [json.loads(line) for line in log.read_text("utf-8").splitlines()]  # all JSON
+    assert all({"timestamp", "level", "logger", "message", "request_id"} <= set(r) for r in lines)
+    assert any(r["message"] == f"index reloaded: {first} -> {second}" for r in lines)
+    access = [r for r in lines if r["logger"] == "service.access" and r["route"] == "/search"]
+    assert access[-1]["request_id"] == "trace-42"
+    assert access[-1]["status"] == 200 and access[-1]["method"] == "GET"
+    assert access[-1]["latency_ms"] > 0
+    assert "zanzibarsecret" not in log.read_text("utf-8")
