@@ -94,6 +94,23 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="`report-search serve` logs: one JSON object per line, or text."
     )
+    # Embedding stage of a build on a Ray cluster (indexer/embedding/ray_encoder.py).
+    ray_address: str | None = Field(
+        default=None,
+        description=(
+            "Ray cluster that embeds a build's passages: 'auto', a ray:// address, or 'local' "
+            "(a Ray instance started for the build). Unset embeds in the build process."
+        ),
+    )
+    embed_workers: int = Field(
+        default=2, ge=1, le=1024, description="Model actors embedding on the Ray cluster."
+    )
+
+    @field_validator("ray_address", mode="before")
+    @classmethod
+    def _empty_address_is_none(cls, value: object) -> object:
+        """``REPORT_RAY_ADDRESS=`` (empty) means no Ray, as when it is unset."""
+        return None if value == "" else value
 
     @field_validator("api_key", "admin_token", mode="before")
     @classmethod
