@@ -28,6 +28,7 @@ from indexer.chunking import SectionChunker
 from indexer.corpus import CorpusError, Document, load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import ModelIdentity, ResolvedModel, resolve_model
+from indexer.embedding.ray_encoder import RayPassageEncoder
 from indexer.embedding_cache import CachedEmbeddings, embed_with_cache
 from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
@@ -193,6 +194,11 @@ def build_index(
     log(f"{len(documents)} document(s) → {len(passages)} passages")
 
     def encode(texts: list[str]) -> np.ndarray:
+        if settings.ray_address:
+            log(f"embedding {len(texts)} new text(s) on Ray ({settings.ray_address})")
+            return RayPassageEncoder(
+                model, settings.ray_address, settings.embed_workers, settings.batch_size
+            ).encode_passages(texts, show_progress)
         log(f"embedding {len(texts)} new text(s); loading {model.location}")
         encoder = Encoder(model, batch_size=settings.batch_size)
         return encoder.encode_passages(texts, show_progress)

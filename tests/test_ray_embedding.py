@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexer.build import embedding_text, passages_for
-from indexer.corpus import load_corpus
-from indexer.embedding.encoder import Encoder
+from indexer.artifact import load_index
+from indexer.build import build_index
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.settings import Settings
 from tests.conftest import CORPUS
@@ -52,31 +51,28 @@ def local_ray() -> Iterator[Any]:
         ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def texts() -> list[str]:
-    """40 passage texts of the real report, of varied lengths, as a build embeds them."""
-    passages = passages_for(load_corpus(CORPUS))
-    return [embedding_text(p) for p in passages[:40]]
+def test_a_build_on_ray_gives_the_plain_build_vectors(local_ray: Any, tmp_path: Path) -> None:
+    """The whole embedding stage through `build_index`: passages and sentences, same rows.
 
+    The Ray encoder sorts texts by length to pad less, so a lost order would fail this.
+    """
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    report = (CORPUS / "interpol-2021-fr.txt").read_text("utf-8")
+    (corpus / "extract.txt").write_text(report[:6000], "utf-8")
+    plain, on_ray = tmp_path / "plain", tmp_path / "ray"
+    build_index(Settings(batch_size=8), corpus, plain)
+    build_index(Settings(batch_size=8, ray_address="local", embed_workers=2), corpus, on_ray)
 
-def test_ray_vectors_match_the_local_encoder(local_ray: Any, texts: list[str]) -> None:
-    from indexer.embedding.ray_encoder import RayPassageEncoder
-
-    model = resolve_model(Settings())
-    expected = Encoder(model, batch_size=8).encode_passages(texts)
-    # batch_size 8 over 40 texts: five batches shared by the two actors.
-    encoder = RayPassageEncoder(model, address="local", workers=2, batch_size=8)
-    vectors = encoder.encode_passages(texts)
-
-    assert encoder.dimension == expected.shape[1]
-    assert encoder.identity == model.identity
-    assert vectors.shape == expected.shape
-    assert vectors.dtype == np.float32
-    # Row by row: the same text at the same position (a shuffle would fail this).
-    cosines = np.sum(vectors * expected, axis=1)
-    assert cosines.min() >= 0.9999, cosines
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert encoder.encode_passages([]).shape == (0, expected.shape[1])
+    expected, actual = load_index(plain), load_index(on_ray)
+    assert actual.passages == expected.passages
+    n = expected.vectors.ntotal
+    cosines = np.sum(
+        actual.vectors.reconstruct_n(0, n) * expected.vectors.reconstruct_n(0, n), axis=1
+    )
+    assert n >= 5 and cosines.min() >= 0.9999, cosines
+    sentences = np.sum(actual.sentences.vectors * expected.sentences.vectors, axis=1)
+    assert len(sentences) > n and sentences.min() >= 0.9999
 
 
 def test_a_model_folder_missing_on_the_cluster_is_a_clear_error(
