@@ -1,8 +1,9 @@
 """One typed settings object for the indexer, the service and the CLIs.
 
 Every value can be set from the environment with the ``REPORT_`` prefix (for example
-``REPORT_MODEL=intfloat/multilingual-e5-base``), so operators configure a deployment
-without touching code, and tests build a ``Settings`` directly.
+``REPORT_MODEL=intfloat/multilingual-e5-base``) or a ``.env`` file in the working directory,
+so operators configure a deployment without touching code, and tests build a ``Settings``
+directly. README.md lists every setting (a test keeps the list complete).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Configuration shared by indexing and serving."""
 
-    model_config = SettingsConfigDict(env_prefix="REPORT_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REPORT_", env_file=".env", extra="ignore")
 
     model: str = Field(
         default="",
@@ -64,8 +65,8 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(
         default=1.0, ge=0, le=50, description="Longest a query waits for others to batch with."
     )
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
     # Security (SECURITY.md): everything below is off or closed unless configured.
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted; 413 above."
