@@ -116,6 +116,7 @@ def section_http(data: dict[str, Any]) -> list[str]:
 
 
 def section_build(data: dict[str, Any]) -> list[str]:
+    ratio = data["unchanged"]["seconds"] / data["cold"]["seconds"]
     return [
         "## Index build",
         "",
@@ -128,6 +129,19 @@ def section_build(data: dict[str, Any]) -> list[str]:
         f"{data['cold']['peak_rss_mib']:.0f} |",
         f"| unchanged rebuild | {data['unchanged']['seconds']:.1f} | "
         f"{data['unchanged']['peak_rss_mib']:.0f} |",
+        *(
+            [
+                f"| one short report added ({data['add_one_document']['passages_added']} "
+                "passages; only they are embedded) | "
+                f"{data['add_one_document']['seconds']:.1f} | "
+                f"{data['add_one_document']['peak_rss_mib']:.0f} |"
+            ]
+            if "add_one_document" in data
+            else []
+        ),
+        "",
+        f"Unchanged rebuild / cold build: **{ratio:.2f}** (target ≤ 0.5). Each run is a fresh "
+        "`report-index build` process, model loading included.",
         "",
     ]
 
