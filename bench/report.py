@@ -71,7 +71,7 @@ def section_inprocess(data: dict[str, Any]) -> list[str]:
         f"{data['runs'][0]['total_ms']['n']} distinct queries, {data['passages']} passages, "
         f"query encoder `{data['encoder']}`; p50 / p95 / p99 in ms.",
         "",
-        "| mode | encode | rank | total |",
+        "| mode | encode | detect query language + rank | total |",
         "|---|---|---|---|",
     ]
     for run in data["runs"]:
