@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,34 +40,37 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(index: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A `report-search serve` subprocess, ready, stopped on exit."""
+    """A `report-search serve` subprocess, ready, stopped on exit.
+
+    Its log goes to a temporary file: a pipe nobody reads fills up after ~64 KiB of access
+    lines and then blocks the server in the middle of a request.
+    """
     command = [str(Path(sys.executable).parent / "report-search"), "serve", "--index", str(index)]
     command += ["--port", str(port)]
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("server not ready after 180 s")
-        yield base
-    finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        if process.poll() is None:
-            process.kill()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.5)
+            else:
+                raise RuntimeError("server not ready after 180 s")
+            yield base
+        finally:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+            if process.poll() is None:
+                process.kill()
 
 
 def server_rss_mib(port: int) -> float | None:
