@@ -23,7 +23,8 @@ class SearchEngine:
     """What the HTTP API calls: one searcher shared by all requests.
 
     Validation runs first (no model work for a bad request), repeated requests come from
-    an LRU cache, query encoding is micro-batched, and ranking runs in the thread pool.
+    an LRU cache, query encoding goes through the batcher (batched or two calls in flight,
+    as the encoder prefers), and ranking runs in the thread pool.
     An engine never changes index: a reload builds another one with :meth:`serving`.
     """
 
