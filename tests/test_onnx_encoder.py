@@ -360,3 +360,20 @@ def test_int8_queries_keep_dev_set_ranking_quality(
         return metrics["all"].mrr_at_10
 
     assert mrr(int8) >= mrr(reference) - 0.01
+
+
+def test_exporting_does_not_change_a_local_models_identity(copy_of_model: Path) -> None:
+    """The index records the model's checksum: a derived ONNX export must not make it stale,
+    while other weights must."""
+    settings = Settings(model=str(copy_of_model))
+    before = resolve_model(settings).identity
+    export = copy_of_model / ONNX_DIR
+    export.mkdir()
+    for name in (FP32_FILE, INT8_FILE, "export.json"):  # what an export writes, as stand-ins
+        (export / name).write_bytes(b"derived")
+    assert resolve_model(settings).identity == before
+    weights = copy_of_model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.unlink()  # a hard link: replace the file, never write through it
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert resolve_model(settings).identity.checksum != before.checksum
