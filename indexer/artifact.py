@@ -34,7 +34,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexer import ann, versions
+from indexer import ann, durable, versions
 from indexer.embedding.model import ModelIdentity
 from indexer.passage import Passage
 
@@ -192,7 +192,7 @@ def write_index(
         )
         np.save(folder / HUBNESS_FILE, vectors.hubness.astype(np.float32))
         for path in folder.iterdir():
-            _fsync(path)
+            durable.fsync_file(path)
         # The manifest is written last: its presence marks a complete folder.
         _write_json(folder / MANIFEST_FILE, manifest.to_dict())
 
@@ -204,11 +204,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, handle, ensure_ascii=False, indent=2)
         handle.write("\n")
         handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
         os.fsync(handle.fileno())
 
 

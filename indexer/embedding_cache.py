@@ -19,19 +19,18 @@ replaced by the next build; it never fails a build.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from indexer import durable
 from indexer.embedding.model import ModelIdentity
 
 CACHE_DIR = "embedding-cache"
@@ -128,7 +127,8 @@ def write_cache(root: Path, vectors: dict[str, np.ndarray]) -> None:
     folder = root / CACHE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / _PARTIAL_FILE
-    with _locked(folder):
+    # One writer at a time: two builds of one root would otherwise share the partial file.
+    with durable.exclusive_lock(folder / _LOCK_FILE):
         # Under the lock, a leftover partial file is a killed build's: overwritten here.
         with partial.open("wb") as handle:
             np.savez(
@@ -140,19 +140,4 @@ def write_cache(root: Path, vectors: dict[str, np.ndarray]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, folder / CACHE_FILE)
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One writer at a time: two builds of one root would otherwise share the partial file."""
-    with (folder / _LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        durable.fsync_dir(folder)

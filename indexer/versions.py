@@ -16,7 +16,6 @@ versions stay for rollback until pruned. Version ids sort by build time.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import secrets
@@ -25,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from indexer import durable
 
 VERSIONS_DIR = "versions"
 CURRENT_LINK = "current"
@@ -98,11 +99,11 @@ def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
         staging.mkdir()
         try:
             write(staging)
-            _fsync_dir(staging)
+            durable.fsync_dir(staging)
             version_id = _new_id(root)
             final = root / VERSIONS_DIR / version_id
             staging.rename(final)
-            _fsync_dir(root / VERSIONS_DIR)
+            durable.fsync_dir(root / VERSIONS_DIR)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -161,7 +162,7 @@ def _point_current(root: Path, version_id: str) -> None:
     temporary = root / f".{CURRENT_LINK}-{secrets.token_hex(4)}"
     os.symlink(Path(VERSIONS_DIR) / version_id, temporary)
     os.replace(temporary, link)
-    _fsync_dir(root)
+    durable.fsync_dir(root)
 
 
 def _sequence(version_id: str) -> int:
@@ -183,22 +184,11 @@ def _remove_dead_staging(root: Path) -> None:
 @contextlib.contextmanager
 def _locked(root: Path) -> Iterator[None]:
     """One writer at a time per root (two builds would otherwise race on ``current``)."""
-    with (root / LOCK_FILE).open("a") as handle:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stack.enter_context(durable.exclusive_lock(root / LOCK_FILE, wait=False))
         except BlockingIOError as exc:
             raise VersionError(
                 f"another build or rollback is writing {root}; wait for it to finish"
             ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        yield
