@@ -225,13 +225,22 @@ def read_manifest(root: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
+def read_passages(root: Path) -> tuple[Passage, ...]:
+    """The passages of the current index of ``root`` (or a version folder), without vectors."""
+    folder = versions.resolve(root)
+    try:
+        lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
+        return tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ArtifactError(f"index at {folder} is damaged ({exc}); rebuild it") from exc
+
+
 def load_index(root: Path) -> LoadedIndex:
     """Read and cross-check the current index of ``root`` (or a version folder)."""
     folder = versions.resolve(root)
     manifest = read_manifest(folder)
+    passages = read_passages(folder)
     try:
-        lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
-        passages = tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
         vectors = faiss.read_index(str(folder / VECTORS_FILE))
         ann.prepare(vectors, manifest.ann_spec())
         with np.load(folder / SENTENCES_FILE) as archive:

@@ -19,8 +19,8 @@ from indexer.artifact import (
     IndexVectors,
     Manifest,
     SentenceVectors,
-    load_index,
     read_manifest,
+    read_passages,
     write_index,
 )
 from indexer.changes import BuildChanges, compare, unchanged
@@ -34,7 +34,7 @@ from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import sentence_spans
-from indexer.versions import current_id
+from indexer.versions import current_id, resolve
 
 
 def pipeline_version() -> str:
@@ -237,12 +237,15 @@ def build_index(
 def _current_contents(
     index_dir: Path,
 ) -> tuple[tuple[DocumentEntry, ...], tuple[Passage, ...]]:
-    """Documents and passages of the version a build replaces (none if it is unreadable)."""
+    """Documents and passages of the version a build replaces (none if it is unreadable).
+
+    Only the manifest and the passages file are read: the vectors are not needed to count.
+    """
+    folder = resolve(index_dir)
     try:
-        current = load_index(index_dir)
+        return read_manifest(folder).documents, read_passages(folder)
     except ArtifactError:
         return (), ()
-    return current.manifest.documents, current.passages
 
 
 def _entry(document: Document, passages: int) -> DocumentEntry:
