@@ -127,3 +127,22 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=5).status_code == 200
     except httpx.TransportError:
         return False
+
+
+# What a light code path must not import: loading any of them costs seconds and ~1 GB.
+HEAVY_MODULES = ("sentence_transformers", "torch", "transformers")
+
+
+def run_fresh_python(code: str) -> list[str]:
+    """Run ``code`` in a new interpreter from the repository; its output lines, then the
+    heavy modules (HEAVY_MODULES) it ended up importing, as a printed sorted list."""
+    check = f"\nimport sys\nprint(sorted(set({HEAVY_MODULES!r}) & set(sys.modules)))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code + check],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +34,7 @@ from indexer.settings import Settings
 from service.evaluation import EvalQuery, evaluate
 from service.query_encoder import QueryEncoder
 from service.searcher import Searcher
+from tests.conftest import run_fresh_python
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_FILE = REPO.parent / "shared" / "eval" / "dev.jsonl"
@@ -132,22 +131,12 @@ def test_manifest_records_how_the_files_were_made(model_dir: Path, int8: OnnxQue
 
 def test_loading_does_not_import_torch(model_dir: Path, int8: OnnxQueryEncoder) -> None:
     code = (
-        "import sys\n"
         "from indexer.embedding.model import resolve_model\n"
         "from indexer.embedding.onnx_encoder import OnnxQueryEncoder\n"
         "from indexer.settings import Settings\n"
         "print(OnnxQueryEncoder(resolve_model(Settings())).encode_queries(['x']).shape)\n"
-        "print(sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.splitlines() == ["(1, 384)", "[]"]
+    assert run_fresh_python(code) == ["(1, 384)", "[]"]
 
 
 @pytest.fixture

