@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,9 +85,24 @@ def passages_for(documents: list[Document], chunker: SectionChunker | None = Non
     return passages
 
 
-def embedding_text(passage: Passage) -> str:
-    """What gets embedded: the section title gives a short passage its topic."""
-    return f"{passage.section}\n{passage.text}"
+# Sentence vectors score a passage by its best part and give the highlight. A list of
+# countries or a 70-word sentence is too coarse for either: beyond this many words a sentence
+# is cut into even pieces. Over 198 queries, 40 raised MRR@10 from 0.883 to 0.891 (25 did no
+# better); the 396-word member list now highlights the ~40 words that match.
+SENTENCE_MAX_WORDS = 40
+
+
+def embedding_text(passage: Passage, document_title: str) -> str:
+    """What gets embedded: the passage under its document's and its section's titles.
+
+    Passages rarely repeat what every reader of the report knows (whose report it is), while
+    queries say it ("how many people work for INTERPOL"): a stat block of bare labels sat
+    ~55th for such a question. Both titles as a header put that context back in every
+    passage vector. Measured over 138 queries in four languages, 60 of them written blind to
+    the system: R@5 0.949 -> 0.964 with the same fusion (EVALUATION.md). Sentence vectors stay
+    without a header: with one, they lose what makes them sharper than the passage.
+    """
+    return f"{document_title}\n{passage.section}\n{passage.text}"
 
 
 def embed(
@@ -95,15 +110,17 @@ def embed(
     model: ModelIdentity,
     passages: list[Passage],
     encode: Callable[[list[str]], np.ndarray],
+    titles: Mapping[str, str],
 ) -> tuple[IndexVectors, CachedEmbeddings]:
     """Passage vectors, sentence vectors with their spans, and passage hubness.
 
-    ``encode`` (passage prompt applied) gets only the texts missing from the embedding cache
-    of ``index_dir``; the second value says how many that was.
+    ``titles`` maps document ids to titles (see :func:`embedding_text`). ``encode`` (passage
+    prompt applied) gets only the texts missing from the embedding cache of ``index_dir``;
+    the second value says how many that was.
     """
-    spans = [sentence_spans(p.text) for p in passages]
+    spans = [sentence_spans(p.text, SENTENCE_MAX_WORDS) for p in passages]
     sentences = [p.text[a:b] for p, ss in zip(passages, spans, strict=True) for a, b in ss]
-    texts = [embedding_text(p) for p in passages]
+    texts = [embedding_text(p, titles[p.document]) for p in passages]
     # One encoder call for both keeps one progress bar and full batches.
     embedded = embed_with_cache(index_dir, model, model.passage_prompt, texts + sentences, encode)
     passage_vectors = embedded.vectors[: len(texts)]
@@ -203,7 +220,8 @@ def build_index(
         encoder = Encoder(model, batch_size=settings.batch_size)
         return encoder.encode_passages(texts, show_progress)
 
-    vectors, embedded = embed(index_dir, model.identity, passages, encode)
+    titles = {d.id: d.metadata.title for d in documents}
+    vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)
     spec = ann.choose(len(passages))
     counts = {d.id: 0 for d in documents}
     for passage in passages:

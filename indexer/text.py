@@ -12,6 +12,7 @@ _APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
 _RUNS_OF_SPACES = re.compile(r"[ ]{2,}")
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
+_NON_SPACE = re.compile(r"\S+")
 
 # A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a
 # character that can start a sentence. Abbreviations such as "B.C.N." are rare enough here
@@ -51,11 +52,32 @@ def word_count(text: str) -> int:
     return len(words(text))
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str, max_words: int | None = None) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of ``text``; each line is its own paragraph.
 
     Offsets index ``text`` itself, so a caller can point at a sentence inside a passage.
+    With ``max_words``, a longer sentence is cut into near-equal runs of whole words (lists
+    without punctuation, such as 195 member countries, are one "sentence" otherwise).
     """
+    spans = _sentence_spans(text)
+    if max_words is None:
+        return spans
+    return [piece for span in spans for piece in _cut(text, span, max_words)]
+
+
+def _cut(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, int]]:
+    start, end = span
+    tokens = list(_NON_SPACE.finditer(text, start, end))
+    if len(tokens) <= max_words:
+        return [span]
+    size = -(-len(tokens) // -(-len(tokens) // max_words))  # even pieces of <= max_words
+    return [
+        (tokens[i].start(), tokens[min(i + size, len(tokens)) - 1].end())
+        for i in range(0, len(tokens), size)
+    ]
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     line_start = 0
     for line in text.split("\n"):

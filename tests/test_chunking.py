@@ -2,7 +2,7 @@
 
 from indexer.chunking import ChunkingPolicy, SectionChunker
 from indexer.parsing import Page, Section
-from indexer.text import word_count
+from indexer.text import sentence_spans, word_count
 
 
 def _sentence(i: int, n_words: int = 10) -> str:
@@ -65,3 +65,14 @@ def test_passages_carry_ids_positions_language_and_page_urls():
     assert passages[0].source_urls[0].endswith("Weka-a-mobilise-24-pays")
     assert passages[0].source_urls[-1].startswith("https://www.youtube.com")
     assert passages[1].source_urls == ()  # never a URL from another page
+
+
+def test_long_sentences_are_cut_into_even_runs_of_whole_words_only_when_asked():
+    names = " - ".join(f"Pays{i}" for i in range(60))  # a list: one 119-token "sentence"
+    text = f"Une phrase courte.\n{names}"
+    assert len(sentence_spans(text)) == 2
+    spans = sentence_spans(text, max_words=40)
+    pieces = [text[a:b] for a, b in spans]
+    assert pieces[0] == "Une phrase courte."
+    assert [len(p.split()) for p in pieces[1:]] == [40, 40, 39]
+    assert " ".join(pieces[1:]) == names  # nothing lost, nothing cut mid-word

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from indexer import build, embedding_cache
 from indexer.artifact import load_index
-from indexer.build import build_index, embedding_text, passages_for
+from indexer.build import SENTENCE_MAX_WORDS, build_index, embedding_text, passages_for
 from indexer.cli import app as index_app
 from indexer.corpus import load_corpus
 from indexer.embedding.encoder import Encoder
@@ -80,9 +80,13 @@ def _corpus(folder: Path, **documents: str) -> Path:
 
 def _texts(corpus: Path) -> set[str]:
     """Every distinct text a full build of ``corpus`` embeds: passages and their sentences."""
-    passages = passages_for(load_corpus(corpus))
-    sentences = {p.text[a:b] for p in passages for a, b in sentence_spans(p.text)}
-    return {embedding_text(p) for p in passages} | sentences
+    documents = load_corpus(corpus)
+    titles = {d.id: d.metadata.title for d in documents}
+    passages = passages_for(documents)
+    sentences = {
+        p.text[a:b] for p in passages for a, b in sentence_spans(p.text, SENTENCE_MAX_WORDS)
+    }
+    return {embedding_text(p, titles[p.document]) for p in passages} | sentences
 
 
 def test_adding_a_document_embeds_only_its_texts(settings, encoder, tmp_path):

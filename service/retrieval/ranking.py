@@ -6,10 +6,14 @@ Measured on the development queries and our own extra queries (EVALUATION.md):
   questions match one sentence of a long passage far better than its average.
 - *Hubness* correction (CSLS): part of each passage's mean similarity to its neighbours
   is subtracted, so passages close to everything (the foreword) stop winning vague queries.
-- *Keywords* help only when the query is in the passage's language: BM25 then rewards
-  exact names and figures. Across languages shared words are mostly accidents, so the
-  keyword weight drops to zero there; names still count through the dense model. A plain
-  equal-weight fusion was measured worse than dense alone.
+- *Keywords* help most when the query is in the passage's language: BM25 then rewards
+  exact names and figures. Across languages most shared words are accidents, but names,
+  figures and cognates ("HAECHI", "30 Days at Sea 3.0", "Lionfish") are not, so there the
+  keyword weight is small rather than zero: 0.01 against 0.05. Measured over 138 queries:
+  0 -> 0.01 raised MRR@10 from 0.898 to 0.909 and R@5 from 0.964 to 0.986; anything up to
+  0.025 does about as well (the low end loses fewest queries to dense alone), 0.05 is
+  worse than 0. A plain equal-weight fusion was measured
+  worse than dense alone.
 """
 
 from __future__ import annotations
@@ -33,6 +37,6 @@ class RankingWeights:
     sentence: float = 0.5
     hubness: float = 0.5
     keyword_same_language: float = 0.05
-    keyword_other_language: float = 0.0
+    keyword_other_language: float = 0.01
     candidates: int = 100
     duplicate_cosine: float = 0.97
