@@ -160,9 +160,11 @@ class Searcher:
         if allowed is not None:
             keyword = np.where(allowed, keyword, 0.0)
         candidates = self._candidates(vector, keyword, allowed, request.mode, request.k)
-        scores = self._score(candidates, vector, keyword, query_lang, request.mode)
+        # Each candidate's best sentence both scores it and, if it is kept, highlights it.
+        best_sentence, rows = self.index.sentences.closest(candidates, vector)
+        scores = self._score(candidates, vector, keyword, query_lang, request.mode, best_sentence)
         order = np.argsort(-scores, kind="stable")
-        hits = self._select(candidates[order], scores[order], vector, request.k)
+        hits = self._select(candidates[order], scores[order], rows[order], request.k)
         return SearchResult(
             query=request.query,
             query_lang=query_lang,
@@ -240,14 +242,14 @@ class Searcher:
         keyword: np.ndarray,
         query_lang: str,
         mode: Mode,
+        best_sentence: np.ndarray,
     ) -> np.ndarray:
         w = self.weights
         if mode is Mode.KEYWORD:
             return keyword[candidates]
         dense = self._vectors_of(candidates) @ vector
-        best_sentence, rows = self.index.sentences.closest(candidates, vector)
         # A passage without sentence vectors is its own best sentence.
-        best_sentence = np.where(rows >= 0, best_sentence, dense)
+        best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
         score = dense + w.sentence * best_sentence - w.hubness * self.index.hubness[candidates]
         if mode is Mode.HYBRID and keyword.max() > 0:
             same = self._languages[candidates] == query_lang
@@ -255,27 +257,28 @@ class Searcher:
             score = score + weight * keyword[candidates] / keyword.max()
         return np.asarray(score, dtype=np.float32)
 
-    def _highlight(self, passage_id: int, vector: np.ndarray) -> Highlight:
-        """The passage's sentence closest to the query (the whole text if it has none)."""
-        passage = self.index.passages[passage_id]
-        _, rows = self.index.sentences.closest(np.array([passage_id]), vector)
-        if rows[0] < 0:
+    def _highlight(self, passage: Passage, sentence_row: int) -> Highlight:
+        """The sentence at ``sentence_row`` (the whole text for a passage without any)."""
+        if sentence_row < 0:
             return Highlight(passage.text, 0, len(passage.text))
-        start, end = (int(x) for x in self.index.sentences.spans[rows[0]])
+        start, end = (int(x) for x in self.index.sentences.spans[sentence_row])
         return Highlight(passage.text[start:end], start, end)
 
     def _select(
-        self, ranked: np.ndarray, scores: np.ndarray, vector: np.ndarray, k: int
+        self, ranked: np.ndarray, scores: np.ndarray, sentence_rows: np.ndarray, k: int
     ) -> list[SearchHit]:
-        """The top ``k`` of ``ranked``, skipping near-duplicates of passages already taken."""
+        """The top ``k`` of ``ranked``, skipping near-duplicates of passages already taken.
+
+        ``sentence_rows`` holds each ranked passage's best sentence (its highlight).
+        """
         hits: list[SearchHit] = []
         taken: list[np.ndarray] = []
-        for passage_id, score in zip(ranked, scores, strict=True):
+        for passage_id, score, row in zip(ranked, scores, sentence_rows, strict=True):
             own = self._vectors_of(np.array([passage_id]))[0]
             if taken and float(np.max(np.array(taken) @ own)) >= self.weights.duplicate_cosine:
                 continue
             passage = self.index.passages[passage_id]
-            highlight = self._highlight(int(passage_id), vector)
+            highlight = self._highlight(passage, int(row))
             hits.append(SearchHit(len(hits) + 1, float(score), passage, highlight))
             taken.append(own)
             if len(hits) == k:
