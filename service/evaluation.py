@@ -62,15 +62,16 @@ def load_queries(path: Path) -> list[EvalQuery]:
     return queries
 
 
-def _normalise(text: str) -> str:
+def matching_form(text: str) -> str:
+    """``text`` as answers are matched against it: case, ’ and whitespace runs folded."""
     return " ".join(text.replace("’", "'").casefold().split())
 
 
 def first_relevant(passages: Sequence[Passage], answers: list[str]) -> int | None:
     """0-based rank of the first passage containing an answer, or None."""
-    wanted = [_normalise(a) for a in answers]
+    wanted = [matching_form(a) for a in answers]
     for rank, passage in enumerate(passages):
-        text = _normalise(passage.text)
+        text = matching_form(passage.text)
         if any(a in text for a in wanted):
             return rank
     return None

@@ -1,0 +1,47 @@
+"""Our own evaluation query sets stay honest, and the default ranking earns its place on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.evaluation import matching_form, evaluate, load_queries
+from service.retrieval.filters import SearchFilters
+from service.retrieval.ranking import Mode
+from tests.conftest import REPORT
+
+DATA = Path(__file__).resolve().parent / "data"
+OWN_SETS = ["queries_extra.jsonl", "queries_blind.jsonl", "queries_final.jsonl"]
+
+
+@pytest.mark.parametrize("name", OWN_SETS)
+def test_every_answer_and_url_is_in_the_report(name):
+    """A query whose answer is not in the report could never be answered: it would only
+    lower the scores, whatever the ranking does."""
+    text = REPORT.read_text("utf-8")
+    report = matching_form(text)
+    queries = load_queries(DATA / name)
+    assert {q.lang for q in queries} == {"fr", "en", "es", "de"}
+    assert len({q.id for q in queries}) == len(queries)
+    for query in queries:
+        assert any(matching_form(answer) in report for answer in query.answers), query.id
+        assert query.url is None or query.url in text, query.id
+
+
+def test_hybrid_is_at_least_as_good_as_either_retriever_on_our_query_sets(searcher):
+    queries = [q for name in OWN_SETS for q in load_queries(DATA / name)]
+    results = {
+        mode: evaluate(
+            queries,
+            lambda text, mode=mode: [
+                hit.passage for hit in searcher.search(text, 10, SearchFilters(), mode).hits
+            ],
+        )["all"]
+        for mode in Mode
+    }
+    hybrid = results[Mode.HYBRID]
+    assert hybrid.recall_at_5 >= 0.95
+    for single in (Mode.DENSE, Mode.KEYWORD):
+        assert hybrid.mrr_at_10 >= results[single].mrr_at_10
+        assert hybrid.recall_at_5 >= results[single].recall_at_5
