@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.evaluation import matching_form, evaluate, load_queries
+from service.evaluation import evaluate, load_queries, matching_form
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from tests.conftest import REPORT
