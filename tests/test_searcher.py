@@ -29,6 +29,20 @@ def test_keyword_index_scores_exact_names():
     assert not index.scores("the of").any()
 
 
+def test_unknown_query_words_match_their_corpus_cognates():
+    index = KeywordIndex(["Le Vatican est membre", "Un commerce illégal", "Il a révélé le réseau"])
+    assert index.query_terms("Vatikan ilegal") == ["vatican", "illegal"]
+    scores = index.scores("Vatikan")
+    assert scores[0] > 0 and scores[1] == scores[2] == 0
+    # Not every near-miss: "level" is only 80 % like "revel" (révélé), below the bar.
+    assert not index.scores("level").any()
+
+
+def test_a_name_spelled_the_german_way_finds_the_french_list(searcher):
+    hit = searcher.search("Vatikan INTERPOL Mitglied?", k=1, mode=Mode.KEYWORD).hits[0]
+    assert "Vatican (État de la Cité du)" in hit.passage.text
+
+
 def test_every_hit_highlights_a_sentence_of_its_text(searcher):
     result = searcher.search("Combien de suspects ont été arrêtés pour faux vaccins ?", k=5)
     for hit in result.hits:

@@ -5,17 +5,25 @@ apostrophes handled, words stemmed with Snowball's French stemmer and then strip
 accents (users often type without them), stop words of the four query languages dropped.
 Numbers written with thin or non-breaking spaces ("135 000") become one token, so they
 match however the user types the thousands separator.
+
+A query word the corpus does not contain is replaced by the corpus word closest to it when
+the two are nearly the same string: cognates across the query languages ("project" →
+"projet", "ilegal" → "illégal", "Vatikan" → "Vatican") and typos.
+Over 198 evaluation queries this raised hybrid R@5 from 0.970 to 0.985 and MRR@10 from 0.891
+to 0.909, with the dev set unchanged (EVALUATION.md).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH, STOPWORDS_GERMAN, STOPWORDS_SPANISH
+from rapidfuzz import fuzz, process
 
 from indexer.text import collapse_whitespace, strip_accents
 
@@ -29,6 +37,11 @@ _STOPWORDS = frozenset(
     for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN, *STOPWORDS_SPANISH, *STOPWORDS_GERMAN)
 )
 _STEMMER = Stemmer.Stemmer("french")
+# rapidfuzz ratio (0-100) an unknown query word needs with a corpus word to stand for it.
+# 80 lets in "level" -> "revel" and "medieval" -> "medical"; 85 and 80 score alike otherwise.
+COGNATE_SIMILARITY = 85
+# Shorter words are too often one letter away from an unrelated word.
+_MIN_COGNATE_CHARS = 5
 
 
 def analyse(text: str) -> list[str]:
@@ -48,6 +61,9 @@ class KeywordIndex:
         self._bm25 = bm25s.BM25()
         tokenised = [analyse(d) for d in documents]
         self._vocabulary = frozenset(t for terms in tokenised for t in terms)
+        self._words = sorted(self._vocabulary)
+        # Query words repeat across requests; each lookup scans the whole vocabulary.
+        self._cognate = lru_cache(maxsize=65536)(self._closest_word)
         # bm25s needs at least one token per document to build its vocabulary.
         self._bm25.index([terms or ["\x00"] for terms in tokenised], show_progress=False)
 
@@ -55,9 +71,24 @@ class KeywordIndex:
         """True when an analysed ``term`` occurs in some document."""
         return term in self._vocabulary
 
+    def query_terms(self, query: str) -> list[str]:
+        """Analysed terms of ``query``, unknown ones replaced by their corpus cognate if any."""
+        return [
+            term
+            if term in self._vocabulary or len(term) < _MIN_COGNATE_CHARS or term.isdigit()
+            else self._cognate(term)
+            for term in analyse(query)
+        ]
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (zeros when no term matches)."""
-        terms = analyse(query)
+        terms = self.query_terms(query)
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+
+    def _closest_word(self, term: str) -> str:
+        match = process.extractOne(
+            term, self._words, scorer=fuzz.ratio, score_cutoff=COGNATE_SIMILARITY
+        )
+        return str(match[0]) if match else term
