@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
 
@@ -70,7 +71,8 @@ def _cut(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, in
     tokens = list(_NON_SPACE.finditer(text, start, end))
     if len(tokens) <= max_words:
         return [span]
-    size = -(-len(tokens) // -(-len(tokens) // max_words))  # even pieces of <= max_words
+    pieces = math.ceil(len(tokens) / max_words)
+    size = math.ceil(len(tokens) / pieces)  # near-equal pieces, none over max_words
     return [
         (tokens[i].start(), tokens[min(i + size, len(tokens)) - 1].end())
         for i in range(0, len(tokens), size)
