@@ -40,6 +40,14 @@ def machine() -> dict[str, object]:
     }
 
 
+def process_memory_mib(pid: int, field: str) -> float:
+    """A memory line of ``/proc/<pid>/status`` in MiB: ``VmRSS`` (now) or ``VmHWM`` (peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     """p50/p95/p99 and mean of a list of milliseconds."""
     values = np.asarray(samples_ms, dtype=np.float64)

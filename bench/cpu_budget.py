@@ -40,17 +40,10 @@ def encoder_ceiling(queries: list[str], workers: int = 2) -> float:
     return len(queries) / (time.perf_counter() - started)
 
 
-def server_cpu_seconds(port: int) -> float:
-    """User + system CPU time of the `report-search serve` process listening on ``port``."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "report-search serve" in cmdline and f"--port {port}" in cmdline:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            continue
-    raise RuntimeError(f"no server process on port {port}")
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:
@@ -68,11 +61,11 @@ def main() -> None:
     queries = distinct_queries(resolve(args.index) / "passages.jsonl", args.requests + 400)
     ceiling = encoder_ceiling(queries[-400:])
     port = free_port()
-    with running_server(args.index, port) as base:
+    with running_server(args.index, port) as (base, pid):
         asyncio.run(closed_loop(base, queries[:50], 4))  # warm-up
-        server_before, client_before = server_cpu_seconds(port), own_cpu_seconds()
+        server_before, client_before = process_cpu_seconds(pid), own_cpu_seconds()
         run = asyncio.run(closed_loop(base, queries[50 : 50 + args.requests], args.concurrency))
-        server_after, client_after = server_cpu_seconds(port), own_cpu_seconds()
+        server_after, client_after = process_cpu_seconds(pid), own_cpu_seconds()
     count = int(run["requests"])  # type: ignore[call-overload]
     result = {
         "machine": machine(),

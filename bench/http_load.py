@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import RESULTS, distinct_queries, machine, percentiles
+from bench.common import RESULTS, distinct_queries, machine, percentiles, process_memory_mib
 from indexer.versions import resolve
 
 CONCURRENCY = (1, 4, 16, 64)
@@ -39,8 +39,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(index: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A `report-search serve` subprocess, ready, stopped on exit.
+def running_server(
+    index: Path, port: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """A `report-search serve` subprocess, ready, stopped on exit: its base URL and pid.
 
     Its log goes to a temporary file: a pipe nobody reads fills up after ~64 KiB of access
     lines and then blocks the server in the middle of a request.
@@ -64,28 +66,13 @@ def running_server(index: Path, port: int, env: dict[str, str] | None = None) ->
                 time.sleep(0.5)
             else:
                 raise RuntimeError("server not ready after 180 s")
-            yield base
+            yield base, process.pid
         finally:
             process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
             if process.poll() is None:
                 process.kill()
-
-
-def server_rss_mib(port: int) -> float | None:
-    """Resident memory of the process listening on ``port`` (Linux /proc)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "report-search serve" in cmdline and f"--port {port}" in cmdline:
-                status = Path(f"/proc/{pid}/status").read_text()
-                for line in status.splitlines():
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-    return None
 
 
 async def closed_loop(base: str, queries: list[str], concurrency: int) -> dict[str, object]:
@@ -155,7 +142,7 @@ def main() -> None:
     # (shared host), and the ratio uses the faster of the two, which is the harder bar.
     reference_before = reference_encode_ms(model_path_of(args.index), queries[-200:])
     port = free_port()
-    with running_server(args.index, port) as base:
+    with running_server(args.index, port) as (base, pid):
         stats = httpx.get(f"{base}/stats").json()
         model_path = stats["model"]["path"]
         single = asyncio.run(closed_loop(base, queries[: args.requests], 1))
@@ -163,7 +150,7 @@ def main() -> None:
         for level, concurrency in enumerate(CONCURRENCY, start=1):
             chunk = queries[level * args.requests : (level + 1) * args.requests]
             runs.append(asyncio.run(closed_loop(base, chunk, concurrency)))
-        rss = server_rss_mib(port)
+        rss = process_memory_mib(pid, "VmHWM")
     # The reference runs while no server runs, so neither slows the other.
     reference_after = reference_encode_ms(model_path, queries[-200:])
     reference = min(reference_before, reference_after, key=lambda stats: stats["p50"])

@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.common import RESULTS, distinct_queries, machine, percentiles
-from bench.http_load import free_port
+from bench.common import RESULTS, distinct_queries, machine, percentiles, process_memory_mib
+from bench.http_load import free_port, running_server
 from indexer.versions import resolve
 
 SAMPLE_EVERY_S = 10.0
@@ -61,42 +58,6 @@ class Tally:
             "requests_per_s": round(done / seconds, 1) if seconds else None,
             "latency_ms": percentiles(self.latencies_ms) if self.latencies_ms else None,
         }
-
-
-@contextlib.contextmanager
-def server(index: Path, port: int) -> Iterator[tuple[str, int]]:
-    """A `report-search serve` subprocess once ready: its base URL and pid."""
-    command = [str(Path(sys.executable).parent / "report-search"), "serve"]
-    command += ["--index", str(index), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with status {process.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server was not ready after 180 s")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.5)
-        yield base, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def rss_mib(pid: int) -> float:
-    """Current resident memory of ``pid`` (not the peak: growth is what a soak looks for)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 async def _request(client: httpx.AsyncClient, n: int, query: str) -> httpx.Response:
@@ -153,10 +114,15 @@ async def soak(
     clients = asyncio.create_task(
         run_clients(base, queries, concurrency, count=None, until=started + seconds)
     )
+
+    def sample() -> tuple[float, float]:
+        """(seconds into the soak, current RSS in MiB): growth, not the peak, is the bar."""
+        return round(time.monotonic() - started, 1), round(process_memory_mib(pid, "VmRSS"), 1)
+
     while not clients.done():
-        samples.append((round(time.monotonic() - started, 1), round(rss_mib(pid), 1)))
+        samples.append(sample())
         await asyncio.wait({clients}, timeout=SAMPLE_EVERY_S)
-    samples.append((round(time.monotonic() - started, 1), round(rss_mib(pid), 1)))
+    samples.append(sample())
     tally = clients.result()
     return {
         **tally.summary(time.monotonic() - started),
@@ -180,7 +146,7 @@ def main() -> None:
     # More distinct queries than the default result cache (1,024), so the soak keeps
     # encoding and the cache keeps evicting: a leak in either would show as growth.
     queries = distinct_queries(resolve(args.index) / "passages.jsonl", 4000)
-    with server(args.index, free_port()) as (base, pid):
+    with running_server(args.index, free_port()) as (base, pid):
         started = time.monotonic()
         load = asyncio.run(
             run_clients(base, queries, args.concurrency, count=args.requests, until=None)
