@@ -28,17 +28,22 @@ class RecordingEncoder:
         return np.array([[float(len(q))] for q in queries])
 
 
+def _encode_all_at_once(batcher: MicroBatcher, count: int) -> tuple[list[str], list[np.ndarray]]:
+    """``count`` distinct queries sent together, their vectors, and the batcher closed."""
+
+    async def run() -> tuple[list[str], list[np.ndarray]]:
+        queries = ["x" * n for n in range(1, count + 1)]
+        vectors = await asyncio.gather(*(batcher.encode(q) for q in queries))
+        await batcher.close()
+        return queries, list(vectors)
+
+    return asyncio.run(run())
+
+
 def test_concurrent_queries_share_encoder_calls():
     encoder = RecordingEncoder()
     batcher = MicroBatcher(encoder, max_batch=8, max_wait_ms=5)
-
-    async def run():
-        queries = ["x" * n for n in range(1, 21)]
-        vectors = await asyncio.gather(*(batcher.encode(q) for q in queries))
-        await batcher.close()
-        return queries, vectors
-
-    queries, vectors = asyncio.run(run())
+    queries, vectors = _encode_all_at_once(batcher, 20)
     assert [v[0] for v in vectors] == [float(len(q)) for q in queries]  # each gets its own
     assert sum(encoder.batches) == 20
     assert len(encoder.batches) < 20 and max(encoder.batches) <= 8
@@ -59,14 +64,7 @@ def test_workers_run_encoder_calls_side_by_side():
         return np.array([[float(len(q))] for q in queries])
 
     batcher = MicroBatcher(encoder, max_batch=1, max_wait_ms=0, workers=2)
-
-    async def run():
-        queries = ["x" * n for n in range(1, 11)]
-        vectors = await asyncio.gather(*(batcher.encode(q) for q in queries))
-        await batcher.close()
-        return queries, vectors
-
-    queries, vectors = asyncio.run(run())
+    queries, vectors = _encode_all_at_once(batcher, 10)
     assert [v[0] for v in vectors] == [float(len(q)) for q in queries]
     assert peak == 2
 
