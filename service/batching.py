@@ -22,7 +22,8 @@ class MicroBatcher:
 
     One worker suits encoders that parallelise inside a call (torch, ONNX fp32 batches);
     an encoder that runs one query per call on one thread (ONNX int8) uses both cores
-    only with two calls in flight.
+    only with two calls in flight. With ``max_batch=1`` there is nothing to gather, so
+    queries skip the queue and go straight to the encoder threads.
     """
 
     def __init__(
@@ -47,6 +48,12 @@ class MicroBatcher:
 
     async def encode(self, query: str) -> np.ndarray:
         """The query's vector, computed in a batch with other waiting queries."""
+        if self._max_batch == 1:  # nothing to gather: straight to a free encoder thread
+            loop = asyncio.get_running_loop()
+            vectors = await loop.run_in_executor(self._executor, self._encode, [query])
+            self.batches += 1
+            self.encoded += 1
+            return vectors[0]
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(self._queue), name="micro-batcher")

@@ -86,18 +86,16 @@ class SearchEngine:
             self.cache_hits += 1
             took = (time.perf_counter() - request.started) * 1000
             return dataclasses.replace(cached, took_ms=took)
-        # Language detection is pure Python and the encoder releases the GIL: overlap them.
-        # asyncio's executor rather than anyio's thread pool: same threads, less bookkeeping
-        # per hop, which shows at two hops per request.
+        # Reading the query (language detection, keyword scores) is pure Python and the
+        # encoder releases the GIL: overlap them. asyncio's executor rather than anyio's thread
+        # pool: same threads, less bookkeeping per hop, which shows at two hops per request.
         loop = asyncio.get_running_loop()
-        vector, query_lang = await asyncio.gather(
+        vector, text = await asyncio.gather(
             self._encode(request.query),
-            loop.run_in_executor(None, self.searcher.query_language, request.query),
+            loop.run_in_executor(None, self.searcher.read, request),
         )
         with metrics.RANK_SECONDS.time():
-            result = await loop.run_in_executor(
-                None, self.searcher.rank, request, vector, query_lang
-            )
+            result = await loop.run_in_executor(None, self.searcher.rank, request, vector, text)
         if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
             with self._lock:
                 self._cache[key] = result

@@ -71,6 +71,14 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
+class QueryText:
+    """What the query's words alone tell ranking (see :meth:`Searcher.read`)."""
+
+    language: str
+    keyword: np.ndarray  # BM25 score of every passage
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The answer to one query."""
 
@@ -113,6 +121,14 @@ class Searcher:
         encoder = load_query_encoder(resolve_model(settings), backend, settings.batch_size)
         return cls(index, encoder)
 
+    def warm_up(self) -> None:
+        """Run one search so the first request does not pay for one-time loading.
+
+        langdetect reads its language profiles on first use (~0.6 s here) and ONNX Runtime
+        sizes its buffers on its first run: a service does both before it says it is ready.
+        """
+        self.search(self.index.passages[0].section if self.index.passages else "warm-up")
+
     def search(
         self,
         query: str,
@@ -146,28 +162,36 @@ class Searcher:
             raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
         return SearchRequest(query, k, filters, mode, started)
 
+    def read(self, request: SearchRequest) -> QueryText:
+        """What ranking takes from the query's words alone: its language and keyword scores.
+
+        Split from :meth:`rank` because it needs no vector: a server computes it while the
+        encoder runs (language detection is most of the ranking work besides the encoder).
+        """
+        return QueryText(self.query_language(request.query), self._keyword.scores(request.query))
+
     def rank(
-        self, request: SearchRequest, vector: np.ndarray, query_lang: str | None = None
+        self, request: SearchRequest, vector: np.ndarray, text: QueryText | None = None
     ) -> SearchResult:
         """Rank passages for a prepared request whose query is already encoded.
 
         Split from :meth:`search` so a server can encode many queries in one batch, and
-        detect the query's language (``query_lang``) while the encoder runs.
+        :meth:`read` the query (``text``) while the encoder runs.
         """
+        text = text or self.read(request)
         allowed = request.filters.mask(self.index.passages)
-        query_lang = query_lang or self.query_language(request.query)
-        keyword = self._keyword.scores(request.query)
-        if allowed is not None:
-            keyword = np.where(allowed, keyword, 0.0)
+        keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         candidates = self._candidates(vector, keyword, allowed, request.mode, request.k)
         # Each candidate's best sentence both scores it and, if it is kept, highlights it.
         best_sentence, rows = self.index.sentences.closest(candidates, vector)
-        scores = self._score(candidates, vector, keyword, query_lang, request.mode, best_sentence)
+        scores = self._score(
+            candidates, vector, keyword, text.language, request.mode, best_sentence
+        )
         order = np.argsort(-scores, kind="stable")
         hits = self._select(candidates[order], scores[order], rows[order], request.k)
         return SearchResult(
             query=request.query,
-            query_lang=query_lang,
+            query_lang=text.language,
             mode=request.mode,
             took_ms=(time.perf_counter() - request.started) * 1000,
             hits=hits,

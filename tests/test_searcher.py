@@ -153,3 +153,22 @@ def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch)
     monkeypatch.setattr(searcher.index.vectors, "search", starving_search)
     hits = searcher.search("INTERPOL", k=4, filters=SearchFilters(page_min=17, page_max=18)).hits
     assert len(hits) == 4 and all(17 <= h.passage.page <= 18 for h in hits)
+
+
+def test_warm_up_loads_what_the_first_request_would(searcher, monkeypatch):
+    from indexer import language
+
+    monkeypatch.setattr(language._DETECTORS, "_factory", None)
+    searcher.warm_up()
+    assert language._DETECTORS._factory is not None
+
+
+def test_ranking_with_the_query_read_beforehand_is_the_same_search(searcher):
+    request = searcher.prepare("cybercriminalité en Afrique", 5, None, Mode.HYBRID)
+    vector = searcher.encoder.encode_queries([request.query])[0]
+    text = searcher.read(request)
+    assert text.language == "fr" and text.keyword.max() > 0
+    ranked = searcher.rank(request, vector, text)
+    assert [h.passage.id for h in ranked.hits] == [
+        h.passage.id for h in searcher.search(request.query).hits
+    ]

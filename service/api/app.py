@@ -50,7 +50,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with mcp_server.session_manager.run():
             if state.engine is None:
-                state.load_in_background(lambda: Searcher.open(settings))
+                state.load_in_background(lambda: _open_warm(settings))
                 if wait_until_loaded:
                     await asyncio.to_thread(state.wait)
             with reload_on_sighup(state, settings.index_dir):
@@ -82,6 +82,12 @@ def create_app(
     # Outermost: request id, metrics and access line for every request, refusals included.
     app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
     return app
+
+
+def _open_warm(settings: Settings) -> Searcher:
+    searcher = Searcher.open(settings)
+    searcher.warm_up()
+    return searcher
 
 
 def create_worker_app() -> FastAPI:
