@@ -23,7 +23,8 @@ class SearchEngine:
 
     Validation runs first (no model work for a bad request), repeated requests come from
     an LRU cache, query encoding goes through the batcher (batched or two calls in flight,
-    as the encoder prefers), and ranking runs in the thread pool.
+    as the encoder prefers) while the query's words are read in the thread pool, and ranking
+    runs there once the vector is back.
     An engine never changes index: a reload builds another one with :meth:`serving`.
     """
 
