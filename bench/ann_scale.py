@@ -51,6 +51,8 @@ import numpy as np
 import psutil
 from faiss.contrib.ivf_tools import add_preassigned
 
+from bench.common import percentiles
+
 DIM = 384
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -302,13 +304,8 @@ def measure_latency(
         if len(samples) >= min_samples and time.perf_counter() - wall0 > budget_s:
             break
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    ms = np.asarray(samples, dtype=np.float64) / 1e6
     return {
-        "p50": float(np.percentile(ms, 50)),
-        "p95": float(np.percentile(ms, 95)),
-        "p99": float(np.percentile(ms, 99)),
-        "mean": float(ms.mean()),
-        "samples": len(samples),
+        **percentiles([ns / 1e6 for ns in samples]),
         "cpu_per_wall": round(cpu / wall, 3),
     }
 

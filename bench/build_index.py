@@ -10,7 +10,6 @@ only the new document's texts (the rest comes from the embedding cache) but load
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import RESULTS, machine
+from bench.common import RESULTS, machine, save_result
 from indexer.artifact import read_manifest
 
 # Runs the CLI in a child that reports its own peak RSS (RUSAGE_CHILDREN would mix builds).
@@ -80,9 +79,7 @@ def main() -> None:
         "unchanged": unchanged,
         "add_one_document": added,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
 
 
 if __name__ == "__main__":

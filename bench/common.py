@@ -84,3 +84,11 @@ def distinct_queries(passages_file: Path, count: int, seed: int = 0) -> list[str
             seen.add(candidate)
             queries.append(candidate)
     return queries[:count]
+
+
+def save_result(path: Path, result: dict[str, object]) -> None:
+    """Write a benchmark's result where `bench.report` reads it, and show it."""
+    text = json.dumps(result, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    print(text)

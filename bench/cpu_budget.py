@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import RESULTS, distinct_queries, machine
+from bench.common import RESULTS, distinct_queries, machine, save_result
 from bench.http_load import closed_loop, free_port, running_server
 from indexer.embedding.model import resolve_model
 from indexer.embedding.onnx_encoder import OnnxQueryEncoder
@@ -76,9 +75,7 @@ def main() -> None:
         "server_cpu_ms_per_request": (server_after - server_before) * 1000 / count,
         "client_cpu_ms_per_request": (client_after - client_before) * 1000 / count,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -26,7 +25,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import RESULTS, distinct_queries, machine, percentiles, process_memory_mib
+from bench.common import (
+    RESULTS,
+    distinct_queries,
+    machine,
+    percentiles,
+    process_memory_mib,
+    save_result,
+)
 from indexer.versions import resolve
 
 CONCURRENCY = (1, 4, 16, 64)
@@ -164,9 +170,7 @@ def main() -> None:
         "ratio_median_http_to_encode_query": single["latency_ms"]["p50"] / reference["p50"],  # type: ignore[index]
         "server_peak_rss_mib": rss,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
 
 
 if __name__ == "__main__":

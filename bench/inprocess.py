@@ -6,11 +6,10 @@ python -m bench.inprocess --index index --queries 300
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from bench.common import RESULTS, distinct_queries, machine, percentiles
+from bench.common import RESULTS, distinct_queries, machine, percentiles, save_result
 from indexer.settings import Settings
 from indexer.versions import resolve
 from service.retrieval.ranking import Mode
@@ -57,9 +56,7 @@ def main() -> None:
         "passages": len(searcher.index.passages),
         "runs": [measure(searcher, queries, mode) for mode in Mode],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.common import RESULTS, distinct_queries, eval_queries, machine, percentiles
+from bench.common import RESULTS, distinct_queries, eval_queries, machine, percentiles, save_result
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.versions import resolve
@@ -108,9 +108,7 @@ def main() -> None:
         "ours": result_ours,
         "txtai": txtai(str(result_ours["model_path"]), passages, queries),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    save_result(args.out, result)
 
 
 if __name__ == "__main__":
