@@ -15,7 +15,7 @@ from indexer.corpus import CorpusError
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
-from indexer.settings import get_settings
+from indexer.settings import SettingsError, get_settings
 from indexer.versions import VersionError
 
 app = typer.Typer(help="Build and inspect report search indexes.", no_args_is_help=True)
@@ -33,6 +33,15 @@ _USER_ERRORS = (
 def _fail(exc: Exception) -> typer.Exit:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
+
+
+@app.callback()
+def _settings_first() -> None:
+    """Read the settings before any command, so a bad one is one line, not a traceback."""
+    try:
+        get_settings()
+    except SettingsError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command()

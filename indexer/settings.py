@@ -13,8 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from indexer.language import supported_languages
 
 
 def _default_cache_dir() -> Path:
@@ -85,6 +87,13 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=20, ge=1, description="Requests a client may make at once before the rate applies."
     )
+    query_languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["fr", "en", "es", "de", "ar"],
+        description=(
+            "Languages a query's language is detected among (comma-separated ISO 639-1 codes; "
+            "empty: all 55 of langdetect). The report's languages are added."
+        ),
+    )
     log_query_text: bool = Field(
         default=False, description="Keep query strings (the searched text) in the access log."
     )
@@ -127,8 +136,41 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("query_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        """``REPORT_QUERY_LANGUAGES=fr,en,it`` as a list."""
+        if isinstance(value, str):
+            return [code.strip().lower() for code in value.split(",") if code.strip()]
+        return value
+
+    @field_validator("query_languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - supported_languages())
+        if unknown:
+            known = ", ".join(sorted(supported_languages()))
+            raise ValueError(f"langdetect has no profile for {', '.join(unknown)}; known: {known}")
+        return value
+
+
+class SettingsError(ValueError):
+    """The environment (or .env) holds a setting that is not valid; the message names it."""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings read once from the environment."""
-    return Settings()
+    """Settings read once from the environment; SettingsError names what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_env_name(error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    field = str(location[0]) if location else "?"
+    return f"REPORT_{field.upper()}"

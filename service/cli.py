@@ -16,7 +16,7 @@ from indexer.artifact import ArtifactError, read_manifest
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.provision import ModelProvisionError
 from indexer.passage import Passage
-from indexer.settings import Settings, get_settings
+from indexer.settings import Settings, SettingsError, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.logging_setup import log_config
 from service.retrieval.filters import SearchFilters
@@ -52,6 +52,15 @@ def _open(settings: Settings, index: Path | None) -> Searcher:
     try:
         return Searcher.open(settings, index)
     except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+
+
+@app.callback()
+def _settings_first() -> None:
+    """Read the settings before any command, so a bad one is one line, not a traceback."""
+    try:
+        get_settings()
+    except SettingsError as exc:
         raise _fail(exc) from exc
 
 

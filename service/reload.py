@@ -41,7 +41,7 @@ def load_replacement(served: Searcher, root: Path) -> Searcher:
     """
     try:
         index = load_index(root)
-        replacement = Searcher(index, served.encoder, served.weights)
+        replacement = Searcher(index, served.encoder, served.weights, served.query_languages)
     except ArtifactError as exc:  # ModelMismatchError included
         raise ReloadRefused(f"the current index of {root} cannot be served: {exc}") from exc
     _smoke_search(replacement)

@@ -6,6 +6,7 @@ The HTTP API, the CLI, the evaluation and the tests all go through :class:`Searc
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from indexer import ann
 from indexer.artifact import ArtifactError, LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
-from indexer.language import detect_language
+from indexer.language import detect_language, supported_languages
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
@@ -93,7 +94,11 @@ class Searcher:
     """Searches one loaded index with the encoder it was built with."""
 
     def __init__(
-        self, index: LoadedIndex, encoder: QueryEncoder, weights: RankingWeights | None = None
+        self,
+        index: LoadedIndex,
+        encoder: QueryEncoder,
+        weights: RankingWeights | None = None,
+        query_languages: Collection[str] = (),
     ) -> None:
         manifest = index.manifest
         if manifest.model != encoder.identity or manifest.dimension != encoder.dimension:
@@ -112,6 +117,10 @@ class Searcher:
         self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
         self._languages = np.array([p.lang for p in passages])
         self.corpus_language = _majority([p.lang for p in passages])
+        # Detection chooses among these and the report's own languages (all when empty).
+        self.query_languages = frozenset(query_languages) | (
+            {p.lang for p in passages} & supported_languages() if query_languages else set()
+        )
 
     @classmethod
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
@@ -119,7 +128,7 @@ class Searcher:
         index = load_index(index_dir or settings.index_dir)
         backend = QueryBackend(settings.query_backend)
         encoder = load_query_encoder(resolve_model(settings), backend, settings.batch_size)
-        return cls(index, encoder)
+        return cls(index, encoder, query_languages=settings.query_languages)
 
     def warm_up(self) -> None:
         """Run one search so the first request does not pay for one-time loading.
@@ -200,11 +209,14 @@ class Searcher:
     def query_language(self, query: str) -> str:
         """Language of the query; when unsure, the corpus's if its words are the corpus's.
 
+        Detection chooses among the likely query languages (``REPORT_QUERY_LANGUAGES``):
+        192 of 198 evaluation queries come out right among all 55 languages, all 198 with these
+        five (German read as Afrikaans, English as Italian, French as Catalan otherwise).
         Short queries ("HAECHI", "I-SOP 2021") defeat statistical detection. If most of
         their terms occur in the corpus they are most likely in its language (names and
         figures included); otherwise the answer is "und" rather than a guess.
         """
-        detected = detect_language(query, fallback=UNDETERMINED)
+        detected = detect_language(query, UNDETERMINED, self.query_languages)
         if detected != UNDETERMINED:
             return detected
         terms = analyse(query)

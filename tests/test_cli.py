@@ -128,3 +128,13 @@ def test_provision_with_an_unknown_model_folder_exits_non_zero(monkeypatch, tmp_
     result = runner.invoke(index_app, ["provision"])
     assert result.exit_code == 1
     assert "error:" in result.output
+
+
+@pytest.mark.parametrize(("cli", "args"), [(index_app, ["list"]), (search_app, ["query", "x"])])
+def test_a_bad_setting_exits_with_one_line_not_a_traceback(monkeypatch, cli, args):
+    monkeypatch.setenv("REPORT_PORT", "eighty")
+    get_settings.cache_clear()
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert "error: invalid settings: REPORT_PORT:" in result.output
+    assert "Traceback" not in result.output

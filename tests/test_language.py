@@ -48,3 +48,15 @@ def test_answers_match_stock_langdetect_on_passages_and_queries(searcher):
         ours = [(c.lang, c.prob) for c in _DETECTORS.probabilities(text.lower())]
         assert [lang for lang, _ in ours] == [lang for lang, _ in stock], text
         assert np.allclose([p for _, p in ours], [p for _, p in stock], atol=1e-6), text
+
+
+def test_detection_limited_to_likely_languages():
+    likely = ("fr", "en", "es", "de")
+    question = "Wer koordinierte die Operation Thunder gemeinsam mit INTERPOL?"
+    assert detect_language(question, "und", likely) == "de"
+    assert detect_language("secure cloud and regional data centres", "und", likely) == "en"
+    # Nothing outside the list, however strong the evidence: the caller chose the languages.
+    assert detect_language("Chi ha vinto le elezioni del presidente?", "und", likely) in {
+        *likely,
+        "und",
+    }

@@ -111,6 +111,10 @@ def test_duplicate_passages_are_collapsed(searcher):
         ("Wie viele Mitgliedsländer hat die Organisation im Jahr 2021 gehabt?", "de"),
         ("I-SOP", "fr"),
         ("zxqv wqpl", "und"),
+        # Short questions langdetect alone reads as Afrikaans, Italian and Catalan.
+        ("Wer koordinierte die Operation Thunder gemeinsam mit INTERPOL?", "de"),
+        ("secure cloud and regional data centres", "en"),
+        ("Liberterra : nombre de pays participants", "fr"),
     ],
 )
 def test_query_language(searcher, query, lang):

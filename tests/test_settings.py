@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from indexer.settings import Settings
+import pytest
+
+from indexer.settings import Settings, SettingsError, get_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -30,3 +32,24 @@ def test_dotenv_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     settings = Settings()
     assert settings.port == 8123
     assert settings.cache_size == 9
+
+
+def test_query_languages_are_read_as_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("REPORT_QUERY_LANGUAGES", " fr, EN ,it ")
+    assert Settings().query_languages == ["fr", "en", "it"]
+    monkeypatch.setenv("REPORT_QUERY_LANGUAGES", "")
+    assert Settings().query_languages == []  # no restriction
+
+
+def test_a_bad_setting_is_named_in_one_readable_error(monkeypatch):
+    monkeypatch.setenv("REPORT_QUERY_LANGUAGES", "fr,klingon")
+    monkeypatch.setenv("REPORT_PORT", "eighty")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(caught.value)
+    assert "REPORT_QUERY_LANGUAGES: langdetect has no profile for klingon" in message
+    assert "REPORT_PORT:" in message
