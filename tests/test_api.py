@@ -146,6 +146,7 @@ def test_health_ready_and_stats(client, searcher):
     assert stats["model"]["name"] == "intfloat/multilingual-e5-small"
     assert (searcher.encoder.path / "config.json").exists()
     assert stats["model"]["path"] == str(searcher.encoder.path)
+    assert stats["query_languages"] == ["ar", "de", "en", "es", "fr"]
 
 
 def test_openapi_docs_served(client):

@@ -143,6 +143,9 @@ class StatsResponse(BaseModel):
     index_format_version: int
     index_version: str = Field(description="Version id of the index (report-index list).")
     model: ModelInfo
+    query_languages: list[str] = Field(
+        description="Languages a query's language is detected among (empty: any langdetect knows)."
+    )
 
 
 class ReadyResponse(BaseModel):
