@@ -11,14 +11,16 @@ import typer
 from indexer import versions
 from indexer.artifact import ArtifactError, load_index, read_manifest
 from indexer.build import build_index
+from indexer.cli_errors import fail, require_valid_settings
 from indexer.corpus import CorpusError
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
-from indexer.settings import SettingsError, get_settings
+from indexer.settings import get_settings
 from indexer.versions import VersionError
 
 app = typer.Typer(help="Build and inspect report search indexes.", no_args_is_help=True)
+app.callback()(require_valid_settings)
 
 _USER_ERRORS = (
     ArtifactError,
@@ -28,20 +30,6 @@ _USER_ERRORS = (
     OnnxExportError,
     VersionError,
 )
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
-@app.callback()
-def _settings_first() -> None:
-    """Read the settings before any command, so a bad one is one line, not a traceback."""
-    try:
-        get_settings()
-    except SettingsError as exc:
-        raise _fail(exc) from exc
 
 
 @app.command()
@@ -62,7 +50,7 @@ def build(
             log=lambda message: typer.echo(message, err=True),
         )
     except _USER_ERRORS as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     state = "up to date" if report.up_to_date else "built"
     typer.echo(
         f"index {state}: {report.index_dir} version {report.version} — "
@@ -94,7 +82,7 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
     root = index or get_settings().index_dir
     found = versions.list_versions(root)
     if not found:
-        raise _fail(VersionError(f"no index versions in {root}; run `report-index build`"))
+        raise fail(VersionError(f"no index versions in {root}; run `report-index build`"))
     for version in found:
         try:
             manifest = read_manifest(version.path)
@@ -118,7 +106,7 @@ def rollback(
             load_index(root / versions.VERSIONS_DIR / version)  # refuse a damaged target
         selected = versions.activate(root, version)
     except (ArtifactError, VersionError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"current version of {root}: {selected}")
 
 
@@ -135,7 +123,7 @@ def provision() -> None:
         if settings.query_backend != "torch" and model.local_path is not None:
             export_onnx(model.local_path, quantize=settings.query_backend == "onnx-int8")
     except _USER_ERRORS as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(model.location)
 
 
@@ -148,5 +136,5 @@ def show(
     try:
         manifest = read_manifest(folder)
     except ArtifactError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2))

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from indexer.artifact import ArtifactError, read_manifest
+from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.provision import ModelProvisionError
 from indexer.passage import Passage
-from indexer.settings import Settings, SettingsError, get_settings
+from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.logging_setup import log_config
 from service.retrieval.filters import SearchFilters
@@ -30,6 +31,7 @@ from service.searcher import (
 )
 
 app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
+app.callback()(require_valid_settings)
 
 _USER_ERRORS = (
     ArtifactError,
@@ -43,25 +45,11 @@ IndexOption = Annotated[Path | None, typer.Option(help="Index folder (default: s
 WORKER_START_TIMEOUT_S = 120
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
 def _open(settings: Settings, index: Path | None) -> Searcher:
     try:
         return Searcher.open(settings, index)
     except _USER_ERRORS as exc:
-        raise _fail(exc) from exc
-
-
-@app.callback()
-def _settings_first() -> None:
-    """Read the settings before any command, so a bad one is one line, not a traceback."""
-    try:
-        get_settings()
-    except SettingsError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 @app.command()
@@ -93,9 +81,9 @@ def serve(
         manifest = read_manifest(settings.index_dir)
         identity = resolve_model(settings).identity
     except _USER_ERRORS as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if manifest.model != identity:
-        raise _fail(
+        raise fail(
             ModelMismatchError(
                 f"the index at {settings.index_dir} was built with model "
                 f"{manifest.model.name!r} ({manifest.model.source}) but the service is "
@@ -149,13 +137,13 @@ def query(
     try:
         validate_query(text)  # a bad query should not wait for the model to load
     except InvalidQueryError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     searcher = _open(get_settings(), index)
     filters = SearchFilters(lang=lang, document=document, section=section)
     try:
         result = searcher.search(text, k=k, filters=filters, mode=mode)
     except InvalidQueryError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         from service.api.schemas import SearchResponse
 
@@ -192,7 +180,7 @@ def eval_command(
     try:
         loaded = load_queries(queries)
     except EvalFileError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     searcher = _open(get_settings(), index)
     results = {m.value: evaluate(loaded, _retriever(searcher, k, m)) for m in (mode or list(Mode))}
     if as_json:
