@@ -117,8 +117,10 @@ class Searcher:
         self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
         self._languages = np.array([p.lang for p in passages])
         self.corpus_language = _majority([p.lang for p in passages])
-        # Detection chooses among these and the report's own languages (all when empty).
-        self.query_languages = frozenset(query_languages) | (
+        # As configured, so that a reload onto another report derives its own set from it.
+        self.query_languages = frozenset(query_languages)
+        # Detection chooses among those and the report's own languages (all when empty).
+        self.detection_languages = self.query_languages | (
             {p.lang for p in passages} & supported_languages() if query_languages else set()
         )
 
@@ -216,7 +218,7 @@ class Searcher:
         their terms occur in the corpus they are most likely in its language (names and
         figures included); otherwise the answer is "und" rather than a guess.
         """
-        detected = detect_language(query, UNDETERMINED, self.query_languages)
+        detected = detect_language(query, UNDETERMINED, self.detection_languages)
         if detected != UNDETERMINED:
             return detected
         terms = analyse(query)

@@ -176,3 +176,10 @@ def test_ranking_with_the_query_read_beforehand_is_the_same_search(searcher):
     assert [h.passage.id for h in ranked.hits] == [
         h.passage.id for h in searcher.search(request.query).hits
     ]
+
+
+def test_the_reports_own_language_is_always_a_query_language(searcher):
+    narrow = Searcher(searcher.index, searcher.encoder, query_languages=["en", "de"])
+    assert narrow.query_languages == {"en", "de"}  # as configured, for a reload to start from
+    assert narrow.detection_languages == {"en", "de", "fr"}
+    assert Searcher(searcher.index, searcher.encoder).detection_languages == set()  # all

@@ -56,5 +56,5 @@ def stats(engine: EngineDep) -> StatsResponse:
             source=encoder.identity.source,
             dimension=encoder.dimension,
         ),
-        query_languages=sorted(searcher.query_languages),
+        query_languages=sorted(searcher.detection_languages),
     )
