@@ -12,10 +12,10 @@ from cachetools import LRUCache
 
 from indexer.settings import Settings
 from service import metrics
-from service.batching import MicroBatcher
+from service.batching import MicroBatcher, StartHook
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
-from service.searcher import Searcher, SearchResult
+from service.searcher import QueryText, Searcher, SearchResult
 
 
 class SearchEngine:
@@ -88,13 +88,25 @@ class SearchEngine:
             took = (time.perf_counter() - request.started) * 1000
             return dataclasses.replace(cached, took_ms=took)
         # Reading the query (language detection, keyword scores) is pure Python and the
-        # encoder releases the GIL: overlap them. asyncio's executor rather than anyio's thread
-        # pool: same threads, less bookkeeping per hop, which shows at two hops per request.
+        # encoder releases the GIL: the read runs while the model computes, started once the
+        # encoder thread has the query (MicroBatcher.encode says why). asyncio's executor
+        # rather than anyio's thread pool: same threads, less bookkeeping per hop.
         loop = asyncio.get_running_loop()
-        vector, text = await asyncio.gather(
-            self._encode(request.query),
-            loop.run_in_executor(None, self.searcher.read, request),
-        )
+        encoding = asyncio.Event()
+
+        async def read() -> QueryText:
+            await encoding.wait()
+            return await loop.run_in_executor(None, self.searcher.read, request)
+
+        def encoder_has_query() -> None:  # called in the encoder thread
+            loop.call_soon_threadsafe(encoding.set)
+
+        reading = asyncio.ensure_future(read())
+        try:
+            vector = await self._encode(request.query, encoder_has_query)
+            text = await reading
+        finally:
+            reading.cancel()  # when encoding failed: the read would wait for ever
         with metrics.RANK_SECONDS.time():
             result = await loop.run_in_executor(None, self.searcher.rank, request, vector, text)
         if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
@@ -106,8 +118,8 @@ class SearchEngine:
         """Release the encoder threads (shared with the engines :meth:`serving` made)."""
         await self.batcher.close()
 
-    async def _encode(self, query: str) -> np.ndarray:
+    async def _encode(self, query: str, on_start: StartHook) -> np.ndarray:
         started = time.perf_counter()
-        vector = await self.batcher.encode(query)
+        vector = await self.batcher.encode(query, on_start)
         metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
         return vector

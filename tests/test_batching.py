@@ -147,3 +147,77 @@ def test_engine_with_cache_off_still_answers(searcher):
     first, again = asyncio.run(run())
     assert [h.passage.id for h in first.hits] == [h.passage.id for h in again.hits]
     assert engine.cache_hits == 0
+
+
+@pytest.mark.parametrize("max_batch", [1, 8])
+def test_start_hook_runs_in_the_encoder_thread_before_the_call(max_batch):
+    """Both paths (queue-less and batched) call each query's hook first, in the encoder
+    thread, so work started by it cannot take the GIL before the encoder has the query."""
+    events: list[tuple[str, str]] = []
+
+    def encoder(queries: list[str]) -> np.ndarray:
+        events.extend(("encode", q) for q in queries)
+        return np.array([[float(len(q))] for q in queries])
+
+    def hook(query: str):
+        return lambda: events.append(("hook " + threading.current_thread().name, query))
+
+    batcher = MicroBatcher(encoder, max_batch=max_batch, max_wait_ms=5)
+
+    async def run():
+        await asyncio.gather(*(batcher.encode(q, hook(q)) for q in ("a", "bb", "ccc")))
+        await batcher.close()
+
+    asyncio.run(run())
+    for query in ("a", "bb", "ccc"):
+        hooked = [i for i, (kind, q) in enumerate(events) if q == query and kind != "encode"]
+        encoded = events.index(("encode", query))
+        assert len(hooked) == 1 and hooked[0] < encoded
+        assert events[hooked[0]][0].startswith("hook encoder")
+
+
+def test_engine_reads_the_query_while_the_encoder_runs(searcher):
+    """The query's words are read only once the encoder has the query, and still before
+    the vector is back: the read overlaps the model instead of delaying it."""
+    encoding, encoded = threading.Event(), threading.Event()
+    seen: list[tuple[bool, bool]] = []
+
+    def encoder(queries: list[str]) -> np.ndarray:
+        encoding.set()
+        threading.Event().wait(0.2)
+        encoded.set()
+        return searcher.encoder.encode_queries(queries)
+
+    read = searcher.read
+
+    def recording_read(request):
+        seen.append((encoding.is_set(), encoded.is_set()))
+        return read(request)
+
+    engine = SearchEngine(searcher, batcher=MicroBatcher(encoder, max_batch=1))
+    searcher.read = recording_read
+    try:
+        result = asyncio.run(engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID))
+    finally:
+        del searcher.read
+        asyncio.run(engine.close())
+    assert seen == [(True, False)]
+    direct = searcher.search("pêche illégale", k=3)
+    assert [h.passage.id for h in result.hits] == [h.passage.id for h in direct.hits]
+
+
+def test_engine_encoder_failure_leaves_no_read_waiting(searcher):
+    def broken(_: list[str]) -> np.ndarray:
+        raise RuntimeError("encoder down")
+
+    engine = SearchEngine(searcher, batcher=MicroBatcher(broken, max_batch=1))
+
+    async def run():
+        with pytest.raises(RuntimeError, match="encoder down"):
+            await engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID)
+        await asyncio.sleep(0)  # let the cancelled read finish cancelling
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        await engine.close()
+        return left
+
+    assert asyncio.run(run()) == []
