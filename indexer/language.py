@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Collection
@@ -11,6 +12,7 @@ import numpy as np
 from langdetect import DetectorFactory, LangDetectException
 from langdetect.detector import Detector
 from langdetect.detector_factory import PROFILES_DIRECTORY
+from langdetect.utils.lang_profile import LangProfile
 
 from indexer.text import words
 
@@ -21,10 +23,10 @@ _MIN_PROBABILITY = 0.70
 class _NumpyDetector(Detector):  # type: ignore[misc]
     """langdetect's own Detector, with its per-n-gram update done on numpy arrays.
 
-    Why: langdetect multiplies 55 Python floats per sampled n-gram, ~500 samples for a short
-    query: ~4 ms of pure Python holding the GIL, as long as the rest of a search apart from
-    the encoder. The algorithm, the seeded draws and the convergence test stay langdetect's,
-    so the answers do too (tests compare both on every passage and query), in ~2 ms.
+    Why: over all 55 languages, langdetect multiplies 55 Python floats per sampled n-gram,
+    ~500 samples for a short query: ~4 ms of pure Python holding the GIL. numpy does it in
+    ~2 ms. The algorithm, the seeded draws and the convergence test stay langdetect's, so
+    the answers do too (tests compare both on every passage and query).
     """
 
     def __init__(self, factory: DetectorFactory, vectors: dict[str, np.ndarray]) -> None:
@@ -51,32 +53,69 @@ class _NumpyDetector(Detector):  # type: ignore[misc]
         return float(prob.max())
 
 
+def _load_profiles(languages: frozenset[str]) -> DetectorFactory:
+    """langdetect's profiles, with the probabilities of ``languages`` only (all when empty).
+
+    Every profile's n-grams stay known: langdetect samples a text's known n-grams, and an
+    n-gram known only to other languages scales every kept language alike. So the answers are
+    those of a detector given all 55 profiles and a prior of zero for the other languages,
+    as the tests check, while each sampled n-gram updates a handful of floats instead of 55.
+    Measured over 1,781 queries and passages among five languages: the same answers, 1.1 ms
+    a text instead of 2.1 (numpy over all 55), profiles read in 0.5 s instead of 1.8, and
+    11 MB of memory instead of 56.
+    """
+    factory = DetectorFactory()
+    factory.set_seed(0)
+    if not languages:
+        factory.load_profile(PROFILES_DIRECTORY)
+        return factory
+    # langdetect's order (the directory's), so sums run in the same order as over all 55.
+    names = [name for name in os.listdir(PROFILES_DIRECTORY) if not name.startswith(".")]
+    kept = [name for name in names if name in languages]
+    profiles = {name: _read_profile(name) for name in names}
+    for index, name in enumerate(kept):
+        factory.add_profile(profiles[name], index, len(kept))
+    nothing = (0.0,) * len(kept)  # shared: n-grams no kept language has are never updated
+    for name in names:
+        if name not in languages:
+            for word in profiles[name].freq:
+                factory.word_lang_prob_map.setdefault(word, nothing)
+    return factory
+
+
+def _read_profile(name: str) -> LangProfile:
+    path = os.path.join(PROFILES_DIRECTORY, name)
+    with open(path, encoding="utf-8") as file:
+        return LangProfile(**json.load(file))
+
+
 class _Detectors:
-    """langdetect's profiles loaded once, seeded so the same text always gets the same answer."""
+    """langdetect's profiles, loaded once per set of languages and seeded, so the same text
+    always gets the same answer."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._factory: DetectorFactory | None = None
-        # n-gram -> probabilities per language, converted on first use (profiles hold ~170k).
+        self._factories: dict[frozenset[str], DetectorFactory] = {}
+        # All-language n-gram -> probabilities, as numpy arrays on first use (~170k n-grams).
         self._vectors: dict[str, np.ndarray] = {}
 
     def probabilities(self, text: str, languages: Collection[str] = ()) -> list[Any]:
         """langdetect's ranked guesses, among ``languages`` only if any are given."""
-        detector = _NumpyDetector(self._loaded(), self._vectors)
-        if languages:
-            # A prior of zero keeps a language out: every update multiplies its probability.
-            detector.set_prior_map(dict.fromkeys(languages, 1.0))
+        factory = self.loaded(frozenset(languages))
+        if not factory.langlist:  # none of ``languages`` has a profile
+            return []
+        # Over a few languages, plain floats beat numpy's cost per call.
+        detector = Detector(factory) if languages else _NumpyDetector(factory, self._vectors)
         detector.append(text)
         return list(detector.get_probabilities())
 
-    def _loaded(self) -> DetectorFactory:
+    def loaded(self, languages: frozenset[str]) -> DetectorFactory:
+        """The profiles for ``languages`` (all when empty), read on first use."""
         with self._lock:
-            if self._factory is None:
-                factory = DetectorFactory()
-                factory.load_profile(PROFILES_DIRECTORY)
-                factory.set_seed(0)
-                self._factory = factory
-            return self._factory
+            factory = self._factories.get(languages)
+            if factory is None:
+                factory = self._factories[languages] = _load_profiles(languages)
+            return factory
 
 
 _DETECTORS = _Detectors()

@@ -50,6 +50,35 @@ def test_answers_match_stock_langdetect_on_passages_and_queries(searcher):
         assert np.allclose([p for _, p in ours], [p for _, p in stock], atol=1e-6), text
 
 
+def test_answers_among_some_languages_match_stock_langdetect_with_a_prior(searcher):
+    """Keeping only the likely languages' columns must answer like langdetect over all 55
+    profiles told, by a prior of zero, to leave the others out."""
+    from langdetect import DetectorFactory
+    from langdetect.detector_factory import PROFILES_DIRECTORY
+
+    from indexer.language import _DETECTORS
+
+    likely = ("fr", "en", "es", "de", "ar")
+    stock_factory = DetectorFactory()
+    stock_factory.load_profile(PROFILES_DIRECTORY)
+    stock_factory.set_seed(0)
+    texts = [passage.text for passage in searcher.index.passages]
+    texts += [json.loads(line)["query"] for line in DEV.read_text("utf-8").splitlines() if line]
+    texts += [json.loads(line)["query"] for line in EXTRA.read_text("utf-8").splitlines() if line]
+    for text in texts:
+        detector = stock_factory.create()
+        detector.set_prior_map(dict.fromkeys(likely, 1.0))
+        detector.append(text.lower())
+        stock = [(c.lang, c.prob) for c in detector.get_probabilities()]
+        ours = [(c.lang, c.prob) for c in _DETECTORS.probabilities(text.lower(), likely)]
+        assert [lang for lang, _ in ours] == [lang for lang, _ in stock], text
+        assert np.allclose([p for _, p in ours], [p for _, p in stock], atol=1e-9), text
+
+
+def test_languages_without_a_profile_give_the_fallback():
+    assert detect_language("Qui a été élu président de l'organisation ?", "und", ["xx"]) == "und"
+
+
 def test_detection_limited_to_likely_languages():
     likely = ("fr", "en", "es", "de")
     question = "Wer koordinierte die Operation Thunder gemeinsam mit INTERPOL?"

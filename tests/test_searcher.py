@@ -162,9 +162,9 @@ def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch)
 def test_warm_up_loads_what_the_first_request_would(searcher, monkeypatch):
     from indexer import language
 
-    monkeypatch.setattr(language._DETECTORS, "_factory", None)
+    monkeypatch.setattr(language._DETECTORS, "_factories", {})
     searcher.warm_up()
-    assert language._DETECTORS._factory is not None
+    assert set(language._DETECTORS._factories) == {searcher.detection_languages}
 
 
 def test_ranking_with_the_query_read_beforehand_is_the_same_search(searcher):
