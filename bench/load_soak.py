@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bench.common import RESULTS, distinct_queries, machine, percentiles, process_memory_mib
-from bench.http_load import free_port, running_server
+from bench.http_load import client_session, free_port, running_server
 from indexer.versions import resolve
 
 SAMPLE_EVERY_S = 10.0
@@ -60,14 +60,19 @@ class Tally:
         }
 
 
-async def _request(client: httpx.AsyncClient, n: int, query: str) -> httpx.Response:
-    """Request ``n`` of the mix: a third each GET /search, POST /search and POST /context."""
+async def _request(client: aiohttp.ClientSession, n: int, query: str) -> int:
+    """Request ``n`` of the mix, read whole: a third each GET /search, POST /search and
+    POST /context. Returns the status."""
     k = 1 + n % 10
     if n % 3 == 0:
-        return await client.get("/search", params={"q": query, "k": k})
-    if n % 3 == 1:
-        return await client.post("/search", json={"query": query, "k": k})
-    return await client.post("/context", json={"query": query, "k": k, "max_chars": 2000})
+        request = client.get("/search", params={"q": query, "k": k})
+    elif n % 3 == 1:
+        request = client.post("/search", json={"query": query, "k": k})
+    else:
+        request = client.post("/context", json={"query": query, "k": k, "max_chars": 2000})
+    async with request as response:
+        await response.read()
+        return response.status
 
 
 async def run_clients(
@@ -79,8 +84,7 @@ async def run_clients(
     """
     tally = Tally()
     numbers = itertools.count()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    async with client_session(base, concurrency, timeout=60) as client:
 
         async def worker() -> None:
             while True:
@@ -91,12 +95,12 @@ async def run_clients(
                     return
                 started = time.perf_counter()
                 try:
-                    response = await _request(client, n, queries[n % len(queries)])
-                except httpx.HTTPError as exc:
+                    status = await _request(client, n, queries[n % len(queries)])
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     tally.error(type(exc).__name__)
                     continue
-                if response.status_code != 200:
-                    tally.error(f"HTTP {response.status_code}")
+                if status != 200:
+                    tally.error(f"HTTP {status}")
                     continue
                 tally.latencies_ms.append((time.perf_counter() - started) * 1000)
 
