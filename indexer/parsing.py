@@ -18,7 +18,8 @@ What the extracted text looks like, and what this module does about it:
   with a number right after a lower-case word ("sur quelque" / "135 000 personnes").
 - Words hyphenated across lines are joined without the hyphen when the joined word occurs
   elsewhere in the document, and kept as compounds otherwise ("primo-intervenants").
-- Paragraphs repeated by the extraction are kept once.
+- Paragraphs repeated by the extraction are kept once, and rows of social-media handles
+  (page furniture next to icons) are dropped.
 
 Not handled: the reading order of multi-column infographics (a stat label can end up apart
 from its number) and headings that are images in the PDF.
@@ -39,6 +40,8 @@ _HYPHENATED_END = re.compile(r"(\w+)-$")
 _LEADING_WORD = re.compile(r"^\w+")
 _WORD_CHARS = re.compile(r"\w+")
 _CAPS_SHARE = 0.85
+# A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
+_SOCIAL_TOKEN = re.compile(r"@\w+|\S*_\S*|\S*www\.\S+|[A-Z]{1,4}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ def _raw_blocks(text: str) -> list[list[str]]:
     current: list[str] = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = collapse_whitespace(raw)
+        if _is_social_row(line):
+            continue
         if not line:
             if current:
                 blocks.append(current)
@@ -128,6 +133,15 @@ def _raw_blocks(text: str) -> list[list[str]]:
 
 def _is_url(line: str) -> bool:
     return bool(_URL_LINE.match(line))
+
+
+def _is_social_row(line: str) -> bool:
+    """Handles printed next to social-media icons ("INTERPOL_HQ @INTERPOL HQ …www.x.int"):
+    page furniture that would otherwise open the next passage's text."""
+    tokens = line.split()
+    return any(t.startswith("@") for t in tokens) and all(
+        _SOCIAL_TOKEN.fullmatch(t) for t in tokens
+    )
 
 
 def _split_pages(blocks: list[list[str]]) -> Iterable[tuple[list[list[str]], list[str]]]:

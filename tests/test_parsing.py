@@ -101,6 +101,21 @@ def test_repeated_paragraph_kept_once():
     ]
 
 
+def test_social_media_handles_are_dropped_but_addresses_in_sentences_kept():
+    text = (
+        "INTERPOL_HQ @INTERPOL HQ INTERPOLINTERPOL_HQwww.interpol.int\n\n"
+        "À propos de l'Organisation, qui compte 195 pays membres.\n\n"
+        "Toutes les résolutions sont publiées sur\nwww.interpol.int\n\n"
+        "Suivez @INTERPOL_HQ pour les dernières actualités."
+    )
+    paragraphs = [p for s in parse_report(text, "Doc")[0].sections for p in s.paragraphs]
+    assert paragraphs == [
+        "À propos de l'Organisation, qui compte 195 pays membres.",
+        "Toutes les résolutions sont publiées sur www.interpol.int",
+        "Suivez @INTERPOL_HQ pour les dernières actualités.",
+    ]
+
+
 def test_non_breaking_spaces_become_plain_spaces():
     pages = parse_report("Quelque 135\u202f000 personnes soupçonnées.", "Doc")
     assert pages[0].sections[0].paragraphs == ("Quelque 135 000 personnes soupçonnées.",)
