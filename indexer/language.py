@@ -70,7 +70,7 @@ def _load_profiles(languages: frozenset[str]) -> DetectorFactory:
         factory.load_profile(PROFILES_DIRECTORY)
         return factory
     # langdetect's order (the directory's), so sums run in the same order as over all 55.
-    names = [name for name in os.listdir(PROFILES_DIRECTORY) if not name.startswith(".")]
+    names = _profile_names()
     kept = [name for name in names if name in languages]
     profiles = {name: _read_profile(name) for name in names}
     for index, name in enumerate(kept):
@@ -81,6 +81,11 @@ def _load_profiles(languages: frozenset[str]) -> DetectorFactory:
             for word in profiles[name].freq:
                 factory.word_lang_prob_map.setdefault(word, nothing)
     return factory
+
+
+def _profile_names() -> list[str]:
+    """langdetect's languages, one profile file each, in its loading order."""
+    return [name for name in os.listdir(PROFILES_DIRECTORY) if not name.startswith(".")]
 
 
 def _read_profile(name: str) -> LangProfile:
@@ -123,7 +128,7 @@ _DETECTORS = _Detectors()
 
 def supported_languages() -> frozenset[str]:
     """Codes :func:`detect_language` can return besides a fallback: one profile file each."""
-    return frozenset(os.listdir(PROFILES_DIRECTORY))
+    return frozenset(_profile_names())
 
 
 def detect_language(text: str, fallback: str = "und", languages: Collection[str] = ()) -> str:
