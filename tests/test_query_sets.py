@@ -12,7 +12,12 @@ from service.retrieval.ranking import Mode
 from tests.conftest import REPORT
 
 DATA = Path(__file__).resolve().parent / "data"
-OWN_SETS = ["queries_extra.jsonl", "queries_blind.jsonl", "queries_final.jsonl"]
+OWN_SETS = [
+    "queries_extra.jsonl",
+    "queries_blind.jsonl",
+    "queries_final.jsonl",
+    "queries_fresh.jsonl",
+]
 
 
 @pytest.mark.parametrize("name", OWN_SETS)
