@@ -181,6 +181,29 @@ def test_a_second_reload_while_one_runs_gets_409(root, settings, searcher, monke
     assert reloads("busy") == busy_before + 1
 
 
+def test_after_a_failed_first_load_a_reload_serves_the_fixed_index(root, settings, tmp_path):
+    """/healthz stays 200 when the first load fails, so no orchestrator restarts the
+    process: the reload is what recovers it once the index is there."""
+    missing = tmp_path / "not-built-yet"
+    configured = settings.model_copy(update={"index_dir": missing, "admin_token": SecretStr(TOKEN)})
+    app = create_app(configured)
+    succeeded_before = reloads("success")
+    with TestClient(app) as client:
+        app.state.service.wait(300)
+        assert client.get("/readyz").status_code == 503
+        still = client.post("/admin/reload", headers=ADMIN)
+        assert still.status_code == 422
+        assert still.json()["detail"].startswith("the index still cannot be served: no index at")
+        shutil.copytree(root, missing, symlinks=True)
+        fixed = client.post("/admin/reload", headers=ADMIN)
+        assert fixed.status_code == 200, fixed.text
+        assert fixed.json()["previous_version"] == "none"
+        assert fixed.json()["version"] == load_index(root).version
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/search", params={"q": QUERIES[0]}).json()["results"]
+    assert reloads("success") == succeeded_before + 1
+
+
 def test_sighup_reloads_a_served_index_and_logs_json(root, tmp_path):
     log = tmp_path / "serve.log"
     env = {"REPORT_LOG_FORMAT": "json", "REPORT_ADMIN_TOKEN": ""}

@@ -40,6 +40,7 @@ class ServiceState:
         self.engine: SearchEngine | None = None
         self.error: str | None = None
         self._make_engine = make_engine
+        self._loader: Callable[[], Searcher] | None = None
         self._thread: threading.Thread | None = None
         # Held for a whole reload; a second one is refused rather than queued (README).
         self._reloading = threading.Lock()
@@ -50,7 +51,11 @@ class ServiceState:
         metrics.record_served(searcher)
 
     def load_in_background(self, loader: Callable[[], Searcher]) -> None:
-        """Run ``loader`` in a thread; ``/readyz`` turns 200 when it finishes."""
+        """Run ``loader`` in a thread; ``/readyz`` turns 200 when it finishes.
+
+        If it fails, a reload runs ``loader`` again (see :meth:`reload`).
+        """
+        self._loader = loader
 
         def run() -> None:
             try:
@@ -71,8 +76,11 @@ class ServiceState:
     async def reload(self, root: Path) -> Reloaded:
         """Load the current version of ``root`` in a thread, check it, then swap it in.
 
+        After a failed first load nothing is served: the first load is run again instead, so
+        that once the cause is fixed (an index rebuilt, a model folder restored) the service
+        recovers without a restart; ``/healthz`` stays 200 meanwhile, so nothing else would.
         Raises ReloadBusy while another reload or the first load runs, ReloadRefused when
-        the version cannot be served; either way the old version keeps serving.
+        the version cannot be served; either way what was served keeps serving.
         """
         if not self._reloading.acquire(blocking=False):
             metrics.RELOADS.labels("busy").inc()
@@ -80,23 +88,40 @@ class ServiceState:
         try:
             served = self.engine
             if served is None:
-                metrics.RELOADS.labels("busy").inc()
-                reason = self.error or "the model and index are still loading"
-                raise ReloadBusy(f"nothing is served yet to reload ({reason})")
-            try:
-                searcher = await asyncio.to_thread(load_replacement, served.searcher, root)
-            except ReloadRefused as exc:
-                metrics.RELOADS.labels("refused").inc()
-                log.warning("index reload refused, still serving %s: %s", _version(served), exc)
-                raise
-            self.engine = served.serving(searcher)
+                searcher = await self._load_again()
+                self.serve(searcher)
+                previous = "none"
+            else:
+                try:
+                    searcher = await asyncio.to_thread(load_replacement, served.searcher, root)
+                except ReloadRefused as exc:
+                    metrics.RELOADS.labels("refused").inc()
+                    log.warning("index reload refused, still serving %s: %s", _version(served), exc)
+                    raise
+                self.engine = served.serving(searcher)
+                metrics.record_served(searcher)
+                previous = _version(served)
         finally:
             self._reloading.release()
-        metrics.record_served(searcher)
         metrics.RELOADS.labels("success").inc()
-        reloaded = Reloaded(_version(served), searcher.index.version, len(searcher.index.passages))
+        reloaded = Reloaded(previous, searcher.index.version, len(searcher.index.passages))
         log.info("index reloaded: %s -> %s", reloaded.previous_version, reloaded.version)
         return reloaded
+
+    async def _load_again(self) -> Searcher:
+        """The first load, run again after it failed."""
+        if self._loader is None or self.error is None:
+            metrics.RELOADS.labels("busy").inc()
+            raise ReloadBusy("the model and index are still loading; retry when /readyz is 200")
+        try:
+            searcher = await asyncio.to_thread(self._loader)
+        except Exception as exc:  # the same failures the first load reports through /readyz
+            self.error = str(exc)
+            metrics.RELOADS.labels("refused").inc()
+            log.warning("the index still cannot be served: %s", exc)
+            raise ReloadRefused(f"the index still cannot be served: {exc}") from exc
+        self.error = None
+        return searcher
 
 
 def _version(engine: SearchEngine) -> str:
