@@ -72,10 +72,13 @@ def serve(
     from service.api.app import create_app
 
     settings = get_settings()
-    if index is not None:
-        settings = settings.model_copy(update={"index_dir": index})
-        # Worker processes read their settings from the environment.
-        os.environ["REPORT_INDEX_DIR"] = str(index)
+    # The options override the settings everywhere, not only in uvicorn: the app checks /mcp
+    # Host headers against the bind address. Worker processes read theirs from the environment.
+    given = {"index_dir": index, "host": host, "port": port}
+    overrides = {name: value for name, value in given.items() if value is not None}
+    settings = settings.model_copy(update=overrides)
+    for name, value in overrides.items():
+        os.environ[f"REPORT_{name.upper()}"] = str(value)
     try:
         # Refuse a missing or foreign index before binding the port, where it is cheap.
         manifest = read_manifest(settings.index_dir)
@@ -92,8 +95,8 @@ def serve(
             )
         )
     options: dict[str, Any] = {
-        "host": host or settings.host,
-        "port": port or settings.port,
+        "host": settings.host,
+        "port": settings.port,
         "log_config": log_config(settings.log_format),
         "access_log": False,  # the app logs each request itself (service/api/observability.py)
     }

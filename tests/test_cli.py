@@ -138,3 +138,27 @@ def test_a_bad_setting_exits_with_one_line_not_a_traceback(monkeypatch, cli, arg
     assert result.exit_code == 1
     assert "error: invalid settings: REPORT_PORT:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
+    """--host and --port must not stop at uvicorn: the app checks /mcp Host headers against
+    the bind address, and worker processes build their settings from the environment."""
+    import uvicorn
+
+    calls: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append((target, options)))
+    # Set here so that what serve exports is undone after the test.
+    monkeypatch.setenv("REPORT_HOST", "127.0.0.1")
+    monkeypatch.setenv("REPORT_PORT", "8000")
+    result = runner.invoke(search_app, ["serve", "--host", "0.0.0.0", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    ((served, options),) = calls
+    assert (options["host"], options["port"]) == ("0.0.0.0", 8123)
+    assert (served.state.settings.host, served.state.settings.port) == ("0.0.0.0", 8123)
+
+    calls.clear()
+    result = runner.invoke(search_app, ["serve", "--host", "10.1.2.3", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    ((target, options),) = calls
+    assert target == "service.api.app:create_worker_app" and options["host"] == "10.1.2.3"
+    assert get_settings.__wrapped__().host == "10.1.2.3"  # what a worker process reads
