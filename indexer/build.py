@@ -34,7 +34,7 @@ from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import sentence_spans
-from indexer.versions import current_id, resolve
+from indexer.versions import check_writable, current_id, resolve
 
 
 def pipeline_version() -> str:
@@ -209,6 +209,7 @@ def build_index(
     if not passages:
         raise CorpusError(f"no passages in {corpus_dir}: the documents hold no text to index")
     log(f"{len(documents)} document(s) → {len(passages)} passages")
+    check_writable(index_dir)
 
     def encode(texts: list[str]) -> np.ndarray:
         if settings.ray_address:

@@ -22,7 +22,9 @@ from indexer.versions import VersionError
 app = typer.Typer(help="Build and inspect report search indexes.", no_args_is_help=True)
 app.callback()(require_valid_settings)
 
+# OSError: an unreadable file, a full disk; its message names the file and the reason.
 _USER_ERRORS = (
+    OSError,
     ArtifactError,
     CorpusError,
     ModelLoadError,

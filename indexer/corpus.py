@@ -57,7 +57,7 @@ def load_corpus(folder: Path) -> list[Document]:
     """All documents of ``folder``, sorted by id so builds are reproducible."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
     if not paths:
         raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
     by_id: dict[str, Path] = {}

@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +83,20 @@ def list_versions(root: Path) -> list[Version]:
     found = [p for p in folder.iterdir() if p.is_dir() and _VERSION_ID.match(p.name)]
     found.sort(key=lambda p: _sequence(p.name))
     return [Version(path.name, path, path.name == selected) for path in found]
+
+
+def check_writable(root: Path) -> None:
+    """Raise VersionError unless a version can be written under ``root``.
+
+    Called before a build embeds anything, so that a mistyped or read-only ``--out`` fails
+    at once rather than after the whole corpus has been embedded.
+    """
+    try:
+        (root / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root / VERSIONS_DIR):
+            pass
+    except OSError as exc:
+        raise VersionError(f"cannot write an index at {root}: {exc.strerror or exc}") from exc
 
 
 def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:

@@ -33,7 +33,9 @@ from service.searcher import (
 app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
 app.callback()(require_valid_settings)
 
+# OSError: an unreadable file, a full disk; its message names the file and the reason.
 _USER_ERRORS = (
+    OSError,
     ArtifactError,
     ModelLoadError,
     ModelProvisionError,

@@ -103,6 +103,12 @@ def test_index_from_other_model_is_refused(searcher, index_dir):
         Searcher(dataclasses.replace(loaded, manifest=other), searcher.encoder)
 
 
+def test_a_folder_named_like_a_report_is_not_read_as_one(tmp_path):
+    (tmp_path / "report.txt").write_text("Texte du rapport.", "utf-8")
+    (tmp_path / "drafts.txt").mkdir()
+    assert [d.id for d in load_corpus(tmp_path)] == ["report"]
+
+
 def test_corpus_errors_are_readable(tmp_path):
     with pytest.raises(CorpusError, match="not found"):
         load_corpus(tmp_path / "nope")

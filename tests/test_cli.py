@@ -108,6 +108,19 @@ def test_build_with_missing_corpus_exits_non_zero(tmp_path):
     assert "corpus folder not found" in result.output
 
 
+def test_build_into_an_unwritable_place_fails_before_embedding(tmp_path, settings):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", "utf-8")
+    result = runner.invoke(
+        index_app,
+        ["build", "--corpus", str(settings.corpus_dir), "--out", str(blocker / "index")],
+    )
+    assert result.exit_code == 1
+    assert f"cannot write an index at {blocker / 'index'}" in result.output
+    assert "embedding" not in result.output  # refused before any model work
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_build_reports_up_to_date(index_dir):
     result = runner.invoke(index_app, ["build", "--out", str(index_dir)])
     assert result.exit_code == 0, result.output
