@@ -2,11 +2,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-INDEX_DIR ?= index
-CORPUS_DIR ?= corpus
+# The commands take these as options, which override their settings: so they default to the
+# same REPORT_* environment variables (a .env file is read by the commands, not by make).
+INDEX_DIR ?= $(or $(REPORT_INDEX_DIR),index)
+CORPUS_DIR ?= $(or $(REPORT_CORPUS_DIR),corpus)
 EVAL_FILES ?= ../shared/eval/dev.jsonl tests/data/queries_extra.jsonl tests/data/queries_blind.jsonl tests/data/queries_final.jsonl tests/data/queries_fresh.jsonl
-HOST ?= 127.0.0.1
-PORT ?= 8000
+HOST ?= $(or $(REPORT_HOST),127.0.0.1)
+PORT ?= $(or $(REPORT_PORT),8000)
 STAMP := $(VENV)/.installed
 
 .PHONY: install index run test lint format eval bench clean
