@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import signal
 import threading
@@ -202,6 +203,56 @@ def test_after_a_failed_first_load_a_reload_serves_the_fixed_index(root, setting
         assert client.get("/readyz").status_code == 200
         assert client.get("/search", params={"q": QUERIES[0]}).json()["results"]
     assert reloads("success") == succeeded_before + 1
+
+
+def test_a_sighup_while_a_worker_loads_reloads_once_it_has_loaded(
+    root, settings, searcher, monkeypatch
+):
+    """A worker (wait_until_loaded) gets a SIGHUP while it loads: the index changed after
+    the load read it. The signal must neither end the process nor be lost."""
+    import asyncio
+
+    import service.api.app
+
+    loading, finish = threading.Event(), threading.Event()
+
+    def slow_open(_: Settings) -> Searcher:
+        loaded = Searcher(load_index(root), searcher.encoder)  # the version current now
+        loading.set()
+        assert finish.wait(60)
+        return loaded
+
+    def publish_and_signal() -> str:
+        assert loading.wait(60)
+        version = publish(root)
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.5)  # the signal arrives while the load still runs
+        finish.set()
+        return version
+
+    monkeypatch.setattr(service.api.app, "_open_warm", slow_open)
+    app = create_app(settings.model_copy(update={"index_dir": root}), wait_until_loaded=True)
+    first = load_index(root).version
+    unhandled: list[int] = []
+    # Without the app's handler in place, this one gets the signal instead of ending pytest.
+    previous = signal.signal(signal.SIGHUP, lambda number, _: unhandled.append(number))
+
+    async def served_version() -> str:
+        async with app.router.lifespan_context(app):
+            state = app.state.service
+            deadline = time.monotonic() + 20
+            while state.engine.searcher.index.version == first and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return state.engine.searcher.index.version
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            second = pool.submit(publish_and_signal)
+            served = asyncio.run(served_version())
+            assert served == second.result() != first
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert unhandled == []
 
 
 def test_sighup_reloads_a_served_index_and_logs_json(root, tmp_path):

@@ -49,11 +49,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with mcp_server.session_manager.run():
-            if state.engine is None:
-                state.load_in_background(lambda: _open_warm(settings))
-                if wait_until_loaded:
-                    await asyncio.to_thread(state.wait)
+            # The handler goes in before the load: a SIGHUP that arrives while a worker is
+            # still loading would otherwise end the process (SIGHUP's default action).
             with reload_on_sighup(state, settings.index_dir):
+                if state.engine is None:
+                    state.load_in_background(lambda: _open_warm(settings))
+                    if wait_until_loaded:
+                        await asyncio.to_thread(state.wait)
                 yield
             if state.engine is not None:
                 await state.engine.close()

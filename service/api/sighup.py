@@ -48,8 +48,13 @@ def reload_on_sighup(state: ServiceState, root: Path) -> Iterator[None]:
 
 
 async def _reload(state: ServiceState, root: Path) -> None:
-    """Reload, with the outcome in the log (no client to tell)."""
+    """Reload, with the outcome in the log (no client to tell).
+
+    A SIGHUP during the first load waits for it to end, then reloads: the signal says that
+    the index changed, possibly after the load had read it.
+    """
     log.info("SIGHUP: reloading the index from %s", root)
+    await asyncio.to_thread(state.wait)
     try:
         await state.reload(root)
     except ReloadBusy as exc:
