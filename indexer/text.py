@@ -32,10 +32,14 @@ def collapse_whitespace(text: str) -> str:
     return _WHITESPACE.sub(" ", text.translate(_SPACE_VARIANTS)).strip()
 
 
+# Ligatures have no decomposition; slugs and users write them as two letters.
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+
+
 def strip_accents(text: str) -> str:
     """Remove combining marks so "Amérique" and "Amerique" compare equal (URL slugs drop them)."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("œ", "oe")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LIGATURES)
 
 
 def fold(text: str) -> str:

@@ -142,6 +142,10 @@ def test_section_filter_ignores_case_and_accents(searcher):
         "formation", k=3, filters=SearchFilters(section="academie virtuelle")
     ).hits
     assert hits and all("ACADÉMIE VIRTUELLE" in h.passage.section for h in hits)
+    # Ligatures fold in capitals too: the report's headings are in capitals ("ŒUVRE D’ART").
+    for typed in ("oeuvre d'art", "œuvre d’art", "ŒUVRE D’ART"):
+        hits = searcher.search("application", k=3, filters=SearchFilters(section=typed)).hits
+        assert hits and all("ŒUVRE D’ART" in h.passage.section for h in hits), typed
 
 
 def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch):
