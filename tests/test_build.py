@@ -53,6 +53,32 @@ def test_changed_corpus_makes_index_stale(index_dir, settings, tmp_path):
     assert not is_current(index_dir, load_corpus(corpus), model)
 
 
+def test_a_local_model_folder_is_identified_by_its_configuration_too(tmp_path):
+    """Mean or CLS pooling, the sequence length, the tokenizer: each changes the vectors, so
+    each must make indexes (and cached embeddings) of the folder stale. Its ONNX export and
+    hidden files must not."""
+    from indexer.embedding.model import resolve_model
+    from indexer.settings import Settings
+
+    folder = tmp_path / "model"
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"weights")
+    pooling = folder / "1_Pooling" / "config.json"
+    pooling.write_text('{"pooling_mode_mean_tokens": true}', "utf-8")
+
+    def checksum() -> str | None:
+        return resolve_model(Settings(model=str(folder))).identity.checksum
+
+    first = checksum()
+    (folder / "onnx").mkdir()
+    (folder / "onnx" / "model-int8.onnx").write_bytes(b"export")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref", "utf-8")
+    assert checksum() == first
+    pooling.write_text('{"pooling_mode_cls_token": true}', "utf-8")
+    assert checksum() != first
+
+
 def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypatch):
     copy = tmp_path / "index"
     shutil.copytree(index_dir, copy, symlinks=True)

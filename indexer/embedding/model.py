@@ -15,8 +15,8 @@ from typing import Any
 from indexer.embedding.provision import DEFAULT_MODEL_NAME, provision_default_model
 from indexer.settings import Settings
 
-# ONNX files are exported from the weights later (onnx/): not part of the model identity.
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+# ONNX files are exported from the model later, into this folder: not part of its identity.
+_EXPORT_DIR = "onnx"
 
 
 class ModelLoadError(RuntimeError):
@@ -80,12 +80,21 @@ def resolve_model(settings: Settings) -> ResolvedModel:
 
 
 def _folder_checksum(folder: Path) -> str:
-    """Digest of a model folder's weight files, so swapping weights makes an index stale."""
+    """Digest of a model folder's files, so that changing the model makes an index stale.
+
+    Every file counts, not only the weights: the pooling mode, the maximum sequence length
+    and the tokenizer live in small JSON files and change the vectors as much as the weights.
+    The ONNX export and hidden files (a ``.git`` folder) do not.
+    """
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in _WEIGHT_SUFFIXES:
-            digest.update(str(path.relative_to(folder)).encode())
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
+        relative = path.relative_to(folder)
+        if not path.is_file() or relative.parts[0] == _EXPORT_DIR:
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(str(relative).encode())
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
     return digest.hexdigest()
