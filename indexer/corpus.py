@@ -8,8 +8,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints, ValidationError
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
@@ -23,14 +24,19 @@ class CorpusError(ValueError):
     """The corpus folder cannot be indexed; the message says which file and why."""
 
 
+_LANGUAGE_CODE = StringConstraints(to_lower=True, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{2})?$")
+
+
 class DocumentMetadata(BaseModel):
     """What a ``<name>.json`` file beside ``<name>.txt`` (or ``.md``, ``.pdf``) may say."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str
-    year: int | None = None
-    language: str = "und"
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    year: StrictInt | None = None
+    # A language code as langdetect gives them ("fr", "zh-cn"): passages take it when their
+    # own language cannot be detected, and the `lang` filter compares codes.
+    language: Annotated[str, _LANGUAGE_CODE] = "und"
     publisher: str | None = None
     source_url: str | None = None
 

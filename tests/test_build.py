@@ -144,6 +144,21 @@ def test_corpus_errors_are_readable(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"titel": "typo"}), "utf-8")
     with pytest.raises(CorpusError, match="invalid metadata"):
         load_corpus(tmp_path)
+    # A language name rather than a code would never match the `lang` filter.
+    for wrong in (
+        {"title": "A", "language": "French"},
+        {"title": " "},
+        {"title": "A", "year": True},
+    ):
+        (tmp_path / "a.json").write_text(json.dumps(wrong), "utf-8")
+        with pytest.raises(CorpusError, match="invalid metadata"):
+            load_corpus(tmp_path)
+
+
+def test_a_language_code_in_capitals_is_read_as_the_code(tmp_path):
+    (tmp_path / "a.txt").write_text("texte", "utf-8")
+    (tmp_path / "a.json").write_text(json.dumps({"title": "A", "language": "FR"}), "utf-8")
+    assert load_corpus(tmp_path)[0].metadata.language == "fr"
 
 
 def test_hubness_is_mean_similarity_to_nearest_others():
