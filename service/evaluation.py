@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from indexer.passage import Passage
+from service.searcher import InvalidQueryError, validate_query
 
 
 class EvalQuery(BaseModel):
@@ -23,8 +24,18 @@ class EvalQuery(BaseModel):
     id: str
     lang: str
     query: str
-    answers: list[str]
+    # A query without answers could never be found: a mistake in the file, not a miss.
+    answers: list[str] = Field(min_length=1)
     url: str | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _searchable(cls, query: str) -> str:
+        """Refused here, with its line, rather than by the search halfway through the run."""
+        try:
+            return validate_query(query)
+        except InvalidQueryError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 class EvalFileError(ValueError):
@@ -49,6 +60,8 @@ def load_queries(path: Path) -> list[EvalQuery]:
         lines = path.read_text("utf-8").splitlines()
     except OSError as exc:
         raise EvalFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EvalFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     queries = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

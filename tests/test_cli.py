@@ -100,6 +100,27 @@ def test_eval_bad_file_exits_non_zero(tmp_path):
     assert "bad.jsonl:1" in result.output
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ('{"id": "x", "lang": "fr", "query": "   ", "answers": ["a"]}\n', "bad.jsonl:1"),
+        ('{"id": "x", "lang": "fr", "query": "Qui ?", "answers": []}\n', "bad.jsonl:1"),
+        ("caf\xe9\n".encode("latin-1"), "is not UTF-8 text"),
+    ],
+    ids=["blank-query", "no-answers", "latin-1"],
+)
+def test_eval_file_mistakes_are_one_line_before_any_search(tmp_path, content, said):
+    bad = tmp_path / "bad.jsonl"
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    else:
+        bad.write_text(content, "utf-8")
+    result = runner.invoke(search_app, ["eval", str(bad)])
+    assert result.exit_code == 1
+    assert said in result.output
+    assert isinstance(result.exception, SystemExit)  # typer's exit, not a traceback
+
+
 def test_build_with_missing_corpus_exits_non_zero(tmp_path):
     result = runner.invoke(
         index_app, ["build", "--corpus", str(tmp_path / "none"), "--out", str(tmp_path / "i")]
