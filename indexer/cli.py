@@ -104,9 +104,7 @@ def rollback(
     """Point the index root's ``current`` at an older version (a running service: reload it)."""
     root = index or get_settings().index_dir
     try:
-        if version is not None:
-            load_index(root / versions.VERSIONS_DIR / version)  # refuse a damaged target
-        selected = versions.activate(root, version)
+        selected = versions.activate(root, version, check=load_index)  # refuses a damaged one
     except (ArtifactError, VersionError) as exc:
         raise fail(exc) from exc
     typer.echo(f"current version of {root}: {selected}")

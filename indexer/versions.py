@@ -127,8 +127,14 @@ def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
     return version_id
 
 
-def activate(root: Path, version_id: str | None = None) -> str:
-    """Point ``current`` at ``version_id``, or at the version before the current one."""
+def activate(
+    root: Path, version_id: str | None = None, check: Callable[[Path], object] | None = None
+) -> str:
+    """Point ``current`` at ``version_id``, or at the version before the current one.
+
+    ``check`` gets the chosen version's folder first and raises to refuse it (a damaged
+    version would otherwise become current, and the next start of the service would fail).
+    """
     with _locked(root):
         versions = list_versions(root)
         if not versions:
@@ -146,6 +152,8 @@ def activate(root: Path, version_id: str | None = None) -> str:
             raise VersionError(
                 f"no version {version_id!r} in {root}; versions: {', '.join(ids) or 'none'}"
             )
+        if check is not None:
+            check(root / VERSIONS_DIR / version_id)
         _point_current(root, version_id)
     return version_id
 

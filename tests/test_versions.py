@@ -103,14 +103,21 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
     assert listed.exit_code == 0, listed.output
     assert f"* {ids[1]}" in listed.output and f"  {ids[0]}" in listed.output
+    # A damaged previous version is refused, as the default target or by name.
+    (root / versions.VERSIONS_DIR / ids[0] / "hubness.npy").write_bytes(b"damaged")
+    for args in ([], [ids[0]]):
+        refused = runner.invoke(index_app, ["rollback", *args, "--index", str(root)])
+        assert refused.exit_code == 1 and "damaged" in refused.output, refused.output
+        assert load_index(root).version == ids[1]
+    newest = write_index(root, loaded.manifest, list(loaded.passages), vectors, keep=3)
     rolled = runner.invoke(index_app, ["rollback", "--index", str(root)])
     assert rolled.exit_code == 0, rolled.output
-    assert load_index(root).version == ids[0]
+    assert load_index(root).version == ids[1] != newest
     unknown = runner.invoke(
         index_app, ["rollback", "v999999-20990101T000000Z", "--index", str(root)]
     )
     assert unknown.exit_code == 1
-    assert load_index(root).version == ids[0]
+    assert load_index(root).version == ids[1]
     empty = runner.invoke(index_app, ["list", "--index", str(tmp_path / "none")])
     assert empty.exit_code == 1 and "no index versions" in empty.output
 
