@@ -105,3 +105,31 @@ def test_access_log_is_one_json_object_per_request(settings, searcher, log_query
     assert (line["method"], line["route"], line["status"]) == ("GET", "/search", 200)
     assert line["latency_ms"] > 0 and line["timestamp"]
     assert ("quokkasecret" in stream.getvalue()) is log_query_text
+
+
+def test_a_path_cannot_forge_a_text_log_line_nor_a_method_a_metric_label(settings, searcher):
+    """The path is logged percent-decoded: "%0A" would start a line of its own. The method is
+    the client's to choose: as a label it would let a client grow /metrics without bound."""
+    config = log_config("text")
+    formatter = logging.config.DictConfigurator(config).configure_formatter(
+        config["formatters"]["text"]
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    access = logging.getLogger("service.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    forged = "/nope%0A2026-01-01 00:00:00,000 INFO service.access [x] POST /admin/reload 200"
+    try:
+        with TestClient(create_app(settings, searcher)) as client:
+            assert client.get(forged).status_code == 404
+            client.request("PROPFIND", "/search")
+            exported = client.get("/metrics").text
+    finally:
+        access.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3  # the 404, the PROPFIND and /metrics: one line each
+    assert "/nope\\x0a2026-01-01" in lines[0]
+    assert 'method="other"' in exported and "PROPFIND" not in exported

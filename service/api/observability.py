@@ -6,9 +6,11 @@ requests the security middleware refuses. It
 - takes the client's ``X-Request-ID`` when it is short and made of safe characters (so a
   proxy's id carries through), or makes one, keeps it in :data:`REQUEST_ID` for every log
   line of the request, and echoes it in the response's ``X-Request-ID`` header;
-- counts the request and its latency by route template, method and status;
-- logs one ``service.access`` line: method, route, path, status, latency and client. The
-  query string holds the searched text, so it is left out unless ``log_query_text``.
+- counts the request and its latency by route template, method (``other`` beyond the
+  usual seven) and status;
+- logs one ``service.access`` line: method, route, path (control characters escaped),
+  status, latency and client. The query string holds the searched text, so it is left out
+  unless ``log_query_text``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # the id can go into a log line or a header as it is.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 UNMATCHED = "unmatched"
+# Metric labels must stay a bounded set: a client chooses the method it sends.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+# The path arrives percent-decoded: "%0A" is a line break that would start a forged line of a
+# text log. Control characters are logged as escapes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def request_id_from(headers: Headers) -> str:
@@ -87,11 +99,12 @@ class RequestObserver:
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        method, route = scope["method"], route_template(scope)
+        method = scope["method"] if scope["method"] in _METHODS else OTHER_METHOD
+        route = route_template(scope)
         labels = (method, route, str(status))
         metrics.REQUESTS.labels(*labels).inc()
         metrics.REQUEST_SECONDS.labels(*labels).observe(seconds)
-        path = scope["path"]
+        path = _printable(scope["path"])
         fields: dict[str, object] = {
             "method": method,
             "route": route,
@@ -103,6 +116,6 @@ class RequestObserver:
         shown = path
         query_string = scope.get("query_string", b"")
         if self.log_query_text and query_string:
-            fields["query_string"] = query_string.decode("latin-1")
+            fields["query_string"] = _printable(query_string.decode("latin-1"))
             shown = f"{path}?{fields['query_string']}"
         access_log.info("%s %s %d %.1f ms", method, shown, status, seconds * 1000, extra=fields)
