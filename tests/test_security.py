@@ -269,3 +269,43 @@ def test_settings_read_security_from_the_environment(monkeypatch):
     assert "k" not in json.dumps(loaded.model_dump(mode="json")["api_key"])
     monkeypatch.setenv("REPORT_API_KEY", "")
     assert Settings().api_key is None
+
+
+def test_rate_limit_counts_an_ipv6_client_by_its_64_block():
+    """An IPv6 client usually holds a whole /64: a new address per request must not give it a
+    new bucket each time. IPv4 clients (dual-stack sockets included) stay one per address."""
+    from service.api.security import RateLimiter
+
+    async def ok(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limiter = RateLimiter(ok, per_minute=1, burst=1)
+
+    def status_for(address: str) -> int:
+        statuses: list[int] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/search",
+            "headers": [],
+            "query_string": b"",
+            "client": (address, 5000),
+        }
+        asyncio.run(limiter(scope, receive, send))
+        return statuses[0]
+
+    assert status_for("2001:db8:1:2::a") == 200
+    assert status_for("2001:db8:1:2:ffff::b") == 429  # same /64, another address
+    assert status_for("2001:db8:1:3::a") == 200  # the next /64
+    assert status_for("192.0.2.1") == 200
+    assert status_for("::ffff:192.0.2.2") == 200  # IPv4 through a dual-stack socket
+    assert status_for("192.0.2.2") == 429

@@ -19,6 +19,7 @@ including routes added later and ``/mcp``, is protected when a key is set.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import math
@@ -332,7 +333,7 @@ class RateLimiter:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        wait = self.take(client[0] if client else "unknown", time.monotonic())
+        wait = self.take(_client_key(client[0]) if client else "unknown", time.monotonic())
         if wait <= 0:
             await self.app(scope, receive, send)
             return
@@ -416,3 +417,20 @@ def guarded_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
     if settings.rate_limit_per_minute > 0:
         described[status.HTTP_429_TOO_MANY_REQUESTS] = "Too many requests; see Retry-After."
     return {code: {"model": ErrorResponse, "description": text} for code, text in described.items()}
+
+
+def _client_key(address: str) -> str:
+    """Whose bucket a request draws from: an IPv4 address, or an IPv6 client's /64.
+
+    An IPv6 client is usually given a whole /64 and can send each request from a new address
+    in it: per address, every request would find a full bucket.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # not an address (a test client, a Unix socket)
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # an IPv4 client seen through a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
