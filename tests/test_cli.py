@@ -179,8 +179,14 @@ def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
     the bind address, and worker processes build their settings from the environment."""
     import uvicorn
 
+    import service.cli
+
     calls: list[tuple[object, dict[str, object]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append((target, options)))
+    # Workers would each export the ONNX encoder at once: the parent does it first.
+    monkeypatch.setattr(
+        service.cli, "export_onnx", lambda folder, quantize: calls.append(("export", {}))
+    )
     # Set here so that what serve exports is undone after the test.
     monkeypatch.setenv("REPORT_HOST", "127.0.0.1")
     monkeypatch.setenv("REPORT_PORT", "8000")
@@ -193,6 +199,7 @@ def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
     calls.clear()
     result = runner.invoke(search_app, ["serve", "--host", "10.1.2.3", "--workers", "2"])
     assert result.exit_code == 0, result.output
-    ((target, options),) = calls
+    exported, (target, options) = calls
+    assert exported == ("export", {})
     assert target == "service.api.app:create_worker_app" and options["host"] == "10.1.2.3"
     assert get_settings.__wrapped__().host == "10.1.2.3"  # what a worker process reads

@@ -198,6 +198,27 @@ def test_export_is_redone_when_its_inputs_changed(exported_copy: Path, change: s
     assert not onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
 
 
+def test_an_export_cut_short_is_redone(exported_copy: Path) -> None:
+    """An interrupted copy of the cache leaves a short file that fails to load at every start
+    (and the service falls back to the slower encoder): it must not count as current."""
+    int8_file = exported_copy / ONNX_DIR / INT8_FILE
+    _rewrite(int8_file, int8_file.read_bytes()[:-4096])
+    stats = onnx_export._source_stats(exported_copy)
+    assert not onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
+
+
+def test_leftovers_of_a_killed_export_go_even_when_the_export_is_current(
+    exported_copy: Path,
+) -> None:
+    leftover = exported_copy / ".onnx-killed.tmp"
+    leftover.mkdir()
+    (leftover / FP32_FILE).write_bytes(b"half an export")
+    two_hours_ago = time.time() - 7200
+    os.utime(leftover, (two_hours_ago, two_hours_ago))
+    assert export_onnx(exported_copy) == exported_copy / ONNX_DIR / INT8_FILE
+    assert not leftover.exists()
+
+
 def _fake_export(path: Path, content: bytes) -> Path:
     path.mkdir()
     (path / MANIFEST).write_text("{}")

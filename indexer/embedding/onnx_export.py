@@ -201,6 +201,9 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
     target = model_dir / ONNX_DIR
     result = target / (INT8_FILE if quantize else FP32_FILE)
     stats = _source_stats(layout.transformer_dir)
+    # Before the early return too: once an export is current, nothing else would ever remove
+    # what a killed export left behind.
+    _remove_stale_temps(model_dir)
     if _is_current(target, layout.transformer_dir, stats, quantize):
         return result
     if target.exists() and not (target / MANIFEST).is_file():
@@ -208,7 +211,6 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
             f"{target} exists but was not made by report-search (no {MANIFEST}). Move it away "
             "so the query encoder can export its own ONNX files there."
         )
-    _remove_stale_temps(model_dir)
     try:
         staging = Path(tempfile.mkdtemp(prefix=".onnx-", suffix=".tmp", dir=model_dir))
     except OSError as exc:
@@ -223,6 +225,7 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
         record["source"] = {"sha256": _sha256(layout.transformer_dir, stats), "files": stats}
         record["exported_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         record["export_seconds"] = round(time.perf_counter() - started, 1)
+        record["outputs"] = _output_sizes(staging)
         (staging / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
         _publish(
@@ -381,6 +384,10 @@ def _is_current(
     files = [FP32_FILE, INT8_FILE] if quantize else [FP32_FILE]
     if not all((target / name).is_file() for name in files):
         return False
+    # A file cut short (an interrupted copy of the cache) would fail to load at every start,
+    # and the service would quietly fall back to the slower encoder.
+    if manifest.get("outputs") != _output_sizes(target):
+        return False
     source = manifest.get("source") or {}
     # Same sizes and mtimes: trust the recorded checksum rather than re-reading ~0.5 GB.
     return bool(
@@ -403,6 +410,11 @@ def _publish(staging: Path, target: Path, is_current: Callable[[], bool]) -> Non
             os.replace(target, aside)  # readers holding the old files keep them until closed
             shutil.rmtree(aside, ignore_errors=True)
     raise OnnxExportError(f"cannot move the ONNX export into {target}; retry.")
+
+
+def _output_sizes(folder: Path) -> dict[str, int]:
+    """Size of each ONNX file of an export, recorded in its manifest and checked at use."""
+    return {path.name: path.stat().st_size for path in sorted(folder.glob("*.onnx"))}
 
 
 def _remove_stale_temps(model_dir: Path) -> None:

