@@ -76,20 +76,28 @@ async def _request(client: aiohttp.ClientSession, n: int, query: str) -> int:
 
 
 async def run_clients(
-    base: str, queries: list[str], concurrency: int, *, count: int | None, until: float | None
+    base: str,
+    queries: list[str],
+    concurrency: int,
+    *,
+    count: int | None,
+    until: float | None,
+    first: int = 0,
 ) -> Tally:
     """Closed-loop clients: each sends its next request when the last one is answered.
 
-    Stops after ``count`` requests, or at monotonic time ``until``.
+    Stops after ``count`` requests, or at monotonic time ``until``. Request numbers (which
+    pick the query, ``k`` and endpoint) start at ``first``: a run after the warm-up starts
+    where it ended, or its first requests would repeat the warm-up's and hit the cache.
     """
     tally = Tally()
-    numbers = itertools.count()
+    numbers = itertools.count(first)
     async with client_session(base, concurrency, timeout=60) as client:
 
         async def worker() -> None:
             while True:
                 n = next(numbers)
-                if (count is not None and n >= count) or (
+                if (count is not None and n - first >= count) or (
                     until is not None and time.monotonic() >= until
                 ):
                     return
@@ -116,7 +124,9 @@ async def soak(
     samples: list[tuple[float, float]] = []
     started = time.monotonic()
     clients = asyncio.create_task(
-        run_clients(base, queries, concurrency, count=None, until=started + seconds)
+        run_clients(
+            base, queries, concurrency, count=None, until=started + seconds, first=WARM_UP_REQUESTS
+        )
     )
 
     def sample() -> tuple[float, float]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS, ROOT
+from indexer import ann as ann_choice
 
 COMMAND = "make bench   # = the commands listed in each section, then python -m bench.report"
 
@@ -193,20 +194,24 @@ def section_verdict(http: dict[str, Any] | None, ann: dict[str, Any] | None) -> 
             c16["throughput_rps"] >= 130 and c16["latency_ms"]["p99"] <= 100 and not c16["errors"],
         )
     if ann:
-        chosen = next(
-            (
-                c
-                for c in ann["summary"]["meets_target_at_largest"]
-                if c["config"] == "IVFFlat nlist=4000 nprobe=16"
-            ),
-            None,
-        )
-        if chosen:
+        main = [r for r in ann["results"] if r["sweep"] == "main"]
+        largest = max(r["n"] for r in main)
+        # The configuration the indexer would choose for that size, whether it met the target
+        # or not: a failing one must show as "no", not vanish from the table.
+        spec = ann_choice.choose(largest)
+        nlist = spec.factory.removeprefix("IVF").split(",")[0]
+        label = f"IVFFlat nlist={nlist} nprobe={spec.nprobe}" if spec.nprobe else "Flat"
+        chosen = next((r for r in main if r["n"] == largest and r["label"] == label), None)
+        target = f"{largest:,} passages: p50 search ≤ 5 ms at recall@10 ≥ 0.95 (chosen index)"
+        if chosen is None:
+            row(target, f"{label}: not measured", False)
+        else:
+            p50 = chosen["latency_ms"]["1"]["p50"]
             row(
-                "1M passages: p50 search ≤ 5 ms at recall@10 ≥ 0.95 (chosen index)",
-                f"IVF4000 nprobe 16: {chosen['p50_ms_1_thread']:.1f} ms, "
+                target,
+                f"{spec.factory} nprobe {spec.nprobe}: {p50:.1f} ms, "
                 f"recall {chosen['recall_at_10']:.3f}",
-                chosen["p50_ms_1_thread"] <= 5 and chosen["recall_at_10"] >= 0.95,
+                p50 <= 5 and chosen["recall_at_10"] >= 0.95,
             )
     return [*rows, ""]
 

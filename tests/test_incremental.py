@@ -126,7 +126,7 @@ def test_edited_document_embeds_only_changed_texts(settings, encoder, tmp_path):
 def test_rebuilds_with_every_text_cached_load_no_model(settings, encoder, tmp_path, monkeypatch):
     corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
     build_index(settings, corpus, root)
-    monkeypatch.setattr(Encoder, "__init__", _refuse)
+    monkeypatch.setattr(build, "Encoder", _refuse)
     assert build_index(settings, corpus, root).up_to_date
     # A forced rebuild, or a pipeline change that leaves every text as it was.
     forced = build_index(settings, corpus, root, force=True)
@@ -149,7 +149,7 @@ def test_removing_a_document_drops_its_passages_and_cached_texts(
     root = tmp_path / "index"
     both = build_index(settings, corpus, root)
     _corpus(corpus, piracy=PIRACY)
-    monkeypatch.setattr(Encoder, "__init__", _refuse)  # what remains is all cached
+    monkeypatch.setattr(build, "Encoder", _refuse)  # what remains is all cached
     result = CliRunner().invoke(index_app, ["build", "--corpus", str(corpus), "--out", str(root)])
     assert result.exit_code == 0, result.output
     passages = load_index(root).passages

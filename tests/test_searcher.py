@@ -159,7 +159,9 @@ def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch)
         return scores, ids
 
     monkeypatch.setattr(searcher.index.vectors, "search", starving_search)
-    hits = searcher.search("INTERPOL", k=4, filters=SearchFilters(page_min=17, page_max=18)).hits
+    # Dense only: hybrid would also fill k from the keyword candidates, fallback or not.
+    pages = SearchFilters(page_min=17, page_max=18)
+    hits = searcher.search("INTERPOL", k=4, filters=pages, mode=Mode.DENSE).hits
     assert len(hits) == 4 and all(17 <= h.passage.page <= 18 for h in hits)
 
 

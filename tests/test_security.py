@@ -224,8 +224,8 @@ def test_rate_limit_answers_429_with_retry_after(locked_url):
         codes = [client.get("/stats").status_code for _ in range(8)]
         assert codes[:5] == [200] * 5
         assert 429 in codes[5:]
-        limited = client.get("/stats")
-        assert limited.status_code == 429
+        # The bucket refills one token a second: on a slow machine a request can get one.
+        limited = next(r for r in (client.get("/stats") for _ in range(20)) if r.status_code == 429)
         assert int(limited.headers["retry-after"]) >= 1
         assert "too many requests" in limited.json()["detail"]
         assert client.get("/healthz").status_code == 200  # probes are never limited
