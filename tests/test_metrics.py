@@ -7,13 +7,14 @@ import json
 import logging
 import logging.config
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.api.app import create_app
-from service.logging_setup import RequestIdFilter, log_config
+from service.logging_setup import LogFormat, RequestIdFilter, log_config
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -77,11 +78,12 @@ def test_request_id_is_echoed_when_safe_and_made_otherwise(app_client):
     assert refused.status_code == 422 and len(refused.headers["x-request-id"]) == 32
 
 
-@pytest.mark.parametrize("log_query_text", [False, True])
-def test_access_log_is_one_json_object_per_request(settings, searcher, log_query_text):
-    config = log_config("json")
+@contextmanager
+def access_log_in(log_format: LogFormat) -> Iterator[io.StringIO]:
+    """The access log lines written meanwhile, formatted as the service would."""
+    config = log_config(log_format)
     formatter = logging.config.DictConfigurator(config).configure_formatter(
-        config["formatters"]["json"]
+        config["formatters"][log_format]
     )
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -90,14 +92,19 @@ def test_access_log_is_one_json_object_per_request(settings, searcher, log_query
     access = logging.getLogger("service.access")
     access.addHandler(handler)
     access.setLevel(logging.INFO)
-    app = create_app(settings.model_copy(update={"log_query_text": log_query_text}), searcher)
     try:
-        with TestClient(app) as client:
-            answer = client.get(
-                "/search", params={"q": "quokkasecret", "k": 2}, headers={"X-Request-ID": "r-1"}
-            )
+        yield stream
     finally:
         access.removeHandler(handler)
+
+
+@pytest.mark.parametrize("log_query_text", [False, True])
+def test_access_log_is_one_json_object_per_request(settings, searcher, log_query_text):
+    app = create_app(settings.model_copy(update={"log_query_text": log_query_text}), searcher)
+    with access_log_in("json") as stream, TestClient(app) as client:
+        answer = client.get(
+            "/search", params={"q": "quokkasecret", "k": 2}, headers={"X-Request-ID": "r-1"}
+        )
     assert answer.status_code == 200
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["request_id"] == "r-1"
@@ -110,25 +117,11 @@ def test_access_log_is_one_json_object_per_request(settings, searcher, log_query
 def test_a_path_cannot_forge_a_text_log_line_nor_a_method_a_metric_label(settings, searcher):
     """The path is logged percent-decoded: "%0A" would start a line of its own. The method is
     the client's to choose: as a label it would let a client grow /metrics without bound."""
-    config = log_config("text")
-    formatter = logging.config.DictConfigurator(config).configure_formatter(
-        config["formatters"]["text"]
-    )
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    handler.addFilter(RequestIdFilter())
-    access = logging.getLogger("service.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
     forged = "/nope%0A2026-01-01 00:00:00,000 INFO service.access [x] POST /admin/reload 200"
-    try:
-        with TestClient(create_app(settings, searcher)) as client:
-            assert client.get(forged).status_code == 404
-            client.request("PROPFIND", "/search")
-            exported = client.get("/metrics").text
-    finally:
-        access.removeHandler(handler)
+    with access_log_in("text") as stream, TestClient(create_app(settings, searcher)) as client:
+        assert client.get(forged).status_code == 404
+        client.request("PROPFIND", "/search")
+        exported = client.get("/metrics").text
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3  # the 404, the PROPFIND and /metrics: one line each
     assert "/nope\\x0a2026-01-01" in lines[0]
