@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from indexer.text import fold
+from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
 from service.retrieval.ranking import Mode
@@ -20,6 +20,12 @@ def test_analyser_folds_accents_elisions_and_grouped_numbers():
     assert analyse("135 000 personnes") == analyse("135000 personne")
     assert analyse("135,000") == analyse("135\u202f000")
     assert analyse("les de the der el") == []
+    # Typed without accents, a word must give the same term: the stemmer cuts accented and
+    # plain spellings differently when accents go only after it.
+    for accented in ("criminalité", "données", "sécurité", "capacités", "activités"):
+        assert analyse(accented) == analyse(strip_accents(accented)), accented
+    # One figure per line in a stat block: not one long number across the lines.
+    assert analyse("585\n1 003\n892") == ["585", "1003", "892"]
 
 
 def test_keyword_index_scores_exact_names():

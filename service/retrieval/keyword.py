@@ -25,7 +25,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH, STOPWORDS_GERMAN, STOPWORDS_SPANISH
 from rapidfuzz import fuzz, process
 
-from indexer.text import collapse_whitespace, strip_accents
+from indexer.text import normalise_spaces, strip_accents
 
 _APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)", re.IGNORECASE)
@@ -45,12 +45,18 @@ _MIN_COGNATE_CHARS = 5
 
 
 def analyse(text: str) -> list[str]:
-    """Index/query terms of ``text``."""
-    text = collapse_whitespace(text.translate(_APOSTROPHES)).casefold()
+    """Index/query terms of ``text``.
+
+    Line breaks are kept until numbers are joined: in a stat block each line holds its own
+    figure, and "585\n1 003\n892" is three numbers, not 1003892. Accents go before stemming,
+    so that "donnees" typed without them finds "données": the French stemmer cuts accented
+    and plain spellings differently ("criminalit" against "criminal").
+    """
+    text = normalise_spaces(text.translate(_APOSTROPHES)).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
-    tokens = [t for t in _TOKEN.findall(text) if strip_accents(t) not in _STOPWORDS]
-    return [strip_accents(stem) for stem in _STEMMER.stemWords(tokens)]
+    tokens = [strip_accents(t) for t in _TOKEN.findall(text)]
+    return _STEMMER.stemWords([t for t in tokens if t not in _STOPWORDS])
 
 
 class KeywordIndex:
