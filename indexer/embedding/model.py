@@ -12,11 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.embedding.onnx_export import ONNX_DIR
 from indexer.embedding.provision import DEFAULT_MODEL_NAME, provision_default_model
 from indexer.settings import Settings
-
-# ONNX files are exported from the model later, into this folder: not part of its identity.
-_EXPORT_DIR = "onnx"
 
 
 class ModelLoadError(RuntimeError):
@@ -89,7 +87,8 @@ def _folder_checksum(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if not path.is_file() or relative.parts[0] == _EXPORT_DIR:
+        # The ONNX export is made from the model later: not part of its identity.
+        if not path.is_file() or relative.parts[0] == ONNX_DIR:
             continue
         if any(part.startswith(".") for part in relative.parts):
             continue
