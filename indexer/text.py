@@ -21,6 +21,26 @@ _NON_SPACE = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?…][»”\"]?(?=\s+[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
 
 
+# Invisible format characters (Unicode category Cf: soft hyphen, zero-width spaces and
+# joiners, byte-order mark, direction marks) come with text pasted from PDFs and web pages.
+# They split words for the keyword analyser and make a blank query look non-empty.
+_FORMAT_CHARACTERS = re.compile(
+    "[{}\U000e0001-\U000e007f]".format(
+        "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf")
+    )
+)
+
+
+# C0 and C1 control characters and DEL, except tab, line feed and carriage return (whitespace).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def canonical(text: str) -> str:
+    """NFC without invisible format characters: decomposed accents (as macOS and some PDFs
+    write them) and pasted soft hyphens then compare equal to what the report holds."""
+    return _FORMAT_CHARACTERS.sub("", unicodedata.normalize("NFC", text))
+
+
 def normalise_spaces(text: str) -> str:
     """Map space variants to plain spaces and collapse runs, keeping line breaks."""
     text = text.translate(_SPACE_VARIANTS)

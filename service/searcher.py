@@ -19,7 +19,7 @@ from indexer.embedding.model import resolve_model
 from indexer.language import detect_language, supported_languages
 from indexer.passage import Passage
 from indexer.settings import Settings
-from indexer.text import words
+from indexer.text import CONTROL_CHARACTERS, canonical, words
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
@@ -28,6 +28,9 @@ from service.retrieval.ranking import Mode, RankingWeights
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
 UNDETERMINED = "und"
+_BREAKS = dict.fromkeys(map(ord, "\x0b\x0c"), "\n")
+# How many document ids an unknown-document error lists.
+_LISTED_DOCUMENTS = 10
 # Below this many words, a query made only of corpus terms is taken as in the corpus language.
 _SHORT_QUERY_WORDS = 5
 
@@ -176,6 +179,14 @@ class Searcher:
         first, last = filters.page_min, filters.page_max
         if first is not None and last is not None and first > last:
             raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
+        documents = sorted(d.id for d in self.index.manifest.documents)
+        if filters.document is not None and filters.document not in documents:
+            listed = ", ".join(documents[:_LISTED_DOCUMENTS])
+            more = len(documents) - _LISTED_DOCUMENTS
+            raise InvalidQueryError(
+                f"no document {filters.document!r} in the index; it has {listed}"
+                + (f" and {more} more" if more > 0 else "")
+            )
         return SearchRequest(query, k, filters, mode, started)
 
     def read(self, request: SearchRequest) -> QueryText:
@@ -335,8 +346,14 @@ class Searcher:
 
 
 def validate_query(query: str) -> str:
-    """The query stripped, or InvalidQueryError when it is blank or too long."""
-    stripped = query.strip()
+    """The query in canonical form (:func:`indexer.text.canonical`) and stripped, or
+    InvalidQueryError when it is blank, too long or holds control characters.
+
+    Form feeds and vertical tabs, which text copied from a PDF carries, are line breaks.
+    """
+    stripped = canonical(query).translate(_BREAKS).strip()
+    if CONTROL_CHARACTERS.search(stripped):
+        raise InvalidQueryError("the query contains control characters")
     if not stripped:
         raise InvalidQueryError("the query is empty: type a question or keywords")
     if len(stripped) > MAX_QUERY_CHARS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -70,7 +72,7 @@ def test_filters_return_k_results_when_k_passages_match(client, searcher, mode):
         "/search", params={"q": "Who was elected President?", "section": section.lower(), "k": 2}
     ).json()["results"]
     assert results and all(r["section"] == section for r in results)
-    assert client.get("/search", params={"q": "x", "document": "nope"}).json()["results"] == []
+    assert client.get("/search", params={"q": "x", "document": "nope"}).status_code == 422
 
 
 def test_modes_differ_and_are_reported(client):
@@ -100,6 +102,9 @@ def test_modes_differ_and_are_reported(client):
         ({"q": "x", "page_min": 5, "page_max": 2}, "page_min"),
         ({"q": "x", "unknown": "1"}, "unknown"),
         ({}, "q"),
+        ({"q": "x", "document": ""}, "document: must not be blank"),
+        ({"q": "x", "section": "  "}, "section: must not be blank"),
+        ({"q": "x", "document": "nope"}, "no document 'nope' in the index; it has interpol-"),
     ],
 )
 def test_bad_get_requests_get_readable_4xx(client, params, fragment):
@@ -136,6 +141,42 @@ def test_malformed_json_is_a_400(client):
     assert "JSON" in response.json()["detail"]
 
 
+def test_bodies_that_are_not_json_objects_say_what_to_send(client):
+    # curl -d sends a form content type; the body here is not even UTF-8.
+    form = client.post("/search", content=b'{"query":"caf\xe9"}')
+    assert form.status_code == 415
+    assert "Content-Type: application/json" in form.json()["detail"]
+    json_type = {"content-type": "application/json"}
+    empty = client.post("/context", content=b"", headers=json_type)
+    assert empty.status_code == 400 and "empty" in empty.json()["detail"]
+    twice = client.post("/search", content=b'{"query": "HAECHI", "query": "x"}', headers=json_type)
+    assert twice.status_code == 422 and "'query' is given more than once" in twice.json()["detail"]
+    # A byte-order mark is allowed before JSON (RFC 8259 lets parsers ignore it).
+    bom = client.post("/search", content=b'\xef\xbb\xbf{"query": "HAECHI"}', headers=json_type)
+    assert bom.status_code == 200
+
+
+def test_parameters_a_route_does_not_read_are_refused(client, searcher):
+    posted = client.post("/search?k=2", json={"query": "HAECHI"})
+    assert posted.status_code == 422
+    assert "'k'" in posted.json()["detail"] and "JSON body" in posted.json()["detail"]
+    passage_id = searcher.index.passages[0].id
+    misspelt = client.get(f"/passages/{passage_id}", params={"neighbors": 1})
+    assert misspelt.status_code == 422 and "'neighbours'" in misspelt.json()["detail"]
+    assert client.get(f"/passages/{passage_id}", params={"neighbours": 1}).status_code == 200
+    assert client.get("/stats", params={"verbose": 1}).status_code == 422
+
+
+def test_language_codes_with_a_region_are_accepted(client):
+    response = client.get("/search", params={"q": "HAECHI", "lang": "zh-cn"})
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_probes_and_the_page_answer_head(client):
+    for path in ("/healthz", "/readyz", "/"):
+        assert client.head(path).status_code == 200, path
+
+
 def test_health_ready_and_stats(client, searcher):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
@@ -149,9 +190,15 @@ def test_health_ready_and_stats(client, searcher):
     assert stats["query_languages"] == ["ar", "de", "en", "es", "fr"]
 
 
-def test_openapi_docs_served(client):
-    assert client.get("/docs").status_code == 200
+def test_openapi_docs_served_without_anything_from_elsewhere(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            assert client.get(asset).status_code == 200, asset
 
 
 def test_not_ready_until_loaded_and_says_why(tmp_path):

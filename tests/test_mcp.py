@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp_types import PARSE_ERROR
 
 from indexer.settings import Settings
 from service.api.app import create_app
@@ -102,3 +104,22 @@ def test_tools_say_not_ready_while_the_index_loads() -> None:
     assert "service not ready" in anyio.run(call)
     state.error = "the index at /nowhere is missing; run `report-index build`"
     assert "report-index build" in anyio.run(call)
+
+
+def test_malformed_messages_get_json_rpc_errors(http_url: str) -> None:
+    """An MCP client shows a JSON-RPC error to the model; an HTTP refusal is a dead link."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    broken = httpx.post(http_url, content=b'{"jsonrpc": "2.0", "id": 1,', headers=headers)
+    assert broken.json()["error"]["code"] == PARSE_ERROR
+
+    async def run() -> None:
+        async with Client(http_url) as client:
+            # A query pasted from a PDF: the form feed is a line break, the NUL is refused.
+            pasted = await client.call_tool("search_report", {"query": "HAECHI\x0cfraude"})
+            assert not pasted.is_error
+            assert pasted.structured_content["query"] == "HAECHI\nfraude"
+            control = await client.call_tool("search_report", {"query": "HAE\x00CHI"})
+            assert control.is_error
+            assert control.content[0].text.endswith("the query contains control characters")
+
+    anyio.run(run)

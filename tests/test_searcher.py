@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
 from service.retrieval.ranking import Mode
-from service.searcher import Searcher
+from service.searcher import InvalidQueryError, Searcher, validate_query
 
 
 def test_analyser_folds_accents_elisions_and_grouped_numbers():
@@ -26,6 +27,25 @@ def test_analyser_folds_accents_elisions_and_grouped_numbers():
         assert analyse(accented) == analyse(strip_accents(accented)), accented
     # One figure per line in a stat block: not one long number across the lines.
     assert analyse("585\n1 003\n892") == ["585", "1003", "892"]
+
+
+def test_analyser_reads_pasted_and_decomposed_text_as_typed():
+    # macOS and some PDFs write accents as combining marks; PDFs carry soft hyphens and
+    # zero-width spaces inside words.
+    assert analyse(unicodedata.normalize("NFD", "Élection du président")) == analyse(
+        "Élection du président"
+    )
+    assert analyse("HAE\u00adCHI pê\u200bche") == analyse("HAECHI pêche")
+
+
+def test_query_is_read_in_canonical_form():
+    assert validate_query(unicodedata.normalize("NFD", " pêche ")) == "pêche"
+    assert validate_query("HAECHI\x0cfraude\u200b") == "HAECHI\nfraude"
+    for blank in ("\u200b\u200b", "\ufeff", " \u00ad "):
+        with pytest.raises(InvalidQueryError, match="empty"):
+            validate_query(blank)
+    with pytest.raises(InvalidQueryError, match="control characters"):
+        validate_query("HAE\x00CHI")
 
 
 def test_keyword_index_scores_exact_names():

@@ -78,8 +78,11 @@ HOSTILE: list[tuple[str, str, dict[str, Any], int]] = [
         "POST",
         "/search",
         {"content": b'{"query": "x"}', "headers": {"content-type": "text/plain"}},
-        422,
+        415,
     ),
+    ("POST", "/search", {"content": b'{"query": "caf\xe9"}'}, 415),
+    # The page's own links: a query pasted with a form feed or repeated is the page's to judge.
+    ("GET", "/?q=HAECHI%0Cop&q=b", {}, 200),
     ("POST", "/context", _body('{"query": "x", "max_chars": -1}'), 422),
     ("DELETE", "/search", {}, 405),
 ]
@@ -217,6 +220,40 @@ def test_cors_allows_only_the_configured_origins(locked_url):
     )
     assert preflight.status_code == 200  # preflights carry no key and need none
     assert "x-api-key" in preflight.headers["access-control-allow-headers"].lower()
+
+
+def test_allowed_browser_origins_can_use_mcp(settings, searcher):
+    opened = settings.model_copy(update={"cors_origins": ["https://app.example"]})
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "page", "version": "1"},
+        },
+    }
+    accept = {"accept": "application/json, text/event-stream"}
+    with live_server(create_app(opened, searcher)) as url:
+        preflight = httpx.options(
+            f"{url}/mcp",
+            headers={
+                "origin": "https://app.example",
+                "access-control-request-method": "DELETE",
+                "access-control-request-headers": "mcp-session-id, mcp-protocol-version",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        allowed = httpx.post(
+            f"{url}/mcp", json=initialize, headers={"origin": "https://app.example", **accept}
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert "mcp-session-id" in allowed.headers["access-control-expose-headers"].lower()
+        other = httpx.post(
+            f"{url}/mcp", json=initialize, headers={"origin": "https://evil.example", **accept}
+        )
+        assert other.status_code == 403
 
 
 def test_rate_limit_answers_429_with_retry_after(locked_url):

@@ -12,13 +12,15 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from mcp.server.transport_security import TransportSecuritySettings
 from tqdm import tqdm
 
 from indexer.settings import Settings, get_settings
 from service.api.observability import RequestObserver
 from service.api.routes import admin, context, health, metrics, passages, search, tools
 from service.api.routes.web import mount_web
-from service.api.security import guarded_responses, install_security
+from service.api.security import DOCS_ASSETS, guarded_responses, install_security
 from service.api.sighup import reload_on_sighup
 from service.api.state import ServiceState
 from service.engine import SearchEngine
@@ -44,7 +46,9 @@ def create_app(
         state.serve(searcher)
     mcp_server = build_mcp_server(state)
     # Only the /mcp route is taken from the SDK's app; its session manager needs the lifespan.
-    mcp_routes = mcp_server.streamable_http_app(host=settings.host).routes
+    mcp_routes = mcp_server.streamable_http_app(
+        host=settings.host, transport_security=_mcp_transport_security(settings)
+    ).routes
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +64,8 @@ def create_app(
             if state.engine is not None:
                 await state.engine.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="Report search",
         summary="Multilingual semantic search over report text, with sourced passages.",
         version="0.1.0",
@@ -84,6 +89,25 @@ def create_app(
     # Outermost: request id, metrics and access line for every request, refusals included.
     app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
     return app
+
+
+def _mcp_transport_security(settings: Settings) -> TransportSecuritySettings | None:
+    """The MCP SDK's DNS-rebinding guard for a server bound to localhost, as the SDK sets it
+    up by default, with the browser origins allowed by ``REPORT_CORS_ORIGINS`` added: the
+    guard refuses every other ``Origin``, so CORS alone would not let those pages use /mcp.
+    Bound elsewhere, the SDK applies no guard; the CORS allow-list then decides."""
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        allowed_origins=[
+            "http://127.0.0.1:*",
+            "http://localhost:*",
+            "http://[::1]:*",
+            *settings.cors_origins,
+        ],
+    )
 
 
 def _open_warm(settings: Settings) -> Searcher:
@@ -110,9 +134,18 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     """One readable sentence per problem, plus the structured list for programs."""
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return JSONResponse(
-            status_code=status.HTTP_400_BAD_REQUEST,
-            content={"detail": "the request body is not valid JSON"},
+        return _error(status.HTTP_400_BAD_REQUEST, "the request body is not valid JSON")
+    whole_body = [e for e in errors if tuple(e.get("loc", ())) == ("body",)]
+    if any(e.get("type") == "missing" for e in whole_body):
+        return _error(
+            status.HTTP_400_BAD_REQUEST,
+            'the request body is empty; send a JSON object such as {"query": "…"}',
+        )
+    # FastAPI hands a body it does not parse as JSON over as raw bytes.
+    if any(isinstance(e.get("input"), bytes) for e in whole_body):
+        return _error(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON, sent with the header Content-Type: application/json",
         )
     messages = []
     for error in errors:
@@ -126,6 +159,8 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
-    return JSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": str(exc)}
-    )
+    return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+def _error(status_code: int, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"detail": detail})

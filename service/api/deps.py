@@ -6,7 +6,7 @@ in its thread pool, and two such hops per search cost more than the lookups them
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -33,6 +33,32 @@ async def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> Sear
         reason = state.error or "the model and index are still loading; retry in a few seconds"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
     return state.engine
+
+
+def query_parameters(*allowed: str) -> Any:
+    """A dependency refusing query parameters other than ``allowed`` with a 422.
+
+    A parameter the route does not read would otherwise be ignored without a word: a
+    misspelt ``neighbors``, or ``POST /search?k=2``, whose options belong in the body.
+    """
+
+    async def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if not unknown:
+            return
+        names = ", ".join(repr(name) for name in unknown)
+        if allowed:
+            takes = f"it takes {', '.join(repr(name) for name in allowed)}"
+        elif request.method == "POST":
+            takes = "a POST takes its options in the JSON body"
+        else:
+            takes = "it takes none"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown query parameter {names} for {request.method} {request.url.path}; {takes}",
+        )
+
+    return Depends(check)
 
 
 EngineDep = Annotated[SearchEngine, Depends(get_engine)]

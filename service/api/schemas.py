@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from indexer.passage import Passage
 from service.context import GroundedContext
@@ -10,7 +11,8 @@ from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, SearchResult
 
-LANG_PATTERN = r"^[A-Za-z]{2,3}$"
+# A language code as langdetect gives them: "fr", "en", also "zh-cn" and "zh-tw".
+LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
 
 
 class SearchOptions(BaseModel):
@@ -29,6 +31,16 @@ class SearchOptions(BaseModel):
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
     mode: Mode = Field(default=Mode.HYBRID, description="Ranking: dense, keyword or hybrid.")
+
+    @field_validator("document", "section")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        """A blank filter would match nothing (document) or everything (section)."""
+        if value is not None and not value.strip():
+            raise PydanticCustomError(
+                "blank", "must not be blank; leave the filter out to search everything"
+            )
+        return value
 
     def filters(self) -> SearchFilters:
         """The core filters these options describe."""

@@ -37,6 +37,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.settings import Settings
+from indexer.text import CONTROL_CHARACTERS
 from service.api.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,11 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset(
     {"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
-OPEN_PREFIXES = ("/static/",)
+# The API docs' scripts and styles, served locally (fastapi-offline).
+DOCS_ASSETS = "/docs-assets"
+OPEN_PREFIXES = ("/static/", f"{DOCS_ASSETS}/")
 ADMIN_PREFIX = "/admin/"
+MCP_PATH = "/mcp"
 
 # Nesting deeper than any request body of this API needs; far below the parser's recursion.
 MAX_JSON_DEPTH = 32
@@ -53,9 +57,6 @@ MAX_JSON_DEPTH = 32
 # answering: closing a socket with unread data makes the kernel send a reset, and the client
 # would see a dropped connection instead of the 413.
 DRAIN_BYTES = 4 * 1024 * 1024
-# C0 and C1 control characters and DEL, except tab, line feed and carriage return, which
-# are whitespace to the search (the query is stripped, the tokenizers split on them).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A lone surrogate (JSON "\ud800") is not Unicode text: it cannot be encoded in the answer.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _QUERY_FIELDS = frozenset({"q", "query"})
@@ -91,9 +92,14 @@ async def _reject(scope: Scope, receive: Receive, send: Send, error: RequestReje
 
 
 def _text_problem(name: str, value: str) -> str | None:
-    """Why ``value`` (of query parameter or JSON field ``name``) cannot be searched, if so."""
+    """Why ``value`` (of query parameter or JSON field ``name``) cannot be searched, if so.
+
+    A query's control characters are left to the search core, which reads form feeds and
+    vertical tabs (text pasted from a PDF) as line breaks and refuses the others itself, with
+    the same message for the CLI and the MCP tool.
+    """
     what = "the query" if name in _QUERY_FIELDS else f"the value of {name!r}"
-    if _CONTROL.search(value):
+    if name not in _QUERY_FIELDS and CONTROL_CHARACTERS.search(value):
         return f"{what} contains control characters"
     if _SURROGATE.search(value):
         return f"{what} is not valid Unicode (it contains an unpaired surrogate)"
@@ -171,17 +177,36 @@ def _finite_float(literal: str) -> float:
     return value
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """An object whose keys are all different; ``{"k": 1, "k": 2}`` would silently keep 2."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise RequestRejected(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"the JSON field {key!r} is given more than once; give it once",
+            )
+        seen.add(key)
+    return dict(pairs)
+
+
 def check_json_body(body: bytes) -> None:
-    """Refuse a JSON body that is not UTF-8 or JSON, is nested too deep, or has control
-    characters in any string. Parsing here means the app's own parse cannot fail."""
+    """Refuse a JSON body that is not UTF-8 or JSON, repeats a field, is nested too deep, or
+    has control characters in any string. Parsing here means the app's own parse cannot fail.
+    A leading byte-order mark is allowed, as JSON parsers may and the app's own does."""
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise RequestRejected(
             status.HTTP_400_BAD_REQUEST, "the request body is not valid UTF-8"
         ) from None
     try:
-        document = json.loads(text, parse_constant=_non_json_constant, parse_float=_finite_float)
+        document = json.loads(
+            text,
+            parse_constant=_non_json_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
     except RecursionError:
         raise RequestRejected(
             status.HTTP_400_BAD_REQUEST,
@@ -221,12 +246,18 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        path = scope["path"]
         try:
-            check_query_string(scope.get("query_string", b""))
+            # The open paths read no parameters; the search page's own query string (a
+            # shared link) is checked when the page sends it to /search.
+            if not is_open(path):
+                check_query_string(scope.get("query_string", b""))
             body = await self._read_body(headers, receive)
             if body is None:  # the client went away
                 return
-            if body and _is_json(headers):
+            # The MCP endpoint answers a malformed message with a JSON-RPC error, which its
+            # client shows to the model; an HTTP refusal would look like a transport failure.
+            if body and _is_json(headers) and path != MCP_PATH:
                 check_json_body(body)
         except RequestRejected as error:
             await _reject(scope, receive, send, error)
@@ -399,9 +430,18 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
-            expose_headers=["Retry-After", "X-Request-ID"],
+            # DELETE, the Mcp-* headers and Last-Event-ID: what a browser MCP client sends.
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=[
+                "Content-Type",
+                "Authorization",
+                "X-API-Key",
+                "X-Request-ID",
+                "Mcp-Session-Id",
+                "Mcp-Protocol-Version",
+                "Last-Event-ID",
+            ],
+            expose_headers=["Retry-After", "X-Request-ID", "Mcp-Session-Id"],
             max_age=600,
         )
     app.add_exception_handler(Exception, _internal_error)

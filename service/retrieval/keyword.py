@@ -25,7 +25,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH, STOPWORDS_GERMAN, STOPWORDS_SPANISH
 from rapidfuzz import fuzz, process
 
-from indexer.text import normalise_spaces, strip_accents
+from indexer.text import canonical, normalise_spaces, strip_accents
 
 _APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)", re.IGNORECASE)
@@ -52,7 +52,7 @@ def analyse(text: str) -> list[str]:
     so that "donnees" typed without them finds "données": the French stemmer cuts accented
     and plain spellings differently ("criminalit" against "criminal").
     """
-    text = normalise_spaces(text.translate(_APOSTROPHES)).casefold()
+    text = normalise_spaces(canonical(text).translate(_APOSTROPHES)).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
     tokens = [strip_accents(t) for t in _TOKEN.findall(text)]

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.deps import SettingsDep, StateDep
+from service.api.deps import SettingsDep, StateDep, query_parameters
 from service.api.schemas import ErrorResponse, ReloadResponse
 from service.reload import ReloadBusy, ReloadRefused
 
@@ -51,6 +51,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
         409: {"model": ErrorResponse, "description": "A reload or the first load is running."},
         422: {"model": ErrorResponse, "description": "The new version cannot be served."},
     },
+    dependencies=[query_parameters()],
 )
 async def reload(state: StateDep, settings: SettingsDep) -> ReloadResponse:
     """Serve the index root's current version (after `report-index build` or `rollback`).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import EngineDep
+from service.api.deps import EngineDep, query_parameters
 from service.api.schemas import ContextRequest, ContextResponse, ErrorResponse
 from service.context import build_context
 
@@ -19,6 +19,7 @@ router = APIRouter(tags=["assistants"])
         422: {"model": ErrorResponse},
         503: {"model": ErrorResponse},
     },
+    dependencies=[query_parameters()],
 )
 async def context(engine: EngineDep, body: ContextRequest) -> ContextResponse:
     """The ``k`` best passages as ``[n] SECTION (p. N)`` blocks of at most ``max_chars``

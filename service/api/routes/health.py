@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from service.api.deps import EngineDep, StateDep
+from service.api.deps import EngineDep, StateDep, query_parameters
 from service.api.schemas import (
     DocumentInfo,
     ErrorResponse,
@@ -16,12 +16,15 @@ from service.api.schemas import (
 router = APIRouter(tags=["health"])
 
 
+# HEAD too: uptime checkers and load balancers often probe with it.
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     """The process is up (says nothing about the index)."""
     return {"status": "ok"}
 
 
+@router.head("/readyz", include_in_schema=False)
 @router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
 def readyz(state: StateDep) -> ReadyResponse:
     """200 with the served index version once the model and index are loaded; 503 with the
@@ -33,7 +36,12 @@ def readyz(state: StateDep) -> ReadyResponse:
     return ReadyResponse(status="ready", index_version=engine.searcher.index.version)
 
 
-@router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorResponse}})
+@router.get(
+    "/stats",
+    response_model=StatsResponse,
+    responses={503: {"model": ErrorResponse}},
+    dependencies=[query_parameters()],
+)
 def stats(engine: EngineDep) -> StatsResponse:
     """Passages, documents, index version and build time, and the model being served."""
     searcher = engine.searcher

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from service.api.deps import EngineDep
+from service.api.deps import EngineDep, query_parameters
 from service.api.schemas import ErrorResponse, PassageOut, PassageResponse
 from service.passages import PassageNotFoundError, passage_store
 
@@ -23,6 +23,7 @@ router = APIRouter(tags=["assistants"])
         422: {"model": ErrorResponse},
         503: {"model": ErrorResponse},
     },
+    dependencies=[query_parameters("neighbours")],
 )
 def get_passage(
     engine: EngineDep,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import EngineDep
+from service.api.deps import EngineDep, query_parameters
 from service.api.schemas import (
     ErrorResponse,
     SearchOptions,
@@ -36,7 +36,12 @@ async def search_get(engine: EngineDep, params: Annotated[SearchParams, Query()]
     return await _search(engine, params.q, params)
 
 
-@router.post("/search", response_model=SearchResponse, responses=_ERRORS)
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses=_ERRORS,
+    dependencies=[query_parameters()],
+)
 async def search_post(engine: EngineDep, body: SearchRequest) -> SearchResponse:
     """Same as ``GET /search`` with a JSON body."""
     return await _search(engine, body.query, body)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from indexer.artifact import DocumentEntry
-from service.api.deps import StateDep
+from service.api.deps import StateDep, query_parameters
 from service.api.schemas import LANG_PATTERN
 from service.searcher import MAX_K, MAX_QUERY_CHARS
 
@@ -67,7 +67,7 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
     }
 
 
-@router.get("/tools/openai")
+@router.get("/tools/openai", dependencies=[query_parameters()])
 def openai_tools(state: StateDep) -> dict[str, Any]:
     """The ``search_report`` function definition for chat-completion tool calling.
 

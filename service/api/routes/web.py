@@ -25,6 +25,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+@router.head("/")
 @router.get("/")
 def search_page() -> FileResponse:
     """The search page; its state (query and filters) is in the URL, read by ``app.js``."""
