@@ -44,6 +44,9 @@ PASSAGES_FILE = "passages.jsonl"
 VECTORS_FILE = "vectors.faiss"
 SENTENCES_FILE = "sentences.npz"
 HUBNESS_FILE = "hubness.npy"
+_FILES = (MANIFEST_FILE, PASSAGES_FILE, VECTORS_FILE, SENTENCES_FILE, HUBNESS_FILE)
+# A damaged version still has its manifest, so a plain build could take it for current.
+_REBUILD = "rebuild it with `report-index build --force`"
 
 
 class ArtifactError(RuntimeError):
@@ -225,6 +228,19 @@ def read_manifest(root: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
+def missing_files(root: Path) -> list[str]:
+    """Files of the current index of ``root`` that are missing or empty (deleted, a full disk).
+
+    A cheap check, by name and size only; :func:`load_index` reads and cross-checks them.
+    """
+    folder = versions.resolve(root)
+    return [
+        name
+        for name in _FILES
+        if not (folder / name).is_file() or (folder / name).stat().st_size == 0
+    ]
+
+
 def read_passages(root: Path) -> tuple[Passage, ...]:
     """The passages of the current index of ``root`` (or a version folder), without vectors."""
     folder = versions.resolve(root)
@@ -232,7 +248,7 @@ def read_passages(root: Path) -> tuple[Passage, ...]:
         lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
         return tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise ArtifactError(f"index at {folder} is damaged ({exc}); rebuild it") from exc
+        raise ArtifactError(f"index at {folder} is damaged ({exc}); {_REBUILD}") from exc
 
 
 def load_index(root: Path) -> LoadedIndex:
@@ -249,7 +265,7 @@ def load_index(root: Path) -> LoadedIndex:
             )
         hubness = np.load(folder / HUBNESS_FILE)
     except (OSError, RuntimeError, ValueError, TypeError, KeyError, EOFError) as exc:
-        raise ArtifactError(f"index at {folder} is damaged ({exc}); rebuild it") from exc
+        raise ArtifactError(f"index at {folder} is damaged ({exc}); {_REBUILD}") from exc
     n = manifest.passage_count
     consistent = (
         len(passages) == vectors.ntotal == n
@@ -262,11 +278,11 @@ def load_index(root: Path) -> LoadedIndex:
         raise ArtifactError(
             f"index at {folder} is inconsistent: {len(passages)} passages, {vectors.ntotal} "
             f"vectors, {sentences.vectors.shape[0]} sentence vectors; the manifest says "
-            f"{n} passages and {manifest.sentence_count} sentences; rebuild it"
+            f"{n} passages and {manifest.sentence_count} sentences; {_REBUILD}"
         )
     if vectors.d != manifest.dimension or sentences.vectors.shape[1] != manifest.dimension:
         raise ArtifactError(
             f"index at {folder} holds vectors of another size than its manifest's "
-            f"{manifest.dimension}; rebuild it"
+            f"{manifest.dimension}; {_REBUILD}"
         )
     return LoadedIndex(manifest, passages, vectors, sentences, hubness, versions.version_of(folder))

@@ -20,6 +20,7 @@ from indexer.artifact import (
     IndexVectors,
     Manifest,
     SentenceVectors,
+    missing_files,
     read_manifest,
     read_passages,
     write_index,
@@ -35,7 +36,7 @@ from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import sentence_spans
-from indexer.versions import check_writable, current_id, resolve
+from indexer.versions import building, check_writable, current_id, resolve
 
 
 def pipeline_version() -> str:
@@ -176,13 +177,15 @@ def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel) -> bool:
-    """True when ``index_dir`` was built from exactly these documents, pipeline and model."""
+    """True when ``index_dir`` was built from exactly these documents, pipeline and model,
+    and none of its files is missing."""
     try:
         manifest = read_manifest(index_dir)
     except ArtifactError:
         return False
     return (
-        manifest.pipeline_version == pipeline_version()
+        not missing_files(index_dir)
+        and manifest.pipeline_version == pipeline_version()
         and manifest.model == model.identity
         and {(d.id, d.sha256) for d in manifest.documents} == {(d.id, d.sha256) for d in documents}
     )
@@ -198,8 +201,21 @@ def build_index(
 ) -> BuildReport:
     """Build (or confirm) the index of ``corpus_dir`` in ``index_dir``.
 
-    The model is loaded only if some text is not in the embedding cache yet.
+    The model is loaded only if some text is not in the embedding cache yet. The whole build
+    holds the root's build lock (:func:`indexer.versions.building`).
     """
+    with building(index_dir):
+        return _build(settings, corpus_dir, index_dir, force, show_progress, log)
+
+
+def _build(
+    settings: Settings,
+    corpus_dir: Path,
+    index_dir: Path,
+    force: bool,
+    show_progress: bool,
+    log: Callable[[str], None],
+) -> BuildReport:
     started = time.perf_counter()
     documents = load_corpus(corpus_dir)
     model = resolve_model(settings)
@@ -220,6 +236,12 @@ def build_index(
     if not passages:
         raise CorpusError(f"no passages in {corpus_dir}: the documents hold no text to index")
     log(f"{len(documents)} document(s) → {len(passages)} passages")
+    empty = sorted({d.id for d in documents} - {p.document for p in passages})
+    if empty:
+        log(
+            f"warning: no passages in {', '.join(empty)} (only URLs or headings?): listed in "
+            "the index, but nothing of it can be found"
+        )
     check_writable(index_dir)
 
     def encode(texts: list[str]) -> np.ndarray:

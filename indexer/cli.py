@@ -105,7 +105,7 @@ def rollback(
     root = index or get_settings().index_dir
     try:
         selected = versions.activate(root, version, check=load_index)  # refuses a damaged one
-    except (ArtifactError, VersionError) as exc:
+    except _USER_ERRORS as exc:
         raise fail(exc) from exc
     typer.echo(f"current version of {root}: {selected}")
 

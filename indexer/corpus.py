@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints, Valida
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
+from indexer.text import clean_text
+
 TEXT_SUFFIXES = (".txt", ".md")
 PDF_SUFFIX = ".pdf"
+METADATA_SUFFIX = ".json"
 SUFFIXES = (*TEXT_SUFFIXES, PDF_SUFFIX)
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -63,7 +66,8 @@ def load_corpus(folder: Path) -> list[Document]:
     """All documents of ``folder``, sorted by id so builds are reproducible."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     if not paths:
         raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
     by_id: dict[str, Path] = {}
@@ -74,11 +78,23 @@ def load_corpus(folder: Path) -> list[Document]:
                 f"{path.stem!r}: keep one of them"
             )
         by_id[path.stem] = path
-    return [load_document(p) for p in paths]
+    metadata = {p.stem: p for p in files if p.suffix.lower() == METADATA_SUFFIX}
+    for stem, meta_path in metadata.items():
+        # Ignored, its title and language would silently not apply.
+        if stem not in by_id:
+            raise CorpusError(
+                f"{meta_path}: no report {stem}.txt, .md or .pdf beside it; name a metadata "
+                "file like its report, or remove it"
+            )
+    return [load_document(p, metadata.get(p.stem)) for p in paths]
 
 
-def load_document(path: Path) -> Document:
-    """Read one document (text or PDF) and its optional metadata file."""
+def load_document(path: Path, meta_path: Path | None = None) -> Document:
+    """Read one document (text or PDF) and its metadata file (default: ``<id>.json``).
+
+    Text is read as :func:`indexer.text.clean_text` gives it; a UTF-8 byte-order mark
+    (Windows editors write one) is dropped.
+    """
     if not _DOCUMENT_ID.match(path.stem):
         raise CorpusError(
             f"{path.name}: file names become document ids and may only use letters, digits, "
@@ -90,7 +106,7 @@ def load_document(path: Path) -> Document:
     if not text.strip():
         raise CorpusError(f"{path}: the document is empty")
     digest = hashlib.sha256(raw)
-    meta_path = path.with_suffix(".json")
+    meta_path = meta_path or path.with_suffix(METADATA_SUFFIX)
     meta_raw = meta_path.read_bytes() if meta_path.exists() else b""
     digest.update(meta_raw)
     return Document(
@@ -105,7 +121,7 @@ def load_document(path: Path) -> Document:
 
 def _decode(path: Path, raw: bytes) -> str:
     try:
-        return raw.decode("utf-8")
+        return clean_text(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
@@ -113,7 +129,8 @@ def _decode(path: Path, raw: bytes) -> str:
 def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
     """The text layer of each page; a PDF without one (a scan) cannot be searched."""
     try:
-        pages = tuple(page.extract_text() for page in PdfReader(io.BytesIO(raw)).pages)
+        reader = PdfReader(io.BytesIO(raw))
+        pages = tuple(clean_text(page.extract_text()) for page in reader.pages)
     except FileNotDecryptedError as exc:
         raise CorpusError(
             f"{path}: the PDF is encrypted with a password; add a decrypted copy"
@@ -132,6 +149,6 @@ def _parse_metadata(meta_path: Path, raw: bytes) -> DocumentMetadata:
     if not raw:
         return DocumentMetadata(title=meta_path.stem)
     try:
-        return DocumentMetadata.model_validate(json.loads(raw.decode("utf-8")))
+        return DocumentMetadata.model_validate(json.loads(raw.decode("utf-8-sig")))
     except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
         raise CorpusError(f"{meta_path}: invalid metadata: {exc}") from exc

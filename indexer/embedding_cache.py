@@ -130,14 +130,20 @@ def write_cache(root: Path, vectors: dict[str, np.ndarray]) -> None:
     # One writer at a time: two builds of one root would otherwise share the partial file.
     with durable.exclusive_lock(folder / _LOCK_FILE):
         # Under the lock, a leftover partial file is a killed build's: overwritten here.
-        with partial.open("wb") as handle:
-            np.savez(
-                handle,
-                format=np.array(CACHE_FORMAT),
-                keys=np.array(list(vectors), dtype=_KEY_DTYPE),
-                vectors=np.stack(list(vectors.values())).astype(np.float32, copy=False),
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with partial.open("wb") as handle:
+                np.savez(
+                    handle,
+                    format=np.array(CACHE_FORMAT),
+                    keys=np.array(list(vectors), dtype=_KEY_DTYPE),
+                    vectors=np.stack(list(vectors.values())).astype(np.float32, copy=False),
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            # A full disk: the partial file would only take more of it, and the error, raised
+            # deep in numpy, would not say which file.
+            partial.unlink(missing_ok=True)
+            raise OSError(exc.errno, f"cannot write {partial}: {exc.strerror or exc}") from exc
         os.replace(partial, folder / CACHE_FILE)
         durable.fsync_dir(folder)

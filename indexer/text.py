@@ -41,6 +41,16 @@ def canonical(text: str) -> str:
     return _FORMAT_CHARACTERS.sub("", unicodedata.normalize("NFC", text))
 
 
+_PAGE_BREAKS = dict.fromkeys(map(ord, "\x0b\x0c"), "\n")
+
+
+def clean_text(text: str) -> str:
+    """A report's text as it is indexed: canonical, form feeds and vertical tabs as line
+    breaks, other control characters (NUL, terminal escapes, which PDF extraction and odd
+    exports leave) as spaces, so that no passage carries them to a reader or a prompt."""
+    return CONTROL_CHARACTERS.sub(" ", canonical(text).translate(_PAGE_BREAKS))
+
+
 def normalise_spaces(text: str) -> str:
     """Map space variants to plain spaces and collapse runs, keeping line breaks."""
     text = text.translate(_SPACE_VARIANTS)

@@ -6,6 +6,7 @@ Layout of an index root::
     <root>/current          symlink to versions/<id>: the version readers load
     <root>/versions/.staging-*   a build in progress (never selected; a dead one is removed)
     <root>/.lock            held by whoever publishes, rolls back or prunes
+    <root>/.build.lock      held by a build from start to end (see :func:`building`)
 
 Why: a build writes a new folder and only then flips ``current`` with one atomic rename, so a
 reader (a starting or reloading service) sees the old version or the new one, never a mix, and
@@ -31,6 +32,7 @@ from indexer import durable
 VERSIONS_DIR = "versions"
 CURRENT_LINK = "current"
 LOCK_FILE = ".lock"
+BUILD_LOCK_FILE = ".build.lock"
 _STAGING_PREFIX = ".staging-"
 # v<sequence>-<UTC build time>: the sequence orders versions even within one second or
 # across a clock change; the time tells a reader when it was built.
@@ -83,6 +85,40 @@ def list_versions(root: Path) -> list[Version]:
     found = [p for p in folder.iterdir() if p.is_dir() and _VERSION_ID.match(p.name)]
     found.sort(key=lambda p: _sequence(p.name))
     return [Version(path.name, path, path.name == selected) for path in found]
+
+
+def check_root(root: Path) -> None:
+    """Refuse a ``root`` that is a version of another index root, or lies inside one.
+
+    ``<r>/current`` and ``<r>/versions/<id>`` look like folders to write into; a build there
+    would nest a second root inside a published version, which then no longer matches its own
+    manifest, and ``<r>`` could not be served any more.
+    """
+    resolved = root.resolve()
+    for folder in (resolved, *resolved.parents):
+        if folder.name == VERSIONS_DIR and (folder.parent / CURRENT_LINK).is_symlink():
+            raise VersionError(
+                f"{root} is inside the versions of the index root {folder.parent}; "
+                f"build into {folder.parent} instead"
+            )
+
+
+@contextlib.contextmanager
+def building(root: Path) -> Iterator[None]:
+    """Held by a build from before it reads the corpus until it has published.
+
+    Why: a build reads the corpus, decides whether the index is current and embeds, all before
+    it publishes. Two overlapping builds could otherwise publish an older reading of the corpus
+    last (a report deleted meanwhile would be served again, after the second build had said
+    "up to date") or both publish and prune rollback versions. A second build fails at once.
+    """
+    check_root(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VersionError(f"cannot write an index at {root}: {exc.strerror or exc}") from exc
+    with _locked(root, BUILD_LOCK_FILE, "another build of {root} is running; wait for it"):
+        yield
 
 
 def check_writable(root: Path) -> None:
@@ -205,13 +241,17 @@ def _remove_dead_staging(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
+def _locked(
+    root: Path,
+    name: str = LOCK_FILE,
+    busy: str = "another build or rollback is writing {root}; wait for it to finish",
+) -> Iterator[None]:
     """One writer at a time per root (two builds would otherwise race on ``current``)."""
+    if not root.is_dir():
+        raise VersionError(f"no index root at {root}; build one with `report-index build`")
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(durable.exclusive_lock(root / LOCK_FILE, wait=False))
+            stack.enter_context(durable.exclusive_lock(root / name, wait=False))
         except BlockingIOError as exc:
-            raise VersionError(
-                f"another build or rollback is writing {root}; wait for it to finish"
-            ) from exc
+            raise VersionError(busy.format(root=root)) from exc
         yield

@@ -14,6 +14,8 @@ from indexer.artifact import ArtifactError, load_index, read_manifest
 from indexer.build import build_index
 from indexer.corpus import CorpusError, load_corpus
 from indexer.embedding.encoder import Encoder
+from indexer.embedding.model import resolve_model
+from indexer.settings import Settings
 from service.searcher import ModelMismatchError, Searcher
 
 
@@ -195,3 +197,41 @@ def test_truncated_passages_file_is_inconsistent(index_dir, tmp_path):
     (copy / "passages.jsonl").write_text("\n".join(lines[:-1]) + "\n", "utf-8")
     with pytest.raises(ArtifactError, match="inconsistent"):
         load_index(copy)
+
+
+def test_a_version_with_a_missing_file_is_not_up_to_date(index_dir, settings, tmp_path):
+    root = tmp_path / "index"
+    shutil.copytree(index_dir, root, symlinks=True)
+    (root / "current" / "sentences.npz").unlink()
+    report = build_index(settings, settings.corpus_dir, root)
+    assert not report.up_to_date
+    assert load_index(root).passages
+
+
+def test_a_local_model_is_named_by_its_folder_however_it_is_spelled(tmp_path, monkeypatch):
+    folder = tmp_path / "models" / "mini"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    spellings = (str(folder), f"{folder}/", "models/mini", "./models/../models/mini/")
+    identities = {resolve_model(Settings(model=spelling)).identity for spelling in spellings}
+    assert len(identities) == 1 and identities.pop().name == "mini"
+
+
+def test_report_text_is_cleaned_and_metadata_must_name_a_report(tmp_path):
+    (tmp_path / "a.txt").write_bytes(
+        "\ufeffRAPPORT\nLes armes\x00 saisies\x1b[31m.\x0cPage suivante.".encode()
+    )
+    (tmp_path / "a.json").write_bytes('\ufeff{"title": "Rapport A"}'.encode())
+    (document,) = load_corpus(tmp_path)
+    assert document.text == "RAPPORT\nLes armes  saisies [31m.\nPage suivante."
+    assert document.metadata.title == "Rapport A"
+    (tmp_path / "a-2022.json").write_text(json.dumps({"title": "B"}), "utf-8")
+    with pytest.raises(CorpusError, match=r"a-2022\.json: no report a-2022"):
+        load_corpus(tmp_path)
+
+
+def test_metadata_is_matched_to_its_report_whatever_the_case_of_its_suffix(tmp_path):
+    (tmp_path / "B.TXT").write_text("texte", "utf-8")
+    (tmp_path / "B.JSON").write_text(json.dumps({"title": "Le rapport B"}), "utf-8")
+    assert load_corpus(tmp_path)[0].metadata.title == "Le rapport B"

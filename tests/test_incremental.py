@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 from pathlib import Path
 
@@ -223,6 +224,26 @@ def test_interrupted_cache_write_keeps_the_previous_cache(tmp_path, monkeypatch)
     assert read_cache(tmp_path).keys() == before.keys()
     write_cache(tmp_path, {"c" * 64: np.zeros(4, dtype=np.float32)})  # over the leftover
     assert list(read_cache(tmp_path)) == ["c" * 64]
+
+
+def test_a_full_disk_leaves_no_partial_cache_and_names_the_file(tmp_path, monkeypatch):
+    before = {"a" * 64: np.ones(4, dtype=np.float32)}
+    write_cache(tmp_path, before)
+
+    def full(handle, **_arrays):
+        handle.write(b"x" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(embedding_cache.np, "savez", full)
+    with pytest.raises(OSError, match=r"cannot write .*embedding-cache.*No space left") as raised:
+        write_cache(tmp_path, {"b" * 64: np.zeros(4, dtype=np.float32)})
+    assert raised.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    folder = tmp_path / embedding_cache.CACHE_DIR
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        embedding_cache.CACHE_FILE
+    ]
+    assert read_cache(tmp_path).keys() == before.keys()
 
 
 def test_cache_key_covers_model_prompt_and_text(settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,3 +174,38 @@ def test_build_killed_mid_write_leaves_the_current_version_servable(tmp_path):
     rebuilt = build_index(settings, corpus, root, force=True).version
     assert rebuilt != first
     assert not list((root / "versions").glob(".staging-*"))  # the dead build's folder is gone
+
+
+def test_a_second_build_of_a_root_is_refused_while_one_runs(tmp_path, settings):
+    root = tmp_path / "index"
+    with versions.building(root), pytest.raises(VersionError, match="another build"):
+        build_index(settings, settings.corpus_dir, root)
+    assert versions.list_versions(root) == []
+
+
+def test_a_version_folder_is_refused_as_a_root(index_dir, tmp_path):
+    root = tmp_path / "index"
+    shutil.copytree(index_dir, root, symlinks=True)
+    version = versions.current_id(root)
+    for inside in (
+        root / versions.CURRENT_LINK,
+        root / versions.VERSIONS_DIR / str(version),
+        root / versions.VERSIONS_DIR / str(version) / "nested",
+    ):
+        with pytest.raises(VersionError, match=f"build into {root}"):
+            versions.check_root(inside)
+        built = runner.invoke(index_app, ["build", "--out", str(inside)])
+        assert built.exit_code == 1 and "build into" in built.output, built.output
+    assert load_index(root).version == version
+    assert sorted(p.name for p in (root / versions.CURRENT_LINK).iterdir()) == sorted(
+        p.name for p in (index_dir / versions.CURRENT_LINK).iterdir()
+    )
+
+
+def test_rollback_of_a_missing_root_is_one_line(tmp_path):
+    for root in (tmp_path / "none", tmp_path / "file"):
+        if root.name == "file":
+            root.write_text("x")
+        result = runner.invoke(index_app, ["rollback", "--index", str(root)])
+        assert result.exit_code == 1
+        assert result.output.startswith("error:") and "Traceback" not in result.output

@@ -60,8 +60,11 @@ def resolve_model(settings: Settings) -> ResolvedModel:
         return ResolvedModel(location=str(path), identity=identity, local_path=path)
     candidate = Path(settings.model).expanduser()
     if candidate.is_dir():
+        # Named by the folder, not by how REPORT_MODEL spells it ("m/", "./m", an absolute
+        # path): the checksum identifies the model, and an index stays valid for a copy of
+        # the same folder elsewhere.
         identity = ModelIdentity(
-            name=settings.model,
+            name=candidate.resolve().name,
             source="local folder",
             checksum=_folder_checksum(candidate),
             **prompts,
