@@ -204,20 +204,25 @@ def test_api_key_is_required_on_api_routes(settings, searcher):
         assert "401" in schema["paths"]["/search"]["get"]["responses"]
 
 
+def _preflight(url: str, method: str, headers: str) -> httpx.Response:
+    """The OPTIONS request a browser page at https://app.example sends first."""
+    return httpx.options(
+        url,
+        headers={
+            "origin": "https://app.example",
+            "access-control-request-method": method,
+            "access-control-request-headers": headers,
+        },
+    )
+
+
 def test_cors_allows_only_the_configured_origins(locked_url):
     allowed = {"origin": "https://app.example", "x-api-key": KEY}
     response = httpx.get(f"{locked_url}/healthz", headers=allowed)
     assert response.headers["access-control-allow-origin"] == "https://app.example"
     other = httpx.get(f"{locked_url}/healthz", headers={"origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
-    preflight = httpx.options(
-        f"{locked_url}/search",
-        headers={
-            "origin": "https://app.example",
-            "access-control-request-method": "POST",
-            "access-control-request-headers": "content-type, x-api-key",
-        },
-    )
+    preflight = _preflight(f"{locked_url}/search", "POST", "content-type, x-api-key")
     assert preflight.status_code == 200  # preflights carry no key and need none
     assert "x-api-key" in preflight.headers["access-control-allow-headers"].lower()
 
@@ -236,14 +241,7 @@ def test_allowed_browser_origins_can_use_mcp(settings, searcher):
     }
     accept = {"accept": "application/json, text/event-stream"}
     with live_server(create_app(opened, searcher)) as url:
-        preflight = httpx.options(
-            f"{url}/mcp",
-            headers={
-                "origin": "https://app.example",
-                "access-control-request-method": "DELETE",
-                "access-control-request-headers": "mcp-session-id, mcp-protocol-version",
-            },
-        )
+        preflight = _preflight(f"{url}/mcp", "DELETE", "mcp-session-id, mcp-protocol-version")
         assert preflight.status_code == 200, preflight.text
         allowed = httpx.post(
             f"{url}/mcp", json=initialize, headers={"origin": "https://app.example", **accept}
