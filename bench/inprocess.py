@@ -22,7 +22,7 @@ def measure(searcher: Searcher, queries: list[str], mode: Mode) -> dict[str, obj
     for query in queries:
         started = time.perf_counter()
         request = searcher.prepare(query, 5, None, mode)
-        vector = searcher.encoder.encode_queries([request.query])[0]
+        vector = searcher.encoder.encode_queries([request.model_text])[0]
         encoded = time.perf_counter()
         searcher.rank(request, vector)
         done = time.perf_counter()

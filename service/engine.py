@@ -103,7 +103,7 @@ class SearchEngine:
 
         reading = asyncio.ensure_future(read())
         try:
-            vector = await self._encode(request.query, encoder_has_query)
+            vector = await self._encode(request.model_text, encoder_has_query)
             text = await reading
         finally:
             reading.cancel()  # when encoding failed: the read would wait for ever

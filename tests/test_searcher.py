@@ -12,7 +12,7 @@ from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
 from service.retrieval.ranking import Mode
-from service.searcher import InvalidQueryError, Searcher, validate_query
+from service.searcher import InvalidQueryError, Searcher, model_text, validate_query
 
 
 def test_analyser_folds_accents_elisions_and_grouped_numbers():
@@ -20,6 +20,8 @@ def test_analyser_folds_accents_elisions_and_grouped_numbers():
     assert analyse("d'INTERPOL") == ["interpol"]
     assert analyse("135 000 personnes") == analyse("135000 personne")
     assert analyse("135,000") == analyse("135\u202f000")
+    assert analyse("68,9 %") == analyse("68.9%") == ["68_9"]
+    assert analyse("7,9 millions") != analyse("7 9 millions")
     assert analyse("les de the der el") == []
     # Typed without accents, a word must give the same term: the stemmer cuts accented and
     # plain spellings differently when accents go only after it.
@@ -46,6 +48,17 @@ def test_query_is_read_in_canonical_form():
             validate_query(blank)
     with pytest.raises(InvalidQueryError, match="control characters"):
         validate_query("HAE\x00CHI")
+
+
+def test_a_question_typed_in_capitals_finds_what_it_finds_in_ordinary_case(searcher):
+    question = "Wer wurde zum Präsidenten von INTERPOL gewählt?"
+    ordinary = searcher.search(question, k=1, mode=Mode.DENSE).hits[0].passage.id
+    shouted = searcher.search(question.upper(), k=1, mode=Mode.DENSE)
+    assert shouted.hits[0].passage.id == ordinary
+    assert shouted.query == question.upper()  # echoed as typed
+    # Acronyms are not shouting: alone, or in a sentence, they stay as typed.
+    for typed in ("HAECHI", "I-SOP 2021", "Qu'est-ce que I-SOP ?"):
+        assert model_text(typed) == typed
 
 
 def test_keyword_index_scores_exact_names():

@@ -31,6 +31,9 @@ _APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)", re.IGNORECASE)
 # "135 000", "135,000", "1.000.000": digit groups of three joined into one number.
 _GROUPED_NUMBER = re.compile(r"\b\d{1,3}(?:[ ,.]\d{3})+\b")
+# "68,9 %", "68.9%", "7,9 millions": a decimal comma or point (one or two decimals, so not a
+# thousands group) keeps the number whole, the same token whichever separator is typed.
+_DECIMAL = re.compile(r"\b(\d+)[,.](\d{1,2})\b")
 _TOKEN = re.compile(r"\w+")
 _STOPWORDS = frozenset(
     strip_accents(w.casefold())
@@ -55,6 +58,7 @@ def analyse(text: str) -> list[str]:
     text = normalise_spaces(canonical(text).translate(_APOSTROPHES)).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
+    text = _DECIMAL.sub(r"\1_\2", text)
     tokens = [strip_accents(t) for t in _TOKEN.findall(text)]
     return _STEMMER.stemWords([t for t in tokens if t not in _STOPWORDS])
 
