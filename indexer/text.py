@@ -16,9 +16,10 @@ _WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
 _NON_SPACE = re.compile(r"\S+")
 
 # A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a
-# character that can start a sentence. Abbreviations such as "B.C.N." are rare enough here
-# that a missed boundary only makes a chunk slightly longer.
-_SENTENCE_END = re.compile(r"[.!?…][»”\"]?(?=\s+[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
+# character that can start a sentence, but not at a lone capital's point: "M. Al Raisi" and
+# initials are not ends (cut there, "le rôle de M." became a highlight). Other abbreviations
+# are rare enough here that a missed boundary only makes a chunk slightly longer.
+_SENTENCE_END = re.compile(r"(?:(?<!\b[A-ZÀ-ÖØ-Ý])\.|[!?…])[»”\"]?(?=\s+[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
 
 
 # Invisible format characters (Unicode category Cf: soft hyphen, zero-width spaces and

@@ -76,3 +76,12 @@ def test_long_sentences_are_cut_into_even_runs_of_whole_words_only_when_asked():
     assert pieces[0] == "Une phrase courte."
     assert [len(p.split()) for p in pieces[1:]] == [40, 40, 39]
     assert " ".join(pieces[1:]) == names  # nothing lost, nothing cut mid-word
+
+
+def test_a_capital_initial_does_not_end_a_sentence():
+    text = "Le rôle de M.\u00a0Al Raisi est défini. J. Stock reste en poste. Fin."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "Le rôle de M.\u00a0Al Raisi est défini.",
+        "J. Stock reste en poste.",
+        "Fin.",
+    ]
