@@ -27,7 +27,7 @@ from indexer.artifact import (
 )
 from indexer.changes import BuildChanges, compare, unchanged
 from indexer.chunking import SectionChunker
-from indexer.corpus import CorpusError, Document, load_corpus
+from indexer.corpus import CorpusError, Document, load_corpus, require_folder
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import ModelIdentity, ResolvedModel, resolve_model
 from indexer.embedding.ray_encoder import RayPassageEncoder
@@ -204,6 +204,7 @@ def build_index(
     The model is loaded only if some text is not in the embedding cache yet. The whole build
     holds the root's build lock (:func:`indexer.versions.building`).
     """
+    require_folder(corpus_dir)  # before the lock creates ``index_dir`` for a mistyped corpus
     with building(index_dir):
         return _build(settings, corpus_dir, index_dir, force, show_progress, log)
 

@@ -62,10 +62,15 @@ class Document:
     pages: tuple[str, ...] | None = None
 
 
-def load_corpus(folder: Path) -> list[Document]:
-    """All documents of ``folder``, sorted by id so builds are reproducible."""
+def require_folder(folder: Path) -> None:
+    """Raise CorpusError unless ``folder`` exists and is a folder."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
+
+
+def load_corpus(folder: Path) -> list[Document]:
+    """All documents of ``folder``, sorted by id so builds are reproducible."""
+    require_folder(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file())
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     if not paths:

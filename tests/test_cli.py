@@ -127,6 +127,7 @@ def test_build_with_missing_corpus_exits_non_zero(tmp_path):
     )
     assert result.exit_code == 1
     assert "corpus folder not found" in result.output
+    assert not (tmp_path / "i").exists()  # a mistyped corpus leaves no index root behind
 
 
 def test_build_into_an_unwritable_place_fails_before_embedding(tmp_path, settings):
