@@ -88,17 +88,44 @@ def word_count(text: str) -> int:
     return len(words(text))
 
 
-def sentence_spans(text: str, max_words: int | None = None) -> list[tuple[int, int]]:
+def sentence_spans(
+    text: str, max_words: int | None = None, min_words: int | None = None
+) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of ``text``; each line is its own paragraph.
 
     Offsets index ``text`` itself, so a caller can point at a sentence inside a passage.
     With ``max_words``, a longer sentence is cut into near-equal runs of whole words (lists
-    without punctuation, such as 195 member countries, are one "sentence" otherwise).
+    without punctuation, such as 195 member countries, are one "sentence" otherwise). With
+    ``min_words``, a shorter one (a stat block's "9" or "CANNABIS" line, a heading) is joined
+    to the one after it, or to the one before when it comes last, within ``max_words``.
     """
     spans = _sentence_spans(text)
-    if max_words is None:
-        return spans
-    return [piece for span in spans for piece in _cut(text, span, max_words)]
+    if max_words is not None:
+        spans = [piece for span in spans for piece in _cut(text, span, max_words)]
+    if min_words is not None:
+        spans = _join_short(text, spans, min_words, max_words)
+    return spans
+
+
+def _join_short(
+    text: str, spans: list[tuple[int, int]], min_words: int, max_words: int | None
+) -> list[tuple[int, int]]:
+    def fits(start: int, end: int) -> bool:
+        return max_words is None or word_count(text[start:end]) <= max_words
+
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined:
+            first, last = joined[-1]
+            if word_count(text[first:last]) < min_words and fits(first, end):
+                joined[-1] = (first, end)
+                continue
+        joined.append((start, end))
+    if len(joined) > 1:
+        (first, _), (start, end) = joined[-2], joined[-1]
+        if word_count(text[start:end]) < min_words and fits(first, end):
+            joined[-2:] = [(first, end)]
+    return joined
 
 
 def _cut(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, int]]:

@@ -85,3 +85,18 @@ def test_a_capital_initial_does_not_end_a_sentence():
         "J. Stock reste en poste.",
         "Fin.",
     ]
+
+
+def test_sentences_shorter_than_asked_are_joined_to_a_neighbour():
+    text = (
+        "CANNABIS\n9\ntonnes saisies lors de l’opération dans douze pays.\n"
+        "Une phrase assez longue pour rester seule ici.\nFin."
+    )
+    spans = sentence_spans(text, max_words=40, min_words=5)
+    assert [text[a:b] for a, b in spans] == [
+        "CANNABIS\n9\ntonnes saisies lors de l’opération dans douze pays.",
+        "Une phrase assez longue pour rester seule ici.\nFin.",
+    ]
+    # Never beyond max_words, and nothing joined unless asked.
+    assert len(sentence_spans(text, max_words=3, min_words=5)) > 2
+    assert len(sentence_spans(text)) == 5

@@ -13,7 +13,13 @@ from typer.testing import CliRunner
 
 from indexer import build, embedding_cache
 from indexer.artifact import load_index
-from indexer.build import SENTENCE_MAX_WORDS, build_index, embedding_text, passages_for
+from indexer.build import (
+    SENTENCE_MAX_WORDS,
+    SENTENCE_MIN_WORDS,
+    build_index,
+    embedding_text,
+    passages_for,
+)
 from indexer.cli import app as index_app
 from indexer.corpus import load_corpus
 from indexer.embedding.encoder import Encoder
@@ -85,7 +91,9 @@ def _texts(corpus: Path) -> set[str]:
     titles = {d.id: d.metadata.title for d in documents}
     passages = passages_for(documents)
     sentences = {
-        p.text[a:b] for p in passages for a, b in sentence_spans(p.text, SENTENCE_MAX_WORDS)
+        p.text[a:b]
+        for p in passages
+        for a, b in sentence_spans(p.text, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
     }
     return {embedding_text(p, titles[p.document]) for p in passages} | sentences
 
