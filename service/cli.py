@@ -17,7 +17,6 @@ from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
 from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
-from indexer.passage import Passage
 from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.logging_setup import log_config
@@ -29,6 +28,7 @@ from service.searcher import (
     InvalidQueryError,
     ModelMismatchError,
     Searcher,
+    SearchHit,
     validate_query,
 )
 
@@ -185,9 +185,9 @@ def query(
             typer.echo(f"  source: {url}")
 
 
-def _retriever(searcher: Searcher, k: int, mode: Mode) -> Callable[[str], list[Passage]]:
-    def retrieve(query: str) -> list[Passage]:
-        return [hit.passage for hit in searcher.search(query, k=k, mode=mode).hits]
+def _retriever(searcher: Searcher, k: int, mode: Mode) -> Callable[[str], list[SearchHit]]:
+    def retrieve(query: str) -> list[SearchHit]:
+        return searcher.search(query, k=k, mode=mode).hits
 
     return retrieve
 

@@ -3,6 +3,9 @@
 A passage is relevant when its text contains one of the query's answers, compared with
 case, typographic apostrophes and whitespace folded. Metrics are reported overall and per
 query language, since a cross-lingual weakness hides in an average.
+
+Beside the shared README's metrics, ``hl@hit`` says how often the highlight of the first
+relevant passage holds the answer itself: whether a reader sees at a glance why it matched.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from indexer.passage import Passage
-from service.searcher import InvalidQueryError, validate_query
+from service.searcher import InvalidQueryError, SearchHit, validate_query
 
 
 class EvalQuery(BaseModel):
@@ -52,6 +55,9 @@ class Metrics:
     mrr_at_10: float
     url_at_hit: float | None
     url_queries: int
+    # Share of found queries whose first relevant hit's highlight holds an answer; None when
+    # the retriever gives no highlights.
+    highlight_at_hit: float | None = None
 
 
 def load_queries(path: Path) -> list[EvalQuery]:
@@ -80,39 +86,57 @@ def matching_form(text: str) -> str:
     return " ".join(text.replace("’", "'").casefold().split())
 
 
+def contains_answer(text: str, answers: list[str]) -> bool:
+    """True when ``text`` holds one of ``answers`` (compared in :func:`matching_form`)."""
+    folded = matching_form(text)
+    return any(matching_form(answer) in folded for answer in answers)
+
+
 def first_relevant(passages: Sequence[Passage], answers: list[str]) -> int | None:
     """0-based rank of the first passage containing an answer, or None."""
-    wanted = [matching_form(a) for a in answers]
     for rank, passage in enumerate(passages):
-        text = matching_form(passage.text)
-        if any(a in text for a in wanted):
+        if contains_answer(passage.text, answers):
             return rank
     return None
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    query: EvalQuery
+    rank: int | None
+    url_hit: bool | None
+    highlight_hit: bool | None
+
+
 def evaluate(
     queries: list[EvalQuery],
-    retrieve: Callable[[str], Sequence[Passage]],
+    retrieve: Callable[[str], Sequence[Passage | SearchHit]],
 ) -> dict[str, Metrics]:
-    """Metrics overall (key ``"all"``) and per language, ``retrieve`` giving the top 10."""
-    outcomes: list[tuple[EvalQuery, int | None, bool | None]] = []
+    """Metrics overall (key ``"all"``) and per language, ``retrieve`` giving the top 10
+    (search hits, whose highlights are then scored too, or bare passages)."""
+    outcomes: list[_Outcome] = []
     for query in queries:
-        passages = list(retrieve(query.query))[:10]
+        results = list(retrieve(query.query))[:10]
+        passages: list[Passage] = [r.passage if isinstance(r, SearchHit) else r for r in results]
         rank = first_relevant(passages, query.answers)
         url_hit = None
         if query.url is not None:
             url_hit = rank is not None and any(query.url in u for u in passages[rank].source_urls)
-        outcomes.append((query, rank, url_hit))
+        highlight_hit = None
+        if rank is not None and isinstance(hit := results[rank], SearchHit):
+            highlight_hit = contains_answer(hit.highlight.text, query.answers)
+        outcomes.append(_Outcome(query, rank, url_hit, highlight_hit))
     groups = {"all": outcomes}
     for language in sorted({q.lang for q in queries}):
-        groups[language] = [o for o in outcomes if o[0].lang == language]
+        groups[language] = [o for o in outcomes if o.query.lang == language]
     return {name: _metrics(group) for name, group in groups.items()}
 
 
-def _metrics(outcomes: list[tuple[EvalQuery, int | None, bool | None]]) -> Metrics:
+def _metrics(outcomes: list[_Outcome]) -> Metrics:
     n = len(outcomes)
-    ranks = [rank for _, rank, _ in outcomes]
-    url_hits = [hit for _, _, hit in outcomes if hit is not None]
+    ranks = [o.rank for o in outcomes]
+    url_hits = [o.url_hit for o in outcomes if o.url_hit is not None]
+    highlight_hits = [o.highlight_hit for o in outcomes if o.highlight_hit is not None]
     return Metrics(
         queries=n,
         recall_at_1=sum(r is not None and r < 1 for r in ranks) / n,
@@ -120,22 +144,24 @@ def _metrics(outcomes: list[tuple[EvalQuery, int | None, bool | None]]) -> Metri
         mrr_at_10=sum(1 / (r + 1) for r in ranks if r is not None) / n,
         url_at_hit=sum(url_hits) / len(url_hits) if url_hits else None,
         url_queries=len(url_hits),
+        highlight_at_hit=sum(highlight_hits) / len(highlight_hits) if highlight_hits else None,
     )
 
 
 def format_table(results: dict[str, dict[str, Metrics]]) -> str:
     """A Markdown table comparing modes: one row per (group, mode)."""
     rows = [
-        "| group | mode | queries | R@1 | R@5 | MRR@10 | url@hit |",
-        "|---|---|---|---|---|---|---|",
+        "| group | mode | queries | R@1 | R@5 | MRR@10 | url@hit | hl@hit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     groups = next(iter(results.values())).keys()
     for group in groups:
         for mode, by_group in results.items():
             m = by_group[group]
             url = f"{m.url_at_hit:.3f} ({m.url_queries})" if m.url_at_hit is not None else "–"
+            highlight = f"{m.highlight_at_hit:.3f}" if m.highlight_at_hit is not None else "–"
             rows.append(
                 f"| {group} | {mode} | {m.queries} | {m.recall_at_1:.3f} | "
-                f"{m.recall_at_5:.3f} | {m.mrr_at_10:.3f} | {url} |"
+                f"{m.recall_at_5:.3f} | {m.mrr_at_10:.3f} | {url} | {highlight} |"
             )
     return "\n".join(rows)
