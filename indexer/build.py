@@ -194,7 +194,7 @@ def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel)
     return (
         not missing_files(index_dir)
         and manifest.pipeline_version == pipeline_version()
-        and manifest.model == model.identity
+        and manifest.model.same_model(model.identity)
         and {(d.id, d.sha256) for d in manifest.documents} == {(d.id, d.sha256) for d in documents}
     )
 

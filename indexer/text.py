@@ -42,14 +42,15 @@ def canonical(text: str) -> str:
     return _FORMAT_CHARACTERS.sub("", unicodedata.normalize("NFC", text))
 
 
-_PAGE_BREAKS = dict.fromkeys(map(ord, "\x0b\x0c"), "\n")
+# Vertical tabs and form feeds, which PDF text carries, read as line breaks.
+PAGE_BREAKS = dict.fromkeys(map(ord, "\x0b\x0c"), "\n")
 
 
 def clean_text(text: str) -> str:
     """A report's text as it is indexed: canonical, form feeds and vertical tabs as line
     breaks, other control characters (NUL, terminal escapes, which PDF extraction and odd
     exports leave) as spaces, so that no passage carries them to a reader or a prompt."""
-    return CONTROL_CHARACTERS.sub(" ", canonical(text).translate(_PAGE_BREAKS))
+    return CONTROL_CHARACTERS.sub(" ", canonical(text).translate(PAGE_BREAKS))
 
 
 def normalise_spaces(text: str) -> str:
@@ -110,8 +111,8 @@ def sentence_spans(
 def _join_short(
     text: str, spans: list[tuple[int, int]], min_words: int, max_words: int | None
 ) -> list[tuple[int, int]]:
-    def fits(start: int, end: int) -> bool:
-        return max_words is None or word_count(text[start:end]) <= max_words
+    def fits(start: int, end: int) -> bool:  # counted as _cut counts, so the cap is one cap
+        return max_words is None or len(_NON_SPACE.findall(text, start, end)) <= max_words
 
     joined: list[tuple[int, int]] = []
     for start, end in spans:

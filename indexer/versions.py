@@ -96,11 +96,21 @@ def check_root(root: Path) -> None:
     """
     resolved = root.resolve()
     for folder in (resolved, *resolved.parents):
-        if folder.name == VERSIONS_DIR and (folder.parent / CURRENT_LINK).is_symlink():
+        if folder.name == VERSIONS_DIR and _is_index_root(folder.parent):
             raise VersionError(
                 f"{root} is inside the versions of the index root {folder.parent}; "
                 f"build into {folder.parent} instead"
             )
+
+
+def _is_index_root(folder: Path) -> bool:
+    """``folder/current`` points at ``versions/<version id>`` (not any ``current`` link: an
+    application deployed as ``app/current -> versions/1.2`` is no index root)."""
+    link = folder / CURRENT_LINK
+    if not link.is_symlink():
+        return False
+    target = Path(os.readlink(link))
+    return target.parent == Path(VERSIONS_DIR) and bool(_VERSION_ID.match(target.name))
 
 
 @contextlib.contextmanager
@@ -117,7 +127,16 @@ def building(root: Path) -> Iterator[None]:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VersionError(f"cannot write an index at {root}: {exc.strerror or exc}") from exc
-    with _locked(root, BUILD_LOCK_FILE, "another build of {root} is running; wait for it"):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(durable.exclusive_lock(root / BUILD_LOCK_FILE, wait=False))
+        except BlockingIOError as exc:
+            raise VersionError(f"another build of {root} is running; wait for it") from exc
+        except OSError:
+            # A root this process cannot write (mounted read-only, another user's): no build
+            # can publish there, so there is nothing to keep apart. The up-to-date check still
+            # runs, and a build that would write is refused by check_writable before embedding.
+            pass
         yield
 
 
@@ -171,7 +190,8 @@ def activate(
     ``check`` gets the chosen version's folder first and raises to refuse it (a damaged
     version would otherwise become current, and the next start of the service would fail).
     """
-    with _locked(root):
+    building_now = "a build of {root} is running; roll back once it has published"
+    with _locked(root, BUILD_LOCK_FILE, building_now), _locked(root):
         versions = list_versions(root)
         if not versions:
             raise VersionError(f"no index versions in {root}; build one with `report-index build`")

@@ -90,7 +90,7 @@ def serve(
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     identity = model.identity
-    if manifest.model != identity:
+    if not manifest.model.same_model(identity):
         raise fail(
             ModelMismatchError(
                 f"the index at {settings.index_dir} was built with model "

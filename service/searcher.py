@@ -19,7 +19,7 @@ from indexer.embedding.model import resolve_model
 from indexer.language import detect_language, supported_languages
 from indexer.passage import Passage
 from indexer.settings import Settings
-from indexer.text import CONTROL_CHARACTERS, canonical, words
+from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, words
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
@@ -28,8 +28,7 @@ from service.retrieval.ranking import Mode, RankingWeights
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
 UNDETERMINED = "und"
-_BREAKS = dict.fromkeys(map(ord, "\x0b\x0c"), "\n")
-# A query is "in capitals" when at least this share of its (at least this many) letters are.
+# A query is "in capitals" when at least this share of its letters, and this many, are.
 _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
 # How many document ids an unknown-document error lists.
@@ -115,7 +114,10 @@ class Searcher:
         query_languages: Collection[str] = (),
     ) -> None:
         manifest = index.manifest
-        if manifest.model != encoder.identity or manifest.dimension != encoder.dimension:
+        if (
+            not manifest.model.same_model(encoder.identity)
+            or manifest.dimension != encoder.dimension
+        ):
             raise ModelMismatchError(
                 f"the index was built with model {manifest.model.name!r} "
                 f"({manifest.model.source}, checksum {manifest.model.checksum}, prompts "
@@ -360,15 +362,17 @@ def validate_query(query: str) -> str:
 
     Form feeds and vertical tabs, which text copied from a PDF carries, are line breaks.
     """
-    stripped = canonical(query).translate(_BREAKS).strip()
+    # The limit applies to what was typed: NFC can lengthen some scripts' text.
+    typed = query.strip()
+    if len(typed) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(
+            f"the query is {len(typed)} characters long; the limit is {MAX_QUERY_CHARS}"
+        )
+    stripped = canonical(typed).translate(PAGE_BREAKS).strip()
     if CONTROL_CHARACTERS.search(stripped):
         raise InvalidQueryError("the query contains control characters")
     if not stripped:
         raise InvalidQueryError("the query is empty: type a question or keywords")
-    if len(stripped) > MAX_QUERY_CHARS:
-        raise InvalidQueryError(
-            f"the query is {len(stripped)} characters long; the limit is {MAX_QUERY_CHARS}"
-        )
     return stripped
 
 
@@ -382,9 +386,11 @@ def model_text(query: str) -> str:
     score 0.970 / 0.888. A short word in capitals ("HAECHI") is an acronym and stays as typed,
     and so does a sentence with acronyms in it.
     """
-    cased = [c for c in query if c.isupper() or c.islower()]
-    capitals = sum(c.isupper() for c in cased)
-    if len(cased) >= _CAPITALS_MIN_LETTERS and capitals >= _CAPITALS_SHARE * len(cased):
+    # All letters count: Arabic or Chinese letters have no case, and a Latin acronym in
+    # such a query is not shouting.
+    letters = [c for c in query if c.isalpha()]
+    capitals = sum(c.isupper() for c in letters)
+    if capitals >= _CAPITALS_MIN_LETTERS and capitals >= _CAPITALS_SHARE * len(letters):
         return query.lower()
     return query
 

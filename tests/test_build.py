@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from indexer import artifact
+from indexer import artifact, durable, versions
 from indexer.artifact import ArtifactError, load_index, read_manifest
 from indexer.build import build_index
 from indexer.corpus import CorpusError, load_corpus
@@ -208,14 +208,33 @@ def test_a_version_with_a_missing_file_is_not_up_to_date(index_dir, settings, tm
     assert load_index(root).passages
 
 
-def test_a_local_model_is_named_by_its_folder_however_it_is_spelled(tmp_path, monkeypatch):
+def test_a_local_model_is_the_same_model_however_its_path_is_spelled(tmp_path, monkeypatch):
     folder = tmp_path / "models" / "mini"
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
     spellings = (str(folder), f"{folder}/", "models/mini", "./models/../models/mini/")
-    identities = {resolve_model(Settings(model=spelling)).identity for spelling in spellings}
-    assert len(identities) == 1 and identities.pop().name == "mini"
+    first, *others = (resolve_model(Settings(model=s)).identity for s in spellings)
+    assert all(first.same_model(other) for other in others)
+    assert first.name == str(folder)  # an index built before keeps matching by name too
+    (folder / "config.json").write_text('{"changed": true}')
+    assert not first.same_model(resolve_model(Settings(model=str(folder))).identity)
+
+
+def test_an_up_to_date_index_that_cannot_be_written_is_still_up_to_date(
+    index_dir, settings, tmp_path, monkeypatch
+):
+    root = tmp_path / "index"
+    shutil.copytree(index_dir, root, symlinks=True)
+    real_lock = durable.exclusive_lock
+
+    def read_only(path, wait=True):
+        if path.name == versions.BUILD_LOCK_FILE:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lock(path, wait)
+
+    monkeypatch.setattr(durable, "exclusive_lock", read_only)
+    assert build_index(settings, settings.corpus_dir, root).up_to_date
 
 
 def test_report_text_is_cleaned_and_metadata_must_name_a_report(tmp_path):

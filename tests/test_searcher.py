@@ -57,7 +57,7 @@ def test_a_question_typed_in_capitals_finds_what_it_finds_in_ordinary_case(searc
     assert shouted.hits[0].passage.id == ordinary
     assert shouted.query == question.upper()  # echoed as typed
     # Acronyms are not shouting: alone, or in a sentence, they stay as typed.
-    for typed in ("HAECHI", "I-SOP 2021", "Qu'est-ce que I-SOP ?"):
+    for typed in ("HAECHI", "I-SOP 2021", "Qu'est-ce que I-SOP ?", "ما هي عملية HAECHI INTERPOL"):
         assert model_text(typed) == typed
 
 
@@ -66,6 +66,12 @@ def test_keyword_index_scores_exact_names():
     scores = index.scores("haechi")
     assert scores[0] > 0 and scores[1] == scores[2] == 0
     assert not index.scores("the of").any()
+
+
+def test_a_figure_is_never_taken_for_a_nearly_equal_one():
+    index = KeywordIndex(["Il a obtenu 68,9 % des voix", "216 arrestations"])
+    assert index.query_terms("168,9 % 2160") == ["168_9", "2160"]
+    assert not index.scores("168,9").any()
 
 
 def test_unknown_query_words_match_their_corpus_cognates():

@@ -344,3 +344,12 @@ def test_rate_limit_counts_an_ipv6_client_by_its_64_block():
     assert status_for("192.0.2.1") == 200
     assert status_for("::ffff:192.0.2.2") == 200  # IPv4 through a dual-stack socket
     assert status_for("192.0.2.2") == 429
+
+
+def test_any_origin_allowed_opens_mcp_to_any_page(settings):
+    from service.api.app import _mcp_transport_security
+
+    anyone = _mcp_transport_security(settings.model_copy(update={"cors_origins": ["*"]}))
+    assert anyone is not None and not anyone.enable_dns_rebinding_protection
+    listed = _mcp_transport_security(settings.model_copy(update={"cors_origins": ["https://a.b"]}))
+    assert listed is not None and "https://a.b" in listed.allowed_origins

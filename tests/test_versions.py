@@ -209,3 +209,19 @@ def test_rollback_of_a_missing_root_is_one_line(tmp_path):
         result = runner.invoke(index_app, ["rollback", "--index", str(root)])
         assert result.exit_code == 1
         assert result.output.startswith("error:") and "Traceback" not in result.output
+
+
+def test_a_rollback_waits_for_a_running_build_to_publish(tmp_path):
+    first = versions.publish(tmp_path, _writer("1"), keep=5)
+    versions.publish(tmp_path, _writer("2"), keep=5)
+    with versions.building(tmp_path), pytest.raises(VersionError, match="a build"):
+        versions.activate(tmp_path, first)
+    assert _current_text(tmp_path) == "2"
+    assert versions.activate(tmp_path, first) == first
+
+
+def test_an_application_deployed_with_a_current_link_is_no_index_root(tmp_path):
+    app = tmp_path / "app"
+    (app / "versions" / "1.2").mkdir(parents=True)
+    (app / versions.CURRENT_LINK).symlink_to(Path("versions") / "1.2")
+    versions.check_root(app / versions.CURRENT_LINK / "index")  # not refused

@@ -21,6 +21,9 @@ class ModelLoadError(RuntimeError):
     """The configured model could not be found or loaded; the message says what to change."""
 
 
+LOCAL_FOLDER = "local folder"
+
+
 @dataclass(frozen=True)
 class ModelIdentity:
     """What must match between the index and the model that searches it."""
@@ -34,6 +37,21 @@ class ModelIdentity:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the manifest."""
         return asdict(self)
+
+    def same_model(self, other: ModelIdentity) -> bool:
+        """Whether vectors made by one are vectors of the other.
+
+        A local folder is known by its checksum and prompts: its name is only how
+        ``REPORT_MODEL`` spelled the path ("m", "m/", "./m", an absolute path, a copy
+        elsewhere), and an index must not go stale because the spelling changed.
+        """
+        if self.source == LOCAL_FOLDER == other.source:
+            return (self.checksum, self.query_prompt, self.passage_prompt) == (
+                other.checksum,
+                other.query_prompt,
+                other.passage_prompt,
+            )
+        return self == other
 
 
 @dataclass(frozen=True)
@@ -60,12 +78,9 @@ def resolve_model(settings: Settings) -> ResolvedModel:
         return ResolvedModel(location=str(path), identity=identity, local_path=path)
     candidate = Path(settings.model).expanduser()
     if candidate.is_dir():
-        # Named by the folder, not by how REPORT_MODEL spells it ("m/", "./m", an absolute
-        # path): the checksum identifies the model, and an index stays valid for a copy of
-        # the same folder elsewhere.
         identity = ModelIdentity(
-            name=candidate.resolve().name,
-            source="local folder",
+            name=settings.model,
+            source=LOCAL_FOLDER,
             checksum=_folder_checksum(candidate),
             **prompts,
         )

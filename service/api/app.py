@@ -98,6 +98,9 @@ def _mcp_transport_security(settings: Settings) -> TransportSecuritySettings | N
     Bound elsewhere, the SDK applies no guard; the CORS allow-list then decides."""
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         return None
+    if "*" in settings.cors_origins:
+        # Any page may call the API already; the guard would refuse all but localhost's.
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],

@@ -86,7 +86,7 @@ class KeywordIndex:
         """Analysed terms of ``query``, unknown ones replaced by their corpus cognate if any."""
         return [
             term
-            if term in self._vocabulary or len(term) < _MIN_COGNATE_CHARS or term.isdigit()
+            if term in self._vocabulary or len(term) < _MIN_COGNATE_CHARS or _is_number(term)
             else self._cognate(term)
             for term in analyse(query)
         ]
@@ -103,3 +103,8 @@ class KeywordIndex:
             term, self._words, scorer=fuzz.ratio, score_cutoff=COGNATE_SIMILARITY
         )
         return str(match[0]) if match else term
+
+
+def _is_number(term: str) -> bool:
+    """A figure ("216", or "68_9" for 68,9): never replaced by a nearly equal corpus number."""
+    return term.replace("_", "").isdigit()
