@@ -9,9 +9,12 @@ CORPUS_DIR ?= $(or $(REPORT_CORPUS_DIR),corpus)
 EVAL_FILES ?= ../shared/eval/dev.jsonl tests/data/queries_extra.jsonl tests/data/queries_blind.jsonl tests/data/queries_final.jsonl tests/data/queries_fresh.jsonl
 HOST ?= $(or $(REPORT_HOST),127.0.0.1)
 PORT ?= $(or $(REPORT_PORT),8000)
+# What the service needs, and beside it what tests and linters need (Ray, Selenium…):
+# `make run` installs only the first.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install index run test lint format eval bench clean
+.PHONY: install install-dev index run test lint format eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +24,16 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 index: install
 	$(BIN)/report-index provision
@@ -34,17 +43,17 @@ run: index
 	$(BIN)/report-search serve --index $(INDEX_DIR) --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it collected no test: that must fail loudly, not pass.
-test: install
+test: install-dev
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: no tests were collected" >&2; exit 1; fi; \
 	exit $$status
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
