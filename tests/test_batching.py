@@ -177,13 +177,23 @@ def test_start_hook_runs_in_the_encoder_thread_before_the_call(max_batch):
 
 
 def test_engine_reads_the_query_while_the_encoder_runs(searcher):
-    """The query's words are read only once the encoder has the query, and still before
-    the vector is back: the read overlaps the model instead of delaying it."""
-    encoding, encoded = threading.Event(), threading.Event()
+    """The query's words are read only once the encoder thread has the query, and still
+    before the vector is back: the read overlaps the model instead of delaying it."""
+    has_query, encoded = threading.Event(), threading.Event()
     seen: list[tuple[bool, bool]] = []
 
+    class RecordingBatcher(MicroBatcher):
+        """Marks the moment the encoder thread takes the query (its start hook runs)."""
+
+        async def encode(self, query: str, on_start=None) -> np.ndarray:
+            def taken() -> None:
+                has_query.set()
+                if on_start is not None:
+                    on_start()
+
+            return await super().encode(query, taken)
+
     def encoder(queries: list[str]) -> np.ndarray:
-        encoding.set()
         threading.Event().wait(0.2)
         encoded.set()
         return searcher.encoder.encode_queries(queries)
@@ -191,10 +201,10 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher):
     read = searcher.read
 
     def recording_read(request):
-        seen.append((encoding.is_set(), encoded.is_set()))
+        seen.append((has_query.is_set(), encoded.is_set()))
         return read(request)
 
-    engine = SearchEngine(searcher, batcher=MicroBatcher(encoder, max_batch=1))
+    engine = SearchEngine(searcher, batcher=RecordingBatcher(encoder, max_batch=1))
     searcher.read = recording_read
     try:
         result = asyncio.run(engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID))
