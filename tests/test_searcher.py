@@ -165,6 +165,8 @@ def test_duplicate_passages_are_collapsed(searcher):
         ("forces de police", "fr"),
         ("tráfico de drogas", "es"),
         ("Where is Lyon?", "en"),
+        # Every term is the report's, but "the" is not a word of it: not taken as French.
+        ("the I-SOP initiative", "en"),
     ],
 )
 def test_query_language(searcher, query, lang):

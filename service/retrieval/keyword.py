@@ -55,12 +55,16 @@ def analyse(text: str) -> list[str]:
     so that "donnees" typed without them finds "données": the French stemmer cuts accented
     and plain spellings differently ("criminalit" against "criminal").
     """
+    return _STEMMER.stemWords([t for t in words_of(text) if t not in _STOPWORDS])
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text`` as :func:`analyse` reads them, stop words kept, not stemmed."""
     text = normalise_spaces(canonical(text).translate(_APOSTROPHES)).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
     text = _DECIMAL.sub(r"\1_\2", text)
-    tokens = [strip_accents(t) for t in _TOKEN.findall(text)]
-    return _STEMMER.stemWords([t for t in tokens if t not in _STOPWORDS])
+    return [strip_accents(t) for t in _TOKEN.findall(text)]
 
 
 class KeywordIndex:
@@ -71,6 +75,11 @@ class KeywordIndex:
         self._bm25 = bm25s.BM25()
         tokenised = [analyse(d) for d in documents]
         self._vocabulary = frozenset(t for terms in tokenised for t in terms)
+        # The small words the documents use: a query's others ("was", "the") say it is not
+        # in their language.
+        self._stopwords_seen = frozenset(
+            w for d in documents for w in words_of(d) if w in _STOPWORDS
+        )
         self._words = sorted(self._vocabulary)
         # Query words repeat across requests; each lookup scans the whole vocabulary
         # (~0.2 ms for this report's ~1,700 words, growing linearly with the vocabulary).
@@ -81,6 +90,16 @@ class KeywordIndex:
     def knows(self, term: str) -> bool:
         """True when an analysed ``term`` occurs in some document."""
         return term in self._vocabulary
+
+    def knows_every_word(self, text: str) -> bool:
+        """True when every word of ``text`` occurs in some document: its small words as they
+        are, the others as terms (so "drogues" counts for "drogue")."""
+        return all(
+            word in self._stopwords_seen
+            if word in _STOPWORDS
+            else _STEMMER.stemWord(word) in self._vocabulary
+            for word in words_of(text)
+        )
 
     def query_terms(self, query: str) -> list[str]:
         """Analysed terms of ``query``, unknown ones replaced by their corpus cognate if any."""
