@@ -189,10 +189,11 @@ class Searcher:
         first, last = filters.page_min, filters.page_max
         if first is not None and last is not None and first > last:
             raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
-        documents = sorted(d.id for d in self.index.manifest.documents)
-        if filters.document is not None and filters.document not in documents:
-            listed = ", ".join(documents[:_LISTED_DOCUMENTS])
-            more = len(documents) - _LISTED_DOCUMENTS
+        documents = self.index.manifest.documents
+        if filters.document is not None and all(d.id != filters.document for d in documents):
+            ids = sorted(d.id for d in documents)
+            listed = ", ".join(ids[:_LISTED_DOCUMENTS])
+            more = len(ids) - _LISTED_DOCUMENTS
             raise InvalidQueryError(
                 f"no document {filters.document!r} in the index; it has {listed}"
                 + (f" and {more} more" if more > 0 else "")
@@ -251,13 +252,13 @@ class Searcher:
         evaluation queries this changes no answer.
         """
         terms = analyse(query)
-        known = sum(self._keyword.knows(term) for term in terms)
         short = len(words(query)) < _SHORT_QUERY_WORDS
         if terms and short and self._keyword.knows_every_word(query):
             return self.corpus_language
         detected = detect_language(query, UNDETERMINED, self.detection_languages)
         if detected != UNDETERMINED:
             return detected
+        known = sum(self._keyword.knows(term) for term in terms)
         return self.corpus_language if terms and known * 2 > len(terms) else UNDETERMINED
 
     def _candidates(
