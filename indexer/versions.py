@@ -126,17 +126,12 @@ def building(root: Path) -> Iterator[None]:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise VersionError(f"cannot write an index at {root}: {exc.strerror or exc}") from exc
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(durable.exclusive_lock(root / BUILD_LOCK_FILE, wait=False))
-        except BlockingIOError as exc:
-            raise VersionError(f"another build of {root} is running; wait for it") from exc
-        except OSError:
-            # A root this process cannot write (mounted read-only, another user's): no build
-            # can publish there, so there is nothing to keep apart. The up-to-date check still
-            # runs, and a build that would write is refused by check_writable before embedding.
-            pass
+        raise _cannot_write(root, exc) from exc
+    # A root this process cannot write (mounted read-only, another user's) gets no lock: no
+    # build can publish there, so there is nothing to keep apart. The up-to-date check still
+    # runs, and a build that would write is refused by check_writable before embedding.
+    busy = "another build of {root} is running; wait for it"
+    with _locked(root, BUILD_LOCK_FILE, busy, unwritable_ok=True):
         yield
 
 
@@ -151,7 +146,11 @@ def check_writable(root: Path) -> None:
         with tempfile.TemporaryFile(dir=root / VERSIONS_DIR):
             pass
     except OSError as exc:
-        raise VersionError(f"cannot write an index at {root}: {exc.strerror or exc}") from exc
+        raise _cannot_write(root, exc) from exc
+
+
+def _cannot_write(root: Path, exc: OSError) -> VersionError:
+    return VersionError(f"cannot write an index at {root}: {exc.strerror or exc}")
 
 
 def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
@@ -265,8 +264,13 @@ def _locked(
     root: Path,
     name: str = LOCK_FILE,
     busy: str = "another build or rollback is writing {root}; wait for it to finish",
+    unwritable_ok: bool = False,
 ) -> Iterator[None]:
-    """One writer at a time per root (two builds would otherwise race on ``current``)."""
+    """One writer at a time per root (two builds would otherwise race on ``current``).
+
+    With ``unwritable_ok``, a lock file that cannot be created is no error: the caller then
+    runs unlocked (see :func:`building`).
+    """
     if not root.is_dir():
         raise VersionError(f"no index root at {root}; build one with `report-index build`")
     with contextlib.ExitStack() as stack:
@@ -274,4 +278,7 @@ def _locked(
             stack.enter_context(durable.exclusive_lock(root / name, wait=False))
         except BlockingIOError as exc:
             raise VersionError(busy.format(root=root)) from exc
+        except OSError:
+            if not unwritable_ok:
+                raise
         yield
