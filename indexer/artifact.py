@@ -53,6 +53,10 @@ class ArtifactError(RuntimeError):
     """The index folder is missing, incomplete or inconsistent; the message says what to run."""
 
 
+class ModelMismatchError(ArtifactError):
+    """The index was built with another model than the one configured."""
+
+
 @dataclass(frozen=True)
 class DocumentEntry:
     """A corpus document as recorded in the manifest."""
@@ -82,6 +86,24 @@ class Manifest:
     faiss_index: str
     faiss_nprobe: int | None
     built_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def require_model(self, model: ModelIdentity, dimension: int | None = None) -> None:
+        """Refuse to serve this index with ``model``: its vectors live in another space.
+
+        ``dimension`` is the encoder's, when it is loaded already (a server checks the
+        identity before loading it, to fail before binding its port).
+        """
+        if self.model.same_model(model) and dimension in (None, self.dimension):
+            return
+        raise ModelMismatchError(
+            f"the index was built with model {self.model.name!r} ({self.model.source}, "
+            f"checksum {self.model.checksum}, prompts {self.model.query_prompt!r}/"
+            f"{self.model.passage_prompt!r}, dimension {self.dimension}) but the service is "
+            f"configured with {model.name!r} ({model.source}, checksum {model.checksum}"
+            + (f", dimension {dimension}" if dimension is not None else "")
+            + "); rebuild it with `report-index build --force` or set REPORT_MODEL to the "
+            "index's model"
+        )
 
     def ann_spec(self) -> ann.AnnSpec:
         """The FAISS index type this manifest describes."""

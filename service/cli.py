@@ -26,7 +26,6 @@ from service.retrieval.ranking import Mode
 from service.searcher import (
     MAX_K,
     InvalidQueryError,
-    ModelMismatchError,
     Searcher,
     SearchHit,
     validate_query,
@@ -87,18 +86,9 @@ def serve(
         # Refuse a missing or foreign index before binding the port, where it is cheap.
         manifest = read_manifest(settings.index_dir)
         model = resolve_model(settings)
+        manifest.require_model(model.identity)
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
-    identity = model.identity
-    if not manifest.model.same_model(identity):
-        raise fail(
-            ModelMismatchError(
-                f"the index at {settings.index_dir} was built with model "
-                f"{manifest.model.name!r} ({manifest.model.source}) but the service is "
-                f"configured with {identity.name!r} ({identity.source}); run "
-                "`report-index build --force` or set REPORT_MODEL to the index's model"
-            )
-        )
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

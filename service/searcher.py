@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from indexer import ann
-from indexer.artifact import ArtifactError, LoadedIndex, load_index
+from indexer.artifact import LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
 from indexer.language import detect_language, supported_languages
 from indexer.passage import Passage
@@ -39,10 +39,6 @@ _SHORT_QUERY_WORDS = 5
 
 class InvalidQueryError(ValueError):
     """The request cannot be searched as given; the message says why."""
-
-
-class ModelMismatchError(ArtifactError):
-    """The index was built with another model than the one configured."""
 
 
 @dataclass(frozen=True)
@@ -113,19 +109,7 @@ class Searcher:
         weights: RankingWeights | None = None,
         query_languages: Collection[str] = (),
     ) -> None:
-        manifest = index.manifest
-        if (
-            not manifest.model.same_model(encoder.identity)
-            or manifest.dimension != encoder.dimension
-        ):
-            raise ModelMismatchError(
-                f"the index was built with model {manifest.model.name!r} "
-                f"({manifest.model.source}, checksum {manifest.model.checksum}, prompts "
-                f"{manifest.model.query_prompt!r}/{manifest.model.passage_prompt!r}) but the "
-                f"service is configured with {encoder.identity.name!r} "
-                f"({encoder.identity.source}, checksum {encoder.identity.checksum}); rebuild it "
-                "with `report-index build --force` or set REPORT_MODEL to the index's model"
-            )
+        index.manifest.require_model(encoder.identity, encoder.dimension)
         self.index = index
         self.encoder = encoder
         self.weights = weights or RankingWeights()

@@ -10,13 +10,13 @@ import shutil
 import pytest
 
 from indexer import artifact, durable, versions
-from indexer.artifact import ArtifactError, load_index, read_manifest
+from indexer.artifact import ArtifactError, ModelMismatchError, load_index, read_manifest
 from indexer.build import build_index
 from indexer.corpus import CorpusError, load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
 from indexer.settings import Settings
-from service.searcher import ModelMismatchError, Searcher
+from service.searcher import Searcher
 
 
 def test_manifest_records_model_corpus_and_counts(index_dir, settings):
@@ -254,3 +254,10 @@ def test_metadata_is_matched_to_its_report_whatever_the_case_of_its_suffix(tmp_p
     (tmp_path / "B.TXT").write_text("texte", "utf-8")
     (tmp_path / "B.JSON").write_text(json.dumps({"title": "Le rapport B"}), "utf-8")
     assert load_corpus(tmp_path)[0].metadata.title == "Le rapport B"
+
+
+def test_index_of_another_dimension_is_refused(index_dir):
+    manifest = load_index(index_dir).manifest
+    manifest.require_model(manifest.model, manifest.dimension)  # its own model passes
+    with pytest.raises(ModelMismatchError, match=f"dimension {manifest.dimension}"):
+        manifest.require_model(manifest.model, manifest.dimension * 2)

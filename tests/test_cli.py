@@ -204,3 +204,21 @@ def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
     assert exported == ("export", {})
     assert target == "service.api.app:create_worker_app" and options["host"] == "10.1.2.3"
     assert get_settings.__wrapped__().host == "10.1.2.3"  # what a worker process reads
+
+
+def test_serve_refuses_an_index_of_another_model_before_binding(monkeypatch, tmp_path, index_dir):
+    import shutil
+
+    import uvicorn
+
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, symlinks=True)
+    manifest = copy / "current" / "manifest.json"
+    data = json.loads(manifest.read_text("utf-8"))
+    data["model"]["checksum"] = "0" * 64
+    manifest.write_text(json.dumps(data), "utf-8")
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the port was bound"))
+    result = runner.invoke(search_app, ["serve", "--index", str(copy)])
+    assert result.exit_code == 1
+    assert "error: the index was built with model" in result.output
+    assert "report-index build --force" in result.output
