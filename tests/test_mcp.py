@@ -123,3 +123,19 @@ def test_malformed_messages_get_json_rpc_errors(http_url: str) -> None:
             assert control.content[0].text.endswith("the query contains control characters")
 
     anyio.run(run)
+
+
+def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url: str) -> None:
+    """A session lives in one process: with `--workers 2` or replicas, the next call of a
+    session could reach another one ("Session not found"). Stateless, any call is enough."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "search_report", "arguments": {"query": QUESTION, "k": 1}},
+    }
+    answer = httpx.post(http_url, json=call, headers=headers)  # no initialize, no session id
+    assert answer.status_code == 200, answer.text
+    assert "mcp-session-id" not in answer.headers
+    assert "Al Raisi" in answer.json()["result"]["content"][0]["text"]

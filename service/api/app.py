@@ -46,8 +46,14 @@ def create_app(
         state.serve(searcher)
     mcp_server = build_mcp_server(state)
     # Only the /mcp route is taken from the SDK's app; its session manager needs the lifespan.
+    # Stateless, with plain JSON answers: every call stands alone, so MCP works across
+    # `--workers N` and replicas behind a load balancer (a session lives in one process:
+    # with two workers every session failed, "Session not found", on the other one).
     mcp_routes = mcp_server.streamable_http_app(
-        host=settings.host, transport_security=_mcp_transport_security(settings)
+        host=settings.host,
+        transport_security=_mcp_transport_security(settings),
+        stateless_http=True,
+        json_response=True,
     ).routes
 
     @asynccontextmanager

@@ -430,18 +430,17 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            # DELETE, the Mcp-* headers and Last-Event-ID: what a browser MCP client sends.
-            allow_methods=["GET", "POST", "DELETE"],
+            # Mcp-Protocol-Version: what a browser MCP client sends (/mcp is stateless, so no
+            # session id header and no DELETE of a session).
+            allow_methods=["GET", "POST"],
             allow_headers=[
                 "Content-Type",
                 "Authorization",
                 "X-API-Key",
                 "X-Request-ID",
-                "Mcp-Session-Id",
                 "Mcp-Protocol-Version",
-                "Last-Event-ID",
             ],
-            expose_headers=["Retry-After", "X-Request-ID", "Mcp-Session-Id"],
+            expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         )
     app.add_exception_handler(Exception, _internal_error)
