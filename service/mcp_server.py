@@ -74,8 +74,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             str | None,
             Field(
                 pattern=LANG_PATTERN,
-                description="Only passages written in this language (e.g. 'fr'); "
-                "leave unset to search every language.",
+                description="Only passages written in this language (e.g. 'fr'), whatever "
+                "the query's language; leave unset to search passages in every language.",
             ),
         ] = None,
     ) -> Annotated[CallToolResult, SearchResponse]:

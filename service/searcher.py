@@ -116,6 +116,7 @@ class Searcher:
         passages = index.passages
         self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
         self._languages = np.array([p.lang for p in passages])
+        self.passage_languages = frozenset(self._languages.tolist())
         self.corpus_language = _majority([p.lang for p in passages])
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
@@ -181,6 +182,15 @@ class Searcher:
             raise InvalidQueryError(
                 f"no document {filters.document!r} in the index; it has {listed}"
                 + (f" and {more} more" if more > 0 else "")
+            )
+        if filters.lang is not None and filters.lang.lower() not in self.passage_languages:
+            # Else a chat assistant that passes the user's language ("en") gets nothing back
+            # and concludes that the report does not cover the question.
+            raise InvalidQueryError(
+                f"no passage is in language {filters.lang!r}; the index's passages are in "
+                f"{', '.join(sorted(self.passage_languages))}. A query in any language "
+                "finds passages in every language: leave lang out unless you want only "
+                "passages written in one"
             )
         return SearchRequest(query, k, filters, mode, started)
 

@@ -56,8 +56,18 @@ def test_lang_filter_keeps_only_that_language(client):
     body = client.get("/search", params={"q": "opération", "k": 5, "lang": "fr"}).json()
     assert len(body["results"]) == 5
     assert {r["lang"] for r in body["results"]} == {"fr"}
-    none = client.get("/search", params={"q": "opération", "k": 5, "lang": "ja"}).json()
-    assert none["results"] == []
+    upper = client.get("/search", params={"q": "opération", "k": 5, "lang": "FR"}).json()
+    assert [r["passage_id"] for r in upper["results"]] == [r["passage_id"] for r in body["results"]]
+    # A language no passage is in: an assistant passing the user's language must not take
+    # an empty list for "the report does not say".
+    for path, request in [
+        ("/search", {"query": "Who was elected President?", "lang": "en"}),
+        ("/context", {"query": "Who was elected President?", "lang": "en"}),
+    ]:
+        refused = client.post(path, json=request)
+        assert refused.status_code == 422, refused.text
+        assert "no passage is in language 'en'" in refused.json()["detail"]
+        assert "in fr" in refused.json()["detail"]
 
 
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
@@ -168,8 +178,10 @@ def test_parameters_a_route_does_not_read_are_refused(client, searcher):
 
 
 def test_language_codes_with_a_region_are_accepted(client):
+    """The code passes the request's checks; the index just has no passage in it."""
     response = client.get("/search", params={"q": "HAECHI", "lang": "zh-cn"})
-    assert response.status_code == 200 and response.json()["results"] == []
+    assert response.status_code == 422
+    assert "no passage is in language 'zh-cn'" in response.json()["detail"]
 
 
 def test_probes_and_the_page_answer_head(client):

@@ -119,7 +119,7 @@ def test_context_respects_the_budget_and_cites_whole_sentences(client, max_chars
 
 def test_context_takes_search_filters(client):
     body = client.post(
-        "/context", json={"query": "opération", "lang": "ja", "max_chars": 1000}
+        "/context", json={"query": "opération", "section": "no such section", "max_chars": 1000}
     ).json()
     assert (body["context"], body["citations"]) == ("", [])
     pages = client.post(

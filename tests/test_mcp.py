@@ -52,6 +52,8 @@ async def _exercise(client: Client) -> None:
 
     invalid = await client.call_tool("search_report", {"query": "x", "k": 999})
     assert invalid.is_error
+    english = await client.call_tool("search_report", {"query": QUESTION, "lang": "en"})
+    assert english.is_error and "passages are in fr" in english.content[0].text
 
     documents = await client.read_resource("report://documents")
     assert '"interpol-2021-fr"' in documents.contents[0].text

@@ -169,6 +169,19 @@ def test_state_is_in_the_url_for_sharing_and_back_forward(browser, base_url):
     assert browser.find_element(By.ID, "q").get_attribute("value") == QUERY
 
 
+def test_language_filter_offers_the_languages_of_the_passages(browser, base_url, searcher):
+    """A language no passage is in would only get the service's 422."""
+    open_page(browser, f"{base_url}/")
+    select = browser.find_element(By.ID, "lang")
+    wait_for(browser, lambda _: len(options(select)) > 1, "the languages from /stats")
+    assert options(select) == ["", *sorted(searcher.passage_languages)]
+    assert select.find_elements(By.TAG_NAME, "option")[1].text == "French"
+
+
+def options(select: WebElement) -> list[str]:
+    return [o.get_attribute("value") for o in select.find_elements(By.TAG_NAME, "option")]
+
+
 def test_empty_query_is_explained_without_asking_the_service(browser, base_url):
     open_page(browser, f"{base_url}/")
     box = browser.find_element(By.ID, "q")

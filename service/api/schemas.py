@@ -158,6 +158,9 @@ class StatsResponse(BaseModel):
     query_languages: list[str] = Field(
         description="Languages a query's language is detected among (empty: any langdetect knows)."
     )
+    passage_languages: list[str] = Field(
+        description="Languages the passages are written in: what the `lang` filter takes."
+    )
 
 
 class ReadyResponse(BaseModel):

@@ -352,10 +352,17 @@ function onHistoryChange() {
   runSearch(state);
 }
 
-async function loadDocuments() {
+// The filters offer what the index holds: its documents, and the languages its passages
+// are written in (a language no passage is in would only get the service's 422).
+async function loadFilters() {
   const response = await fetch("/stats", { headers: { accept: "application/json" } });
   if (!response.ok) return;
-  const { documents } = await response.json();
+  const { documents, passage_languages: languages } = await response.json();
+  const names = new Intl.DisplayNames(["en"], { type: "language", fallback: "code" });
+  const chosenLang = stateFromUrl().lang || langSelect.value;
+  langSelect.replaceChildren(new Option("Any language", ""));
+  for (const code of languages) langSelect.append(new Option(names.of(code), code));
+  selectValue(langSelect, chosenLang);
   const chosen = stateFromUrl().document || documentSelect.value;
   documentSelect.replaceChildren(new Option("All documents", ""));
   for (const doc of documents) {
@@ -383,7 +390,7 @@ async function start() {
     return;
   }
   if (statusLine.classList.contains("status-notice")) showStatus("");
-  await loadDocuments().catch(() => {}); // the filter just keeps "All documents"
+  await loadFilters().catch(() => {}); // the filters just keep "Any language", "All documents"
   if (!searchInFlight && state.q) runSearch(stateFromUrl());
 }
 

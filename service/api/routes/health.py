@@ -65,4 +65,5 @@ def stats(engine: EngineDep) -> StatsResponse:
             dimension=encoder.dimension,
         ),
         query_languages=sorted(searcher.detection_languages),
+        passage_languages=sorted(searcher.passage_languages),
     )

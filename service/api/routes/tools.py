@@ -55,7 +55,8 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
                         "type": "string",
                         "description": (
                             "Only passages written in this language (ISO 639-1 code such as "
-                            "'fr'). Leave it out to search passages in every language."
+                            "'fr'), whatever the query's language. Leave it out to search "
+                            "passages in every language."
                         ),
                         "pattern": LANG_PATTERN,
                     },
