@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,19 +251,6 @@ def read_manifest(root: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
-def missing_files(root: Path) -> list[str]:
-    """Files of the current index of ``root`` that are missing or empty (deleted, a full disk).
-
-    A cheap check, by name and size only; :func:`load_index` reads and cross-checks them.
-    """
-    folder = versions.resolve(root)
-    return [
-        name
-        for name in _FILES
-        if not (folder / name).is_file() or (folder / name).stat().st_size == 0
-    ]
-
-
 def read_passages(root: Path) -> tuple[Passage, ...]:
     """The passages of the current index of ``root`` (or a version folder), without vectors."""
     folder = versions.resolve(root)
@@ -278,16 +266,30 @@ def load_index(root: Path) -> LoadedIndex:
     folder = versions.resolve(root)
     manifest = read_manifest(folder)
     passages = read_passages(folder)
+    reading = VECTORS_FILE
     try:
         vectors = faiss.read_index(str(folder / VECTORS_FILE))
         ann.prepare(vectors, manifest.ann_spec())
+        reading = SENTENCES_FILE
         with np.load(folder / SENTENCES_FILE) as archive:
             sentences = SentenceVectors(
                 vectors=archive["vectors"], spans=archive["spans"], offsets=archive["offsets"]
             )
+        reading = HUBNESS_FILE
         hubness = np.load(folder / HUBNESS_FILE)
-    except (OSError, RuntimeError, ValueError, TypeError, KeyError, EOFError) as exc:
-        raise ArtifactError(f"index at {folder} is damaged ({exc}); {_REBUILD}") from exc
+    # BadZipFile: a truncated .npz (a copy or rsync cut short).
+    except (
+        OSError,
+        RuntimeError,
+        ValueError,
+        TypeError,
+        KeyError,
+        EOFError,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise ArtifactError(
+            f"index at {folder} is damaged: {reading} cannot be read ({exc}); {_REBUILD}"
+        ) from exc
     n = manifest.passage_count
     consistent = (
         len(passages) == vectors.ntotal == n

@@ -20,7 +20,7 @@ from indexer.artifact import (
     IndexVectors,
     Manifest,
     SentenceVectors,
-    missing_files,
+    load_index,
     read_manifest,
     read_passages,
     write_index,
@@ -186,14 +186,18 @@ def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel) -> bool:
     """True when ``index_dir`` was built from exactly these documents, pipeline and model,
-    and none of its files is missing."""
+    and can be served.
+
+    The whole index is read, not just its manifest: a version with a missing, emptied or
+    truncated file (a full disk, a copy cut short) keeps its manifest, and a build that
+    called it up to date would leave it unservable.
+    """
     try:
-        manifest = read_manifest(index_dir)
+        manifest = load_index(index_dir).manifest
     except ArtifactError:
         return False
     return (
-        not missing_files(index_dir)
-        and manifest.pipeline_version == pipeline_version()
+        manifest.pipeline_version == pipeline_version()
         and manifest.model.same_model(model.identity)
         and {(d.id, d.sha256) for d in manifest.documents} == {(d.id, d.sha256) for d in documents}
     )

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -113,14 +114,26 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
         (lambda d: (d / "vectors.faiss").write_bytes(b"garbage"), "damaged"),
         (lambda d: (d / "sentences.npz").unlink(), "damaged"),
         (lambda d: (d / "hubness.npy").write_bytes(b"\x93NUMPY"), "damaged"),
+        (lambda d: _truncate(d / "sentences.npz"), "sentences.npz cannot be read"),
     ],
 )
-def test_damaged_index_gives_clear_error(index_dir, tmp_path, damage, message):
+def test_damaged_index_gives_clear_error(index_dir, settings, tmp_path, damage, message):
+    from indexer.build import is_current
+    from indexer.embedding.model import resolve_model
+
     copy = tmp_path / "index"
     shutil.copytree(index_dir, copy, symlinks=True)
     damage(copy / "current")
     with pytest.raises(ArtifactError, match=message):
         load_index(copy)
+    # Nor is it up to date: a plain build must rebuild it.
+    assert not is_current(copy, load_corpus(settings.corpus_dir), resolve_model(settings))
+
+
+def _truncate(path: Path) -> None:
+    """What a copy or rsync cut short leaves."""
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size // 2)
 
 
 def test_index_from_other_model_is_refused(searcher, index_dir):
