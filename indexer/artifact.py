@@ -100,7 +100,8 @@ class Manifest:
             f"the index was built with model {self.model.name!r} ({self.model.source}, "
             f"checksum {self.model.checksum}, prompts {self.model.query_prompt!r}/"
             f"{self.model.passage_prompt!r}, dimension {self.dimension}) but the service is "
-            f"configured with {model.name!r} ({model.source}, checksum {model.checksum}"
+            f"configured with {model.name!r} ({model.source}, checksum {model.checksum}, "
+            f"prompts {model.query_prompt!r}/{model.passage_prompt!r}"
             + (f", dimension {dimension}" if dimension is not None else "")
             + "); rebuild it with `report-index build --force` or set REPORT_MODEL to the "
             "index's model"

@@ -101,10 +101,22 @@ def rollback(
     ] = None,
     index: Annotated[Path | None, _INDEX_OPTION] = None,
 ) -> None:
-    """Point the index root's ``current`` at an older version (a running service: reload it)."""
-    root = index or get_settings().index_dir
+    """Point the index root's ``current`` at an older version (a running service: reload it).
+
+    The version must be one the configured model can serve: one built with another model or
+    other prompts would be refused by every service that reloads it, and by ``serve``.
+    """
+    settings = get_settings()
+    root = index or settings.index_dir
     try:
-        selected = versions.activate(root, version, check=load_index)  # refuses a damaged one
+        identity = resolve_model(settings).identity
+
+        def servable(folder: Path) -> object:
+            manifest = load_index(folder).manifest  # refuses a damaged one
+            manifest.require_model(identity)
+            return manifest
+
+        selected = versions.activate(root, version, check=servable)
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     typer.echo(f"current version of {root}: {selected}")

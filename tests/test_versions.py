@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -114,6 +115,15 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     rolled = runner.invoke(index_app, ["rollback", "--index", str(root)])
     assert rolled.exit_code == 0, rolled.output
     assert load_index(root).version == ids[1] != newest
+    # So is a version another model built: no service of this model could serve it.
+    foreign = dataclasses.replace(
+        loaded.manifest, model=dataclasses.replace(loaded.manifest.model, checksum="0" * 64)
+    )
+    other = write_index(root, foreign, list(loaded.passages), vectors, keep=5)
+    runner.invoke(index_app, ["rollback", ids[1], "--index", str(root)])
+    refused = runner.invoke(index_app, ["rollback", other, "--index", str(root)])
+    assert refused.exit_code == 1 and "was built with model" in refused.output, refused.output
+    assert load_index(root).version == ids[1]
     unknown = runner.invoke(
         index_app, ["rollback", "v999999-20990101T000000Z", "--index", str(root)]
     )
