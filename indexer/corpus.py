@@ -75,18 +75,27 @@ def load_corpus(folder: Path) -> list[Document]:
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     if not paths:
         raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
+    # Ids that differ only in case are one file on a case-insensitive file system (a copy
+    # of the corpus would lose one) and two documents here: refused like "x.txt" + "x.md".
     by_id: dict[str, Path] = {}
     for path in paths:
-        if path.stem in by_id:
+        if (twin := by_id.get(path.stem.casefold())) is not None:
             raise CorpusError(
-                f"{by_id[path.stem].name} and {path.name} would both be document "
-                f"{path.stem!r}: keep one of them"
+                f"{twin.name} and {path.name} would both be document {path.stem!r}: "
+                "keep one of them"
             )
-        by_id[path.stem] = path
-    metadata = {p.stem: p for p in files if p.suffix.lower() == METADATA_SUFFIX}
+        by_id[path.stem.casefold()] = path
+    metadata: dict[str, Path] = {}
+    for meta_path in (p for p in files if p.suffix.lower() == METADATA_SUFFIX):
+        if (twin := metadata.get(meta_path.stem)) is not None:
+            raise CorpusError(
+                f"{twin.name} and {meta_path.name} are both metadata of {meta_path.stem!r}; "
+                "only one would apply: keep one of them"
+            )
+        metadata[meta_path.stem] = meta_path
     for stem, meta_path in metadata.items():
         # Ignored, its title and language would silently not apply.
-        if stem not in by_id:
+        if stem not in {p.stem for p in by_id.values()}:
             raise CorpusError(
                 f"{meta_path}: no report {stem}.txt, .md or .pdf beside it; name a metadata "
                 "file like its report, or remove it"
@@ -125,6 +134,14 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
 
 
 def _decode(path: Path, raw: bytes) -> str:
+    # UTF-16 (a Windows "Unicode" export) decodes as UTF-8 when its text is ASCII, as
+    # "F\0O\0R\0…": indexed, it would be garbage that no query finds. A stray NUL in a
+    # text export is only cleaned away (``clean_text``).
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw.count(0) * 10 > len(raw):
+        raise CorpusError(
+            f"{path}: not UTF-8 text (UTF-16, or a binary file: NUL bytes throughout); "
+            "save it as UTF-8"
+        )
     try:
         return clean_text(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

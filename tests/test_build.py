@@ -267,6 +267,25 @@ def test_metadata_is_matched_to_its_report_whatever_the_case_of_its_suffix(tmp_p
     (tmp_path / "B.TXT").write_text("texte", "utf-8")
     (tmp_path / "B.JSON").write_text(json.dumps({"title": "Le rapport B"}), "utf-8")
     assert load_corpus(tmp_path)[0].metadata.title == "Le rapport B"
+    # Two of them: one would silently not apply.
+    (tmp_path / "B.json").write_text(json.dumps({"title": "Autre"}), "utf-8")
+    with pytest.raises(CorpusError, match=r"B\.JSON and B\.json are both metadata of 'B'"):
+        load_corpus(tmp_path)
+
+
+def test_ids_that_differ_only_in_case_are_refused(tmp_path):
+    """One file on a case-insensitive file system, two documents here."""
+    (tmp_path / "europol-2022-en.txt").write_text("texte", "utf-8")
+    (tmp_path / "Europol-2022-EN.txt").write_text("text", "utf-8")
+    with pytest.raises(CorpusError, match="would both be document"):
+        load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_is_refused_rather_than_indexed_as_garbage(tmp_path, encoding):
+    (tmp_path / "report.txt").write_bytes("FOREWORD\nThe year in review.\n".encode(encoding))
+    with pytest.raises(CorpusError, match="UTF-16"):
+        load_corpus(tmp_path)
 
 
 def test_index_of_another_dimension_is_refused(index_dir):
