@@ -3,10 +3,14 @@
 A language model answers best from a short block of evidence it can cite. This module turns
 search hits into such a block: ``[n] SECTION (p. N)`` then the passage text, in rank order,
 so the model can write "… [1]" and the caller can map ``[1]`` back to the passage and its
-source URLs. The block never exceeds the character budget: a passage that does not fit
-whole is cut after its last sentence that fits (never inside a sentence, so never inside a
-word), and a passage whose header and first sentence do not fit is left out, while later,
-shorter ones may still get in. No web dependency: the HTTP route and tests call it directly.
+source URLs. The block never exceeds the character budget. A passage that does not fit whole
+is cut to whole sentences around its highlight (the sentence that matched the query), marked
+with "…" where text was left out: cutting it to its first sentences kept headings and page
+furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and dropped the sentence that matched. A
+highlight longer than the space left is quoted up to a word. The block stops at the first
+passage of which too little fits, so ``[n]`` follow the ranking without gaps, and the hits
+left out are counted. No web dependency: the HTTP route and tests
+call it directly.
 """
 
 from __future__ import annotations
@@ -19,23 +23,29 @@ from indexer.text import sentence_spans
 from service.searcher import SearchHit
 
 SEPARATOR = "\n\n"
+ELLIPSIS = "…"
+# A highlight longer than the space left is quoted up to a word, if at least this many fit.
+MIN_QUOTED_WORDS = 8
 
 
 @dataclass(frozen=True)
 class Citation:
-    """What ``[n]`` in the context refers to."""
+    """What ``[n]`` in the context refers to; ``truncated`` when only part of it is quoted."""
 
     n: int
     passage: Passage
     score: float
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
 class GroundedContext:
-    """The context block and, in the same order, the passages it quotes."""
+    """The context block, in the same order the passages it quotes, and how many hits did
+    not fit (``omitted``)."""
 
     text: str
     citations: tuple[Citation, ...]
+    omitted: int = 0
 
 
 def passage_header(n: int, passage: Passage) -> str:
@@ -44,18 +54,47 @@ def passage_header(n: int, passage: Passage) -> str:
     return f"[{n}]{section} (p. {passage.page})"
 
 
-def fit_sentences(text: str, budget: int) -> str:
-    """The longest run of ``text``'s leading whole sentences at most ``budget`` characters.
+def excerpt(text: str, start: int, end: int, budget: int) -> str:
+    """Whole sentences of ``text`` around ``text[start:end]``, at most ``budget`` characters.
 
-    Empty when even the first sentence is too long. Sentence ends are punctuation or line
-    ends, so the cut never falls inside a word.
+    The sentences that hold ``start``–``end`` come first, then the ones after and before
+    them in turn, as long as they fit; "…" marks text left out at either end. When even the
+    sentences holding the span do not fit, their leading words that do.
     """
-    fitted = ""
-    for _, end in sentence_spans(text):
-        if end > budget:
-            break
-        fitted = text[:end]
-    return fitted
+    if len(text) <= budget:
+        return text
+    spans = sentence_spans(text) or [(0, len(text))]
+    first = next((i for i, (_, e) in enumerate(spans) if e > start), len(spans) - 1)
+    last = next((i for i, (_, e) in enumerate(spans) if e >= end), len(spans) - 1)
+    last = max(first, last)
+
+    def rendered(i: int, j: int) -> str:
+        head = ELLIPSIS + " " if spans[i][0] > 0 else ""
+        tail = " " + ELLIPSIS if spans[j][1] < len(text.rstrip()) else ""
+        return head + text[spans[i][0] : spans[j][1]] + tail
+
+    if len(rendered(first, last)) > budget:
+        return _words_that_fit(text, spans[first][0], budget)
+    grown = True
+    while grown:
+        grown = False
+        if last + 1 < len(spans) and len(rendered(first, last + 1)) <= budget:
+            last, grown = last + 1, True
+        if first > 0 and len(rendered(first - 1, last)) <= budget:
+            first, grown = first - 1, True
+    return rendered(first, last)
+
+
+def _words_that_fit(text: str, start: int, budget: int) -> str:
+    """The leading words of ``text[start:]`` within ``budget``, "…" on both sides; empty
+    when fewer than :data:`MIN_QUOTED_WORDS` fit (a few words out of context mislead)."""
+    head = ELLIPSIS + " " if start > 0 else ""
+    room = budget - len(head) - len(" " + ELLIPSIS)
+    cut = text.rfind(" ", start, start + room + 1) if room > 0 else -1
+    quoted = text[start:cut].rstrip() if cut > start else ""
+    if len(quoted.split()) < MIN_QUOTED_WORDS:
+        return ""
+    return head + quoted + " " + ELLIPSIS
 
 
 def build_context(hits: Sequence[SearchHit], max_chars: int) -> GroundedContext:
@@ -67,10 +106,11 @@ def build_context(hits: Sequence[SearchHit], max_chars: int) -> GroundedContext:
         n = len(citations) + 1
         header = passage_header(n, hit.passage) + "\n"
         overhead = len(header) + (len(SEPARATOR) if blocks else 0)
-        body = fit_sentences(hit.passage.text, max_chars - used - overhead)
+        text, highlight = hit.passage.text, hit.highlight
+        body = excerpt(text, highlight.start, highlight.end, max_chars - used - overhead)
         if not body:
-            continue
+            break
         blocks.append(header + body)
-        citations.append(Citation(n, hit.passage, hit.score))
+        citations.append(Citation(n, hit.passage, hit.score, truncated=body != text))
         used += overhead + len(body)
-    return GroundedContext(SEPARATOR.join(blocks), tuple(citations))
+    return GroundedContext(SEPARATOR.join(blocks), tuple(citations), len(hits) - len(citations))

@@ -8,13 +8,16 @@ import pytest
 
 from indexer.passage import Passage
 from indexer.text import sentence_spans
-from service.context import build_context, fit_sentences, passage_header
+from service.context import ELLIPSIS, build_context, excerpt, passage_header
 from service.searcher import Highlight, SearchHit
 
 QUESTION = "Who was elected INTERPOL President?"
 
 
-def _hit(rank: int, text: str, section: str = "SECTION", page: int = 1) -> SearchHit:
+def _hit(
+    rank: int, text: str, section: str = "SECTION", page: int = 1, matched: str | None = None
+) -> SearchHit:
+    """A hit on ``text`` whose highlight is ``matched`` (default: the whole text)."""
     passage = Passage(
         id=f"doc-p{page:03d}-{rank:02d}",
         document="doc",
@@ -25,12 +28,23 @@ def _hit(rank: int, text: str, section: str = "SECTION", page: int = 1) -> Searc
         position=rank,
         source_urls=(f"https://example.org/{rank}",),
     )
-    return SearchHit(rank, 1.0 / rank, passage, Highlight(text, 0, len(text)))
+    matched = matched or text
+    start = text.index(matched)
+    return SearchHit(rank, 1.0 / rank, passage, Highlight(matched, start, start + len(matched)))
 
 
-def _is_sentence_prefix(body: str, text: str) -> bool:
-    """``body`` is ``text`` up to the end of one of its sentences."""
-    return text.startswith(body) and len(body) in {end for _, end in sentence_spans(text)}
+def _is_excerpt(body: str, text: str) -> bool:
+    """``body`` is a run of ``text``'s whole sentences, with "…" where text was left out."""
+    spans = sentence_spans(text)
+    inner = body.removeprefix(ELLIPSIS + " ").removesuffix(" " + ELLIPSIS)
+    if inner not in text:
+        return False
+    start, end = text.index(inner), text.index(inner) + len(inner)
+    # It ends with a sentence, or (a highlight longer than the budget) with a word.
+    ends_well = end in {e for _, e in spans} or (
+        body.endswith(ELLIPSIS) and end < len(text) and text[end].isspace()
+    )
+    return start in {s for s, _ in spans} and ends_well and body.startswith(ELLIPSIS) == (start > 0)
 
 
 # --- service.context on hand-made hits -------------------------------------------------
@@ -48,41 +62,73 @@ def test_everything_fits_in_rank_order():
     ]
 
 
-def test_a_passage_is_cut_after_its_last_whole_sentence_that_fits():
-    text = "Une phrase courte. Une deuxième phrase un peu plus longue. Une troisième."
-    header = passage_header(1, _hit(1, text).passage) + "\n"
-    budget = len(header) + len("Une phrase courte. Une deuxième phrase un peu plus") + 3
-    grounded = build_context([_hit(1, text)], budget)
-    assert grounded.text == header + "Une phrase courte."
-    assert len(grounded.text) <= budget
+def test_a_passage_that_does_not_fit_is_cut_around_its_highlight():
+    """Its first sentences may be a heading or page furniture; the highlight is why it came."""
+    furniture = "PROTECTING VULNERABLE\nCOMMUNITIES\n3\n"
+    text = furniture + "Une phrase sans rapport. La phrase qui répond. Suite."
+    hit = _hit(1, text, matched="La phrase qui répond.")
+    header = passage_header(1, hit.passage) + "\n"
+    for quoted in [
+        f"{ELLIPSIS} La phrase qui répond. Suite.",  # the highlight, then what follows
+        f"{ELLIPSIS} Une phrase sans rapport. La phrase qui répond. Suite.",  # then before
+    ]:
+        grounded = build_context([hit], len(header) + len(quoted))
+        assert grounded.text == header + quoted
+        assert grounded.citations[0].truncated and grounded.omitted == 0
+    whole = build_context([hit], 1000)
+    assert whole.text == header + text and not whole.citations[0].truncated
 
 
-def test_a_passage_that_cannot_fit_is_dropped_and_numbers_stay_consecutive():
+def test_a_highlight_longer_than_the_budget_is_quoted_up_to_a_word():
+    sentence = " ".join(f"Mot{i}" if i == 0 else f"mot{i}" for i in range(40)) + "."
+    text = f"Avant. {sentence} Après."
+    hit = _hit(1, text, matched=sentence)
+    header = passage_header(1, hit.passage) + "\n"
+    grounded = build_context([hit], len(header) + 60)
+    quoted = grounded.text.removeprefix(header)
+    assert quoted.startswith(f"{ELLIPSIS} Mot0 mot1 ") and quoted.endswith(f" {ELLIPSIS}")
+    assert len(grounded.text) <= len(header) + 60 and _is_excerpt(quoted, text)
+    # Too few words would fit: nothing rather than a fragment out of context.
+    assert build_context([hit], len(header) + 20).citations == ()
+
+
+def test_the_block_stops_at_the_first_passage_of_which_too_little_fits():
+    """[n] follow the ranking: a lower passage does not take the place of a better one."""
     long_sentence = "Mot " * 60 + "fin."
     hits = [_hit(1, "Court."), _hit(2, long_sentence), _hit(3, "Aussi court.", page=3)]
-    grounded = build_context(hits, 80)
-    assert [c.passage.id for c in grounded.citations] == ["doc-p001-01", "doc-p003-03"]
-    assert [c.n for c in grounded.citations] == [1, 2]
-    assert "[2] SECTION (p. 3)\nAussi court." in grounded.text
-    assert len(grounded.text) <= 80
+    grounded = build_context(hits, 60)
+    assert [c.passage.id for c in grounded.citations] == ["doc-p001-01"]
+    assert grounded.omitted == 2
+    assert len(grounded.text) <= 60
 
 
 def test_budget_is_exact_for_every_size():
-    hits = [_hit(i, " ".join(f"Phrase {i}.{j} ici." for j in range(8)), page=i) for i in (1, 2, 3)]
+    hits = [
+        _hit(
+            i,
+            " ".join(f"Phrase {i}.{j} ici." for j in range(8)),
+            page=i,
+            matched=f"Phrase {i}.4 ici.",
+        )
+        for i in (1, 2, 3)
+    ]
     for budget in range(0, 400, 7):
         grounded = build_context(hits, budget)
         assert len(grounded.text) <= budget
+        assert len(grounded.citations) + grounded.omitted == 3
         for citation in grounded.citations:
             assert f"[{citation.n}] SECTION (p. {citation.passage.page})\n" in grounded.text
+            if citation.truncated:
+                assert f"Phrase {citation.passage.page}.4 ici." in grounded.text
 
 
 def test_lines_are_sentence_boundaries_and_no_hits_give_an_empty_block():
     text = "TITRE SANS POINT\nUne phrase. Une autre"
-    assert fit_sentences(text, len("TITRE SANS POINT") + 3) == "TITRE SANS POINT"
-    assert fit_sentences(text, len(text)) == text
-    assert fit_sentences(text, 3) == ""
+    assert excerpt(text, 0, 5, len("TITRE SANS POINT") + 3) == f"TITRE SANS POINT {ELLIPSIS}"
+    assert excerpt(text, 0, 5, len(text)) == text
+    assert excerpt(text, 0, 5, 3) == ""
     empty = build_context([], 4000)
-    assert empty.text == "" and empty.citations == ()
+    assert empty.text == "" and empty.citations == () and empty.omitted == 0
 
 
 def test_header_without_section():
@@ -100,7 +146,7 @@ def test_context_respects_the_budget_and_cites_whole_sentences(client, max_chars
     context, citations = body["context"], body["citations"]
     assert len(context) <= max_chars
     assert body["query_lang"] == "en"
-    assert citations, "the first sentence of the best passage fits every allowed budget"
+    assert citations, "the best passage's highlight fits every allowed budget"
     assert [c["n"] for c in citations] == list(range(1, len(citations) + 1))
     assert re.findall(r"^\[(\d+)\] ", context, flags=re.MULTILINE) == [
         str(c["n"]) for c in citations
@@ -113,7 +159,11 @@ def test_context_respects_the_budget_and_cites_whole_sentences(client, max_chars
         start = context.index(header) + len(header)
         end = context.index("\n\n" + headers[i + 1]) if i + 1 < len(headers) else len(context)
         passage = client.get(f"/passages/{citation['passage_id']}").json()
-        assert _is_sentence_prefix(context[start:end], passage["text"])
+        quoted = context[start:end]
+        assert _is_excerpt(quoted, passage["text"]), quoted
+        assert citation["truncated"] == (quoted != passage["text"])
+        assert citation["document"] == passage["document"]
+    assert len(citations) + body["omitted"] == 8
     assert "Al Raisi" in context.split("\n\n[2]")[0]
 
 

@@ -201,10 +201,15 @@ class CitationOut(BaseModel):
 
     n: int
     passage_id: str
+    document: str
     section: str
     page: int
     source_urls: list[str]
     score: float
+    truncated: bool = Field(
+        description="Only part of the passage is quoted (marked '…'); GET /passages/{id} "
+        "has all of it."
+    )
 
 
 class ContextResponse(BaseModel):
@@ -212,6 +217,9 @@ class ContextResponse(BaseModel):
 
     context: str
     citations: list[CitationOut]
+    omitted: int = Field(
+        description="Results that did not fit in max_chars (the next ones in rank order)."
+    )
     query_lang: str
 
     @classmethod
@@ -223,13 +231,16 @@ class ContextResponse(BaseModel):
                 CitationOut(
                     n=c.n,
                     passage_id=c.passage.id,
+                    document=c.passage.document,
                     section=c.passage.section,
                     page=c.passage.page,
                     source_urls=list(c.passage.source_urls),
                     score=round(c.score, 4),
+                    truncated=c.truncated,
                 )
                 for c in grounded.citations
             ],
+            omitted=grounded.omitted,
             query_lang=query_lang,
         )
 
