@@ -173,6 +173,24 @@ def test_query_language(searcher, query, lang):
     assert searcher.query_language(query) == lang
 
 
+def test_in_a_corpus_of_several_languages_short_queries_go_to_detection(searcher):
+    """The rule that takes a short query of corpus words as in the corpus's language holds
+    for a one-language corpus only: with an English report beside the French one, "forces de
+    police" is no longer French by default."""
+    index = searcher.index
+    passages = tuple(
+        dataclasses.replace(p, lang="en") if i % 3 == 0 else p for i, p in enumerate(index.passages)
+    )
+    mixed = Searcher(
+        dataclasses.replace(index, passages=passages),
+        searcher.encoder,
+        query_languages=searcher.query_languages,
+    )
+    assert searcher.query_language("forces de police") == "fr"
+    assert mixed.query_language("forces de police") != "fr"  # langdetect reads it as Spanish
+    assert mixed.query_language("Qui a été élu président ?") == "fr"
+
+
 def test_keyword_mode_needs_a_shared_term(searcher):
     result = searcher.search("zxqvw", k=5, mode=Mode.KEYWORD)
     assert result.hits == []
