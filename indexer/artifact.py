@@ -199,7 +199,8 @@ def write_index(
 ) -> str:
     """Write a complete index as a new version of ``root``, make it current; return its id.
 
-    ``keep`` versions stay (the current one always does); older ones are deleted.
+    Of the versions this index's model can serve, the current one and the ``keep`` newest
+    stay and older ones are deleted (:func:`indexer.versions.publish`).
     """
     n, dimension = vectors.passages.shape
     if len(passages) != n or dimension != manifest.dimension or vectors.hubness.shape != (n,):
@@ -223,7 +224,14 @@ def write_index(
         # The manifest is written last: its presence marks a complete folder.
         _write_json(folder / MANIFEST_FILE, manifest.to_dict())
 
-    return versions.publish(root.resolve(), write, keep)
+    def servable(folder: Path) -> bool:
+        try:
+            load_index(folder).manifest.require_model(manifest.model, manifest.dimension)
+        except ArtifactError:
+            return False
+        return True
+
+    return versions.publish(root.resolve(), write, keep, servable)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -86,11 +86,14 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
     if not found:
         raise fail(VersionError(f"no index versions in {root}; run `report-index build`"))
     for version in found:
-        try:
-            manifest = read_manifest(version.path)
-            detail = f"{manifest.passage_count} passages, {len(manifest.documents)} document(s)"
+        try:  # read whole: a damaged file shows here, not at the next rollback
+            manifest = load_index(version.path).manifest
+            detail = (
+                f"{manifest.passage_count} passages, {len(manifest.documents)} document(s), "
+                f"model {manifest.model.name} ({(manifest.model.checksum or 'no checksum')[:12]})"
+            )
         except ArtifactError as exc:
-            detail = f"unreadable: {exc}"
+            detail = f"cannot be served: {exc}"
         typer.echo(f"{'*' if version.current else ' '} {version.id}  {detail}")
 
 

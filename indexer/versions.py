@@ -153,12 +153,18 @@ def _cannot_write(root: Path, exc: OSError) -> VersionError:
     return VersionError(f"cannot write an index at {root}: {exc.strerror or exc}")
 
 
-def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
+def publish(
+    root: Path,
+    write: Callable[[Path], None],
+    keep: int,
+    servable: Callable[[Path], bool] | None = None,
+) -> str:
     """Write a new version with ``write(folder)``, make it current, prune; return its id.
 
     ``write`` fills an empty staging folder; if it raises, the staging folder is removed and
     ``current`` is untouched. Only a folder that ``write`` completed is renamed into
-    ``versions/`` and then selected.
+    ``versions/`` and then selected. Pruning keeps the ``keep`` newest versions that
+    ``servable`` accepts (default: all count).
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / VERSIONS_DIR).mkdir(exist_ok=True)
@@ -177,7 +183,7 @@ def publish(root: Path, write: Callable[[Path], None], keep: int) -> str:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         _point_current(root, version_id)
-        _prune(root, keep)
+        _prune(root, keep, servable)
     return version_id
 
 
@@ -219,11 +225,18 @@ def prune(root: Path, keep: int) -> list[str]:
         return _prune(root, keep)
 
 
-def _prune(root: Path, keep: int) -> list[str]:
+def _prune(root: Path, keep: int, servable: Callable[[Path], bool] | None = None) -> list[str]:
+    """Delete the ``servable`` versions but the current one and the ``keep`` newest.
+
+    A version that cannot be served (damaged, or built with another model) neither counts
+    nor is deleted: counted, it took the place of a good version and left nothing to roll
+    back to; it may still be wanted (the model setting changed back, a damaged file to
+    inspect), and ``report-index list`` shows why it cannot be served.
+    """
     if keep < 1:
         raise VersionError(f"keep must be at least 1, not {keep}")
-    versions = list_versions(root)
-    doomed = [v for v in versions[: max(len(versions) - keep, 0)] if not v.current]
+    candidates = [v for v in list_versions(root) if servable is None or servable(v.path)]
+    doomed = [v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current]
     for version in doomed:
         # Renamed out of versions/ first, so a half-deleted folder is never listed or selected.
         trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")

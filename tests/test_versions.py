@@ -105,8 +105,12 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
     assert listed.exit_code == 0, listed.output
     assert f"* {ids[1]}" in listed.output and f"  {ids[0]}" in listed.output
-    # A damaged previous version is refused, as the default target or by name.
+    # A damaged previous version is listed as such and refused, as the default target or
+    # by name.
     (root / versions.VERSIONS_DIR / ids[0] / "hubness.npy").write_bytes(b"damaged")
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    assert f"  {ids[0]}  cannot be served: " in listed.output, listed.output
+    assert f"* {ids[1]}  {loaded.manifest.passage_count} passages" in listed.output
     for args in ([], [ids[0]]):
         refused = runner.invoke(index_app, ["rollback", *args, "--index", str(root)])
         assert refused.exit_code == 1 and "damaged" in refused.output, refused.output
@@ -235,3 +239,31 @@ def test_an_application_deployed_with_a_current_link_is_no_index_root(tmp_path):
     (app / "versions" / "1.2").mkdir(parents=True)
     (app / versions.CURRENT_LINK).symlink_to(Path("versions") / "1.2")
     versions.check_root(app / versions.CURRENT_LINK / "index")  # not refused
+
+
+def test_pruning_keeps_versions_that_can_be_served(index_dir, tmp_path):
+    """Damaged versions and versions of another model do not count towards `keep` (kept
+    instead of good ones, they left nothing to roll back to), nor are they deleted."""
+    from indexer.artifact import IndexVectors, write_index
+
+    loaded = load_index(index_dir)
+    vectors = IndexVectors(
+        passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
+        sentences=loaded.sentences,
+        hubness=loaded.hubness,
+    )
+    foreign = dataclasses.replace(
+        loaded.manifest, model=dataclasses.replace(loaded.manifest.model, checksum="0" * 64)
+    )
+    root = tmp_path / "root"
+
+    def publish(manifest=loaded.manifest):
+        return write_index(root, manifest, list(loaded.passages), vectors, keep=10)
+
+    good = [publish() for _ in range(3)]
+    damaged = publish()
+    (root / versions.VERSIONS_DIR / damaged / "hubness.npy").write_bytes(b"damaged")
+    other_model = publish(foreign)
+    newest = write_index(root, loaded.manifest, list(loaded.passages), vectors, keep=3)
+    kept = [v.id for v in versions.list_versions(root)]
+    assert kept == [good[1], good[2], damaged, other_model, newest]
