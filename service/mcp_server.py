@@ -14,13 +14,15 @@ error result saying the service is not ready instead of failing the connection.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
+from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import (
     MCPServerError,
@@ -106,6 +108,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             content=[TextContent(text=format_passage(passage))],
             structured_content=PassageOut.from_passage(passage).model_dump(mode="json"),
         )
+
+    server.middleware.append(_ArgumentCheck({f.__name__: f for f in (search_report, get_passage)}))
 
     @server.resource(
         DOCUMENTS_URI,
@@ -219,6 +223,31 @@ def _root_logging_kept() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+class _ArgumentCheck:
+    """Refuses a tool call with arguments the tool does not take, as the HTTP API refuses
+    unknown fields: the SDK drops them, so a model's misspelt ``Lang`` or ``top_k`` would
+    be ignored without a word and the model would trust a search it did not make."""
+
+    def __init__(self, tools: dict[str, Callable[..., object]]) -> None:
+        self._parameters = {
+            name: frozenset(inspect.signature(tool).parameters) for name, tool in tools.items()
+        }
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+        params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, dict) else {}
+        allowed = self._parameters.get(params.get("name", ""))
+        arguments = params.get("arguments")
+        if allowed is not None and isinstance(arguments, dict):
+            unknown = sorted(set(arguments) - allowed)
+            if unknown:
+                message = (
+                    f"{params['name']} takes no argument {', '.join(map(repr, unknown))}; "
+                    f"its arguments are {', '.join(sorted(allowed))}"
+                )
+                return CallToolResult(content=[TextContent(text=message)], is_error=True)
+        return await call_next(ctx)
 
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:
