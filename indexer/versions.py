@@ -123,6 +123,7 @@ def building(root: Path) -> Iterator[None]:
     "up to date") or both publish and prune rollback versions. A second build fails at once.
     """
     check_root(root)
+    created = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -131,8 +132,20 @@ def building(root: Path) -> Iterator[None]:
     # build can publish there, so there is nothing to keep apart. The up-to-date check still
     # runs, and a build that would write is refused by check_writable before embedding.
     busy = "another build of {root} is running; wait for it"
-    with _locked(root, BUILD_LOCK_FILE, busy, unwritable_ok=True):
-        yield
+    try:
+        with _locked(root, BUILD_LOCK_FILE, busy, unwritable_ok=True):
+            yield
+    except BaseException:
+        # A first build that failed (an empty corpus, a bad file) leaves no root behind
+        # that holds nothing but its lock files; one with cached embeddings stays.
+        if created and _holds_only_locks(root):
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _holds_only_locks(root: Path) -> bool:
+    files = [p for p in root.rglob("*") if not p.is_dir()]
+    return all(p.parent == root and p.name in (LOCK_FILE, BUILD_LOCK_FILE) for p in files)
 
 
 def check_writable(root: Path) -> None:
@@ -179,8 +192,10 @@ def publish(
             final = root / VERSIONS_DIR / version_id
             staging.rename(final)
             durable.fsync_dir(root / VERSIONS_DIR)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError):  # a full disk: FAISS and numpy name no file
+                raise _cannot_write(root, exc) from exc
             raise
         _point_current(root, version_id)
         _prune(root, keep, servable)

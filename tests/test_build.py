@@ -99,7 +99,7 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
         raise OSError("disk full")
 
     monkeypatch.setattr(artifact, "_write_json", explode)
-    with pytest.raises(OSError):
+    with pytest.raises(versions.VersionError, match="disk full"):
         artifact.write_index(copy, loaded.manifest, list(loaded.passages), vectors, keep=3)
     assert {p.name: p.read_bytes() for p in current.iterdir()} == before
     assert [p.name for p in (copy / "versions").iterdir()] == [loaded.version]

@@ -128,6 +128,13 @@ def test_build_with_missing_corpus_exits_non_zero(tmp_path):
     assert result.exit_code == 1
     assert "corpus folder not found" in result.output
     assert not (tmp_path / "i").exists()  # a mistyped corpus leaves no index root behind
+    # Nor does a corpus that fails once the build holds its lock.
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(
+        index_app, ["build", "--corpus", str(tmp_path / "empty"), "--out", str(tmp_path / "i")]
+    )
+    assert result.exit_code == 1 and "no documents" in result.output
+    assert not (tmp_path / "i").exists()
 
 
 def test_build_into_an_unwritable_place_fails_before_embedding(tmp_path, settings):

@@ -49,9 +49,9 @@ def test_failed_write_leaves_current_and_no_staging(tmp_path):
 
     def broken(folder: Path) -> None:
         (folder / "manifest.json").write_text("half", "utf-8")
-        raise OSError("No space left on device")
+        raise OSError(28, "No space left on device")  # as numpy and FAISS raise it: no file
 
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(VersionError, match=f"cannot write an index at {tmp_path}: No space"):
         versions.publish(tmp_path, broken, keep=5)
     assert versions.current_id(tmp_path) == kept
     assert _current_text(tmp_path) == "good"
