@@ -3,39 +3,32 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from indexer import ann, chunking, corpus, language, parsing, sources, text
+from indexer import ann, chunking, corpus, language, parsing, passage_vectors, sources, text
 from indexer.artifact import (
     FORMAT_VERSION,
     ArtifactError,
     DocumentEntry,
-    IndexVectors,
     Manifest,
-    SentenceVectors,
     load_index,
     read_manifest,
     read_passages,
     write_index,
 )
 from indexer.changes import BuildChanges, compare, unchanged
-from indexer.chunking import SectionChunker
 from indexer.corpus import CorpusError, Document, load_corpus, require_folder
 from indexer.embedding.encoder import Encoder
-from indexer.embedding.model import ModelIdentity, ResolvedModel, resolve_model
+from indexer.embedding.model import ResolvedModel, resolve_model
 from indexer.embedding.ray_encoder import RayPassageEncoder
-from indexer.embedding_cache import CachedEmbeddings, embed_with_cache
-from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
+from indexer.passage_vectors import embed, passages_for
 from indexer.settings import Settings
-from indexer.text import sentence_spans
 from indexer.versions import building, check_writable, current_id, resolve
 
 
@@ -45,10 +38,13 @@ def pipeline_version() -> str:
     Derived from the source files rather than bumped by hand, so any change to reading files
     (PDF text), parsing, chunking, language detection, source ranking or embedding text makes
     indexes stale. Rebuilding is then cheap: texts that came out the same are not embedded
-    again (:mod:`indexer.embedding_cache`).
+    again (:mod:`indexer.embedding_cache`). The orchestration here is left out, so a change to
+    locking or reporting does not. Neither is the encoder's code: the cache keys vectors by
+    model, prompt and text, so after changing how vectors are computed for the same model,
+    delete ``embedding-cache/`` under the index root.
     """
     digest = hashlib.sha256()
-    for module in (corpus, text, parsing, chunking, language, sources, sys.modules[__name__]):
+    for module in (corpus, text, parsing, chunking, language, sources, passage_vectors):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -70,118 +66,6 @@ class BuildReport:
     changes: BuildChanges
     embedded: int
     cached: int
-
-
-def passages_for(documents: list[Document], chunker: SectionChunker | None = None) -> list[Passage]:
-    """All passages of the corpus, document by document, in reading order."""
-    chunker = chunker or SectionChunker()
-    passages: list[Passage] = []
-    for document in documents:
-        title = document.metadata.title
-        pages = (
-            parse_report(document.text, title)
-            if document.pages is None
-            else parse_pages(document.pages, title)
-        )
-        passages.extend(chunker.chunk_document(document.id, pages, document.metadata.language))
-    return passages
-
-
-# Sentence vectors score a passage by its best part and give the highlight. A list of
-# countries or a 70-word sentence is too coarse for either: beyond this many words a sentence
-# is cut into even pieces. Over 198 queries, 40 raised MRR@10 from 0.883 to 0.891 (25 did no
-# better); the 396-word member list now highlights the ~40 words that match.
-SENTENCE_MAX_WORDS = 40
-# And a sentence of fewer words is joined to its neighbour: a stat block's lines ("9",
-# "CANNABIS", "OPÉRATION LIONFISH") and headings made "sentences" too short to mean anything,
-# which won as best sentences by chance and became highlights that say nothing. Over 198
-# queries, joining below 10 words raised hybrid MRR@10 from 0.900 to 0.910 (dense 0.864 ->
-# 0.874; 8 to 12 words alike, 16 worse), the first relevant passage's highlight holds the
-# answer for 138 queries instead of 121, and highlights of four words or fewer went from 90
-# of the 990 top-5 hits to none.
-SENTENCE_MIN_WORDS = 10
-_WORDLIKE = re.compile(r"[^\W_]")
-
-
-def embedding_text(passage: Passage, document_title: str) -> str:
-    """What gets embedded: the passage under its document's and its section's titles.
-
-    Passages rarely repeat what every reader of the report knows (whose report it is), while
-    queries say it ("how many people work for INTERPOL"): a stat block of bare labels sat
-    ~55th for such a question. Both titles as a header put that context back in every
-    passage vector. Measured over 138 queries in four languages, 60 of them written blind to
-    the system: R@5 0.949 -> 0.964 with the same fusion (EVALUATION.md). Sentence vectors stay
-    without a header: with one, they lose what makes them sharper than the passage.
-    """
-    return f"{document_title}\n{passage.section}\n{passage.text}"
-
-
-def embed(
-    index_dir: Path,
-    model: ModelIdentity,
-    passages: list[Passage],
-    encode: Callable[[list[str]], np.ndarray],
-    titles: Mapping[str, str],
-) -> tuple[IndexVectors, CachedEmbeddings]:
-    """Passage vectors, sentence vectors with their spans, and passage hubness.
-
-    ``titles`` maps document ids to titles (see :func:`embedding_text`). ``encode`` (passage
-    prompt applied) gets only the texts missing from the embedding cache of ``index_dir``;
-    the second value says how many that was.
-    """
-    # A "sentence" without a letter or digit (a closing quote left on its own line) says
-    # nothing: embedded, it could still be a passage's best match and become its highlight.
-    spans = [
-        [
-            (a, b)
-            for a, b in sentence_spans(p.text, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
-            if _WORDLIKE.search(p.text[a:b])
-        ]
-        for p in passages
-    ]
-    sentences = [p.text[a:b] for p, ss in zip(passages, spans, strict=True) for a, b in ss]
-    texts = [embedding_text(p, titles[p.document]) for p in passages]
-    # One encoder call for both keeps one progress bar and full batches.
-    embedded = embed_with_cache(index_dir, model, model.passage_prompt, texts + sentences, encode)
-    passage_vectors = embedded.vectors[: len(texts)]
-    vectors = IndexVectors(
-        passages=passage_vectors,
-        sentences=SentenceVectors(
-            vectors=embedded.vectors[len(texts) :],
-            spans=np.array([s for ss in spans for s in ss], dtype=np.int32).reshape(-1, 2),
-            offsets=np.cumsum([0, *map(len, spans)]),
-        ),
-        hubness=hubness(passage_vectors),
-    )
-    return vectors, embedded
-
-
-def hubness(vectors: np.ndarray, neighbours: int = 10) -> np.ndarray:
-    """Mean cosine of each vector to its nearest others (the CSLS neighbourhood term).
-
-    Cross-lingual retrieval suffers from hubs: a few passages (a foreword, a summary)
-    sit close to everything and surface for any vague query. Subtracting part of this
-    density at search time, as CSLS does, lets the specific passage win. Neighbours come
-    from the same kind of index as search uses, so this stays affordable at scale.
-    """
-    n = len(vectors)
-    if n < 2:
-        return np.zeros(n, dtype=np.float32)
-    k = min(neighbours, n - 1)
-    spec = ann.choose(n)
-    index = ann.build(vectors, spec)
-    ann.prepare(index, spec)
-    scores, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k + 1)
-    others = np.where((ids == np.arange(n)[:, None]) | (ids < 0), np.nan, scores)
-    # Each row holds itself once (when found); keep the k best of the rest.
-    return np.nanmean(_best_k(others, k), axis=1).astype(np.float32)
-
-
-def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """The k largest finite values of each row (NaN marks the vector itself)."""
-    filled = np.where(np.isnan(scores), -np.inf, scores)
-    best = -np.sort(-filled, axis=1)[:, :k]
-    return np.where(np.isinf(best), np.nan, best)
 
 
 def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel) -> bool:

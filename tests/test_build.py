@@ -180,7 +180,7 @@ def test_a_language_code_in_capitals_is_read_as_the_code(tmp_path):
 def test_hubness_is_mean_similarity_to_nearest_others():
     import numpy as np
 
-    from indexer.build import hubness
+    from indexer.passage_vectors import hubness
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(30, 8)).astype(np.float32)

@@ -13,18 +13,18 @@ from typer.testing import CliRunner
 
 from indexer import build, embedding_cache
 from indexer.artifact import load_index
-from indexer.build import (
-    SENTENCE_MAX_WORDS,
-    SENTENCE_MIN_WORDS,
-    build_index,
-    embedding_text,
-    passages_for,
-)
+from indexer.build import build_index
 from indexer.cli import app as index_app
 from indexer.corpus import load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
 from indexer.embedding_cache import read_cache, text_key, write_cache
+from indexer.passage_vectors import (
+    SENTENCE_MAX_WORDS,
+    SENTENCE_MIN_WORDS,
+    embedding_text,
+    passages_for,
+)
 from indexer.text import sentence_spans
 
 PIRACY = """\

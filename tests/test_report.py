@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from indexer.build import passages_for
 from indexer.corpus import load_corpus
 from indexer.parsing import parse_report
+from indexer.passage_vectors import passages_for
 from indexer.text import fold, word_count
 from tests.conftest import CORPUS, REPORT
 

@@ -50,7 +50,8 @@ class RayPassageEncoder:
 
     Only passages: queries are encoded by the service, in its own process. The model is
     loaded by the actors alone, never here, so the driver stays small. Each call starts its
-    own actor pool, so a build embeds everything in one call (as ``indexer.build.embed`` does).
+    own actor pool, so a build embeds everything in one call (as
+    ``indexer.passage_vectors.embed`` does).
     """
 
     def __init__(
