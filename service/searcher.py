@@ -23,7 +23,7 @@ from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, words
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
-from service.retrieval.ranking import Mode, RankingWeights
+from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
@@ -314,18 +314,17 @@ class Searcher:
         mode: Mode,
         best_sentence: np.ndarray,
     ) -> np.ndarray:
-        w = self.weights
         if mode is Mode.KEYWORD:
-            return keyword[candidates]
-        dense = self._vectors_of(candidates) @ vector
-        # A passage without sentence vectors is its own best sentence.
-        best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
-        score = dense + w.sentence * best_sentence - w.hubness * self.index.hubness[candidates]
-        if mode is Mode.HYBRID and keyword.max() > 0:
-            same = self._languages[candidates] == query_lang
-            weight = np.where(same, w.keyword_same_language, w.keyword_other_language)
-            score = score + weight * keyword[candidates] / keyword.max()
-        return np.asarray(score, dtype=np.float32)
+            return np.asarray(keyword[candidates], dtype=np.float32)
+        hybrid = mode is Mode.HYBRID and keyword.max() > 0
+        return fused_scores(
+            self.weights,
+            dense=self._vectors_of(candidates) @ vector,
+            best_sentence=best_sentence,
+            hubness=self.index.hubness[candidates],
+            same_language=self._languages[candidates] == query_lang,
+            keyword=keyword[candidates] / keyword.max() if hybrid else None,
+        )
 
     def _highlight(self, passage: Passage, sentence_row: int) -> Highlight:
         """The sentence at ``sentence_row`` (the whole text for a passage without any)."""

@@ -11,7 +11,7 @@ import pytest
 from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
-from service.retrieval.ranking import Mode
+from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 from service.searcher import InvalidQueryError, Searcher, model_text, validate_query
 
 
@@ -259,3 +259,23 @@ def test_the_reports_own_language_is_always_a_query_language(searcher):
     assert narrow.query_languages == {"en", "de"}  # as configured, for a reload to start from
     assert narrow.detection_languages == {"en", "de", "fr"}
     assert Searcher(searcher.index, searcher.encoder).detection_languages == set()  # all
+
+
+def test_fused_scores_on_hand_made_evidence():
+    """Passage cosine + sentence weight × best sentence − hubness weight × hubness, plus the
+    keyword weight of the passage's language (same as the query's or not) × keyword score."""
+    weights = RankingWeights(
+        sentence=0.5, hubness=0.25, keyword_same_language=0.1, keyword_other_language=0.01
+    )
+    evidence = {
+        "dense": np.array([0.8, 0.6, 0.7]),
+        # The last passage has no sentence vector: it is its own best sentence.
+        "best_sentence": np.array([0.9, 0.7, -np.inf]),
+        "hubness": np.array([0.4, 0.0, 0.2]),
+        "same_language": np.array([True, False, True]),
+    }
+    dense = fused_scores(weights, **evidence)
+    np.testing.assert_allclose(dense, [0.8 + 0.45 - 0.1, 0.6 + 0.35, 0.7 + 0.35 - 0.05], 1e-6)
+    keyword = np.array([1.0, 1.0, 0.5])
+    hybrid = fused_scores(weights, keyword=keyword, **evidence)
+    np.testing.assert_allclose(hybrid - dense, [0.1, 0.01, 0.05], 1e-6)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 
 class Mode(StrEnum):
     """Which evidence ranks passages."""
@@ -40,3 +42,28 @@ class RankingWeights:
     keyword_other_language: float = 0.01
     candidates: int = 100
     duplicate_cosine: float = 0.97
+
+
+def fused_scores(
+    weights: RankingWeights,
+    dense: np.ndarray,
+    best_sentence: np.ndarray,
+    hubness: np.ndarray,
+    same_language: np.ndarray,
+    keyword: np.ndarray | None = None,
+) -> np.ndarray:
+    """Dense (``keyword`` None) or hybrid scores of candidate passages; higher is better.
+
+    One entry per candidate in each array: ``dense`` is the passage cosine, ``best_sentence``
+    its best sentence's (not finite for a passage without sentences, which is then its own
+    best sentence), ``keyword`` the BM25 scores divided by the query's best, and
+    ``same_language`` says which passages are in the query's language.
+    """
+    best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
+    score = dense + weights.sentence * best_sentence - weights.hubness * hubness
+    if keyword is not None:
+        keyword_weight = np.where(
+            same_language, weights.keyword_same_language, weights.keyword_other_language
+        )
+        score = score + keyword_weight * keyword
+    return np.asarray(score, dtype=np.float32)
