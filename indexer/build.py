@@ -13,6 +13,7 @@ import numpy as np
 from indexer import ann, chunking, corpus, language, parsing, passage_vectors, sources, text
 from indexer.artifact import (
     FORMAT_VERSION,
+    MANIFEST_FILE,
     ArtifactError,
     DocumentEntry,
     Manifest,
@@ -68,23 +69,27 @@ class BuildReport:
     cached: int
 
 
-def is_current(index_dir: Path, documents: list[Document], model: ResolvedModel) -> bool:
-    """True when ``index_dir`` was built from exactly these documents, pipeline and model,
-    and can be served.
+def why_stale(index_dir: Path, documents: list[Document], model: ResolvedModel) -> str | None:
+    """Why ``index_dir`` must be rebuilt for these documents and model; None when it is
+    current (built from exactly these documents, pipeline and model, and servable).
 
     The whole index is read, not just its manifest: a version with a missing, emptied or
     truncated file (a full disk, a copy cut short) keeps its manifest, and a build that
     called it up to date would leave it unservable.
     """
+    if not (resolve(index_dir) / MANIFEST_FILE).is_file():
+        return "no index yet"
     try:
         manifest = load_index(index_dir).manifest
-    except ArtifactError:
-        return False
-    return (
-        manifest.pipeline_version == pipeline_version()
-        and manifest.model.same_model(model.identity)
-        and {(d.id, d.sha256) for d in manifest.documents} == {(d.id, d.sha256) for d in documents}
-    )
+    except ArtifactError as exc:
+        return str(exc)
+    if not manifest.model.same_model(model.identity):
+        return f"the model or its prompts changed (index built with {manifest.model.name})"
+    if manifest.pipeline_version != pipeline_version():
+        return "the indexing code changed (parsing, chunking or what is embedded)"
+    if {(d.id, d.sha256) for d in manifest.documents} != {(d.id, d.sha256) for d in documents}:
+        return "the corpus changed"
+    return None
 
 
 def build_index(
@@ -116,7 +121,8 @@ def _build(
     started = time.perf_counter()
     documents = load_corpus(corpus_dir)
     model = resolve_model(settings)
-    if not force and is_current(index_dir, documents, model):
+    reason = "--force" if force else why_stale(index_dir, documents, model)
+    if reason is None:
         manifest = read_manifest(index_dir)
         return BuildReport(
             index_dir=index_dir,
@@ -129,6 +135,7 @@ def _build(
             embedded=0,
             cached=0,
         )
+    log(f"building: {reason}")
     passages = passages_for(documents)
     if not passages:
         raise CorpusError(f"no passages in {corpus_dir}: the documents hold no text to index")

@@ -45,16 +45,17 @@ def test_unchanged_rebuild_is_skipped_without_loading_the_model(index_dir, setti
 
 
 def test_changed_corpus_makes_index_stale(index_dir, settings, tmp_path):
-    from indexer.build import is_current
+    from indexer.build import why_stale
     from indexer.embedding.model import resolve_model
 
     corpus = tmp_path / "corpus"
     shutil.copytree(settings.corpus_dir, corpus)
     model = resolve_model(settings)
-    assert is_current(index_dir, load_corpus(corpus), model)
+    assert why_stale(index_dir, load_corpus(corpus), model) is None
     report = corpus / "interpol-2021-fr.txt"
     report.write_text(report.read_text("utf-8") + "\nUne phrase ajoutée.\n", "utf-8")
-    assert not is_current(index_dir, load_corpus(corpus), model)
+    assert why_stale(index_dir, load_corpus(corpus), model) == "the corpus changed"
+    assert why_stale(tmp_path / "none", load_corpus(corpus), model) == "no index yet"
 
 
 def test_a_local_model_folder_is_identified_by_its_configuration_too(tmp_path):
@@ -118,7 +119,7 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
     ],
 )
 def test_damaged_index_gives_clear_error(index_dir, settings, tmp_path, damage, message):
-    from indexer.build import is_current
+    from indexer.build import why_stale
     from indexer.embedding.model import resolve_model
 
     copy = tmp_path / "index"
@@ -127,7 +128,8 @@ def test_damaged_index_gives_clear_error(index_dir, settings, tmp_path, damage, 
     with pytest.raises(ArtifactError, match=message):
         load_index(copy)
     # Nor is it up to date: a plain build must rebuild it.
-    assert not is_current(copy, load_corpus(settings.corpus_dir), resolve_model(settings))
+    stale = why_stale(copy, load_corpus(settings.corpus_dir), resolve_model(settings))
+    assert stale is not None
 
 
 def _truncate(path: Path) -> None:
