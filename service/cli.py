@@ -161,7 +161,7 @@ def query(
     except InvalidQueryError as exc:
         raise fail(exc) from exc
     if as_json:
-        from service.api.schemas import SearchResponse
+        from service.responses import SearchResponse
 
         typer.echo(SearchResponse.from_result(result).model_dump_json(indent=2))
         return

@@ -35,13 +35,13 @@ from pydantic import Field
 
 from indexer.passage import Passage
 from indexer.settings import Settings
-from service.api.schemas import LANG_PATTERN, PassageOut, SearchResponse
-from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.passages import PassageNotFoundError, passage_store
+from service.responses import LANG_PATTERN, PassageOut, SearchResponse
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
+from service.state import ServiceState
 
 SERVER_NAME = "report-search"
 DOCUMENTS_URI = "report://documents"

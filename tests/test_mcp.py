@@ -16,10 +16,10 @@ from mcp_types import PARSE_ERROR
 
 from indexer.settings import Settings
 from service.api.app import create_app
-from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
 from service.searcher import Searcher
+from service.state import ServiceState
 from tests.conftest import live_server
 
 QUESTION = "Who was elected INTERPOL President?"

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-import service.api.state
+import service.state
 from indexer.artifact import PASSAGES_FILE, IndexVectors, load_index, write_index
 from indexer.settings import Settings
 from service.api.app import create_app
@@ -162,14 +162,14 @@ def test_admin_endpoint_is_off_without_a_token_and_needs_the_right_one(root, set
 
 def test_a_second_reload_while_one_runs_gets_409(root, settings, searcher, monkeypatch):
     entered, release = threading.Event(), threading.Event()
-    load = service.api.state.load_replacement
+    load = service.state.load_replacement
 
     def slow_load(served: Searcher, at: Path) -> Searcher:
         entered.set()
         release.wait(60)
         return load(served, at)
 
-    monkeypatch.setattr(service.api.state, "load_replacement", slow_load)
+    monkeypatch.setattr(service.state, "load_replacement", slow_load)
     busy_before = reloads("busy")
     with live_server(app_over(root, settings, searcher)) as url, ThreadPoolExecutor(1) as pool:
         first = pool.submit(httpx.post, f"{url}/admin/reload", headers=ADMIN, timeout=60)

@@ -22,10 +22,10 @@ from service.api.routes import admin, context, health, metrics, passages, search
 from service.api.routes.web import mount_web
 from service.api.security import DOCS_ASSETS, guarded_responses, install_security
 from service.api.sighup import reload_on_sighup
-from service.api.state import ServiceState
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
 from service.searcher import InvalidQueryError, Searcher
+from service.state import ServiceState
 
 
 def create_app(

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from indexer.settings import Settings
-from service.api.state import ServiceState
 from service.engine import SearchEngine
+from service.state import ServiceState
 
 
 async def get_state(request: Request) -> ServiceState:

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from service.api.state import ServiceState
 from service.reload import ReloadBusy, ReloadRefused
+from service.state import ServiceState
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from service.api.deps import EngineDep, query_parameters
-from service.api.schemas import ErrorResponse, PassageOut, PassageResponse
+from service.api.schemas import ErrorResponse, PassageResponse
 from service.passages import PassageNotFoundError, passage_store
+from service.responses import PassageOut
 
 MAX_NEIGHBOURS = 5
 

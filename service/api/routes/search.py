@@ -7,14 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.deps import EngineDep, query_parameters
-from service.api.schemas import (
-    ErrorResponse,
-    SearchOptions,
-    SearchParams,
-    SearchRequest,
-    SearchResponse,
-)
+from service.api.schemas import ErrorResponse, SearchOptions, SearchParams, SearchRequest
 from service.engine import SearchEngine
+from service.responses import SearchResponse
 
 router = APIRouter(tags=["search"])
 _ERRORS: dict[int | str, dict[str, object]] = {

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 
 from indexer.artifact import DocumentEntry
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import LANG_PATTERN
+from service.responses import LANG_PATTERN
 from service.searcher import MAX_K, MAX_QUERY_CHARS
 
 router = APIRouter(tags=["assistants"])

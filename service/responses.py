@@ -1,0 +1,92 @@
+"""Search results and passages as every transport sends them: the HTTP API, MCP structured
+content and ``report-search query --json`` share these shapes, so they live outside the web
+layer (``service/api``), which MCP and the CLI do not need."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from indexer.passage import Passage
+from service.retrieval.ranking import Mode
+from service.searcher import SearchResult
+
+# A language code as langdetect gives them: "fr", "en", also "zh-cn" and "zh-tw".
+LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
+
+
+class HighlightOut(BaseModel):
+    """The sentence that best matches the query; ``text[start:end]`` of the passage."""
+
+    text: str
+    start: int
+    end: int
+
+
+class SearchHitOut(BaseModel):
+    """One ranked passage with where it comes from."""
+
+    rank: int
+    score: float
+    passage_id: str
+    document: str
+    page: int
+    section: str
+    text: str
+    lang: str
+    source_urls: list[str]
+    highlight: HighlightOut
+
+
+class SearchResponse(BaseModel):
+    """Ranked passages for a query."""
+
+    query: str
+    query_lang: str
+    mode: Mode
+    took_ms: float
+    results: list[SearchHitOut]
+
+    @classmethod
+    def from_result(cls, result: SearchResult) -> SearchResponse:
+        """Map the core result to the wire format."""
+        return cls(
+            query=result.query,
+            query_lang=result.query_lang,
+            mode=result.mode,
+            took_ms=round(result.took_ms, 2),
+            results=[
+                SearchHitOut(
+                    rank=hit.rank,
+                    score=round(hit.score, 4),
+                    passage_id=hit.passage.id,
+                    document=hit.passage.document,
+                    page=hit.passage.page,
+                    section=hit.passage.section,
+                    text=hit.passage.text,
+                    lang=hit.passage.lang,
+                    source_urls=list(hit.passage.source_urls),
+                    highlight=HighlightOut(
+                        text=hit.highlight.text, start=hit.highlight.start, end=hit.highlight.end
+                    ),
+                )
+                for hit in result.hits
+            ],
+        )
+
+
+class PassageOut(BaseModel):
+    """One passage of a document, with its place in reading order."""
+
+    id: str
+    document: str
+    page: int
+    section: str
+    text: str
+    lang: str
+    source_urls: list[str]
+    position: int
+
+    @classmethod
+    def from_passage(cls, passage: Passage) -> PassageOut:
+        """Map the core passage to the wire format (same fields as the artifact's)."""
+        return cls(**passage.to_dict())
