@@ -109,10 +109,8 @@ def queries_and_vectors(reference: Encoder) -> Callable[[str], tuple[list[str], 
 def test_export_is_idempotent(model_dir: Path, int8: OnnxQueryEncoder) -> None:
     folder = model_dir / ONNX_DIR
     before = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
-    started = time.perf_counter()
     assert export_onnx(model_dir) == folder / INT8_FILE == int8.onnx_path
     assert export_onnx(model_dir, quantize=False) == folder / FP32_FILE
-    assert time.perf_counter() - started < 1.0
     assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == before
     assert sorted(before) == sorted([FP32_FILE, INT8_FILE, MANIFEST])
     assert not list(model_dir.glob(".onnx-*.tmp")), "staging folder left behind"

@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import struct
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,9 +100,7 @@ def test_second_call_returns_the_folder_without_converting(
 ) -> None:
     marker = model_dir / "provenance.json"
     before = marker.stat().st_mtime_ns
-    started = time.perf_counter()
     assert provision_default_model(cache_dir) == model_dir
-    assert time.perf_counter() - started < 1.0
     assert marker.stat().st_mtime_ns == before
 
 
