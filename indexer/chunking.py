@@ -44,7 +44,8 @@ class SectionChunker:
         self.policy = policy or ChunkingPolicy()
 
     def chunk_document(self, document: str, pages: list[Page], language: str) -> list[Passage]:
-        """Passages of one document in reading order, with ids ``{document}-{page}-{n}``."""
+        """Passages of one document in reading order, with ids like ``report-p003-02`` (the
+        page in three digits, the passage's number on its page in two)."""
         chunks = [
             (page, n, title, text)
             for page in pages

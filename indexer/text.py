@@ -9,7 +9,8 @@ import unicodedata
 
 # Non-breaking and thin spaces appear inside numbers ("135 000"); users type a plain space.
 _SPACE_VARIANTS = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u200a\u2002\u2003\t"), " ")
-_APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
+# Typographic apostrophes and the accents people type for one: all read as "'".
+APOSTROPHES = dict.fromkeys(map(ord, "’‘ʼ`´"), "'")
 _RUNS_OF_SPACES = re.compile(r"[ ]{2,}")
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
@@ -76,7 +77,7 @@ def strip_accents(text: str) -> str:
 
 def fold(text: str) -> str:
     """Case-, accent-, apostrophe- and whitespace-insensitive form for matching."""
-    return collapse_whitespace(strip_accents(text.translate(_APOSTROPHES)).casefold())
+    return collapse_whitespace(strip_accents(text.translate(APOSTROPHES)).casefold())
 
 
 def words(text: str) -> list[str]:

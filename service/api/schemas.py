@@ -197,3 +197,8 @@ class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer: a message a person can act on."""
 
     detail: str
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI ``responses`` of a route that answers these statuses with a message."""
+    return {status: {"model": ErrorResponse} for status in statuses}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import EngineDep, query_parameters
-from service.api.schemas import ContextRequest, ContextResponse, ErrorResponse
+from service.api.schemas import ContextRequest, ContextResponse, error_responses
 from service.context import build_context
 
 router = APIRouter(tags=["assistants"])
@@ -14,11 +14,7 @@ router = APIRouter(tags=["assistants"])
 @router.post(
     "/context",
     response_model=ContextResponse,
-    responses={
-        400: {"model": ErrorResponse},
-        422: {"model": ErrorResponse},
-        503: {"model": ErrorResponse},
-    },
+    responses=error_responses(400, 422, 503),
     dependencies=[query_parameters()],
 )
 async def context(engine: EngineDep, body: ContextRequest) -> ContextResponse:

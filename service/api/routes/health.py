@@ -7,10 +7,10 @@ from fastapi import APIRouter, HTTPException, status
 from service.api.deps import EngineDep, StateDep, query_parameters
 from service.api.schemas import (
     DocumentInfo,
-    ErrorResponse,
     ModelInfo,
     ReadyResponse,
     StatsResponse,
+    error_responses,
 )
 
 router = APIRouter(tags=["health"])
@@ -25,7 +25,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.head("/readyz", include_in_schema=False)
-@router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
+@router.get("/readyz", response_model=ReadyResponse, responses=error_responses(503))
 def readyz(state: StateDep) -> ReadyResponse:
     """200 with the served index version once the model and index are loaded; 503 with the
     reason before that."""
@@ -39,7 +39,7 @@ def readyz(state: StateDep) -> ReadyResponse:
 @router.get(
     "/stats",
     response_model=StatsResponse,
-    responses={503: {"model": ErrorResponse}},
+    responses=error_responses(503),
     dependencies=[query_parameters()],
 )
 def stats(engine: EngineDep) -> StatsResponse:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from service.api.deps import EngineDep, query_parameters
-from service.api.schemas import ErrorResponse, PassageResponse
+from service.api.schemas import PassageResponse, error_responses
 from service.passages import PassageNotFoundError, passage_store
 from service.responses import PassageOut
 
@@ -19,11 +19,7 @@ router = APIRouter(tags=["assistants"])
 @router.get(
     "/passages/{passage_id}",
     response_model=PassageResponse,
-    responses={
-        404: {"model": ErrorResponse},
-        422: {"model": ErrorResponse},
-        503: {"model": ErrorResponse},
-    },
+    responses=error_responses(404, 422, 503),
     dependencies=[query_parameters("neighbours")],
 )
 def get_passage(

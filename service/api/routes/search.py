@@ -7,16 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.deps import EngineDep, query_parameters
-from service.api.schemas import ErrorResponse, SearchOptions, SearchParams, SearchRequest
+from service.api.schemas import SearchOptions, SearchParams, SearchRequest, error_responses
 from service.engine import SearchEngine
 from service.responses import SearchResponse
 
 router = APIRouter(tags=["search"])
-_ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": ErrorResponse},
-    422: {"model": ErrorResponse},
-    503: {"model": ErrorResponse},
-}
+_ERRORS = error_responses(400, 422, 503)
 
 
 async def _search(engine: SearchEngine, query: str, options: SearchOptions) -> SearchResponse:
