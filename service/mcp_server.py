@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Annotated, Any
@@ -226,9 +227,13 @@ def _root_logging_kept() -> Iterator[None]:
 
 
 class _ArgumentCheck:
-    """Refuses a tool call with arguments the tool does not take, as the HTTP API refuses
-    unknown fields: the SDK drops them, so a model's misspelt ``Lang`` or ``top_k`` would
-    be ignored without a word and the model would trust a search it did not make."""
+    """Tool arguments checked as the HTTP API checks fields, and refused in plain words.
+
+    Unknown arguments are refused: the SDK drops them, so a model's misspelt ``Lang`` or
+    ``top_k`` would be ignored without a word and the model would trust a search it did not
+    make. The SDK's own refusals (a ``k`` out of range) are pydantic reports with a type code
+    and a documentation link per error; the model gets "k: Input should be …" instead.
+    """
 
     def __init__(self, tools: dict[str, Callable[..., object]]) -> None:
         self._parameters = {
@@ -237,17 +242,32 @@ class _ArgumentCheck:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
         params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, dict) else {}
-        allowed = self._parameters.get(params.get("name", ""))
+        name = params.get("name", "")
+        allowed = self._parameters.get(name)
         arguments = params.get("arguments")
         if allowed is not None and isinstance(arguments, dict):
             unknown = sorted(set(arguments) - allowed)
             if unknown:
                 message = (
-                    f"{params['name']} takes no argument {', '.join(map(repr, unknown))}; "
+                    f"{name} takes no argument {', '.join(map(repr, unknown))}; "
                     f"its arguments are {', '.join(sorted(allowed))}"
                 )
                 return CallToolResult(content=[TextContent(text=message)], is_error=True)
-        return await call_next(ctx)
+        result = await call_next(ctx)
+        if allowed is not None and isinstance(result, dict) and result.get("isError"):
+            for item in result.get("content", []):
+                if item.get("type") == "text" and _VALIDATION_REPORT in item.get("text", ""):
+                    errors = _PYDANTIC_ERROR.finditer(item["text"].partition("\n")[2])
+                    listed = "; ".join(f"{m['field']}: {m['message']}" for m in errors)
+                    item["text"] = f"invalid arguments for {name}: {listed}"
+        return result
+
+
+_VALIDATION_REPORT = "validation error for"
+# One error of a pydantic report: the field's line, then its message with a type code.
+_PYDANTIC_ERROR = re.compile(
+    r"^(?P<field>\S[^\n]*)\n  (?P<message>[^\n]+?)(?: \[type=[^\n]*)?$", re.M
+)
 
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:

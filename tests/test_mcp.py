@@ -52,6 +52,9 @@ async def _exercise(client: Client) -> None:
 
     invalid = await client.call_tool("search_report", {"query": "x", "k": 999})
     assert invalid.is_error
+    assert invalid.content[0].text == (
+        "invalid arguments for search_report: k: Input should be less than or equal to 50"
+    )
     misspelt = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3})
     assert misspelt.is_error
     assert "no argument 'top_k'; its arguments are k, lang, query" in misspelt.content[0].text

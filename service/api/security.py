@@ -390,7 +390,11 @@ class RateLimiter:
 
 
 class _HideQueryStrings(logging.Filter):
-    """Cut the query string (the searched text) out of uvicorn's access log lines."""
+    """Cut the query string (the searched text) out of uvicorn's access log lines.
+
+    ``report-search serve`` turns that log off (the app logs requests itself, without query
+    strings); this covers the app run by uvicorn directly (``uvicorn --factory
+    service.api.app:create_app``), whose access log is on by default."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
