@@ -42,7 +42,7 @@ from service.responses import LANG_PATTERN, PassageOut, SearchResponse
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
-from service.state import ServiceState
+from service.state import NotReadyError, ServiceState
 
 SERVER_NAME = "report-search"
 DOCUMENTS_URI = "report://documents"
@@ -272,10 +272,10 @@ _PYDANTIC_ERROR = re.compile(
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:
     """The loaded engine, or ``error`` saying why the service cannot answer yet."""
-    if state.engine is None:
-        reason = state.error or "the model and index are still loading; retry in a few seconds"
-        raise error(f"service not ready: {reason}")
-    return state.engine
+    try:
+        return state.require_engine()
+    except NotReadyError as exc:
+        raise error(str(exc)) from exc
 
 
 def _sources(passage: Passage) -> str:

@@ -18,6 +18,10 @@ from service.searcher import Searcher
 log = logging.getLogger(__name__)
 
 
+class NotReadyError(RuntimeError):
+    """No engine to search with yet; the message says why (loading, or the load failed)."""
+
+
 @dataclass(frozen=True)
 class Reloaded:
     """What a reload swapped: the version served before and the one served now."""
@@ -44,6 +48,14 @@ class ServiceState:
         self._thread: threading.Thread | None = None
         # Held for a whole reload; a second one is refused rather than queued (README).
         self._reloading = threading.Lock()
+
+    def require_engine(self) -> SearchEngine:
+        """The engine serving now; raises NotReadyError while loading or after a failed load."""
+        engine = self.engine
+        if engine is None:
+            reason = self.error or "the model and index are still loading; retry in a few seconds"
+            raise NotReadyError(f"service not ready: {reason}")
+        return engine
 
     def serve(self, searcher: Searcher) -> None:
         """Start serving ``searcher``."""

@@ -221,6 +221,7 @@ def test_not_ready_until_loaded_and_says_why(tmp_path):
         assert test_client.get("/healthz").status_code == 200
         ready = test_client.get("/readyz")
         assert ready.status_code == 503
+        assert ready.json()["detail"].startswith("service not ready: ")
         assert "report-index build" in ready.json()["detail"]
         search = test_client.get("/search", params={"q": "x"})
         assert search.status_code == 503

@@ -12,6 +12,7 @@ from service.api.schemas import (
     StatsResponse,
     error_responses,
 )
+from service.state import NotReadyError
 
 router = APIRouter(tags=["health"])
 
@@ -29,10 +30,10 @@ def healthz() -> dict[str, str]:
 def readyz(state: StateDep) -> ReadyResponse:
     """200 with the served index version once the model and index are loaded; 503 with the
     reason before that."""
-    engine = state.engine
-    if engine is None:
-        reason = state.error or "loading model and index"
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=reason)
+    try:
+        engine = state.require_engine()
+    except NotReadyError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
     return ReadyResponse(status="ready", index_version=engine.searcher.index.version)
 
 
