@@ -15,7 +15,7 @@ from service import metrics
 from service.batching import MicroBatcher, StartHook
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
-from service.searcher import QueryText, Searcher, SearchResult
+from service.searcher import QueryEvidence, Searcher, SearchResult
 
 
 class SearchEngine:
@@ -94,7 +94,7 @@ class SearchEngine:
         loop = asyncio.get_running_loop()
         encoding = asyncio.Event()
 
-        async def read() -> QueryText:
+        async def read() -> QueryEvidence:
             await encoding.wait()
             return await loop.run_in_executor(None, self.searcher.read, request)
 

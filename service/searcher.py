@@ -61,7 +61,7 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
-class SearchRequest:
+class PreparedSearch:
     """A validated search, ready to be encoded and ranked."""
 
     query: str
@@ -81,7 +81,7 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
-class QueryText:
+class QueryEvidence:
     """What the query's words alone tell ranking (see :meth:`Searcher.read`)."""
 
     language: str
@@ -164,7 +164,7 @@ class Searcher:
         k: int = 5,
         filters: SearchFilters | None = None,
         mode: Mode = Mode.HYBRID,
-    ) -> SearchRequest:
+    ) -> PreparedSearch:
         """Validate a request before any model work; raises InvalidQueryError."""
         started = time.perf_counter()
         query = validate_query(query)
@@ -192,19 +192,19 @@ class Searcher:
                 "finds passages in every language: leave lang out unless you want only "
                 "passages written in one"
             )
-        return SearchRequest(query, k, filters, mode, started)
+        return PreparedSearch(query, k, filters, mode, started)
 
-    def read(self, request: SearchRequest) -> QueryText:
+    def read(self, request: PreparedSearch) -> QueryEvidence:
         """What ranking takes from the query's words alone: its language and keyword scores.
 
         Split from :meth:`rank` because it needs no vector: a server computes it while the
         encoder runs (language detection is most of the ranking work besides the encoder).
         """
         language = self.query_language(request.model_text)
-        return QueryText(language, self._keyword.scores(request.query))
+        return QueryEvidence(language, self._keyword.scores(request.query))
 
     def rank(
-        self, request: SearchRequest, vector: np.ndarray, text: QueryText | None = None
+        self, request: PreparedSearch, vector: np.ndarray, text: QueryEvidence | None = None
     ) -> SearchResult:
         """Rank passages for a prepared request whose query is already encoded.
 
