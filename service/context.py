@@ -4,8 +4,8 @@ A language model answers best from a short block of evidence it can cite. This m
 search hits into such a block: ``[n] SECTION (p. N)`` then the passage text, in rank order,
 so the model can write "… [1]" and the caller can map ``[1]`` back to the passage and its
 source URLs. The block never exceeds the character budget. A passage that does not fit whole
-is cut to whole sentences around its highlight (the sentence that matched the query), marked
-with "…" where text was left out: cutting it to its first sentences kept headings and page
+is cut to its highlight (the sentence that matched the query) and whole sentences around it,
+marked with "…" where text was left out: cutting it to its first sentences kept headings and page
 furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and dropped the sentence that matched. A
 highlight longer than the space left is quoted up to a word. The block stops at the first
 passage of which too little fits, so ``[n]`` follow the ranking without gaps, and the hits
@@ -55,30 +55,40 @@ def passage_header(n: int, passage: Passage) -> str:
 
 
 def excerpt(text: str, start: int, end: int, budget: int) -> str:
-    """Whole sentences of ``text`` around ``text[start:end]``, at most ``budget`` characters.
+    """``text[start:end]`` (the highlight) and the whole sentences of ``text`` around it, at
+    most ``budget`` characters.
 
-    The sentences that hold ``start``–``end`` come first, then the ones after and before
-    them in turn, as long as they fit; "…" marks text left out at either end. When even the
-    sentences holding the span do not fit, their leading words that do.
+    The sentences after the highlight and before it are added in turn as long as they fit;
+    "…" marks text left out at either end. When the highlight itself does not fit, its
+    leading words that do. The highlight is one of the index's sentence pieces (a long
+    sentence is cut into pieces of ~40 words), so it can sit inside a sentence too long to
+    quote whole: it is quoted from its own start, not from its sentence's.
     """
     if len(text) <= budget:
         return text
-    spans = sentence_spans(text) or [(0, len(text))]
-    first = next((i for i, (_, e) in enumerate(spans) if e > start), len(spans) - 1)
-    last = next((i for i, (_, e) in enumerate(spans) if e >= end), len(spans) - 1)
-    last = max(first, last)
+    # Units to add around the highlight: runs between sentence boundaries, so that the rest of
+    # a sentence the highlight cuts through comes first.
+    spans = sentence_spans(text)
+    starts = sorted({a for a, _ in spans if a < start})
+    ends = sorted({b for _, b in spans if b > end})
+    # (zip stops at the shorter list: no unit before a highlight at the start, none after
+    # one at the end.)
+    before = list(zip(starts, [*starts[1:], start], strict=False))
+    after = list(zip([end, *ends[:-1]], ends, strict=False))
+    units = [*before, (start, end), *after]
+    first = last = len(before)
 
     def rendered(i: int, j: int) -> str:
-        head = ELLIPSIS + " " if spans[i][0] > 0 else ""
-        tail = " " + ELLIPSIS if spans[j][1] < len(text.rstrip()) else ""
-        return head + text[spans[i][0] : spans[j][1]] + tail
+        head = ELLIPSIS + " " if units[i][0] > 0 else ""
+        tail = " " + ELLIPSIS if units[j][1] < len(text.rstrip()) else ""
+        return head + text[units[i][0] : units[j][1]] + tail
 
     if len(rendered(first, last)) > budget:
-        return _words_that_fit(text, spans[first][0], budget)
+        return _words_that_fit(text, start, budget)
     grown = True
     while grown:
         grown = False
-        if last + 1 < len(spans) and len(rendered(first, last + 1)) <= budget:
+        if last + 1 < len(units) and len(rendered(first, last + 1)) <= budget:
             last, grown = last + 1, True
         if first > 0 and len(rendered(first - 1, last)) <= budget:
             first, grown = first - 1, True

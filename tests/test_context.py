@@ -7,7 +7,6 @@ import re
 import pytest
 
 from indexer.passage import Passage
-from indexer.text import sentence_spans
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
 from service.searcher import Highlight, SearchHit
 
@@ -34,17 +33,20 @@ def _hit(
 
 
 def _is_excerpt(body: str, text: str) -> bool:
-    """``body`` is a run of ``text``'s whole sentences, with "…" where text was left out."""
-    spans = sentence_spans(text)
+    """``body`` is a run of ``text`` cut between words, with "…" where text was left out."""
     inner = body.removeprefix(ELLIPSIS + " ").removesuffix(" " + ELLIPSIS)
     if inner not in text:
         return False
-    start, end = text.index(inner), text.index(inner) + len(inner)
-    # It ends with a sentence, or (a highlight longer than the budget) with a word.
-    ends_well = end in {e for _, e in spans} or (
-        body.endswith(ELLIPSIS) and end < len(text) and text[end].isspace()
+    start = text.index(inner)
+    end = start + len(inner)
+    starts_well = start == 0 or text[start - 1].isspace()
+    ends_well = end == len(text.rstrip()) or text[end].isspace() or text[end - 1] in ".!?»"
+    return (
+        starts_well
+        and ends_well
+        and body.startswith(ELLIPSIS) == (start > 0)
+        and body.endswith(ELLIPSIS) == (end < len(text.rstrip()))
     )
-    return start in {s for s, _ in spans} and ends_well and body.startswith(ELLIPSIS) == (start > 0)
 
 
 # --- service.context on hand-made hits -------------------------------------------------
@@ -92,6 +94,37 @@ def test_a_highlight_longer_than_the_budget_is_quoted_up_to_a_word():
     assert build_context([hit], len(header) + 20).citations == ()
 
 
+def test_a_highlight_inside_a_long_sentence_is_quoted_from_its_own_start():
+    """The index cuts a long sentence (a list of 195 countries) into ~40-word pieces: the
+    highlight is one of them, not the whole sentence."""
+    countries = " - ".join(f"Pays{i}" for i in range(120)) + "."
+    text = f"Les membres. {countries}"
+    start = text.index("Pays100")
+    hit = _hit(1, text, matched=text[start:])
+    header = passage_header(1, hit.passage) + "\n"
+    quoted = build_context([hit], len(header) + 200).text.removeprefix(header)
+    assert quoted.startswith(f"{ELLIPSIS} Pays100 - Pays101") or "Pays100" in quoted
+    assert "Pays119." in quoted and "Pays0 " not in quoted
+    assert _is_excerpt(quoted, text)
+
+
+@pytest.mark.parametrize("budget", [60, 150, 400, 900])
+def test_every_highlight_of_the_report_is_quoted_within_the_budget(searcher, budget):
+    """Each sentence piece of the index as a highlight: the quote never exceeds the budget,
+    holds the highlight when it fits (or its first words), and is cut between words."""
+    sentences = searcher.index.sentences
+    for number, passage in enumerate(searcher.index.passages):
+        for start, end in sentences.of(number)[1].tolist():
+            quoted = excerpt(passage.text, start, end, budget)
+            assert len(quoted) <= budget
+            assert not quoted or _is_excerpt(quoted, passage.text), (passage.id, quoted)
+            highlight = passage.text[start:end]
+            if len(highlight) + 4 <= budget:
+                assert highlight in quoted, (passage.id, highlight, quoted)
+            elif quoted:
+                assert highlight.startswith(quoted.strip(ELLIPSIS + " ")), (passage.id, quoted)
+
+
 def test_the_block_stops_at_the_first_passage_of_which_too_little_fits():
     """[n] follow the ranking: a lower passage does not take the place of a better one."""
     long_sentence = "Mot " * 60 + "fin."
@@ -124,6 +157,7 @@ def test_budget_is_exact_for_every_size():
 
 def test_lines_are_sentence_boundaries_and_no_hits_give_an_empty_block():
     text = "TITRE SANS POINT\nUne phrase. Une autre"
+    # The rest of the line the highlight begins comes before the next line.
     assert excerpt(text, 0, 5, len("TITRE SANS POINT") + 3) == f"TITRE SANS POINT {ELLIPSIS}"
     assert excerpt(text, 0, 5, len(text)) == text
     assert excerpt(text, 0, 5, 3) == ""
