@@ -162,8 +162,9 @@ def check_writable(root: Path) -> None:
         raise _cannot_write(root, exc) from exc
 
 
-def _cannot_write(root: Path, exc: OSError) -> VersionError:
-    return VersionError(f"cannot write an index at {root}: {exc.strerror or exc}")
+def _cannot_write(root: Path, exc: OSError | RuntimeError) -> VersionError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return VersionError(f"cannot write an index at {root}: {reason}")
 
 
 def publish(
@@ -194,7 +195,8 @@ def publish(
             durable.fsync_dir(root / VERSIONS_DIR)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError):  # a full disk: FAISS and numpy name no file
+            # A full disk: numpy names no file, FAISS raises RuntimeError.
+            if isinstance(exc, OSError | RuntimeError):
                 raise _cannot_write(root, exc) from exc
             raise
         _point_current(root, version_id)

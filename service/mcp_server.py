@@ -256,14 +256,14 @@ class _ArgumentCheck:
         result = await call_next(ctx)
         if allowed is not None and isinstance(result, dict) and result.get("isError"):
             for item in result.get("content", []):
-                if item.get("type") == "text" and _VALIDATION_REPORT in item.get("text", ""):
+                if item.get("type") == "text" and _VALIDATION_REPORT.search(item.get("text", "")):
                     errors = _PYDANTIC_ERROR.finditer(item["text"].partition("\n")[2])
                     listed = "; ".join(f"{m['field']}: {m['message']}" for m in errors)
                     item["text"] = f"invalid arguments for {name}: {listed}"
         return result
 
 
-_VALIDATION_REPORT = "validation error for"
+_VALIDATION_REPORT = re.compile(r"\d+ validation errors? for ")
 # One error of a pydantic report: the field's line, then its message with a type code.
 _PYDANTIC_ERROR = re.compile(
     r"^(?P<field>\S[^\n]*)\n  (?P<message>[^\n]+?)(?: \[type=[^\n]*)?$", re.M

@@ -55,6 +55,10 @@ async def _exercise(client: Client) -> None:
     assert invalid.content[0].text == (
         "invalid arguments for search_report: k: Input should be less than or equal to 50"
     )
+    two = await client.call_tool("search_report", {"query": "", "k": 0})
+    assert two.is_error and two.content[0].text.startswith(
+        "invalid arguments for search_report: query: String should have at least 1 character; k:"
+    )
     misspelt = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3})
     assert misspelt.is_error
     assert "no argument 'top_k'; its arguments are k, lang, query" in misspelt.content[0].text
@@ -147,3 +151,6 @@ def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url
     assert answer.status_code == 200, answer.text
     assert "mcp-session-id" not in answer.headers
     assert "Al Raisi" in answer.json()["result"]["content"][0]["text"]
+    # Nothing could ever come on a server-to-client stream: refused, not held open.
+    stream = httpx.get(http_url, headers={"accept": "text/event-stream"}, timeout=10)
+    assert stream.status_code == 405 and stream.headers["allow"] == "POST"

@@ -53,6 +53,12 @@ def test_failed_write_leaves_current_and_no_staging(tmp_path):
 
     with pytest.raises(VersionError, match=f"cannot write an index at {tmp_path}: No space"):
         versions.publish(tmp_path, broken, keep=5)
+
+    def faiss_full(folder: Path) -> None:
+        raise RuntimeError("Error in faiss::write_index: write error (No space left on device)")
+
+    with pytest.raises(VersionError, match=r"cannot write an index at .*No space"):
+        versions.publish(tmp_path, faiss_full, keep=5)
     assert versions.current_id(tmp_path) == kept
     assert _current_text(tmp_path) == "good"
     assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [kept]

@@ -20,7 +20,7 @@ from indexer.settings import Settings, get_settings
 from service.api.observability import RequestObserver
 from service.api.routes import admin, context, health, metrics, passages, search, tools
 from service.api.routes.web import mount_web
-from service.api.security import DOCS_ASSETS, guarded_responses, install_security
+from service.api.security import DOCS_ASSETS, MCP_PATH, guarded_responses, install_security
 from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
@@ -88,6 +88,17 @@ def create_app(
     app.include_router(metrics.router, responses=guarded)
     app.include_router(admin.router, responses=guarded)
     mount_web(app)  # the search page at / and its files at /static
+
+    @app.get(MCP_PATH, include_in_schema=False)
+    async def mcp_event_stream() -> JSONResponse:
+        """No server-initiated messages without sessions: a GET stream would stay open, idle,
+        for ever (the protocol lets a server answer 405)."""
+        return JSONResponse(
+            {"detail": "this MCP endpoint is stateless: POST each message"},
+            status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+            headers={"Allow": "POST"},
+        )
+
     app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
