@@ -103,8 +103,8 @@ class Manifest:
             f"configured with {model.name!r} ({model.source}, checksum {model.checksum}, "
             f"prompts {model.query_prompt!r}/{model.passage_prompt!r}"
             + (f", dimension {dimension}" if dimension is not None else "")
-            + "); rebuild it with `report-index build --force` or set REPORT_MODEL to the "
-            "index's model"
+            + "); build the index with the configured model (`report-index build`), or set "
+            "REPORT_MODEL, REPORT_QUERY_PROMPT and REPORT_PASSAGE_PROMPT to the index's"
         )
 
     def ann_spec(self) -> ann.AnnSpec:

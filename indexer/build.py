@@ -106,6 +106,10 @@ def build_index(
     holds the root's build lock (:func:`indexer.versions.building`).
     """
     require_folder(corpus_dir)  # before the lock creates ``index_dir`` for a mistyped corpus
+    if not index_dir.exists():
+        # A first build of a corpus that cannot be read (empty, a bad file) creates nothing:
+        # removing a root afterwards would race with a build that took its lock meanwhile.
+        load_corpus(corpus_dir)
     with building(index_dir):
         return _build(settings, corpus_dir, index_dir, force, show_progress, log)
 

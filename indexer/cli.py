@@ -88,9 +88,11 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
     for version in found:
         try:  # read whole: a damaged file shows here, not at the next rollback
             manifest = load_index(version.path).manifest
+            model = manifest.model
             detail = (
                 f"{manifest.passage_count} passages, {len(manifest.documents)} document(s), "
-                f"model {manifest.model.name} ({(manifest.model.checksum or 'no checksum')[:12]})"
+                f"model {model.name} ({(model.checksum or 'no checksum')[:12]}, prompts "
+                f"{model.query_prompt!r}/{model.passage_prompt!r})"
             )
         except ArtifactError as exc:
             detail = f"cannot be served: {exc}"

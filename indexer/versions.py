@@ -123,7 +123,6 @@ def building(root: Path) -> Iterator[None]:
     "up to date") or both publish and prune rollback versions. A second build fails at once.
     """
     check_root(root)
-    created = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -132,20 +131,8 @@ def building(root: Path) -> Iterator[None]:
     # build can publish there, so there is nothing to keep apart. The up-to-date check still
     # runs, and a build that would write is refused by check_writable before embedding.
     busy = "another build of {root} is running; wait for it"
-    try:
-        with _locked(root, BUILD_LOCK_FILE, busy, unwritable_ok=True):
-            yield
-    except BaseException:
-        # A first build that failed (an empty corpus, a bad file) leaves no root behind
-        # that holds nothing but its lock files; one with cached embeddings stays.
-        if created and _holds_only_locks(root):
-            shutil.rmtree(root, ignore_errors=True)
-        raise
-
-
-def _holds_only_locks(root: Path) -> bool:
-    files = [p for p in root.rglob("*") if not p.is_dir()]
-    return all(p.parent == root and p.name in (LOCK_FILE, BUILD_LOCK_FILE) for p in files)
+    with _locked(root, BUILD_LOCK_FILE, busy, unwritable_ok=True):
+        yield
 
 
 def check_writable(root: Path) -> None:

@@ -228,4 +228,4 @@ def test_serve_refuses_an_index_of_another_model_before_binding(monkeypatch, tmp
     result = runner.invoke(search_app, ["serve", "--index", str(copy)])
     assert result.exit_code == 1
     assert "error: the index was built with model" in result.output
-    assert "report-index build --force" in result.output
+    assert "REPORT_QUERY_PROMPT and REPORT_PASSAGE_PROMPT" in result.output
