@@ -248,7 +248,7 @@ class Searcher:
         terms = analyse(query)
         short = len(words(query)) < _SHORT_QUERY_WORDS
         # In a corpus of several languages, its words say nothing of the query's language.
-        one_language = len(self.passage_languages) == 1
+        one_language = len(self.passage_languages - {UNDETERMINED}) == 1
         if terms and short and one_language and self._keyword.knows_every_word(query):
             return self.corpus_language
         detected = detect_language(query, UNDETERMINED, self.detection_languages)

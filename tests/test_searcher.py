@@ -189,6 +189,16 @@ def test_in_a_corpus_of_several_languages_short_queries_go_to_detection(searcher
     assert searcher.query_language("forces de police") == "fr"
     assert mixed.query_language("forces de police") != "fr"  # langdetect reads it as Spanish
     assert mixed.query_language("Qui a été élu président ?") == "fr"
+    # A passage whose language could not be detected does not make a second language.
+    undetermined = tuple(
+        dataclasses.replace(p, lang="und") if i == 0 else p for i, p in enumerate(index.passages)
+    )
+    french = Searcher(
+        dataclasses.replace(index, passages=undetermined),
+        searcher.encoder,
+        query_languages=searcher.query_languages,
+    )
+    assert french.query_language("forces de police") == "fr"
 
 
 def test_keyword_mode_needs_a_shared_term(searcher):
