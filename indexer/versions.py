@@ -206,21 +206,39 @@ def activate(
             raise VersionError(f"no index versions in {root}; build one with `report-index build`")
         ids = [v.id for v in versions]
         if version_id is None:
-            selected = current_id(root)
-            position = ids.index(selected) if selected in ids else len(ids)
-            if position == 0:
-                raise VersionError(
-                    f"{selected} is the oldest version in {root}: nothing to roll back to"
-                )
-            version_id = ids[position - 1]
+            version_id = _previous_usable(root, ids, check)
         elif version_id not in ids:
             raise VersionError(
                 f"no version {version_id!r} in {root}; versions: {', '.join(ids) or 'none'}"
             )
-        if check is not None:
+        elif check is not None:
             check(root / VERSIONS_DIR / version_id)
         _point_current(root, version_id)
     return version_id
+
+
+def _previous_usable(root: Path, ids: list[str], check: Callable[[Path], object] | None) -> str:
+    """The newest version older than the current one that ``check`` accepts.
+
+    Versions it refuses (damaged, another model's) are skipped: the one just before the
+    current one may be such a version, kept by pruning (:func:`_prune`).
+    """
+    selected = current_id(root)
+    position = ids.index(selected) if selected in ids else len(ids)
+    if position == 0:
+        raise VersionError(f"{selected} is the oldest version in {root}: nothing to roll back to")
+    refusals: list[str] = []
+    for candidate in reversed(ids[:position]):
+        try:
+            if check is not None:
+                check(root / VERSIONS_DIR / candidate)
+        except Exception as exc:  # the check's own error types (damaged, other model)
+            refusals.append(f"{candidate}: {exc}")
+            continue
+        return candidate
+    raise VersionError(
+        f"no older version of {root} can be served: " + "; ".join(reversed(refusals))
+    )
 
 
 def prune(root: Path, keep: int) -> list[str]:

@@ -273,3 +273,7 @@ def test_pruning_keeps_versions_that_can_be_served(index_dir, tmp_path):
     newest = write_index(root, loaded.manifest, list(loaded.passages), vectors, keep=3)
     kept = [v.id for v in versions.list_versions(root)]
     assert kept == [good[1], good[2], damaged, other_model, newest]
+    # A plain rollback skips them to the newest version that can be served.
+    rolled = runner.invoke(index_app, ["rollback", "--index", str(root)])
+    assert rolled.exit_code == 0, rolled.output
+    assert load_index(root).version == good[2]
