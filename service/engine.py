@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import threading
 import time
 
@@ -13,6 +14,7 @@ from cachetools import LRUCache
 from indexer.settings import Settings
 from service import metrics
 from service.batching import MicroBatcher, StartHook
+from service.passages import PassageStore
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import QueryEvidence, Searcher, SearchResult
@@ -64,6 +66,11 @@ class SearchEngine:
             max_wait_ms=settings.batch_max_wait_ms,
             encoder_workers=workers,
         )
+
+    @functools.cached_property
+    def passages(self) -> PassageStore:
+        """The index's passages by id and by document, built on first use."""
+        return PassageStore(self.searcher.index.passages)
 
     def serving(self, searcher: Searcher) -> SearchEngine:
         """An engine over another index searched with this engine's encoder (a reload).

@@ -37,7 +37,7 @@ from pydantic import Field
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.engine import SearchEngine
-from service.passages import PassageNotFoundError, passage_store
+from service.passages import PassageNotFoundError
 from service.responses import LANG_PATTERN, PassageOut, SearchResponse
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
@@ -102,7 +102,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         """One passage by id: its full text, section, page and source URLs."""
         engine = _engine(state, ToolError)
         try:
-            passage = passage_store(engine.searcher).get(passage_id)
+            passage = engine.passages.get(passage_id)
         except PassageNotFoundError as exc:
             raise ToolError(str(exc)) from exc
         return CallToolResult(
@@ -148,8 +148,9 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         mime_type="text/markdown",
     )
     def document(document_id: str) -> str:
-        searcher = _engine(state, ResourceError).searcher
-        entry = next((d for d in searcher.index.manifest.documents if d.id == document_id), None)
+        engine = _engine(state, ResourceError)
+        manifest = engine.searcher.index.manifest
+        entry = next((d for d in manifest.documents if d.id == document_id), None)
         if entry is None:
             raise ResourceNotFoundError(
                 f"no document has the id {document_id!r}; {DOCUMENTS_URI} lists them"
@@ -161,7 +162,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             f"{entry.passages} passages",
         ]
         heading = None
-        for passage in passage_store(searcher).in_document(document_id):
+        for passage in engine.passages.in_document(document_id):
             if (passage.section, passage.page) != heading:
                 heading = (passage.section, passage.page)
                 lines += ["", f"## {passage.section} (p. {passage.page})"]

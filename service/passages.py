@@ -8,10 +8,8 @@ that, and what comes before and after it in the same document".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from weakref import WeakKeyDictionary
 
 from indexer.passage import Passage
-from service.searcher import Searcher
 
 
 class PassageNotFoundError(LookupError):
@@ -59,17 +57,3 @@ class PassageStore:
                 f"no passage has the id {passage_id!r}; ids look like {self._example!r} "
                 "and come with search and context results"
             ) from None
-
-
-_stores: WeakKeyDictionary[Searcher, PassageStore] = WeakKeyDictionary()
-
-
-def passage_store(searcher: Searcher) -> PassageStore:
-    """The store over ``searcher``'s passages, built once per searcher.
-
-    Keyed weakly so a searcher that is dropped (tests build several) takes its store along.
-    """
-    store = _stores.get(searcher)
-    if store is None:
-        store = _stores[searcher] = PassageStore(searcher.index.passages)
-    return store

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from service.api.deps import EngineDep, query_parameters
 from service.api.schemas import PassageResponse, error_responses
-from service.passages import PassageNotFoundError, passage_store
+from service.passages import PassageNotFoundError
 from service.responses import PassageOut
 
 MAX_NEIGHBOURS = 5
@@ -35,7 +35,7 @@ def get_passage(
     ] = 0,
 ) -> PassageResponse:
     """One passage by id; with ``neighbours`` the text around it, to widen a context."""
-    store = passage_store(engine.searcher)
+    store = engine.passages
     try:
         passage = store.get(passage_id)
         previous, following = store.neighbours(passage_id, neighbours)
