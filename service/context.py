@@ -15,7 +15,7 @@ call it directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.passage import Passage
@@ -48,10 +48,12 @@ class GroundedContext:
     omitted: int = 0
 
 
-def passage_header(n: int, passage: Passage) -> str:
-    """The line that introduces passage ``[n]``: its number, section and page."""
+def passage_header(n: int, passage: Passage, document_title: str | None = None) -> str:
+    """The line that introduces passage ``[n]``: its number, section and page, after its
+    document's title when one is given (an index of several reports)."""
     section = f" {passage.section}" if passage.section else ""
-    return f"[{n}]{section} (p. {passage.page})"
+    document = f" {document_title} —" if document_title else ""
+    return f"[{n}]{document}{section} (p. {passage.page})"
 
 
 def excerpt(text: str, start: int, end: int, budget: int) -> str:
@@ -107,14 +109,21 @@ def _words_that_fit(text: str, start: int, budget: int) -> str:
     return head + quoted + " " + ELLIPSIS
 
 
-def build_context(hits: Sequence[SearchHit], max_chars: int) -> GroundedContext:
-    """Number ``hits`` in rank order into a block of at most ``max_chars`` characters."""
+def build_context(
+    hits: Sequence[SearchHit], max_chars: int, document_titles: Mapping[str, str] | None = None
+) -> GroundedContext:
+    """Number ``hits`` in rank order into a block of at most ``max_chars`` characters.
+
+    With ``document_titles`` (document id to title), each header names its report: a model
+    quoting passages of several reports must be able to say which one it quotes.
+    """
     blocks: list[str] = []
     citations: list[Citation] = []
     used = 0
     for hit in hits:
         n = len(citations) + 1
-        header = passage_header(n, hit.passage) + "\n"
+        title = document_titles.get(hit.passage.document) if document_titles else None
+        header = passage_header(n, hit.passage, title) + "\n"
         overhead = len(header) + (len(SEPARATOR) if blocks else 0)
         text, highlight = hit.passage.text, hit.highlight
         body = excerpt(text, highlight.start, highlight.end, max_chars - used - overhead)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from indexer.passage import Passage
+from service.api.app import create_app
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
-from service.searcher import Highlight, SearchHit
+from service.searcher import Highlight, Searcher, SearchHit
 
 QUESTION = "Who was elected INTERPOL President?"
 
@@ -169,6 +172,13 @@ def test_header_without_section():
     assert passage_header(3, _hit(1, "x", section="").passage) == "[3] (p. 1)"
 
 
+def test_headers_name_the_report_when_there_are_several():
+    hits = [_hit(1, "Premier passage."), _hit(2, "Second passage.", page=2)]
+    grounded = build_context(hits, 1000, {"doc": "Rapport annuel 2021"})
+    assert grounded.text.startswith("[1] Rapport annuel 2021 — SECTION (p. 1)\nPremier passage.")
+    assert "[2] Rapport annuel 2021 — SECTION (p. 2)\n" in grounded.text
+
+
 # --- POST /context ---------------------------------------------------------------------
 
 
@@ -199,6 +209,18 @@ def test_context_respects_the_budget_and_cites_whole_sentences(client, max_chars
         assert citation["document"] == passage["document"]
     assert len(citations) + body["omitted"] == 8
     assert "Al Raisi" in context.split("\n\n[2]")[0]
+
+
+def test_context_headers_name_the_report_in_an_index_of_several(settings, searcher):
+    index = searcher.index
+    (report,) = index.manifest.documents
+    other = dataclasses.replace(report, id="europol-2022-en", title="Europol report 2022")
+    manifest = dataclasses.replace(index.manifest, documents=(report, other))
+    two = Searcher(dataclasses.replace(index, manifest=manifest), searcher.encoder)
+    with TestClient(create_app(settings, two)) as client:
+        body = client.post("/context", json={"query": QUESTION, "k": 2}).json()
+    assert body["context"].startswith(f"[1] {report.title} — ")
+    assert body["citations"][0]["document"] == report.id
 
 
 def test_context_takes_search_filters(client):

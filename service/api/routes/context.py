@@ -21,5 +21,7 @@ async def context(engine: EngineDep, body: ContextRequest) -> ContextResponse:
     """The ``k`` best passages as ``[n] SECTION (p. N)`` blocks of at most ``max_chars``
     characters in all, with a citation (passage, page, source URLs) for each ``[n]``."""
     result = await engine.search(body.query, body.k, body.filters(), body.mode)
-    grounded = build_context(result.hits, body.max_chars)
+    documents = engine.searcher.index.manifest.documents
+    titles = {d.id: d.title for d in documents} if len(documents) > 1 else None
+    grounded = build_context(result.hits, body.max_chars, titles)
     return ContextResponse.from_context(grounded, result.query_lang)
