@@ -314,3 +314,14 @@ def test_openai_tool_definition(client):
     assert parameters["required"] == ["query"]
     assert set(parameters["properties"]) == {"query", "k", "lang"}
     assert parameters["properties"]["k"]["maximum"] == 50
+
+
+def test_anthropic_tool_definition_is_the_same_tool(client):
+    openai = client.get("/tools/openai").json()["function"]
+    anthropic = client.get("/tools/anthropic").json()
+    assert anthropic == {
+        "name": "search_report",
+        "description": openai["description"],
+        "input_schema": openai["parameters"],
+    }
+    assert client.get("/tools/anthropic", params={"x": 1}).status_code == 422

@@ -1,7 +1,8 @@
-"""``GET /tools/openai``: the search as a function a chat model can call.
+"""``GET /tools/openai`` and ``/tools/anthropic``: the search as a function a chat model can call.
 
 Chat-completion APIs take tools as ``{"type": "function", "function": {name, description,
-parameters}}``. Serving the definition here keeps it in step with the API's own limits;
+parameters}}``, Anthropic's Messages API as ``{name, description, input_schema}`` (the same
+JSON Schema). Serving the definition here keeps it in step with the API's own limits;
 the caller answers the model's ``search_report`` calls by posting the arguments to
 ``POST /context`` and returning the context and citations as the tool result.
 """
@@ -17,6 +18,7 @@ from indexer.artifact import DocumentEntry
 from service.api.deps import StateDep, query_parameters
 from service.responses import LANG_PATTERN
 from service.searcher import MAX_K, MAX_QUERY_CHARS
+from service.state import ServiceState
 
 router = APIRouter(tags=["assistants"])
 
@@ -75,6 +77,20 @@ def openai_tools(state: StateDep) -> dict[str, Any]:
     Answers while the index is still loading too, with a description that does not name
     the documents yet.
     """
+    return search_report_tool(_documents(state))
+
+
+@router.get("/tools/anthropic", dependencies=[query_parameters()])
+def anthropic_tools(state: StateDep) -> dict[str, Any]:
+    """The same definition in the form Anthropic's Messages API takes (``input_schema``)."""
+    function = search_report_tool(_documents(state))["function"]
+    return {
+        "name": function["name"],
+        "description": function["description"],
+        "input_schema": function["parameters"],
+    }
+
+
+def _documents(state: ServiceState) -> Sequence[DocumentEntry]:
     engine = state.engine
-    documents = engine.searcher.index.manifest.documents if engine is not None else ()
-    return search_report_tool(documents)
+    return engine.searcher.index.manifest.documents if engine is not None else ()
