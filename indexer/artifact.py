@@ -29,6 +29,7 @@ import os
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -224,14 +225,18 @@ def write_index(
         # The manifest is written last: its presence marks a complete folder.
         _write_json(folder / MANIFEST_FILE, manifest.to_dict())
 
-    def servable(folder: Path) -> bool:
-        try:
-            load_index(folder).manifest.require_model(manifest.model, manifest.dimension)
-        except ArtifactError:
-            return False
-        return True
+    refusal = partial(serving_problem, model=manifest.model, dimension=manifest.dimension)
+    return versions.publish(root.resolve(), write, keep, refusal)
 
-    return versions.publish(root.resolve(), write, keep, servable)
+
+def serving_problem(folder: Path, model: ModelIdentity, dimension: int | None = None) -> str | None:
+    """Why the index in ``folder`` cannot be served with ``model`` (damaged, or built with
+    another model), or None when it can: what rollback and pruning ask of a version."""
+    try:
+        load_index(folder).manifest.require_model(model, dimension)
+    except ArtifactError as exc:
+        return str(exc)
+    return None
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

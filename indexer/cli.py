@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from indexer import versions
-from indexer.artifact import ArtifactError, load_index, read_manifest
+from indexer.artifact import ArtifactError, load_index, read_manifest, serving_problem
 from indexer.build import build_index
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.corpus import CorpusError
@@ -114,14 +115,8 @@ def rollback(
     settings = get_settings()
     root = index or settings.index_dir
     try:
-        identity = resolve_model(settings).identity
-
-        def servable(folder: Path) -> object:
-            manifest = load_index(folder).manifest  # refuses a damaged one
-            manifest.require_model(identity)
-            return manifest
-
-        selected = versions.activate(root, version, check=servable)
+        refusal = partial(serving_problem, model=resolve_model(settings).identity)
+        selected = versions.activate(root, version, refusal)
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     typer.echo(f"current version of {root}: {selected}")

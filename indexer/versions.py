@@ -43,6 +43,10 @@ class VersionError(RuntimeError):
     """The index root or the requested version cannot be used; the message says why."""
 
 
+# Why a version folder cannot be served (damaged, built with another model), None if it can.
+Refusal = Callable[[Path], str | None]
+
+
 @dataclass(frozen=True)
 class Version:
     """One complete build inside an index root."""
@@ -158,14 +162,14 @@ def publish(
     root: Path,
     write: Callable[[Path], None],
     keep: int,
-    servable: Callable[[Path], bool] | None = None,
+    refusal: Refusal | None = None,
 ) -> str:
     """Write a new version with ``write(folder)``, make it current, prune; return its id.
 
     ``write`` fills an empty staging folder; if it raises, the staging folder is removed and
     ``current`` is untouched. Only a folder that ``write`` completed is renamed into
     ``versions/`` and then selected. Pruning keeps the ``keep`` newest versions that
-    ``servable`` accepts (default: all count).
+    ``refusal`` finds nothing against (default: all count).
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / VERSIONS_DIR).mkdir(exist_ok=True)
@@ -187,17 +191,16 @@ def publish(
                 raise _cannot_write(root, exc) from exc
             raise
         _point_current(root, version_id)
-        _prune(root, keep, servable)
+        _prune(root, keep, refusal)
     return version_id
 
 
-def activate(
-    root: Path, version_id: str | None = None, check: Callable[[Path], object] | None = None
-) -> str:
-    """Point ``current`` at ``version_id``, or at the version before the current one.
+def activate(root: Path, version_id: str | None = None, refusal: Refusal | None = None) -> str:
+    """Point ``current`` at ``version_id``, or at the newest version before the current one
+    that ``refusal`` accepts.
 
-    ``check`` gets the chosen version's folder first and raises to refuse it (a damaged
-    version would otherwise become current, and the next start of the service would fail).
+    ``refusal`` says why a version folder cannot be served (a damaged version would otherwise
+    become current, and the next start of the service would fail).
     """
     building_now = "a build of {root} is running; roll back once it has published"
     with _locked(root, BUILD_LOCK_FILE, building_now), _locked(root):
@@ -206,19 +209,19 @@ def activate(
             raise VersionError(f"no index versions in {root}; build one with `report-index build`")
         ids = [v.id for v in versions]
         if version_id is None:
-            version_id = _previous_usable(root, ids, check)
+            version_id = _previous_usable(root, ids, refusal)
         elif version_id not in ids:
             raise VersionError(
                 f"no version {version_id!r} in {root}; versions: {', '.join(ids) or 'none'}"
             )
-        elif check is not None:
-            check(root / VERSIONS_DIR / version_id)
+        elif refusal is not None and (reason := refusal(root / VERSIONS_DIR / version_id)):
+            raise VersionError(f"{version_id} cannot be served: {reason}")
         _point_current(root, version_id)
     return version_id
 
 
-def _previous_usable(root: Path, ids: list[str], check: Callable[[Path], object] | None) -> str:
-    """The newest version older than the current one that ``check`` accepts.
+def _previous_usable(root: Path, ids: list[str], refusal: Refusal | None) -> str:
+    """The newest version older than the current one that ``refusal`` accepts.
 
     Versions it refuses (damaged, another model's) are skipped: the one just before the
     current one may be such a version, kept by pruning (:func:`_prune`).
@@ -229,13 +232,10 @@ def _previous_usable(root: Path, ids: list[str], check: Callable[[Path], object]
         raise VersionError(f"{selected} is the oldest version in {root}: nothing to roll back to")
     refusals: list[str] = []
     for candidate in reversed(ids[:position]):
-        try:
-            if check is not None:
-                check(root / VERSIONS_DIR / candidate)
-        except Exception as exc:  # the check's own error types (damaged, other model)
-            refusals.append(f"{candidate}: {exc}")
-            continue
-        return candidate
+        reason = refusal(root / VERSIONS_DIR / candidate) if refusal is not None else None
+        if reason is None:
+            return candidate
+        refusals.append(f"{candidate}: {reason}")
     raise VersionError(
         f"no older version of {root} can be served: " + "; ".join(reversed(refusals))
     )
@@ -247,8 +247,8 @@ def prune(root: Path, keep: int) -> list[str]:
         return _prune(root, keep)
 
 
-def _prune(root: Path, keep: int, servable: Callable[[Path], bool] | None = None) -> list[str]:
-    """Delete the ``servable`` versions but the current one and the ``keep`` newest.
+def _prune(root: Path, keep: int, refusal: Refusal | None = None) -> list[str]:
+    """Delete the versions ``refusal`` accepts but the current one and the ``keep`` newest.
 
     A version that cannot be served (damaged, or built with another model) neither counts
     nor is deleted: counted, it took the place of a good version and left nothing to roll
@@ -257,7 +257,7 @@ def _prune(root: Path, keep: int, servable: Callable[[Path], bool] | None = None
     """
     if keep < 1:
         raise VersionError(f"keep must be at least 1, not {keep}")
-    candidates = [v for v in list_versions(root) if servable is None or servable(v.path)]
+    candidates = [v for v in list_versions(root) if refusal is None or refusal(v.path) is None]
     doomed = [v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current]
     for version in doomed:
         # Renamed out of versions/ first, so a half-deleted folder is never listed or selected.
