@@ -25,7 +25,7 @@ from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server
 from service.searcher import InvalidQueryError, Searcher
-from service.state import ServiceState
+from service.state import NotReadyError, ServiceState
 
 
 def create_app(
@@ -102,6 +102,7 @@ def create_app(
     app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
+    app.add_exception_handler(NotReadyError, _not_ready)  # type: ignore[arg-type]
     install_security(app, settings)  # size, encoding, key, CORS, rate limit (SECURITY.md)
     # Outermost: request id, metrics and access line for every request, refusals included.
     app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
@@ -180,6 +181,10 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 
 async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
     return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
+    return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
 
 
 def _error(status_code: int, detail: str) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from indexer.settings import Settings
 from service.engine import SearchEngine
-from service.state import NotReadyError, ServiceState
+from service.state import ServiceState
 
 
 async def get_state(request: Request) -> ServiceState:
@@ -28,11 +28,8 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 async def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> SearchEngine:
-    """The loaded search engine, or 503 while loading or after a failed load."""
-    try:
-        return state.require_engine()
-    except NotReadyError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    """The loaded search engine; NotReadyError (a 503) while loading or after a failed load."""
+    return state.require_engine()
 
 
 def query_parameters(*allowed: str) -> Any:

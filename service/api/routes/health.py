@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 
 from service.api.deps import EngineDep, StateDep, query_parameters
 from service.api.schemas import (
@@ -12,7 +12,6 @@ from service.api.schemas import (
     StatsResponse,
     error_responses,
 )
-from service.state import NotReadyError
 
 router = APIRouter(tags=["health"])
 
@@ -30,10 +29,7 @@ def healthz() -> dict[str, str]:
 def readyz(state: StateDep) -> ReadyResponse:
     """200 with the served index version once the model and index are loaded; 503 with the
     reason before that."""
-    try:
-        engine = state.require_engine()
-    except NotReadyError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    engine = state.require_engine()  # NotReadyError: a 503 with the reason
     return ReadyResponse(status="ready", index_version=engine.searcher.index.version)
 
 
