@@ -117,6 +117,9 @@ class Searcher:
         self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
         self._languages = np.array([p.lang for p in passages])
         self.passage_languages = frozenset(self._languages.tolist())
+        # Only a corpus of one language tells a short query's language by its words (an
+        # undetected passage is no second language).
+        self._one_language = len(self.passage_languages - {UNDETERMINED}) == 1
         self.corpus_language = _majority([p.lang for p in passages])
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
@@ -247,9 +250,7 @@ class Searcher:
         """
         terms = analyse(query)
         short = len(words(query)) < _SHORT_QUERY_WORDS
-        # In a corpus of several languages, its words say nothing of the query's language.
-        one_language = len(self.passage_languages - {UNDETERMINED}) == 1
-        if terms and short and one_language and self._keyword.knows_every_word(query):
+        if terms and short and self._one_language and self._keyword.knows_every_word(query):
             return self.corpus_language
         detected = detect_language(query, UNDETERMINED, self.detection_languages)
         if detected != UNDETERMINED:
