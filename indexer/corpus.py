@@ -93,9 +93,10 @@ def load_corpus(folder: Path) -> list[Document]:
                 "only one would apply: keep one of them"
             )
         metadata[meta_path.stem] = meta_path
+    report_stems = {p.stem for p in by_id.values()}
     for stem, meta_path in metadata.items():
         # Ignored, its title and language would silently not apply.
-        if stem not in {p.stem for p in by_id.values()}:
+        if stem not in report_stems:
             raise CorpusError(
                 f"{meta_path}: no report {stem}.txt, .md or .pdf beside it; name a metadata "
                 "file like its report, or remove it"
