@@ -81,9 +81,7 @@ def excerpt(text: str, start: int, end: int, budget: int) -> str:
     first = last = len(before)
 
     def rendered(i: int, j: int) -> str:
-        head = ELLIPSIS + " " if units[i][0] > 0 else ""
-        tail = " " + ELLIPSIS if units[j][1] < len(text.rstrip()) else ""
-        return head + text[units[i][0] : units[j][1]] + tail
+        return _quoted(text, units[i][0], units[j][1])
 
     if len(rendered(first, last)) > budget:
         return _words_that_fit(text, start, budget)
@@ -100,13 +98,19 @@ def excerpt(text: str, start: int, end: int, budget: int) -> str:
 def _words_that_fit(text: str, start: int, budget: int) -> str:
     """The leading words of ``text[start:]`` within ``budget``, "…" on both sides; empty
     when fewer than :data:`MIN_QUOTED_WORDS` fit (a few words out of context mislead)."""
-    head = ELLIPSIS + " " if start > 0 else ""
-    room = budget - len(head) - len(" " + ELLIPSIS)
+    room = budget - (len(ELLIPSIS + " ") if start > 0 else 0) - len(" " + ELLIPSIS)
     cut = text.rfind(" ", start, start + room + 1) if room > 0 else -1
     quoted = text[start:cut].rstrip() if cut > start else ""
     if len(quoted.split()) < MIN_QUOTED_WORDS:
         return ""
-    return head + quoted + " " + ELLIPSIS
+    return _quoted(text, start, start + len(quoted))
+
+
+def _quoted(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` with "…" where text before or after it is left out."""
+    head = ELLIPSIS + " " if start > 0 else ""
+    tail = " " + ELLIPSIS if end < len(text.rstrip()) else ""
+    return head + text[start:end] + tail
 
 
 def build_context(
