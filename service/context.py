@@ -18,10 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.artifact import DocumentEntry
 from indexer.passage import Passage
 from indexer.text import sentence_spans
 from service.searcher import SearchHit
 
+# Budgets a caller may ask for: below the minimum hardly a passage fits; above the maximum
+# the block is no longer a short piece of evidence.
+MIN_CONTEXT_CHARS = 200
+MAX_CONTEXT_CHARS = 20_000
 SEPARATOR = "\n\n"
 ELLIPSIS = "…"
 # A highlight longer than the space left is quoted up to a word, if at least this many fit.
@@ -46,6 +51,12 @@ class GroundedContext:
     text: str
     citations: tuple[Citation, ...]
     omitted: int = 0
+
+
+def document_titles(documents: Sequence[DocumentEntry]) -> dict[str, str] | None:
+    """Titles for :func:`build_context` headers: only when the index holds several reports,
+    where "p. 3" alone does not say which report's page 3 is quoted."""
+    return {d.id: d.title for d in documents} if len(documents) > 1 else None
 
 
 def passage_header(n: int, passage: Passage, document_title: str | None = None) -> str:

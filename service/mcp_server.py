@@ -1,8 +1,9 @@
 """The search as an MCP server, so chat assistants (Claude Desktop, IDEs…) can call it.
 
 Built with the official ``mcp`` SDK. Tools: ``search_report`` (ranked passages with section,
-page and source URLs, as text for the model and as structured content for programs) and
-``get_passage``. Resources: the list of indexed documents and each document's text.
+page and source URLs, as text for the model and as structured content for programs; the
+filters and the character budget of the HTTP API) and ``get_passage``. Resources: the list
+of indexed documents and each document's text.
 
 Two transports share one server definition: stdio (``report-search mcp``, one process per
 client, see :func:`run_stdio`) and streamable HTTP, mounted at ``/mcp`` by the FastAPI app.
@@ -18,7 +19,8 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Annotated, Any
 
@@ -36,6 +38,12 @@ from pydantic import Field
 
 from indexer.passage import Passage
 from indexer.settings import Settings
+from service.context import (
+    MAX_CONTEXT_CHARS,
+    MIN_CONTEXT_CHARS,
+    build_context,
+    document_titles,
+)
 from service.engine import SearchEngine
 from service.passages import PassageNotFoundError
 from service.responses import LANG_PATTERN, PassageOut, SearchResponse
@@ -81,15 +89,47 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
                 "the query's language; leave unset to search passages in every language.",
             ),
         ] = None,
+        document: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=200,
+                description=f"Only this document (an id that {DOCUMENTS_URI} lists).",
+            ),
+        ] = None,
+        section: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=200,
+                description="Only sections whose title contains this (case and accents ignored).",
+            ),
+        ] = None,
+        page_min: Annotated[int | None, Field(ge=1, description="First page to search.")] = None,
+        page_max: Annotated[int | None, Field(ge=1, description="Last page to search.")] = None,
+        max_chars: Annotated[
+            int | None,
+            Field(
+                ge=MIN_CONTEXT_CHARS,
+                le=MAX_CONTEXT_CHARS,
+                description="Longest the quoted passages may be, in characters, all "
+                "together: a passage that does not fit whole is cut around the sentence that "
+                "matched. Leave unset for whole passages.",
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SearchResponse]:
         """Search the reports: ranked passages with section, page and source URLs."""
         engine = _engine(state, ToolError)
+        filters = SearchFilters(
+            lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
+        )
         try:
-            result = await engine.search(query, k, SearchFilters(lang=lang), Mode.HYBRID)
+            result = await engine.search(query, k, filters, Mode.HYBRID)
         except InvalidQueryError as exc:
             raise ToolError(str(exc)) from exc
+        titles = document_titles(engine.searcher.index.manifest.documents)
         return CallToolResult(
-            content=[TextContent(text=format_results(result))],
+            content=[TextContent(text=format_results(result, max_chars, titles))],
             structured_content=SearchResponse.from_result(result).model_dump(mode="json"),
         )
 
@@ -172,21 +212,41 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
     return server
 
 
-def format_results(result: SearchResult) -> str:
-    """Search results as text a model reads: numbered passages with where they come from."""
+def format_results(
+    result: SearchResult,
+    max_chars: int | None = None,
+    document_titles: Mapping[str, str] | None = None,
+) -> str:
+    """Search results as text a model reads: the numbered block that ``POST /context``
+    returns (whole passages unless ``max_chars`` is given), then each passage's id and
+    source URLs, which the budget does not count."""
     if not result.hits:
         return f"No passage matches {result.query!r}."
-    parts = [
-        f"{len(result.hits)} passages for {result.query!r} (query language: "
-        f"{result.query_lang}), best first. Cite them as [n] with their source URLs."
-    ]
-    for hit in result.hits:
-        p = hit.passage
-        parts.append(
-            f"[{hit.rank}] {p.section} (p. {p.page}) · passage {p.id} · score {hit.score:.3f}\n"
-            f"{p.text}\n{_sources(p)}"
+    grounded = build_context(result.hits, max_chars or sys.maxsize, document_titles)
+    if not grounded.citations:
+        return (
+            f"{len(result.hits)} passages match {result.query!r}, but not enough of the best "
+            f"one fits in max_chars={max_chars}: ask again with a larger max_chars."
         )
-    return "\n\n".join(parts)
+    lines = [
+        f"{len(grounded.citations)} passages for {result.query!r} (query language: "
+        f"{result.query_lang}), best first. Cite them as [n] with their source URLs.",
+        "",
+        grounded.text,
+        "",
+        "Passage ids (get_passage reads a passage whole) and source URLs:",
+    ]
+    for citation in grounded.citations:
+        p = citation.passage
+        quoted = " (quoted in part)" if citation.truncated else ""
+        urls = ", ".join(p.source_urls) or "no source listed"
+        lines.append(f"[{citation.n}] {p.id}{quoted}: {urls}")
+    if grounded.omitted:
+        lines.append(
+            f"{grounded.omitted} more passages did not fit in max_chars={max_chars}; "
+            "ask with a larger max_chars to read them."
+        )
+    return "\n".join(lines)
 
 
 def format_passage(passage: Passage) -> str:

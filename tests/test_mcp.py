@@ -17,7 +17,7 @@ from mcp_types import PARSE_ERROR
 from indexer.settings import Settings
 from service.api.app import create_app
 from service.engine import SearchEngine
-from service.mcp_server import build_mcp_server
+from service.mcp_server import build_mcp_server, format_results
 from service.searcher import Searcher
 from service.state import ServiceState
 from tests.conftest import live_server
@@ -41,8 +41,19 @@ async def _exercise(client: Client) -> None:
     assert "Al Raisi" in top["text"]
     assert any("interpol.int" in url for url in top["source_urls"])
     text = result.content[0].text
-    assert "[1]" in text and "Al Raisi" in text and "https://www.interpol.int/" in text
-    assert f"(p. {top['page']})" in text
+    assert f"[1] {top['section']} (p. {top['page']})" in text and "Al Raisi" in text
+    assert f"[1] {top['passage_id']}: https://www.interpol.int/" in text
+
+    narrowed = {"query": QUESTION, "k": 3, "page_min": 16, "page_max": 17, "section": "réforme"}
+    filtered = await client.call_tool("search_report", narrowed)
+    assert not filtered.is_error
+    assert [r["page"] for r in filtered.structured_content["results"]] == [16]
+    reversed_pages = await client.call_tool("search_report", narrowed | {"page_min": 18})
+    assert reversed_pages.is_error
+    assert reversed_pages.content[0].text.endswith(": page_min (18) is after page_max (17)")
+    budgeted = await client.call_tool("search_report", {"query": QUESTION, "max_chars": 600})
+    assert not budgeted.is_error and "Al Raisi" in budgeted.content[0].text
+    assert "more passages did not fit in max_chars=600" in budgeted.content[0].text
 
     passage = await client.call_tool("get_passage", {"passage_id": top["passage_id"]})
     assert not passage.is_error
@@ -61,7 +72,9 @@ async def _exercise(client: Client) -> None:
     )
     misspelt = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3})
     assert misspelt.is_error
-    assert "no argument 'top_k'; its arguments are k, lang, query" in misspelt.content[0].text
+    assert "no argument 'top_k'; its arguments are document, k, lang, max_chars," in (
+        misspelt.content[0].text
+    )
     english = await client.call_tool("search_report", {"query": QUESTION, "lang": "en"})
     assert english.is_error and "passages are in fr" in english.content[0].text
 
@@ -154,3 +167,20 @@ def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url
     # Nothing could ever come on a server-to-client stream: refused, not held open.
     stream = httpx.get(http_url, headers={"accept": "text/event-stream"}, timeout=10)
     assert stream.status_code == 405 and stream.headers["allow"] == "POST"
+
+
+def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Searcher) -> None:
+    result = searcher.search("Quels pays ont participé à l'opération Lionfish ?", k=6)
+    whole = format_results(result)
+    for hit in result.hits:
+        assert hit.passage.text in whole
+        assert f"[{hit.rank}] {hit.passage.id}: {', '.join(hit.passage.source_urls)}" in whole
+
+    for budget in (200, 700, 2500):
+        text = format_results(result, budget)
+        block = text.partition("\n\n")[2].rpartition("\n\nPassage ids")[0]
+        assert 0 < len(block) <= budget
+        cited = block.count("\n[") + 1
+        assert text.count(" (quoted in part)") <= cited
+        assert f"{len(result.hits) - cited} more passages did not fit" in text
+        assert f"[{cited}] {result.hits[cited - 1].passage.id}" in text

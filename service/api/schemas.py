@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from service.context import GroundedContext
+from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
 from service.responses import LANG_PATTERN, PassageOut
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
@@ -113,10 +113,6 @@ class ReloadResponse(BaseModel):
     previous_version: str
     version: str
     passages: int
-
-
-MIN_CONTEXT_CHARS = 200
-MAX_CONTEXT_CHARS = 20_000
 
 
 class ContextRequest(SearchOptions):

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from service.api.deps import EngineDep, query_parameters
 from service.api.schemas import ContextRequest, ContextResponse, error_responses
-from service.context import build_context
+from service.context import build_context, document_titles
 
 router = APIRouter(tags=["assistants"])
 
@@ -21,7 +21,6 @@ async def context(engine: EngineDep, body: ContextRequest) -> ContextResponse:
     """The ``k`` best passages as ``[n] SECTION (p. N)`` blocks of at most ``max_chars``
     characters in all, with a citation (passage, page, source URLs) for each ``[n]``."""
     result = await engine.search(body.query, body.k, body.filters(), body.mode)
-    documents = engine.searcher.index.manifest.documents
-    titles = {d.id: d.title for d in documents} if len(documents) > 1 else None
+    titles = document_titles(engine.searcher.index.manifest.documents)
     grounded = build_context(result.hits, body.max_chars, titles)
     return ContextResponse.from_context(grounded, result.query_lang)
