@@ -145,6 +145,8 @@ def query(
     lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
     document: Annotated[str | None, typer.Option(help="Only this document.")] = None,
     section: Annotated[str | None, typer.Option(help="Only sections containing this.")] = None,
+    page_min: Annotated[int | None, typer.Option(min=1, help="First page to search.")] = None,
+    page_max: Annotated[int | None, typer.Option(min=1, help="Last page to search.")] = None,
     mode: Annotated[Mode, typer.Option(help="Ranking evidence.")] = Mode.HYBRID,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
@@ -155,7 +157,9 @@ def query(
     except InvalidQueryError as exc:
         raise fail(exc) from exc
     searcher = _open(get_settings(), index)
-    filters = SearchFilters(lang=lang, document=document, section=section)
+    filters = SearchFilters(
+        lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
+    )
     try:
         result = searcher.search(text, k=k, filters=filters, mode=mode)
     except InvalidQueryError as exc:

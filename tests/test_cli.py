@@ -40,6 +40,17 @@ def test_query_json_output_is_the_api_shape():
     assert body["results"][0]["source_urls"]
 
 
+def test_query_filters_by_page_range_like_the_api():
+    args = ["query", "Operation Thunder", "--json", "-k", "3", "--page-min", "16"]
+    result = runner.invoke(search_app, [*args, "--page-max", "17"])
+    assert result.exit_code == 0, result.output
+    pages = [hit["page"] for hit in json.loads(result.stdout)["results"]]
+    assert len(pages) == 3 and all(16 <= page <= 17 for page in pages)
+    reversed_pages = runner.invoke(search_app, [*args, "--page-max", "15"])
+    assert reversed_pages.exit_code == 1
+    assert "page_min (16) is after page_max (15)" in reversed_pages.output
+
+
 def test_blank_query_exits_non_zero():
     result = runner.invoke(search_app, ["query", "   "])
     assert result.exit_code == 1
