@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +14,7 @@ from indexer.passage import Passage
 from service.api.app import create_app
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
 from service.searcher import Highlight, Searcher, SearchHit
+from tests.conftest import live_server
 
 QUESTION = "Who was elected INTERPOL President?"
 
@@ -219,8 +222,13 @@ def test_context_headers_name_the_report_in_an_index_of_several(settings, search
     two = Searcher(dataclasses.replace(index, manifest=manifest), searcher.encoder)
     with TestClient(create_app(settings, two)) as client:
         body = client.post("/context", json={"query": QUESTION, "k": 2}).json()
+        tool = client.get("/tools/openai").json()["function"]
+        only = {"query": QUESTION, "document": report.id}
+        assert client.post("/context", json=only).json()["citations"]
     assert body["context"].startswith(f"[1] {report.title} — ")
     assert body["citations"][0]["document"] == report.id
+    assert tool["parameters"]["properties"]["document"]["enum"] == [report.id, other.id]
+    assert f"{other.id}: {other.title}" in tool["description"]
 
 
 def test_context_takes_search_filters(client):
@@ -312,7 +320,7 @@ def test_openai_tool_definition(client):
     parameters = function["parameters"]
     assert parameters["type"] == "object"
     assert parameters["required"] == ["query"]
-    assert set(parameters["properties"]) == {"query", "k", "lang"}
+    assert set(parameters["properties"]) == {"query", "k", "lang"}  # one report: no `document`
     assert parameters["properties"]["k"]["maximum"] == 50
 
 
@@ -325,3 +333,34 @@ def test_anthropic_tool_definition_is_the_same_tool(client):
         "input_schema": openai["parameters"],
     }
     assert client.get("/tools/anthropic", params={"x": 1}).status_code == 422
+
+
+def test_readme_tool_calling_loop_runs_against_the_service(settings, searcher):
+    """The README's tool loop, as printed, with a scripted model in place of the chat API:
+    one tool call with the model's arguments (a bad one first), then an answer quoting the
+    tool's result."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    section = readme.split("### Tool calling", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    definitions, loop = code.split("\nsystem = ", 1)
+    (report,) = searcher.index.manifest.documents
+    calls = iter([{"query": QUESTION, "k": 99}, {"query": QUESTION, "k": 2, "document": report.id}])
+
+    def chat(messages: list[dict], tools: list[dict]) -> dict:
+        assert [tool["function"]["name"] for tool in tools] == ["search_report"]
+        arguments = next(calls, None)
+        if arguments is None:
+            return {"role": "assistant", "content": messages[-1]["content"]}
+        function = {"name": "search_report", "arguments": json.dumps(arguments)}
+        return {"role": "assistant", "tool_calls": [{"id": "1", "function": function}]}
+
+    with live_server(create_app(settings, searcher)) as url:
+        namespace: dict = {}
+        exec(definitions.replace("http://127.0.0.1:8000", url), namespace)
+        namespace["chat"] = chat
+        exec("system = " + loop.replace("print(", "(lambda *_: None)("), namespace)
+    tool_results = [m["content"] for m in namespace["messages"] if m["role"] == "tool"]
+    assert tool_results[0].startswith("Error: ") and "k" in tool_results[0]
+    answer = namespace["message"]["content"]
+    assert answer.startswith("[1] ") and "Al Raisi" in answer
+    assert "\n\nSources:\n[1] https://www.interpol.int/" in answer

@@ -24,8 +24,42 @@ router = APIRouter(tags=["assistants"])
 
 
 def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
-    """The function definition; naming the documents lets the model know when to call it."""
-    corpus = "; ".join(f"{d.title} (language: {d.language})" for d in documents)
+    """The function definition; naming the documents lets the model know when to call it.
+
+    With several documents it also takes ``document``, an enumeration of their ids, so that a
+    question about one report ("in the 2022 report…") is not answered from another.
+    """
+    corpus = "; ".join(f"{d.id}: {d.title} (language: {d.language})" for d in documents)
+    properties: dict[str, Any] = {
+        "query": {
+            "type": "string",
+            "description": "The question or keywords, in any language.",
+            "minLength": 1,
+            "maxLength": MAX_QUERY_CHARS,
+        },
+        "k": {
+            "type": "integer",
+            "description": "How many passages to return (default 5).",
+            "minimum": 1,
+            "maximum": MAX_K,
+            "default": 5,
+        },
+        "lang": {
+            "type": "string",
+            "description": (
+                "Only passages written in this language (ISO 639-1 code such as 'fr'), "
+                "whatever the query's language. Leave it out to search passages in every "
+                "language."
+            ),
+            "pattern": LANG_PATTERN,
+        },
+    }
+    if len(documents) > 1:
+        properties["document"] = {
+            "type": "string",
+            "description": "Only this report, when the question is about one of them.",
+            "enum": [d.id for d in documents],
+        }
     return {
         "type": "function",
         "function": {
@@ -39,30 +73,7 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
             ),
             "parameters": {
                 "type": "object",
-                "properties": {
-                    "query": {
-                        "type": "string",
-                        "description": "The question or keywords, in any language.",
-                        "minLength": 1,
-                        "maxLength": MAX_QUERY_CHARS,
-                    },
-                    "k": {
-                        "type": "integer",
-                        "description": "How many passages to return (default 5).",
-                        "minimum": 1,
-                        "maximum": MAX_K,
-                        "default": 5,
-                    },
-                    "lang": {
-                        "type": "string",
-                        "description": (
-                            "Only passages written in this language (ISO 639-1 code such as "
-                            "'fr'), whatever the query's language. Leave it out to search "
-                            "passages in every language."
-                        ),
-                        "pattern": LANG_PATTERN,
-                    },
-                },
+                "properties": properties,
                 "required": ["query"],
                 "additionalProperties": False,
             },
