@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints, Valida
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
+from indexer.language import UNDETERMINED
 from indexer.text import clean_text
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -39,7 +40,7 @@ class DocumentMetadata(BaseModel):
     year: StrictInt | None = None
     # A language code as langdetect gives them ("fr", "zh-cn"): passages take it when their
     # own language cannot be detected, and the `lang` filter compares codes.
-    language: Annotated[str, _LANGUAGE_CODE] = "und"
+    language: Annotated[str, _LANGUAGE_CODE] = UNDETERMINED
     publisher: str | None = None
     source_url: str | None = None
 

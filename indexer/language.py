@@ -16,6 +16,8 @@ from langdetect.utils.lang_profile import LangProfile
 
 from indexer.text import words
 
+# What a text's language is when it cannot be told (ISO 639-2's code for "undetermined").
+UNDETERMINED = "und"
 _MIN_LETTER_WORDS = 3
 _MIN_PROBABILITY = 0.70
 
@@ -131,7 +133,9 @@ def supported_languages() -> frozenset[str]:
     return frozenset(_profile_names())
 
 
-def detect_language(text: str, fallback: str = "und", languages: Collection[str] = ()) -> str:
+def detect_language(
+    text: str, fallback: str = UNDETERMINED, languages: Collection[str] = ()
+) -> str:
     """ISO 639-1 code of ``text``, or ``fallback`` when detection is unsure.
 
     ``languages`` limits the answer to those languages (all of langdetect's 55 when empty).

@@ -16,7 +16,7 @@ import numpy as np
 from indexer import ann
 from indexer.artifact import LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
-from indexer.language import detect_language, supported_languages
+from indexer.language import UNDETERMINED, detect_language, supported_languages
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, words
@@ -27,7 +27,6 @@ from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
-UNDETERMINED = "und"
 # A query is "in capitals" when at least this share of its letters, and this many, are.
 _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
@@ -114,13 +113,11 @@ class Searcher:
         self.encoder = encoder
         self.weights = weights or RankingWeights()
         passages = index.passages
-        self._keyword = KeywordIndex([f"{p.section}\n{p.text}" for p in passages])
         self._languages = np.array([p.lang for p in passages])
         self.passage_languages = frozenset(self._languages.tolist())
-        # Only a corpus of one language tells a short query's language by its words (an
-        # undetected passage is no second language).
-        self._one_language = len(self.passage_languages - {UNDETERMINED}) == 1
-        self.corpus_language = _majority([p.lang for p in passages])
+        self._keyword = KeywordIndex(
+            [f"{p.section}\n{p.text}" for p in passages], self._languages.tolist()
+        )
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
@@ -234,29 +231,29 @@ class Searcher:
         )
 
     def query_language(self, query: str) -> str:
-        """Language of the query; when unsure, the corpus's if its words are the corpus's.
+        """Language of the query; when unsure, that of the passages that use its words.
 
         Detection chooses among the likely query languages (``REPORT_QUERY_LANGUAGES``):
         192 of 198 evaluation queries come out right among all 55 languages, all 198 with these
         five (German read as Afrikaans, English as Italian, French as Catalan otherwise).
         Short queries defeat statistical detection: "HAECHI" and "I-SOP 2021" are too short
         to judge, and langdetect reads "trafic de drogue" as Spanish with certainty. A query
-        of fewer than five words whose every word, small words included, occurs in the corpus
-        is most likely in its language (names and figures included), so it gets the corpus's
-        language first: "Was ist I-SOP?" does not, since "was" and "ist" are not the report's
-        words. When detection is unsure, a query whose terms mostly occur in the corpus gets
-        its language too; otherwise the answer is "und" rather than a guess. Over the 258
-        evaluation queries this changes no answer.
+        of fewer than five words whose every word, small words included, occurs in the
+        passages of one language only is most likely in that language (names and figures
+        included): "Was ist I-SOP?" is not taken as French, since "was" and "ist" are not the
+        report's words. When detection is unsure, the language whose passages hold most of
+        the query's terms; otherwise "und" rather than a guess. Over the 258 evaluation
+        queries this changes no answer.
         """
         terms = analyse(query)
-        short = len(words(query)) < _SHORT_QUERY_WORDS
-        if terms and short and self._one_language and self._keyword.knows_every_word(query):
-            return self.corpus_language
+        if terms and len(words(query)) < _SHORT_QUERY_WORDS:
+            using = self._keyword.languages_using_every_word(query)
+            if len(using) == 1:
+                return using[0]
         detected = detect_language(query, UNDETERMINED, self.detection_languages)
-        if detected != UNDETERMINED:
+        if detected != UNDETERMINED or not terms:
             return detected
-        known = sum(self._keyword.knows(term) for term in terms)
-        return self.corpus_language if terms and known * 2 > len(terms) else UNDETERMINED
+        return self._keyword.language_of_most_terms(terms) or UNDETERMINED
 
     def _candidates(
         self,
@@ -393,7 +390,3 @@ def model_text(query: str) -> str:
     if capitals >= _CAPITALS_MIN_LETTERS and capitals >= _CAPITALS_SHARE * len(letters):
         return query.lower()
     return query
-
-
-def _majority(languages: list[str]) -> str:
-    return max(set(languages), key=languages.count) if languages else UNDETERMINED

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from indexer.language import detect_language
+from indexer.passage import Passage
 from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse
@@ -173,32 +176,55 @@ def test_query_language(searcher, query, lang):
     assert searcher.query_language(query) == lang
 
 
-def test_in_a_corpus_of_several_languages_short_queries_go_to_detection(searcher):
-    """The rule that takes a short query of corpus words as in the corpus's language holds
-    for a one-language corpus only: with an English report beside the French one, "forces de
-    police" is no longer French by default."""
+ENGLISH = (
+    "Counterfeit medicines sold online put patients at risk; police forces seized thousands "
+    "of packages and closed the websites that sold them."
+)
+
+
+def _relabelled(searcher: Searcher, change: Callable[[int, Passage], Passage]) -> Searcher:
+    """The searcher over the report's passages as ``change`` rewrites them (by position)."""
     index = searcher.index
-    passages = tuple(
-        dataclasses.replace(p, lang="en") if i % 3 == 0 else p for i, p in enumerate(index.passages)
-    )
-    mixed = Searcher(
+    passages = tuple(change(i, p) for i, p in enumerate(index.passages))
+    return Searcher(
         dataclasses.replace(index, passages=passages),
         searcher.encoder,
         query_languages=searcher.query_languages,
     )
-    assert searcher.query_language("forces de police") == "fr"
-    assert mixed.query_language("forces de police") != "fr"  # langdetect reads it as Spanish
+
+
+def test_short_queries_take_the_language_of_the_passages_that_use_their_words(searcher):
+    """In an index of French and English reports, a short query of words only the French
+    passages use is French, one of words only the English passages use is English, and one
+    whose words both use goes to detection."""
+
+    def english(i: int, p: Passage) -> Passage:
+        return dataclasses.replace(p, lang="en", text=ENGLISH) if i % 10 == 0 else p
+
+    mixed = _relabelled(searcher, english)
+    assert mixed.query_language("trafic de drogue") == "fr"  # langdetect: Spanish
+    assert mixed.query_language("counterfeit medicines") == "en"
+    assert mixed.query_language("police online") == "en"  # "online" is no French word here
     assert mixed.query_language("Qui a été élu président ?") == "fr"
-    # A passage whose language could not be detected does not make a second language.
-    undetermined = tuple(
-        dataclasses.replace(p, lang="und") if i == 0 else p for i, p in enumerate(index.passages)
-    )
-    french = Searcher(
-        dataclasses.replace(index, passages=undetermined),
-        searcher.encoder,
-        query_languages=searcher.query_languages,
-    )
-    assert french.query_language("forces de police") == "fr"
+
+    def bilingual(i: int, p: Passage) -> Passage:
+        return (
+            dataclasses.replace(p, lang="en", text=f"{ENGLISH} trafic de drogue")
+            if i % 10 == 0
+            else p
+        )
+
+    both = _relabelled(searcher, bilingual)
+    query = "trafic de drogue"
+    assert both.query_language(query) == detect_language(query, "und", both.detection_languages)
+    assert both.query_language(query) != "fr"
+
+
+def test_an_undetermined_passage_lends_its_words_to_every_language(searcher):
+    def undetermined(i: int, p: Passage) -> Passage:
+        return dataclasses.replace(p, lang="und") if i == 0 else p
+
+    assert _relabelled(searcher, undetermined).query_language("forces de police") == "fr"
 
 
 def test_keyword_mode_needs_a_shared_term(searcher):
