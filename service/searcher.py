@@ -5,6 +5,7 @@ The HTTP API, the CLI, the evaluation and the tests all go through :class:`Searc
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ _CAPITALS_MIN_LETTERS = 8
 _LISTED_DOCUMENTS = 10
 # Below this many words, a query made only of corpus terms is taken as in the corpus language.
 _SHORT_QUERY_WORDS = 5
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidQueryError(ValueError):
@@ -171,6 +173,14 @@ class Searcher:
         if not 1 <= k <= MAX_K:
             raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
         filters = filters or SearchFilters()
+        for name, value in (("document", filters.document), ("section", filters.section)):
+            # Blank, a filter would match nothing (document) or everything (section).
+            if value is not None and not value.strip():
+                raise InvalidQueryError(
+                    f"{name}: must not be blank; leave the filter out to search everything"
+                )
+            if value is not None and CONTROL_CHARACTERS.search(value):
+                raise InvalidQueryError(f"{name}: contains control characters")
         first, last = filters.page_min, filters.page_max
         if first is not None and last is not None and first > last:
             raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
@@ -359,17 +369,24 @@ def validate_query(query: str) -> str:
 
     Form feeds and vertical tabs, which text copied from a PDF carries, are line breaks.
     """
-    # The limit applies to what was typed: NFC can lengthen some scripts' text.
-    typed = query.strip()
-    if len(typed) > MAX_QUERY_CHARS:
+    # The limit applies to what was sent, as the API's schema says: NFC can lengthen some
+    # scripts' text, and stripping would make the CLI accept what HTTP refuses.
+    if len(query) > MAX_QUERY_CHARS:
         raise InvalidQueryError(
-            f"the query is {len(typed)} characters long; the limit is {MAX_QUERY_CHARS}"
+            f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}"
         )
-    stripped = canonical(typed).translate(PAGE_BREAKS).strip()
-    if CONTROL_CHARACTERS.search(stripped):
+    if _SURROGATE.search(query):
+        raise InvalidQueryError("the query is not valid Unicode text (a lone surrogate)")
+    # Checked before stripping, which would drop some of them (U+0085, U+001C-U+001F) at
+    # the ends and let them pass.
+    text = canonical(query).translate(PAGE_BREAKS)
+    if CONTROL_CHARACTERS.search(text):
         raise InvalidQueryError("the query contains control characters")
+    stripped = text.strip()
     if not stripped:
         raise InvalidQueryError("the query is empty: type a question or keywords")
+    if not any(c.isalnum() for c in stripped):
+        raise InvalidQueryError("the query has no letters or digits to search for")
     return stripped
 
 

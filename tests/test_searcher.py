@@ -53,6 +53,40 @@ def test_query_is_read_in_canonical_form():
         validate_query("HAE\x00CHI")
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        # Stripping would remove these at the ends (str.strip counts them as spaces).
+        ("\x85HAECHI", "control characters"),
+        ("HAECHI\x1f", "control characters"),
+        # Not text at all: a lone surrogate (a broken UTF-16 pair) reaches no tokenizer.
+        ("caf\udce9", "not valid Unicode"),
+        ("\ud800", "not valid Unicode"),
+        # Nothing to search for: arbitrary passages would come back.
+        ("\ue000", "no letters or digits"),
+        ("?!", "no letters or digits"),
+        # The limit counts what was sent, spaces included, as the API's schema does.
+        (" " * 5 + "a" * 1000, "1005 characters long"),
+    ],
+)
+def test_queries_that_are_no_text_to_search_are_refused(query, said):
+    with pytest.raises(InvalidQueryError, match=said):
+        validate_query(query)
+
+
+@pytest.mark.parametrize(
+    ("filters", "said"),
+    [
+        (SearchFilters(section=" "), "section: must not be blank"),
+        (SearchFilters(document=""), "document: must not be blank"),
+        (SearchFilters(section="a\x01"), "section: contains control characters"),
+    ],
+)
+def test_blank_or_broken_filters_are_refused_by_every_interface(searcher, filters, said):
+    with pytest.raises(InvalidQueryError, match=said):
+        searcher.prepare("HAECHI", filters=filters)
+
+
 def test_a_question_typed_in_capitals_finds_what_it_finds_in_ordinary_case(searcher):
     question = "Wer wurde zum Präsidenten von INTERPOL gewählt?"
     ordinary = searcher.search(question, k=1, mode=Mode.DENSE).hits[0].passage.id

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
 from service.responses import LANG_PATTERN, PassageOut
@@ -28,16 +27,6 @@ class SearchOptions(BaseModel):
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
     mode: Mode = Field(default=Mode.HYBRID, description="Ranking: dense, keyword or hybrid.")
-
-    @field_validator("document", "section")
-    @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        """A blank filter would match nothing (document) or everything (section)."""
-        if value is not None and not value.strip():
-            raise PydanticCustomError(
-                "blank", "must not be blank; leave the filter out to search everything"
-            )
-        return value
 
     def filters(self) -> SearchFilters:
         """The core filters these options describe."""
