@@ -81,14 +81,26 @@ _INDEX_OPTION = typer.Option(help="Index root (default: settings).")
 
 @app.command(name="list")
 def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
-    """List the index versions of a root, oldest first; * marks the current one."""
-    root = index or get_settings().index_dir
+    """List the index versions of a root, oldest first; * marks the current one.
+
+    Each version is read whole and checked against the configured model, so that a damaged
+    version or one of another model shows here, not at the next rollback.
+    """
+    settings = get_settings()
+    root = index or settings.index_dir
     found = versions.list_versions(root)
     if not found:
         raise fail(VersionError(f"no index versions in {root}; run `report-index build`"))
+    try:
+        configured = resolve_model(settings).identity
+    except _USER_ERRORS as exc:
+        typer.echo(f"(not checked against the configured model: {exc})", err=True)
+        configured = None
     for version in found:
-        try:  # read whole: a damaged file shows here, not at the next rollback
+        try:
             manifest = load_index(version.path).manifest
+            if configured is not None:
+                manifest.require_model(configured)
             model = manifest.model
             detail = (
                 f"{manifest.passage_count} passages, {len(manifest.documents)} document(s), "

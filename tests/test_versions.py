@@ -134,6 +134,9 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     refused = runner.invoke(index_app, ["rollback", other, "--index", str(root)])
     assert refused.exit_code == 1 and "was built with model" in refused.output, refused.output
     assert load_index(root).version == ids[1]
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    assert f"  {other}  cannot be served: " in listed.output, listed.output
+    assert "was built with model" in listed.output.split(other, 1)[1].split("\n")[0]
     unknown = runner.invoke(
         index_app, ["rollback", "v999999-20990101T000000Z", "--index", str(root)]
     )
