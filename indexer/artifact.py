@@ -251,6 +251,12 @@ def read_manifest(root: Path) -> Manifest:
     """The manifest of the current index of ``root`` (or of a version folder)."""
     folder = versions.resolve(root)
     path = folder / MANIFEST_FILE
+    if not path.is_file() and folder != root:
+        raise ArtifactError(
+            f"the current index version of {root} ({folder}) has no {MANIFEST_FILE}: it was "
+            f"deleted or damaged. `report-index rollback --index {root}` serves the one before "
+            f"it; `report-index build --out {root} --force` builds a new one"
+        )
     if not path.is_file():
         raise ArtifactError(
             f"no index at {root} (missing {MANIFEST_FILE}); build one with "
@@ -268,17 +274,29 @@ def read_manifest(root: Path) -> Manifest:
 def read_passages(root: Path) -> tuple[Passage, ...]:
     """The passages of the current index of ``root`` (or a version folder), without vectors."""
     folder = versions.resolve(root)
+    path = folder / PASSAGES_FILE
     try:
-        lines = (folder / PASSAGES_FILE).read_text("utf-8").splitlines()
-        return tuple(Passage.from_dict(json.loads(line)) for line in lines if line.strip())
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, ValueError) as exc:
         raise ArtifactError(f"index at {folder} is damaged ({exc}); {_REBUILD}") from exc
+    passages = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            passages.append(Passage.from_dict(json.loads(line)))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ArtifactError(
+                f"index at {folder} is damaged: line {number} of {PASSAGES_FILE} is no "
+                f"passage ({type(exc).__name__}: {exc}); {_REBUILD}"
+            ) from exc
+    return tuple(passages)
 
 
 def load_index(root: Path) -> LoadedIndex:
     """Read and cross-check the current index of ``root`` (or a version folder)."""
     folder = versions.resolve(root)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(root)
     passages = read_passages(folder)
     reading = VECTORS_FILE
     try:
@@ -304,19 +322,29 @@ def load_index(root: Path) -> LoadedIndex:
         raise ArtifactError(
             f"index at {folder} is damaged: {reading} cannot be read ({exc}); {_REBUILD}"
         ) from exc
-    n = manifest.passage_count
-    consistent = (
-        len(passages) == vectors.ntotal == n
-        and hubness.shape == (n,)
-        and sentences.offsets.shape == (n + 1,)
-        and sentences.vectors.shape[0] == sentences.spans.shape[0] == manifest.sentence_count
-        and int(sentences.offsets[-1]) == manifest.sentence_count
-    )
-    if not consistent:
+    n, m = manifest.passage_count, manifest.sentence_count
+    disagreeing = [
+        f"{file} holds {what}"
+        for file, what, agrees in (
+            (PASSAGES_FILE, f"{len(passages)} passages", len(passages) == n),
+            (VECTORS_FILE, f"{vectors.ntotal} vectors", vectors.ntotal == n),
+            (HUBNESS_FILE, f"values of shape {hubness.shape}", hubness.shape == (n,)),
+            (
+                SENTENCES_FILE,
+                f"{sentences.vectors.shape[0]} sentence vectors, {sentences.spans.shape[0]} "
+                f"spans and offsets for {sentences.offsets.shape[0] - 1} passages ending at "
+                f"{int(sentences.offsets[-1]) if sentences.offsets.size else 0}",
+                sentences.offsets.shape == (n + 1,)
+                and sentences.vectors.shape[0] == sentences.spans.shape[0] == m
+                and int(sentences.offsets[-1]) == m,
+            ),
+        )
+        if not agrees
+    ]
+    if disagreeing:
         raise ArtifactError(
-            f"index at {folder} is inconsistent: {len(passages)} passages, {vectors.ntotal} "
-            f"vectors, {sentences.vectors.shape[0]} sentence vectors; the manifest says "
-            f"{n} passages and {manifest.sentence_count} sentences; {_REBUILD}"
+            f"index at {folder} is inconsistent: its manifest says {n} passages and {m} "
+            f"sentences, but {'; '.join(disagreeing)}; {_REBUILD}"
         )
     if vectors.d != manifest.dimension or sentences.vectors.shape[1] != manifest.dimension:
         raise ArtifactError(

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer import artifact, durable, versions
@@ -210,8 +211,34 @@ def test_truncated_passages_file_is_inconsistent(index_dir, tmp_path):
     shutil.copytree(index_dir / "current", copy)
     lines = (copy / "passages.jsonl").read_text("utf-8").splitlines()
     (copy / "passages.jsonl").write_text("\n".join(lines[:-1]) + "\n", "utf-8")
-    with pytest.raises(ArtifactError, match="inconsistent"):
+    with pytest.raises(ArtifactError, match=r"inconsistent.*passages\.jsonl holds"):
         load_index(copy)
+
+
+def test_a_damaged_index_is_refused_naming_the_file_at_fault(index_dir, tmp_path):
+    copy = tmp_path / "index" / "current"
+    shutil.copytree(index_dir / "current", copy)
+    hubness = np.load(copy / "hubness.npy")
+    np.save(copy / "hubness.npy", np.append(hubness, 0.0))
+    with pytest.raises(ArtifactError, match=r"inconsistent: .* but hubness\.npy holds values"):
+        load_index(copy)
+    np.save(copy / "hubness.npy", hubness)
+    lines = (copy / "passages.jsonl").read_text("utf-8").splitlines()
+    lines[2] = "not json"
+    (copy / "passages.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    with pytest.raises(ArtifactError, match=r"line 3 of passages\.jsonl is no passage"):
+        load_index(copy)
+
+
+def test_a_current_version_without_its_files_says_how_to_recover(index_dir, tmp_path):
+    root = tmp_path / "index"
+    shutil.copytree(index_dir, root, symlinks=True)
+    for file in (root / "current").resolve().iterdir():  # current still points at it
+        file.unlink()
+    with pytest.raises(ArtifactError) as refused:
+        load_index(root)
+    assert f"report-index rollback --index {root}" in str(refused.value)
+    assert f"--out {root} --force" in str(refused.value)
 
 
 def test_a_version_with_a_missing_file_is_not_up_to_date(index_dir, settings, tmp_path):
