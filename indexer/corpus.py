@@ -16,6 +16,7 @@ from pypdf.errors import FileNotDecryptedError
 
 from indexer.language import UNDETERMINED
 from indexer.text import clean_text
+from indexer.validation import described
 
 TEXT_SUFFIXES = (".txt", ".md")
 PDF_SUFFIX = ".pdf"
@@ -174,5 +175,7 @@ def _parse_metadata(meta_path: Path, raw: bytes) -> DocumentMetadata:
         return DocumentMetadata(title=meta_path.stem)
     try:
         return DocumentMetadata.model_validate(json.loads(raw.decode("utf-8-sig")))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorpusError(f"{meta_path}: invalid metadata: {exc}") from exc
+    except ValidationError as exc:
+        raise CorpusError(f"{meta_path}: invalid metadata: {described(exc.errors())}") from exc

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from indexer.passage import Passage
+from indexer.validation import described
 from service.searcher import InvalidQueryError, SearchHit, validate_query
 
 
@@ -74,8 +75,10 @@ def load_queries(path: Path) -> list[EvalQuery]:
             continue
         try:
             queries.append(EvalQuery.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise EvalFileError(f"{path}:{number}: not a valid query line ({exc})") from exc
+        except json.JSONDecodeError as exc:
+            raise EvalFileError(f"{path}:{number}: not a JSON object ({exc})") from exc
+        except ValidationError as exc:
+            raise EvalFileError(f"{path}:{number}: {described(exc.errors())}") from exc
     if not queries:
         raise EvalFileError(f"{path} holds no queries")
     return queries

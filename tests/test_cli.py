@@ -114,11 +114,18 @@ def test_eval_bad_file_exits_non_zero(tmp_path):
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        ('{"id": "x", "lang": "fr", "query": "   ", "answers": ["a"]}\n', "bad.jsonl:1"),
-        ('{"id": "x", "lang": "fr", "query": "Qui ?", "answers": []}\n', "bad.jsonl:1"),
+        (
+            '{"id": "x", "lang": "fr", "query": "   ", "answers": ["a"]}\n',
+            "bad.jsonl:1: query: the query is empty",
+        ),
+        (
+            '{"id": "x", "lang": "fr", "query": "Qui ?", "answers": []}\n',
+            "bad.jsonl:1: answers: List should have at least 1 item",
+        ),
+        ('{"id": "x", "query": "Qui ?"}\n', "bad.jsonl:1: lang: Field required; answers: Field"),
         ("caf\xe9\n".encode("latin-1"), "is not UTF-8 text"),
     ],
-    ids=["blank-query", "no-answers", "latin-1"],
+    ids=["blank-query", "no-answers", "missing-fields", "latin-1"],
 )
 def test_eval_file_mistakes_are_one_line_before_any_search(tmp_path, content, said):
     bad = tmp_path / "bad.jsonl"
@@ -129,6 +136,7 @@ def test_eval_file_mistakes_are_one_line_before_any_search(tmp_path, content, sa
     result = runner.invoke(search_app, ["eval", str(bad)])
     assert result.exit_code == 1
     assert said in result.output
+    assert "errors.pydantic.dev" not in result.output and "[type=" not in result.output
     assert isinstance(result.exception, SystemExit)  # typer's exit, not a traceback
 
 

@@ -17,6 +17,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from tqdm import tqdm
 
 from indexer.settings import Settings, get_settings
+from indexer.validation import described
 from service.api.observability import RequestObserver
 from service.api.routes import admin, context, health, metrics, passages, search, tools
 from service.api.routes.web import mount_web
@@ -168,14 +169,9 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             "the request body must be JSON, sent with the header Content-Type: application/json",
         )
-    messages = []
-    for error in errors:
-        # loc starts with where the value came from ("body", "query"): not a field name.
-        where = ".".join(str(part) for part in tuple(error.get("loc", ()))[1:])
-        messages.append(f"{where or 'request'}: {error.get('msg', 'invalid value')}")
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": "; ".join(messages), "errors": jsonable_encoder(errors)},
+        content={"detail": described(errors, skip=1), "errors": jsonable_encoder(errors)},
     )
 
 
