@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +60,9 @@ def _open(settings: Settings, index: Path | None) -> Searcher:
 def serve(
     index: IndexOption = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: settings).")
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -87,6 +90,7 @@ def serve(
         manifest = read_manifest(settings.index_dir)
         model = resolve_model(settings)
         manifest.require_model(model.identity)
+        _check_can_listen(settings.host, settings.port)
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     options: dict[str, Any] = {
@@ -107,6 +111,20 @@ def serve(
         timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
         **options,
     )
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """OSError naming the address when ``serve`` could not listen there (taken, or not an
+    address of this machine): uvicorn would log it as JSON and exit with status 3, after
+    the model and index had loaded."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = addresses[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def _export_query_encoder(settings: Settings, model: ResolvedModel) -> None:

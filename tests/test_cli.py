@@ -214,6 +214,8 @@ def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
     monkeypatch.setattr(
         service.cli, "export_onnx", lambda folder, quantize: calls.append(("export", {}))
     )
+    # 10.1.2.3 is no address of this machine: whether serve can listen is another test's.
+    monkeypatch.setattr(service.cli, "_check_can_listen", lambda host, port: None)
     # Set here so that what serve exports is undone after the test.
     monkeypatch.setenv("REPORT_HOST", "127.0.0.1")
     monkeypatch.setenv("REPORT_PORT", "8000")
@@ -230,6 +232,23 @@ def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
     assert exported == ("export", {})
     assert target == "service.api.app:create_worker_app" and options["host"] == "10.1.2.3"
     assert get_settings.__wrapped__().host == "10.1.2.3"  # what a worker process reads
+
+
+def test_serve_says_when_it_cannot_listen_before_starting(monkeypatch):
+    import socket
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn was started"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(search_app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
+    out_of_range = runner.invoke(search_app, ["serve", "--port", "99999"])
+    assert out_of_range.exit_code == 2 and "65535" in out_of_range.output
 
 
 def test_serve_refuses_an_index_of_another_model_before_binding(monkeypatch, tmp_path, index_dir):
