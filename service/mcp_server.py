@@ -80,7 +80,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
                 description="The question or keywords, in any language (search is cross-lingual).",
             ),
         ],
-        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many passages.")] = 5,
+        k: Annotated[int, Field(ge=1, le=MAX_K, strict=True, description="How many passages.")] = 5,
         lang: Annotated[
             str | None,
             Field(
@@ -105,13 +105,18 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
                 description="Only sections whose title contains this (case and accents ignored).",
             ),
         ] = None,
-        page_min: Annotated[int | None, Field(ge=1, description="First page to search.")] = None,
-        page_max: Annotated[int | None, Field(ge=1, description="Last page to search.")] = None,
+        page_min: Annotated[
+            int | None, Field(ge=1, strict=True, description="First page to search.")
+        ] = None,
+        page_max: Annotated[
+            int | None, Field(ge=1, strict=True, description="Last page to search.")
+        ] = None,
         max_chars: Annotated[
             int | None,
             Field(
                 ge=MIN_CONTEXT_CHARS,
                 le=MAX_CONTEXT_CHARS,
+                strict=True,
                 description="Longest the quoted passages may be, in characters, all "
                 "together: a passage that does not fit whole is cut around the sentence that "
                 "matched. Leave unset for whole passages.",

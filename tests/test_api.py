@@ -143,6 +143,24 @@ def test_bad_post_bodies_get_readable_422(client, body):
     assert isinstance(response.json()["detail"], str) and response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/search", {"query": "x", "k": True}),
+        ("/search", {"query": "x", "k": "3"}),
+        ("/search", {"query": "x", "page_min": "2"}),
+        ("/context", {"query": "x", "max_chars": "900"}),
+    ],
+)
+def test_a_json_body_sends_numbers_as_numbers(client, path, body):
+    """A query string's "3" is read as 3; a JSON body's "3" or true is the sender's bug."""
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    (field,) = set(body) - {"query"}
+    assert response.json()["detail"].startswith(f"{field}: Input should be a valid integer")
+    assert client.get("/search", params={"q": "x", "k": "3"}).status_code == 200
+
+
 def test_malformed_json_is_a_400(client):
     response = client.post(
         "/search", content=b'{"query": "x",', headers={"content-type": "application/json"}

@@ -70,6 +70,12 @@ async def _exercise(client: Client) -> None:
     assert two.is_error and two.content[0].text.startswith(
         "invalid arguments for search_report: query: String should have at least 1 character; k:"
     )
+    # A JSON string or boolean is no number: true used to be read as k = 1.
+    for wrong in (True, "3"):
+        typed = await client.call_tool("search_report", {"query": QUESTION, "k": wrong})
+        assert typed.is_error and typed.content[0].text.startswith(
+            "invalid arguments for search_report: k: Input should be a valid integer"
+        )
     misspelt = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3})
     assert misspelt.is_error
     assert "no argument 'top_k'; its arguments are document, k, lang, max_chars," in (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
 from service.responses import LANG_PATTERN, PassageOut
@@ -45,7 +46,23 @@ class SearchParams(SearchOptions):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
 
 
-class SearchRequest(SearchOptions):
+class JsonSearchOptions(SearchOptions):
+    """Search options sent as a JSON body, where a number must be a JSON number.
+
+    A query string's values are all text, so ``GET`` reads ``k=3``; a body that sends
+    ``"k": "3"`` or ``"k": true`` has a bug its sender should hear of (``true`` was read as
+    ``k`` = 1).
+    """
+
+    @field_validator("k", "page_min", "page_max", "max_chars", mode="before", check_fields=False)
+    @classmethod
+    def _json_number(cls, value: object) -> object:
+        if isinstance(value, bool | str):
+            raise PydanticCustomError("int_type", "Input should be a valid integer (a JSON number)")
+        return value
+
+
+class SearchRequest(JsonSearchOptions):
     """Body of ``POST /search``."""
 
     query: str = Field(
@@ -104,7 +121,7 @@ class ReloadResponse(BaseModel):
     passages: int
 
 
-class ContextRequest(SearchOptions):
+class ContextRequest(JsonSearchOptions):
     """Body of ``POST /context``: a search whose passages come back as one cited block."""
 
     query: str = Field(
