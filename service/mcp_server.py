@@ -36,6 +36,7 @@ from mcp.server.mcpserver.exceptions import (
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from indexer.language import UNDETERMINED
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.context import (
@@ -203,7 +204,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         lines = [
             f"# {entry.title}",
             "",
-            f"Year: {entry.year or 'unknown'} · language: {entry.language} · "
+            f"Year: {entry.year or 'unknown'} · language: "
+            f"{'unknown' if entry.language == UNDETERMINED else entry.language} · "
             f"{entry.passages} passages",
         ]
         heading = None
@@ -230,11 +232,11 @@ def format_results(
     grounded = build_context(result.hits, max_chars or sys.maxsize, document_titles)
     if not grounded.citations:
         return (
-            f"{len(result.hits)} passages match {result.query!r}, but not enough of the best "
-            f"one fits in max_chars={max_chars}: ask again with a larger max_chars."
+            f"Found {_count(len(result.hits), 'passage')} for {result.query!r}, but not enough "
+            f"of the best one fits in max_chars={max_chars}: ask again with a larger max_chars."
         )
     lines = [
-        f"{len(grounded.citations)} passages for {result.query!r} (query language: "
+        f"{_count(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
         f"{result.query_lang}), best first. Cite them as [n] with their source URLs.",
         "",
         grounded.text,
@@ -248,7 +250,7 @@ def format_results(
         lines.append(f"[{citation.n}] {p.id}{quoted}: {urls}")
     if grounded.omitted:
         lines.append(
-            f"{grounded.omitted} more passages did not fit in max_chars={max_chars}; "
+            f"{_count(grounded.omitted, 'more passage')} did not fit in max_chars={max_chars}; "
             "ask with a larger max_chars to read them."
         )
     return "\n".join(lines)
@@ -342,6 +344,10 @@ def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:
         return state.require_engine()
     except NotReadyError as exc:
         raise error(str(exc)) from exc
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _sources(passage: Passage) -> str:

@@ -316,7 +316,9 @@ def test_openai_tool_definition(client):
     assert tool["type"] == "function"
     function = tool["function"]
     assert function["name"] == "search_report"
-    assert "INTERPOL" in function["description"]
+    assert function["description"].startswith(
+        "Search this report: interpol-2021-fr: INTERPOL — Rapport annuel 2021 (language: fr) "
+    )
     parameters = function["parameters"]
     assert parameters["type"] == "object"
     assert parameters["required"] == ["query"]

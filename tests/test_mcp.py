@@ -188,5 +188,6 @@ def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Sear
         assert 0 < len(block) <= budget
         cited = block.count("\n[") + 1
         assert text.count(" (quoted in part)") <= cited
-        assert f"{len(result.hits) - cited} more passages did not fit" in text
+        omitted = len(result.hits) - cited
+        assert f"{omitted} more passage{'' if omitted == 1 else 's'} did not fit" in text
         assert f"[{cited}] {result.hits[cited - 1].passage.id}" in text

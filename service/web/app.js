@@ -41,6 +41,9 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// What the service says when it cannot tell a query's language (ISO 639-2 "undetermined").
+const UNDETERMINED = "und";
+
 function languageName(code) {
   try {
     return languageNames.of(code) ?? code;
@@ -271,9 +274,13 @@ function showResults(body, state) {
     );
     return;
   }
+  const asked =
+    body.query_lang === UNDETERMINED
+      ? "language not recognised"
+      : `asked in ${languageName(body.query_lang)}`;
   showStatus(
     `${count} passage${count === 1 ? "" : "s"} for “${body.query}”${filtersText(state)} ` +
-      `(asked in ${languageName(body.query_lang)}, ${Math.round(body.took_ms)} ms).`,
+      `(${asked}, ${Math.round(body.took_ms)} ms).`,
   );
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from indexer.artifact import DocumentEntry
+from indexer.language import UNDETERMINED
 from service.api.deps import StateDep, query_parameters
 from service.responses import LANG_PATTERN
 from service.searcher import MAX_K, MAX_QUERY_CHARS
@@ -29,7 +30,11 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
     With several documents it also takes ``document``, an enumeration of their ids, so that a
     question about one report ("in the 2022 report…") is not answered from another.
     """
-    corpus = "; ".join(f"{d.id}: {d.title} (language: {d.language})" for d in documents)
+    corpus = "; ".join(
+        f"{d.id}: {d.title}" + (f" (language: {d.language})" if d.language != UNDETERMINED else "")
+        for d in documents
+    )
+    which = "this report" if len(documents) == 1 else "these reports"
     properties: dict[str, Any] = {
         "query": {
             "type": "string",
@@ -65,7 +70,7 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
         "function": {
             "name": "search_report",
             "description": (
-                f"Search {f'these reports: {corpus}' if corpus else 'the indexed reports'} "
+                f"Search {f'{which}: {corpus}' if corpus else 'the indexed reports'} "
                 "for passages that answer a question. Ask in any language: the search is "
                 "cross-lingual. Returns numbered passages '[n] SECTION (p. N)' and, for each "
                 "n, its page and source URLs. Answer only from these passages, cite them as "
