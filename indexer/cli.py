@@ -115,14 +115,18 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
 @app.command()
 def rollback(
     version: Annotated[
-        str | None, typer.Argument(help="Version to serve (default: the one before current).")
+        str | None,
+        typer.Argument(
+            metavar="VERSION",
+            help="Version to serve (default: the newest older one that can be served).",
+        ),
     ] = None,
     index: Annotated[Path | None, _INDEX_OPTION] = None,
 ) -> None:
-    """Point the index root's ``current`` at an older version (a running service: reload it).
+    """Point the index root's "current" at an older version (a running service: reload it).
 
     The version must be one the configured model can serve: one built with another model or
-    other prompts would be refused by every service that reloads it, and by ``serve``.
+    other prompts would be refused by every service that reloads it, and by "serve".
     """
     settings = get_settings()
     root = index or settings.index_dir

@@ -158,7 +158,7 @@ def mcp_command(index: IndexOption = None) -> None:
 
 @app.command()
 def query(
-    text: Annotated[str, typer.Argument(help="The question or keywords.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The question or keywords.")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Passages.")] = 5,
     lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
     document: Annotated[str | None, typer.Option(help="Only this document.")] = None,
@@ -206,7 +206,9 @@ def _retriever(searcher: Searcher, k: int, mode: Mode) -> Callable[[str], list[S
 
 @app.command("eval")
 def eval_command(
-    queries: Annotated[Path, typer.Argument(help="JSONL query file (id, lang, query, answers).")],
+    queries: Annotated[
+        Path, typer.Argument(metavar="QUERIES", help="JSONL query file (id, lang, query, answers).")
+    ],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Results per query.")] = 10,
     mode: Annotated[
         list[Mode] | None, typer.Option(help="Mode(s) to evaluate (default: all, side by side).")
@@ -214,7 +216,7 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
-    """Print R@1, R@5, MRR@10 and url@hit per mode, overall and per language."""
+    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language."""
     try:
         loaded = load_queries(queries)
     except EvalFileError as exc:

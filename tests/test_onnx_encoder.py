@@ -7,6 +7,7 @@ about a minute exporting, later runs take a few seconds.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -385,3 +386,21 @@ def test_exporting_does_not_change_a_local_models_identity(copy_of_model: Path) 
     weights.unlink()  # a hard link: replace the file, never write through it
     weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     assert resolve_model(settings).identity.checksum != before.checksum
+
+
+def test_quantisation_advice_is_silenced_and_root_logging_left_as_it_was() -> None:
+    """ONNX Runtime logs its pre-processing advice on the root logger at every export; a
+    user took it for a fault. Other warnings still pass, and no handler is left behind."""
+    root = logging.getLogger()
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    handlers = list(root.handlers)
+    with onnx_export._without_preprocessing_advice():
+        logging.warning("Please consider to run pre-processing before quantization. Refer to …")
+        root.addHandler(handler)
+        logging.warning("Please consider pre-processing before quantization. See …")
+        logging.warning("something else")
+        root.removeHandler(handler)
+    assert seen == ["something else"]
+    assert root.handlers == handlers and not root.filters
