@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from indexer.passage import Passage
 
+_ECHOED_CHARS = 80
+
 
 class PassageNotFoundError(LookupError):
     """No passage has the requested id; the message says what ids look like."""
@@ -53,7 +55,11 @@ class PassageStore:
         try:
             return self._where[passage_id]
         except KeyError:
+            # A long id is echoed cut: a 20,000-character one came back whole in the error.
+            shown = (
+                passage_id if len(passage_id) <= _ECHOED_CHARS else passage_id[:_ECHOED_CHARS] + "…"
+            )
             raise PassageNotFoundError(
-                f"no passage has the id {passage_id!r}; ids look like {self._example!r} "
+                f"no passage has the id {shown!r}; ids look like {self._example!r} "
                 "and come with search and context results"
             ) from None

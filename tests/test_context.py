@@ -291,6 +291,8 @@ def test_unknown_passage_is_a_readable_404(client):
     response = client.get("/passages/no-such-passage")
     assert response.status_code == 404
     assert "no-such-passage" in response.json()["detail"]
+    long = client.get("/passages/" + "x" * 5000).json()["detail"]
+    assert "x" * 80 + "…" in long and len(long) < 300
 
 
 def test_neighbours_are_the_passages_around_in_reading_order(client, searcher):
