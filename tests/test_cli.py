@@ -240,6 +240,7 @@ def test_serve_says_when_it_cannot_listen_before_starting(monkeypatch):
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn was started"))
+    monkeypatch.setenv("REPORT_PORT", "8000")  # so that what serve exports is undone after
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
