@@ -142,6 +142,7 @@ def test_keyboard_search_shows_the_answer_with_its_sources(browser, base_url, tm
 
     assert url_state(browser) == {"q": [QUERY]}
     assert browser.title.startswith(QUERY)
+    assert "(asked in English, " in status_text(browser)
     screenshot = tmp_path / "search-page.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.stat().st_size > 10_000
@@ -167,6 +168,14 @@ def test_state_is_in_the_url_for_sharing_and_back_forward(browser, base_url):
     browser.forward()
     wait_for_results(browser, QUERY)
     assert browser.find_element(By.ID, "q").get_attribute("value") == QUERY
+
+
+def test_a_query_of_no_known_language_says_so_in_words(browser, base_url):
+    gibberish = "zxqv wqpl"
+    open_page(browser, f"{base_url}/?{urlencode({'q': gibberish})}")
+    wait_for_results(browser, gibberish)
+    assert "(language not recognised, " in status_text(browser)
+    assert "und" not in status_text(browser)
 
 
 def test_language_filter_offers_the_languages_of_the_passages(browser, base_url, searcher):
