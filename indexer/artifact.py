@@ -249,7 +249,13 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def read_manifest(root: Path) -> Manifest:
     """The manifest of the current index of ``root`` (or of a version folder)."""
-    folder = versions.resolve(root)
+    return _manifest_in(versions.resolve(root), root)
+
+
+def _manifest_in(folder: Path, root: Path) -> Manifest:
+    """The manifest in ``folder``, resolved from ``root`` by the caller: resolving ``current``
+    once per read keeps a manifest from pairing with another version's files when a build
+    or rollback moves ``current`` in between. ``root`` words the advice when it is missing."""
     path = folder / MANIFEST_FILE
     if not path.is_file() and folder != root:
         raise ArtifactError(
@@ -296,7 +302,7 @@ def read_passages(root: Path) -> tuple[Passage, ...]:
 def load_index(root: Path) -> LoadedIndex:
     """Read and cross-check the current index of ``root`` (or a version folder)."""
     folder = versions.resolve(root)
-    manifest = read_manifest(root)
+    manifest = _manifest_in(folder, root)
     passages = read_passages(folder)
     reading = VECTORS_FILE
     try:

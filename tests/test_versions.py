@@ -146,6 +146,31 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     assert empty.exit_code == 1 and "no index versions" in empty.output
 
 
+def test_a_version_is_read_whole_while_current_moves(index_dir, tmp_path, monkeypatch):
+    """A build or rollback may move `current` while a service loads the index: the manifest
+    must come from the same version as the vectors, or a forced rebuild with another model
+    would pass the model check with the new manifest over the old vectors."""
+    from indexer.artifact import IndexVectors, write_index
+
+    loaded = load_index(index_dir)
+    vectors = IndexVectors(
+        passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
+        sentences=loaded.sentences,
+        hubness=loaded.hubness,
+    )
+    root = tmp_path / "root"
+    old = write_index(root, loaded.manifest, list(loaded.passages), vectors, keep=3)
+    other = dataclasses.replace(loaded.manifest.model, checksum="0" * 64)
+    new = write_index(
+        root, dataclasses.replace(loaded.manifest, model=other), list(loaded.passages), vectors, 3
+    )
+    folders = iter([root / versions.VERSIONS_DIR / old])
+    moved = root / versions.VERSIONS_DIR / new
+    monkeypatch.setattr(versions, "resolve", lambda _: next(folders, moved))
+    read = load_index(root)
+    assert read.version == old and read.manifest.model == loaded.manifest.model
+
+
 _KILLABLE_BUILD = """
 import sys, time
 from pathlib import Path
