@@ -174,10 +174,12 @@ def query(
         validate_query(text)  # a bad query should not wait for the model to load
     except InvalidQueryError as exc:
         raise fail(exc) from exc
-    searcher = _open(get_settings(), index)
     filters = SearchFilters(
         lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
     )
+    if (problem := filters.problem()) is not None:
+        raise fail(InvalidQueryError(problem))
+    searcher = _open(get_settings(), index)
     try:
         result = searcher.search(text, k=k, filters=filters, mode=mode)
     except InvalidQueryError as exc:

@@ -48,7 +48,7 @@ from service.context import (
 from service.engine import SearchEngine
 from service.passages import PassageNotFoundError
 from service.responses import LANG_PATTERN, PassageOut, SearchResponse
-from service.retrieval.filters import SearchFilters
+from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
 from service.state import NotReadyError, ServiceState
@@ -93,16 +93,14 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         document: Annotated[
             str | None,
             Field(
-                min_length=1,
-                max_length=200,
+                max_length=MAX_FILTER_CHARS,
                 description=f"Only this document (an id that {DOCUMENTS_URI} lists).",
             ),
         ] = None,
         section: Annotated[
             str | None,
             Field(
-                min_length=1,
-                max_length=200,
+                max_length=MAX_FILTER_CHARS,
                 description="Only sections whose title contains this (case and accents ignored).",
             ),
         ] = None,

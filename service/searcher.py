@@ -173,17 +173,9 @@ class Searcher:
         if not 1 <= k <= MAX_K:
             raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
         filters = filters or SearchFilters()
-        for name, value in (("document", filters.document), ("section", filters.section)):
-            # Blank, a filter would match nothing (document) or everything (section).
-            if value is not None and not value.strip():
-                raise InvalidQueryError(
-                    f"{name}: must not be blank; leave the filter out to search everything"
-                )
-            if value is not None and CONTROL_CHARACTERS.search(value):
-                raise InvalidQueryError(f"{name}: contains control characters")
-        first, last = filters.page_min, filters.page_max
-        if first is not None and last is not None and first > last:
-            raise InvalidQueryError(f"page_min ({first}) is after page_max ({last})")
+        problem = filters.problem()
+        if problem is not None:
+            raise InvalidQueryError(problem)
         documents = self.index.manifest.documents
         if filters.document is not None and all(d.id != filters.document for d in documents):
             ids = sorted(d.id for d in documents)

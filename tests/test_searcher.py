@@ -74,19 +74,6 @@ def test_queries_that_are_no_text_to_search_are_refused(query, said):
         validate_query(query)
 
 
-@pytest.mark.parametrize(
-    ("filters", "said"),
-    [
-        (SearchFilters(section=" "), "section: must not be blank"),
-        (SearchFilters(document=""), "document: must not be blank"),
-        (SearchFilters(section="a\x01"), "section: contains control characters"),
-    ],
-)
-def test_blank_or_broken_filters_are_refused_by_every_interface(searcher, filters, said):
-    with pytest.raises(InvalidQueryError, match=said):
-        searcher.prepare("HAECHI", filters=filters)
-
-
 def test_a_question_typed_in_capitals_finds_what_it_finds_in_ordinary_case(searcher):
     question = "Wer wurde zum Präsidenten von INTERPOL gewählt?"
     ordinary = searcher.search(question, k=1, mode=Mode.DENSE).hits[0].passage.id

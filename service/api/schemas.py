@@ -7,7 +7,7 @@ from pydantic_core import PydanticCustomError
 
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
 from service.responses import LANG_PATTERN, PassageOut
-from service.retrieval.filters import SearchFilters
+from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS
 
@@ -21,9 +21,13 @@ class SearchOptions(BaseModel):
     lang: str | None = Field(
         default=None, pattern=LANG_PATTERN, description="Only passages in this language."
     )
-    document: str | None = Field(default=None, max_length=200, description="Only this document.")
+    document: str | None = Field(
+        default=None, max_length=MAX_FILTER_CHARS, description="Only this document."
+    )
     section: str | None = Field(
-        default=None, max_length=200, description="Only sections whose title contains this."
+        default=None,
+        max_length=MAX_FILTER_CHARS,
+        description="Only sections whose title contains this.",
     )
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.passage import Passage
-from indexer.text import fold
+from indexer.text import CONTROL_CHARACTERS, fold
+
+# Longest document id or section text a filter takes (a section title is shorter).
+MAX_FILTER_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,28 @@ class SearchFilters:
     section: str | None = None
     page_min: int | None = None
     page_max: int | None = None
+
+    def problem(self) -> str | None:
+        """Why these filters cannot be applied, or None. Needs no index, so an interface can
+        ask before loading one; the searcher asks again, so that every interface refuses the
+        same filters with the same words."""
+        for name, value in (("document", self.document), ("section", self.section)):
+            if value is None:
+                continue
+            if not value.strip():
+                # Blank, a filter would match nothing (document) or everything (section).
+                return f"{name}: must not be blank; leave the filter out to search everything"
+            if len(value) > MAX_FILTER_CHARS:
+                return f"{name}: String should have at most {MAX_FILTER_CHARS} characters"
+            if CONTROL_CHARACTERS.search(value):
+                return f"the value of {name!r} contains control characters"
+        for name, page in (("page_min", self.page_min), ("page_max", self.page_max)):
+            if page is not None and page < 1:
+                return f"{name}: Input should be greater than or equal to 1"
+        first, last = self.page_min, self.page_max
+        if first is not None and last is not None and first > last:
+            return f"page_min ({first}) is after page_max ({last})"
+        return None
 
     def is_empty(self) -> bool:
         """True when nothing is filtered."""

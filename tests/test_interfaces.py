@@ -1,0 +1,55 @@
+"""The same bad request is refused in the same words over HTTP, MCP and the command line."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import anyio
+import pytest
+from mcp.client import Client
+from typer.testing import CliRunner
+
+from indexer.settings import Settings
+from service.cli import app as search_app
+from service.engine import SearchEngine
+from service.mcp_server import build_mcp_server
+from service.searcher import Searcher
+from service.state import ServiceState
+
+# (filters as the API and MCP take them, as CLI options, the refusal every interface gives)
+BAD_FILTERS = [
+    ({"section": " "}, ["--section", " "], "section: must not be blank; leave the filter out"),
+    ({"document": ""}, ["--document", ""], "document: must not be blank; leave the filter out"),
+    ({"section": "a\x01"}, ["--section", "a\x01"], "the value of 'section' contains control"),
+    ({"section": "x" * 201}, ["--section", "x" * 201], "section: String should have at most 200"),
+    (
+        {"page_min": 3, "page_max": 2},
+        ["--page-min", "3", "--page-max", "2"],
+        "page_min (3) is after page_max (2)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def mcp_state(settings: Settings, searcher: Searcher) -> ServiceState:
+    state = ServiceState(partial(SearchEngine.configured, settings=settings))
+    state.serve(searcher)
+    return state
+
+
+@pytest.mark.parametrize(("options", "cli", "said"), BAD_FILTERS)
+def test_bad_filters_get_the_same_refusal_everywhere(client, mcp_state, options, cli, said):
+    http = client.post("/search", json={"query": "HAECHI", **options})
+    assert http.status_code == 422 and http.json()["detail"].startswith(said), http.json()
+
+    async def call() -> str:
+        async with Client(build_mcp_server(mcp_state)) as mcp:
+            result = await mcp.call_tool("search_report", {"query": "HAECHI", **options})
+            assert result.is_error
+            return result.content[0].text
+
+    assert said in anyio.run(call)
+
+    # Refused before the model loads: no index is given, and none is needed to say why.
+    command = CliRunner().invoke(search_app, ["query", "HAECHI", *cli, "--index", "/nowhere"])
+    assert command.exit_code == 1 and said in command.output, command.output
