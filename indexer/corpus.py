@@ -110,7 +110,8 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
     """Read one document (text or PDF) and its metadata file (default: ``<id>.json``).
 
     Text is read as :func:`indexer.text.clean_text` gives it; a UTF-8 byte-order mark
-    (Windows editors write one) is dropped.
+    (Windows editors write one) is dropped. A text export's form feeds separate its pages,
+    as a PDF's own pages do.
     """
     if not _DOCUMENT_ID.match(path.stem):
         raise CorpusError(
@@ -118,8 +119,14 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
             "'.', '_' and '-'"
         )
     raw = path.read_bytes()
-    pages = _pdf_pages(path, raw) if path.suffix.lower() == PDF_SUFFIX else None
-    text = "\n\n".join(pages) if pages is not None else _decode(path, raw)
+    pages: tuple[str, ...] | None
+    if path.suffix.lower() == PDF_SUFFIX:
+        pdf_pages = _pdf_pages(path, raw)
+        pages, text = pdf_pages, "\n\n".join(pdf_pages)
+    else:
+        decoded = _decode(path, raw)
+        pages = _form_feed_pages(decoded)
+        text = "\n\n".join(pages) if pages is not None else clean_text(decoded)
     if not text.strip():
         raise CorpusError(f"{path}: the document is empty")
     digest = hashlib.sha256(raw)
@@ -146,9 +153,21 @@ def _decode(path: Path, raw: bytes) -> str:
             "save it as UTF-8"
         )
     try:
-        return clean_text(raw.decode("utf-8-sig"))
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _form_feed_pages(text: str) -> tuple[str, ...] | None:
+    """A text export's own pages when form feeds separate them, as ``pdftotext`` writes them
+    (one after every page, the last included); None when it has none. Without this, an
+    export with no URL blocks was one page, and page numbers and filters meant nothing."""
+    if "\f" not in text:
+        return None
+    pages = text.split("\f")
+    if not pages[-1].strip():  # the feed after the last page opens no page
+        pages.pop()
+    return tuple(clean_text(page) for page in pages)
 
 
 def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:

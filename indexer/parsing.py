@@ -7,6 +7,7 @@ What the extracted text looks like, and what this module does about it:
   of them cites nothing). When the source gives its own pages (a PDF), those are the pages
   instead (:func:`parse_pages`) and the URL lines of each page are its sources.
 - A line that starts with a space begins a new text object in the PDF: a block boundary.
+- Markdown headings ("## Programme de contrôle") are headings whatever their case.
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
   lines of two words or more, at the start of a block or right after a finished sentence, is one
   heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
@@ -40,6 +41,8 @@ _HYPHENATED_END = re.compile(r"(\w+)-$")
 _LEADING_WORD = re.compile(r"^\w+")
 _WORD_CHARS = re.compile(r"\w+")
 _CAPS_SHARE = 0.85
+# "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
 # A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
 _SOCIAL_TOKEN = re.compile(r"@\w+|\S*_\S*|\S*www\.\S+|[A-Z]{1,4}")
 
@@ -181,6 +184,14 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
         pending: list[str] = []
         i = 0
         while i < len(block):
+            marked = _MARKDOWN_HEADING.match(block[i])
+            if marked:
+                if pending:
+                    items.append(_Paragraph(_join_lines(pending, vocabulary)))
+                    pending = []
+                items.append(_Heading(marked.group(1)))
+                i += 1
+                continue
             end = i
             while end < len(block) and _is_caps(block[end]):
                 end += 1

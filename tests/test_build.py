@@ -17,6 +17,7 @@ from indexer.build import build_index
 from indexer.corpus import CorpusError, load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
+from indexer.passage_vectors import passages_for
 from indexer.settings import Settings
 from service.searcher import Searcher
 
@@ -290,11 +291,26 @@ def test_report_text_is_cleaned_and_metadata_must_name_a_report(tmp_path):
     )
     (tmp_path / "a.json").write_bytes('\ufeff{"title": "Rapport A"}'.encode())
     (document,) = load_corpus(tmp_path)
-    assert document.text == "RAPPORT\nLes armes  saisies [31m.\nPage suivante."
+    # The form feed separates the export's pages, as pdftotext writes them.
+    assert document.pages == ("RAPPORT\nLes armes  saisies [31m.", "Page suivante.")
+    assert document.text == "RAPPORT\nLes armes  saisies [31m.\n\nPage suivante."
     assert document.metadata.title == "Rapport A"
     (tmp_path / "a-2022.json").write_text(json.dumps({"title": "B"}), "utf-8")
     with pytest.raises(CorpusError, match=r"a-2022\.json: no report a-2022"):
         load_corpus(tmp_path)
+
+
+def test_a_text_export_with_form_feeds_keeps_its_pages(tmp_path):
+    pages = [
+        "RAPPORT ANNUEL\n\nLa première page parle des bases de données.",
+        "La deuxième page parle des formations.\nhttps://example.org/formations",
+        "La troisième page parle des opérations.",
+    ]
+    (tmp_path / "r.txt").write_text("\f".join(pages) + "\f", "utf-8")  # as pdftotext ends
+    passages = passages_for(load_corpus(tmp_path))
+    assert [p.page for p in passages] == [1, 2, 3]
+    assert passages[1].source_urls == ("https://example.org/formations",)
+    assert "troisième" in passages[2].text
 
 
 def test_metadata_is_matched_to_its_report_whatever_the_case_of_its_suffix(tmp_path):

@@ -152,3 +152,19 @@ def test_a_url_block_does_not_split_a_given_page():
     text = "Premier paragraphe.\nhttps://example.org/a\n\nSecond paragraphe."
     assert len(parse_report(text)) == 2
     assert len(parse_pages([text])) == 1
+
+
+def test_markdown_headings_are_headings_whatever_their_case():
+    text = (
+        "# Informe anual 2023\n\n## Mensaje de la directora\n\nEl año 2023 fue difícil.\n\n"
+        "### Programa de control de contenedores ###\n\nSe incautaron 7,2 toneladas.\n\n"
+        "#ID-ART est une application.\n"
+    )
+    (page,) = parse_report(text, default_title="Doc")
+    assert [(s.title, s.paragraphs) for s in page.sections] == [
+        ("Mensaje de la directora", ("Informe anual 2023", "El año 2023 fue difícil.")),
+        (
+            "Programa de control de contenedores",
+            ("Se incautaron 7,2 toneladas.", "#ID-ART est une application."),
+        ),
+    ]
