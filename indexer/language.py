@@ -19,6 +19,13 @@ from indexer.text import words
 # What a text's language is when it cannot be told (ISO 639-2's code for "undetermined").
 UNDETERMINED = "und"
 _MIN_LETTER_WORDS = 3
+
+
+def language_label(code: str) -> str:
+    """A language code as a reader sees it: "unknown" rather than ISO's "und"."""
+    return "unknown" if code == UNDETERMINED else code
+
+
 _MIN_PROBABILITY = 0.70
 
 

@@ -18,6 +18,7 @@ from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
 from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
+from indexer.language import language_label
 from indexer.settings import Settings, get_settings
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.logging_setup import log_config
@@ -189,7 +190,9 @@ def query(
 
         typer.echo(SearchResponse.from_result(result).model_dump_json(indent=2))
         return
-    typer.echo(f"query language: {result.query_lang} · {result.took_ms:.0f} ms")
+    typer.echo(f"query language: {language_label(result.query_lang)} · {result.took_ms:.0f} ms")
+    if not result.hits:
+        typer.echo("no passage matches" + ("" if filters.is_empty() else " with these filters"))
     for hit in result.hits:
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)

@@ -36,7 +36,7 @@ from mcp.server.mcpserver.exceptions import (
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from indexer.language import UNDETERMINED
+from indexer.language import language_label
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.context import (
@@ -202,8 +202,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         lines = [
             f"# {entry.title}",
             "",
-            f"Year: {entry.year or 'unknown'} · language: "
-            f"{'unknown' if entry.language == UNDETERMINED else entry.language} · "
+            f"Year: {entry.year or 'unknown'} · language: {language_label(entry.language)} · "
             f"{entry.passages} passages",
         ]
         heading = None
@@ -235,7 +234,8 @@ def format_results(
         )
     lines = [
         f"{_count(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
-        f"{result.query_lang}), best first. Cite them as [n] with their source URLs.",
+        f"{language_label(result.query_lang)}), best first. Cite them as [n] with their "
+        "source URLs.",
         "",
         grounded.text,
         "",
@@ -258,7 +258,8 @@ def format_passage(passage: Passage) -> str:
     """One passage as text, with section, page and sources."""
     return (
         f"{passage.section} (p. {passage.page}) · passage {passage.id} · "
-        f"document {passage.document} · language {passage.lang}\n{passage.text}\n"
+        f"document {passage.document} · language {language_label(passage.lang)}\n"
+        f"{passage.text}\n"
         f"{_sources(passage)}"
     )
 

@@ -51,6 +51,12 @@ def test_query_filters_by_page_range_like_the_api():
     assert "page_min (16) is after page_max (15)" in reversed_pages.output
 
 
+def test_an_empty_result_says_so():
+    result = runner.invoke(search_app, ["query", "Operation Thunder", "--section", "no such"])
+    assert result.exit_code == 0, result.output
+    assert "no passage matches with these filters" in result.output
+
+
 def test_blank_query_exits_non_zero():
     result = runner.invoke(search_app, ["query", "   "])
     assert result.exit_code == 1

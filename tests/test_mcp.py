@@ -175,6 +175,11 @@ def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url
     assert stream.status_code == 405 and stream.headers["allow"] == "POST"
 
 
+def test_an_unrecognised_query_language_reads_unknown(searcher: Searcher) -> None:
+    text = format_results(searcher.search("zxqv wqpl", k=1))
+    assert "(query language: unknown)" in text
+
+
 def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Searcher) -> None:
     result = searcher.search("Quels pays ont participé à l'opération Lionfish ?", k=6)
     whole = format_results(result)

@@ -58,11 +58,12 @@ class JsonSearchOptions(SearchOptions):
     ``k`` = 1).
     """
 
-    @field_validator("k", "page_min", "page_max", "max_chars", mode="before", check_fields=False)
+    @field_validator("k", "page_min", "page_max", mode="before")
     @classmethod
     def _json_number(cls, value: object) -> object:
+        # Worded as pydantic's strict check, which body-only fields and MCP arguments use.
         if isinstance(value, bool | str):
-            raise PydanticCustomError("int_type", "Input should be a valid integer (a JSON number)")
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
         return value
 
 
@@ -135,6 +136,7 @@ class ContextRequest(JsonSearchOptions):
         default=4000,
         ge=MIN_CONTEXT_CHARS,
         le=MAX_CONTEXT_CHARS,
+        strict=True,
         description="Longest the context block may be, in characters.",
     )
 
