@@ -15,8 +15,8 @@ from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
 from indexer.language import UNDETERMINED
+from indexer.messages import describe_errors
 from indexer.text import clean_text
-from indexer.validation import described
 
 TEXT_SUFFIXES = (".txt", ".md")
 PDF_SUFFIX = ".pdf"
@@ -197,4 +197,6 @@ def _parse_metadata(meta_path: Path, raw: bytes) -> DocumentMetadata:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorpusError(f"{meta_path}: invalid metadata: {exc}") from exc
     except ValidationError as exc:
-        raise CorpusError(f"{meta_path}: invalid metadata: {described(exc.errors())}") from exc
+        raise CorpusError(
+            f"{meta_path}: invalid metadata: {describe_errors(exc.errors())}"
+        ) from exc

@@ -9,7 +9,7 @@ marked with "…" where text was left out: cutting it to its first sentences kep
 furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and dropped the sentence that matched. A
 highlight longer than the space left is quoted up to a word. The block stops at the first
 passage of which too little fits, so ``[n]`` follow the ranking without gaps, and the hits
-left out are counted. No web dependency: the HTTP route and tests
+left out are counted. No web dependency: the HTTP route, the MCP server and tests
 call it directly.
 """
 
@@ -125,9 +125,12 @@ def _quoted(text: str, start: int, end: int) -> str:
 
 
 def build_context(
-    hits: Sequence[SearchHit], max_chars: int, document_titles: Mapping[str, str] | None = None
+    hits: Sequence[SearchHit],
+    max_chars: int | None,
+    document_titles: Mapping[str, str] | None = None,
 ) -> GroundedContext:
-    """Number ``hits`` in rank order into a block of at most ``max_chars`` characters.
+    """Number ``hits`` in rank order into a block of at most ``max_chars`` characters
+    (``None``: every passage whole, as MCP gives them when no budget is asked).
 
     With ``document_titles`` (document id to title), each header names its report: a model
     quoting passages of several reports must be able to say which one it quotes.
@@ -141,7 +144,8 @@ def build_context(
         header = passage_header(n, hit.passage, title) + "\n"
         overhead = len(header) + (len(SEPARATOR) if blocks else 0)
         text, highlight = hit.passage.text, hit.highlight
-        body = excerpt(text, highlight.start, highlight.end, max_chars - used - overhead)
+        room = None if max_chars is None else max_chars - used - overhead
+        body = text if room is None else excerpt(text, highlight.start, highlight.end, room)
         if not body:
             break
         blocks.append(header + body)

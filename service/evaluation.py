@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from indexer.messages import describe_errors
 from indexer.passage import Passage
-from indexer.validation import described
 from service.searcher import InvalidQueryError, SearchHit, validate_query
 
 
@@ -76,9 +76,9 @@ def load_queries(path: Path) -> list[EvalQuery]:
         try:
             queries.append(EvalQuery.model_validate(json.loads(line)))
         except json.JSONDecodeError as exc:
-            raise EvalFileError(f"{path}:{number}: not a JSON object ({exc})") from exc
+            raise EvalFileError(f"{path}:{number}: not valid JSON ({exc})") from exc
         except ValidationError as exc:
-            raise EvalFileError(f"{path}:{number}: {described(exc.errors())}") from exc
+            raise EvalFileError(f"{path}:{number}: {describe_errors(exc.errors())}") from exc
     if not queries:
         raise EvalFileError(f"{path} holds no queries")
     return queries

@@ -19,7 +19,6 @@ import inspect
 import json
 import logging
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Annotated, Any
@@ -37,6 +36,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from indexer.language import language_label
+from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.context import (
@@ -197,7 +197,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         entry = next((d for d in manifest.documents if d.id == document_id), None)
         if entry is None:
             raise ResourceNotFoundError(
-                f"no document has the id {document_id!r}; {DOCUMENTS_URI} lists them"
+                f"no document has the id {quoted(document_id)}; {DOCUMENTS_URI} lists them"
             )
         lines = [
             f"# {entry.title}",
@@ -226,7 +226,7 @@ def format_results(
     source URLs, which the budget does not count."""
     if not result.hits:
         return f"No passage matches {result.query!r}."
-    grounded = build_context(result.hits, max_chars or sys.maxsize, document_titles)
+    grounded = build_context(result.hits, max_chars, document_titles)
     if not grounded.citations:
         return (
             f"Found {_count(len(result.hits), 'passage')} for {result.query!r}, but not enough "
@@ -243,9 +243,9 @@ def format_results(
     ]
     for citation in grounded.citations:
         p = citation.passage
-        quoted = " (quoted in part)" if citation.truncated else ""
+        in_part = " (quoted in part)" if citation.truncated else ""
         urls = ", ".join(p.source_urls) or "no source listed"
-        lines.append(f"[{citation.n}] {p.id}{quoted}: {urls}")
+        lines.append(f"[{citation.n}] {p.id}{in_part}: {urls}")
     if grounded.omitted:
         lines.append(
             f"{_count(grounded.omitted, 'more passage')} did not fit in max_chars={max_chars}; "

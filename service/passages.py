@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from indexer.messages import quoted
 from indexer.passage import Passage
-
-_ECHOED_CHARS = 80
 
 
 class PassageNotFoundError(LookupError):
@@ -55,11 +54,7 @@ class PassageStore:
         try:
             return self._where[passage_id]
         except KeyError:
-            # A long id is echoed cut: a 20,000-character one came back whole in the error.
-            shown = (
-                passage_id if len(passage_id) <= _ECHOED_CHARS else passage_id[:_ECHOED_CHARS] + "…"
-            )
             raise PassageNotFoundError(
-                f"no passage has the id {shown!r}; ids look like {self._example!r} "
+                f"no passage has the id {quoted(passage_id)}; ids look like {self._example!r} "
                 "and come with search and context results"
             ) from None

@@ -18,6 +18,7 @@ from indexer import ann
 from indexer.artifact import LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
 from indexer.language import UNDETERMINED, detect_language, supported_languages
+from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, words
@@ -33,7 +34,8 @@ _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
 # How many document ids an unknown-document error lists.
 _LISTED_DOCUMENTS = 10
-# Below this many words, a query made only of corpus terms is taken as in the corpus language.
+# Below this many words, a query whose words only one language's passages use is in that
+# language.
 _SHORT_QUERY_WORDS = 5
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -182,7 +184,7 @@ class Searcher:
             listed = ", ".join(ids[:_LISTED_DOCUMENTS])
             more = len(ids) - _LISTED_DOCUMENTS
             raise InvalidQueryError(
-                f"no document {filters.document!r} in the index; it has {listed}"
+                f"no document {quoted(filters.document)} in the index; it has {listed}"
                 + (f" and {more} more" if more > 0 else "")
             )
         if filters.lang is not None and filters.lang.lower() not in self.passage_languages:
@@ -243,8 +245,9 @@ class Searcher:
         of fewer than five words whose every word, small words included, occurs in the
         passages of one language only is most likely in that language (names and figures
         included): "Was ist I-SOP?" is not taken as French, since "was" and "ist" are not the
-        report's words. When detection is unsure, the language whose passages hold most of
-        the query's terms; otherwise "und" rather than a guess. Over the 258 evaluation
+        report's words. When detection is unsure, the language whose passages hold more than
+        half of the query's terms (and more than any other's); otherwise "und" rather than a
+        guess. Over the 257 distinct evaluation
         queries this changes no answer.
         """
         terms = analyse(query)

@@ -336,3 +336,10 @@ def test_fused_scores_on_hand_made_evidence():
     keyword = np.array([1.0, 1.0, 0.5])
     hybrid = fused_scores(weights, keyword=keyword, **evidence)
     np.testing.assert_allclose(hybrid - dense, [0.1, 0.01, 0.05], 1e-6)
+
+
+def test_an_unknown_document_is_named_in_the_refusal_cut_to_a_readable_length(searcher):
+    with pytest.raises(InvalidQueryError) as refused:
+        searcher.prepare("HAECHI", filters=SearchFilters(document="d" * 150))
+    said = str(refused.value)
+    assert said.startswith("no document '" + "d" * 80 + "…' in the index; it has interpol-2021-fr")

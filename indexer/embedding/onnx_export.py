@@ -338,14 +338,14 @@ def _quantize(source: Path, target: Path) -> None:
 
 class _PreprocessingAdvice(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Please consider")
+        return "pre-processing before quantization" not in record.getMessage()
 
 
 @contextlib.contextmanager
 def _without_preprocessing_advice() -> Iterator[None]:
     """Silence ONNX Runtime's advice to pre-process the graph before quantising, which it
-    logs on the root logger at every export and which reads like a fault to a user. Taken
-    here, it cost 0.017 dev MRR at the same speed (BENCHMARKS.md). A handler is lent to the
+    logs on the root logger at every export and which reads like a fault to a user.
+    Following it cost 0.017 dev MRR at the same speed (BENCHMARKS.md). A handler is lent to the
     root logger meanwhile: ``logging.warning`` would otherwise install one for good."""
     root = logging.getLogger()
     advice, lent = _PreprocessingAdvice(), logging.NullHandler()

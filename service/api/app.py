@@ -16,8 +16,8 @@ from fastapi_offline import FastAPIOffline
 from mcp.server.transport_security import TransportSecuritySettings
 from tqdm import tqdm
 
+from indexer.messages import describe_errors
 from indexer.settings import Settings, get_settings
-from indexer.validation import described
 from service.api.observability import RequestObserver
 from service.api.routes import admin, context, health, metrics, passages, search, tools
 from service.api.routes.web import mount_web
@@ -171,7 +171,10 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
         )
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": described(errors, skip=1), "errors": jsonable_encoder(errors)},
+        content={
+            "detail": describe_errors(errors, skip=1, whole="request"),
+            "errors": jsonable_encoder(errors),
+        },
     )
 
 
