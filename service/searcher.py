@@ -17,14 +17,15 @@ import numpy as np
 from indexer import ann
 from indexer.artifact import LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
-from indexer.language import UNDETERMINED, detect_language, supported_languages
+from indexer.language import supported_languages
 from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
-from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, words
+from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
-from service.retrieval.keyword import KeywordIndex, analyse
+from service.retrieval.keyword import KeywordIndex
+from service.retrieval.query_language import QueryLanguage
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 
 MAX_QUERY_CHARS = 1000
@@ -34,9 +35,6 @@ _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
 # How many document ids an unknown-document error lists.
 _LISTED_DOCUMENTS = 10
-# Below this many words, a query whose words only one language's passages use is in that
-# language.
-_SHORT_QUERY_WORDS = 5
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -119,14 +117,16 @@ class Searcher:
         passages = index.passages
         self._languages = np.array([p.lang for p in passages])
         self.passage_languages = frozenset(self._languages.tolist())
-        self._keyword = KeywordIndex(
-            [f"{p.section}\n{p.text}" for p in passages], self._languages.tolist()
-        )
+        texts = [f"{p.section}\n{p.text}" for p in passages]
+        self._keyword = KeywordIndex(texts)
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
         self.detection_languages = self.query_languages | (
             {p.lang for p in passages} & supported_languages() if query_languages else set()
+        )
+        self._query_language = QueryLanguage(
+            texts, self._languages.tolist(), self.detection_languages
         )
 
     @classmethod
@@ -235,30 +235,8 @@ class Searcher:
         )
 
     def query_language(self, query: str) -> str:
-        """Language of the query; when unsure, that of the passages that use its words.
-
-        Detection chooses among the likely query languages (``REPORT_QUERY_LANGUAGES``):
-        192 of 198 evaluation queries come out right among all 55 languages, all 198 with these
-        five (German read as Afrikaans, English as Italian, French as Catalan otherwise).
-        Short queries defeat statistical detection: "HAECHI" and "I-SOP 2021" are too short
-        to judge, and langdetect reads "trafic de drogue" as Spanish with certainty. A query
-        of fewer than five words whose every word, small words included, occurs in the
-        passages of one language only is most likely in that language (names and figures
-        included): "Was ist I-SOP?" is not taken as French, since "was" and "ist" are not the
-        report's words. When detection is unsure, the language whose passages hold more than
-        half of the query's terms (and more than any other's); otherwise "und" rather than a
-        guess. Over the 257 distinct evaluation
-        queries this changes no answer.
-        """
-        terms = analyse(query)
-        if terms and len(words(query)) < _SHORT_QUERY_WORDS:
-            using = self._keyword.languages_using_every_word(query)
-            if len(using) == 1:
-                return using[0]
-        detected = detect_language(query, UNDETERMINED, self.detection_languages)
-        if detected != UNDETERMINED or not terms:
-            return detected
-        return self._keyword.language_of_most_terms(terms) or UNDETERMINED
+        """Language of the query (:mod:`service.retrieval.query_language`)."""
+        return self._query_language.of(query)
 
     def _candidates(
         self,

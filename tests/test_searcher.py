@@ -9,7 +9,6 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from indexer.language import detect_language
 from indexer.passage import Passage
 from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
@@ -237,8 +236,7 @@ def test_short_queries_take_the_language_of_the_passages_that_use_their_words(se
 
     both = _relabelled(searcher, bilingual)
     query = "trafic de drogue"
-    assert both.query_language(query) == detect_language(query, "und", both.detection_languages)
-    assert both.query_language(query) != "fr"
+    assert both.query_language(query) == "es"  # what langdetect says of these three words
 
 
 def test_an_undetermined_passage_lends_its_words_to_every_language(searcher):

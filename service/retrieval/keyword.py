@@ -16,8 +16,7 @@ to 0.909, with the dev set unchanged (EVALUATION.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 
 import bm25s
@@ -26,7 +25,6 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH, STOPWORDS_GERMAN, STOPWORDS_SPANISH
 from rapidfuzz import fuzz, process
 
-from indexer.language import UNDETERMINED
 from indexer.text import APOSTROPHES, canonical, normalise_spaces, strip_accents
 
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)", re.IGNORECASE)
@@ -56,7 +54,18 @@ def analyse(text: str) -> list[str]:
     so that "donnees" typed without them finds "données": the French stemmer cuts accented
     and plain spellings differently ("criminalit" against "criminal").
     """
-    return _STEMMER.stemWords([t for t in words_of(text) if t not in _STOPWORDS])
+    return terms_of(words_of(text))
+
+
+def terms_of(words: Sequence[str]) -> list[str]:
+    """The index terms among ``words`` (as :func:`words_of` reads them): stop words dropped,
+    the others stemmed."""
+    return _STEMMER.stemWords([w for w in words if w not in _STOPWORDS])
+
+
+def is_small_word(word: str) -> bool:
+    """A stop word of one of the query languages (as :func:`words_of` reads it)."""
+    return word in _STOPWORDS
 
 
 def words_of(text: str) -> list[str]:
@@ -69,53 +78,19 @@ def words_of(text: str) -> list[str]:
 
 
 class KeywordIndex:
-    """BM25 over passage texts (with their section titles), and which languages' passages
-    use a query's words."""
+    """BM25 over passage texts (with their section titles)."""
 
-    def __init__(self, documents: Sequence[str], languages: Sequence[str] = ()) -> None:
-        """``languages``: each document's language (:data:`UNDETERMINED` when unknown, or
-        for all documents when not given)."""
-        languages = languages or [UNDETERMINED] * len(documents)
+    def __init__(self, documents: Sequence[str]) -> None:
         self._size = len(documents)
         self._bm25 = bm25s.BM25()
-        read = [words_of(d) for d in documents]
-        tokenised = [_STEMMER.stemWords([w for w in ws if w not in _STOPWORDS]) for ws in read]
+        tokenised = [analyse(d) for d in documents]
         self._vocabulary = frozenset(t for terms in tokenised for t in terms)
         self._words = sorted(self._vocabulary)
-        # Each language's terms and small words: a query's small words that a language's
-        # passages never use ("was", "the") say it is not in that language. Passages of no
-        # known language lend their words to every language.
-        known = set(languages) - {UNDETERMINED}
-        self._languages = {
-            lang: _Vocabulary.of(
-                ws for ws, of in zip(read, languages, strict=True) if of in (lang, UNDETERMINED)
-            )
-            for lang in known
-        }
         # Query words repeat across requests; each lookup scans the whole vocabulary
         # (~0.2 ms for this report's ~1,700 words, growing linearly with the vocabulary).
         self._cognate = lru_cache(maxsize=65536)(self._closest_word)
         # bm25s needs at least one token per document to build its vocabulary.
         self._bm25.index([terms or ["\x00"] for terms in tokenised], show_progress=False)
-
-    def languages_using_every_word(self, text: str) -> list[str]:
-        """The languages whose passages use every word of ``text``: its small words as
-        they are, the others as terms (so "drogues" counts for "drogue")."""
-        found = words_of(text)
-        return sorted(
-            lang for lang, vocabulary in self._languages.items() if vocabulary.has_all(found)
-        )
-
-    def language_of_most_terms(self, terms: Sequence[str]) -> str | None:
-        """The one language whose passages hold more than half of the analysed ``terms``
-        and more of them than any other language's, or None."""
-        held = sorted(
-            ((sum(t in v.terms for t in terms), lang) for lang, v in self._languages.items()),
-            reverse=True,
-        )
-        if not held or held[0][0] * 2 <= len(terms) or (len(held) > 1 and held[1][0] == held[0][0]):
-            return None
-        return held[0][1]
 
     def query_terms(self, query: str) -> list[str]:
         """Analysed terms of ``query``, unknown ones replaced by their corpus cognate if any."""
@@ -138,29 +113,6 @@ class KeywordIndex:
             term, self._words, scorer=fuzz.ratio, score_cutoff=COGNATE_SIMILARITY
         )
         return str(match[0]) if match else term
-
-
-@dataclass(frozen=True)
-class _Vocabulary:
-    """What some passages say: their analysed terms and the small words they use."""
-
-    terms: frozenset[str]
-    small_words: frozenset[str]
-
-    @classmethod
-    def of(cls, documents: Iterable[list[str]]) -> _Vocabulary:
-        """From documents read by :func:`words_of`."""
-        words = {w for ws in documents for w in ws}
-        small = words & _STOPWORDS
-        return cls(frozenset(_STEMMER.stemWords(sorted(words - small))), frozenset(small))
-
-    def has_all(self, words: Sequence[str]) -> bool:
-        return all(
-            word in self.small_words
-            if word in _STOPWORDS
-            else _STEMMER.stemWord(word) in self.terms
-            for word in words
-        )
 
 
 def _is_number(term: str) -> bool:
