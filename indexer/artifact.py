@@ -229,11 +229,19 @@ def write_index(
     return versions.publish(root.resolve(), write, keep, refusal)
 
 
+def servable_manifest(folder: Path, model: ModelIdentity, dimension: int | None = None) -> Manifest:
+    """The manifest of the index in ``folder``, read whole and checked against ``model``;
+    ArtifactError says why it cannot be served (damaged, or built with another model)."""
+    manifest = load_index(folder).manifest
+    manifest.require_model(model, dimension)
+    return manifest
+
+
 def serving_problem(folder: Path, model: ModelIdentity, dimension: int | None = None) -> str | None:
-    """Why the index in ``folder`` cannot be served with ``model`` (damaged, or built with
-    another model), or None when it can: what rollback and pruning ask of a version."""
+    """Why the index in ``folder`` cannot be served with ``model``, or None when it can:
+    what rollback and pruning ask of a version."""
     try:
-        load_index(folder).manifest.require_model(model, dimension)
+        servable_manifest(folder, model, dimension)
     except ArtifactError as exc:
         return str(exc)
     return None

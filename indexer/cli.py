@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 
 from indexer import versions
-from indexer.artifact import ArtifactError, load_index, read_manifest, serving_problem
+from indexer.artifact import (
+    ArtifactError,
+    load_index,
+    read_manifest,
+    servable_manifest,
+    serving_problem,
+)
 from indexer.build import build_index
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.corpus import CorpusError
@@ -84,7 +90,8 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
     """List the index versions of a root, oldest first; * marks the current one.
 
     Each version is read whole and checked against the configured model, so that a damaged
-    version or one of another model shows here, not at the next rollback.
+    version or one of another model shows here, not at the next rollback. The model is
+    resolved as rollback resolves it: the default one is provisioned if it never was.
     """
     settings = get_settings()
     root = index or settings.index_dir
@@ -98,9 +105,10 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
         configured = None
     for version in found:
         try:
-            manifest = load_index(version.path).manifest
-            if configured is not None:
-                manifest.require_model(configured)
+            if configured is None:
+                manifest = load_index(version.path).manifest
+            else:
+                manifest = servable_manifest(version.path, configured)
             model = manifest.model
             detail = (
                 f"{manifest.passage_count} passages, {len(manifest.documents)} document(s), "

@@ -117,13 +117,13 @@ def serve(
 def _check_can_listen(host: str, port: int) -> None:
     """OSError naming the address when ``serve`` could not listen there (taken, or not an
     address of this machine): uvicorn would log it as JSON and exit with status 3, after
-    the model and index had loaded."""
+    the model and index had loaded. Bound as uvicorn binds (IPv6 when the host has a colon);
+    advisory, since the port can be taken between this probe and uvicorn's bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, kind, proto, _, address = addresses[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind(address)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     except OSError as exc:
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
