@@ -19,7 +19,7 @@ from indexer.artifact import (
 )
 from indexer.build import build_index
 from indexer.cli_errors import fail, require_valid_settings
-from indexer.corpus import CorpusError
+from indexer.corpus import CorpusError, ignored_files
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
@@ -60,6 +60,8 @@ def build(
         )
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
+    if ignored := ignored_files(corpus or settings.corpus_dir):
+        typer.echo(f"  not read (a report is .pdf, .txt or .md): {', '.join(ignored)}", err=True)
     state = "up to date" if report.up_to_date else "built"
     typer.echo(
         f"index {state}: {report.index_dir} version {report.version} — "

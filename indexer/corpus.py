@@ -70,6 +70,17 @@ def require_folder(folder: Path) -> None:
         raise CorpusError(f"corpus folder not found: {folder}")
 
 
+def ignored_files(folder: Path) -> list[str]:
+    """Names of the files in ``folder`` a build does not read (a .docx, an .html…), so that
+    the build can say so rather than skip them without a word. Hidden files are left out."""
+    read = (*SUFFIXES, METADATA_SUFFIX)
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in read
+    )
+
+
 def load_corpus(folder: Path) -> list[Document]:
     """All documents of ``folder``, sorted by id so builds are reproducible."""
     require_folder(folder)

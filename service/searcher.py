@@ -179,12 +179,13 @@ class Searcher:
         if problem is not None:
             raise InvalidQueryError(problem)
         documents = self.index.manifest.documents
-        if filters.document is not None and all(d.id != filters.document for d in documents):
+        wanted = filters.document
+        if wanted is not None and all(d.id.casefold() != wanted.casefold() for d in documents):
             ids = sorted(d.id for d in documents)
             listed = ", ".join(ids[:_LISTED_DOCUMENTS])
             more = len(ids) - _LISTED_DOCUMENTS
             raise InvalidQueryError(
-                f"no document {quoted(filters.document)} in the index; it has {listed}"
+                f"no document {quoted(wanted)} in the index; it has {listed}"
                 + (f" and {more} more" if more > 0 else "")
             )
         if filters.lang is not None and filters.lang.lower() not in self.passage_languages:

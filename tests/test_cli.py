@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from indexer.artifact import load_index
 from indexer.cli import app as index_app
 from indexer.settings import get_settings
 from service.cli import app as search_app
@@ -160,6 +161,28 @@ def test_build_with_missing_corpus_exits_non_zero(tmp_path):
     )
     assert result.exit_code == 1 and "no documents" in result.output
     assert not (tmp_path / "i").exists()
+
+
+def test_a_build_says_which_files_it_does_not_read_and_finds_a_reports_language(
+    tmp_path,
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lagebild.txt").write_text(
+        "LAGEBILD WIRTSCHAFTSKRIMINALITÄT\n\nDie Zahl der erfassten Fälle ist im Jahr 2020 "
+        "deutlich gestiegen. Die Ermittler arbeiteten eng mit den Behörden der Nachbarländer "
+        "zusammen.\n",
+        "utf-8",
+    )
+    (corpus / "annual-report.docx").write_bytes(b"PK\x03\x04")
+    (corpus / ".gitkeep").write_text("")
+    result = runner.invoke(
+        index_app, ["build", "--corpus", str(corpus), "--out", str(tmp_path / "i")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "not read (a report is .pdf, .txt or .md): annual-report.docx\n" in result.output
+    (document,) = load_index(tmp_path / "i").manifest.documents
+    assert document.language == "de"  # no metadata: the language its passages are in
 
 
 def test_build_into_an_unwritable_place_fails_before_embedding(tmp_path, settings):

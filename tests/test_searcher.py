@@ -341,3 +341,9 @@ def test_an_unknown_document_is_named_in_the_refusal_cut_to_a_readable_length(se
         searcher.prepare("HAECHI", filters=SearchFilters(document="d" * 150))
     said = str(refused.value)
     assert said.startswith("no document '" + "d" * 80 + "…' in the index; it has interpol-2021-fr")
+
+
+def test_the_document_filter_ignores_case_as_document_ids_do(searcher):
+    (report,) = searcher.index.manifest.documents
+    hits = searcher.search("HAECHI", k=3, filters=SearchFilters(document=report.id.upper())).hits
+    assert len(hits) == 3 and {h.passage.document for h in hits} == {report.id}

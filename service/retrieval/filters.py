@@ -59,11 +59,13 @@ class SearchFilters:
         if self.is_empty():
             return None
         section = fold(self.section) if self.section is not None else None
+        # Ids that differ only in case cannot both be in a corpus (indexer.corpus).
+        document = self.document.casefold() if self.document is not None else None
         lang = self.lang.lower() if self.lang is not None else None
         return np.fromiter(
             (
                 (lang is None or p.lang == lang)
-                and (self.document is None or p.document == self.document)
+                and (document is None or p.document.casefold() == document)
                 and (section is None or section in fold(p.section))
                 and (self.page_min is None or p.page >= self.page_min)
                 and (self.page_max is None or p.page <= self.page_max)
