@@ -35,6 +35,12 @@ from dataclasses import dataclass
 from indexer.text import collapse_whitespace, fold, word_count
 
 _URL_LINE = re.compile(r"^https?://\S+$")
+# A source cited on a line of its own behind a short label or a note number ("Source :
+# https://…", "[1] https://…"): the URL is a source like a bare URL line.
+_LABELLED_URL = re.compile(r"^(?:[\[(]?\d{1,3}[\]).]|[^\W\d][\w ’'-]{0,30}:)\s*(https?://\S+)$")
+# A running header or footer opens or closes at least this share of a document's pages.
+_RUNNING_SHARE = 0.5
+_RUNNING_MIN_PAGES = 3
 _ENDS_SENTENCE = re.compile(r"[.!?…:;»”\"]$")
 _ENDS_LOWERCASE_WORD = re.compile(r"[a-zà-öø-ÿ]$")
 _HYPHENATED_END = re.compile(r"(\w+)-$")
@@ -87,9 +93,44 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
 
     Page ``n`` of the result is ``pages[n - 1]``, empty pages included, so page numbers are
     the source's. Within a page, URL lines are its source URLs wherever they stand, and
-    headings and paragraphs are found as in :func:`parse_report`.
+    headings and paragraphs are found as in :func:`parse_report`. A line that opens or
+    closes most pages, page numbers aside (a running header or footer: "Annual Review 2023 |
+    12"), is page furniture and dropped: glued to each page's first paragraph, it became
+    part of every passage and of its highlights.
     """
-    return _parse(map(_page_parts, pages), "\n".join(pages), default_title)
+    running = _running_lines(pages)
+    kept = ["\n".join(_without(page, running)) for page in pages]
+    return _parse(map(_page_parts, kept), "\n".join(kept), default_title)
+
+
+def _edges(lines: list[str]) -> set[int]:
+    """Indices of the first two and last two non-blank lines: where running lines stand."""
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    return set(content[:2] + content[-2:])
+
+
+def _shape(line: str) -> str:
+    """A line with its numbers blanked, so that "Annual Review | 2" and "… | 3" are one."""
+    return re.sub(r"\d+", "#", collapse_whitespace(line))
+
+
+def _running_lines(pages: Sequence[str]) -> set[str]:
+    """Shapes of the lines that open or close most pages (see :func:`parse_pages`)."""
+    if len(pages) < _RUNNING_MIN_PAGES:
+        return set()
+    counts: dict[str, int] = {}
+    for page in pages:
+        lines = page.split("\n")
+        for shape in {_shape(lines[i]) for i in _edges(lines)}:
+            counts[shape] = counts.get(shape, 0) + 1
+    return {shape for shape, n in counts.items() if n >= _RUNNING_SHARE * len(pages)}
+
+
+def _without(page: str, running: set[str]) -> list[str]:
+    """The page's lines, without the running lines at its edges."""
+    lines = page.split("\n")
+    edges = _edges(lines)
+    return [line for i, line in enumerate(lines) if not (i in edges and _shape(line) in running)]
 
 
 def _parse(
@@ -116,6 +157,8 @@ def _raw_blocks(text: str) -> list[list[str]]:
     current: list[str] = []
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = collapse_whitespace(raw)
+        if labelled := _LABELLED_URL.match(line):
+            line = labelled.group(1)
         if _is_social_row(line):
             continue
         if not line:

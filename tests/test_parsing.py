@@ -168,3 +168,42 @@ def test_markdown_headings_are_headings_whatever_their_case():
             ("Se incautaron 7,2 toneladas.", "#ID-ART est une application."),
         ),
     ]
+
+
+def test_a_running_header_or_footer_is_dropped_from_given_pages():
+    pages = [
+        f"Maritime Safety Board | Annual Review 2023 | {n}\n{title}\n{text}\nmsb.example.org"
+        for n, (title, text) in enumerate(
+            [
+                ("FISHING VESSEL MORNING STAR", "The vessel capsized in a storm in March."),
+                ("FERRY FIRE IN THE HARBOUR", "A fire broke out on the car deck in June."),
+                ("TRAINING OF INSPECTORS", "Forty inspectors were trained in 2023."),
+            ],
+            start=1,
+        )
+    ]
+    parsed = parse_pages(pages, default_title="MSB")
+    texts = [p.sections[0].paragraphs for p in parsed]
+    assert texts == [
+        ("The vessel capsized in a storm in March.",),
+        ("A fire broke out on the car deck in June.",),
+        ("Forty inspectors were trained in 2023.",),
+    ]
+    assert [p.sections[0].title for p in parsed] == [
+        "FISHING VESSEL MORNING STAR",
+        "FERRY FIRE IN THE HARBOUR",
+        "TRAINING OF INSPECTORS",
+    ]
+    # Two pages are too few to tell a running line from a repeated one.
+    assert "Maritime" in parse_pages(pages[:2])[0].sections[0].paragraphs[0]
+
+
+def test_a_labelled_or_numbered_url_line_is_a_source():
+    text = (
+        "UNE OPÉRATION\n\nLe texte de l'article.\n\n"
+        "Source : https://example.org/a\n[2] https://example.org/b\n\n"
+        "Voir le site https://example.org/c pour plus.\n"
+    )
+    (page, rest) = parse_report(text)
+    assert page.urls == ("https://example.org/a", "https://example.org/b")
+    assert rest.sections[0].paragraphs == ("Voir le site https://example.org/c pour plus.",)
