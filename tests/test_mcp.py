@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,10 +190,11 @@ def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Sear
 
     for budget in (200, 700, 2500):
         text = format_results(result, budget)
-        block = text.partition("\n\n")[2].rpartition("\n\nPassage ids")[0]
+        block, _, sources = text.partition("\n\n")[2].rpartition("\n\nPassage ids")
         assert 0 < len(block) <= budget
-        cited = block.count("\n[") + 1
-        assert text.count(" (quoted in part)") <= cited
-        omitted = len(result.hits) - cited
-        assert f"{omitted} more passage{'' if omitted == 1 else 's'} did not fit" in text
-        assert f"[{cited}] {result.hits[cited - 1].passage.id}" in text
+        # One source line per cited passage, in rank order, then the count of the others.
+        cited = [hit.passage.id for hit in result.hits if f"] {hit.passage.id}" in sources]
+        assert cited == [hit.passage.id for hit in result.hits[: len(cited)]] and cited
+        assert block.startswith("[1] ") and f"\n\n[{len(cited)}] " in f"\n\n{block}"
+        omitted = re.search(r"(\d+) more passages? did not fit in max_chars", sources)
+        assert (int(omitted[1]) if omitted else 0) == len(result.hits) - len(cited)
