@@ -18,7 +18,6 @@ import contextlib
 import inspect
 import json
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Annotated, Any
@@ -33,10 +32,10 @@ from mcp.server.mcpserver.exceptions import (
     ToolError,
 )
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from indexer.language import language_label
-from indexer.messages import quoted
+from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.context import (
@@ -299,42 +298,44 @@ class _ArgumentCheck:
     Unknown arguments are refused: the SDK drops them, so a model's misspelt ``Lang`` or
     ``top_k`` would be ignored without a word and the model would trust a search it did not
     make. The SDK's own refusals (a ``k`` out of range) are pydantic reports with a type code
-    and a documentation link per error; the model gets "k: Input should be …" instead.
+    and a documentation link per error, so the arguments are validated here first, against
+    the tool's own signature, and the model gets "k: Input should be …" instead.
     """
 
     def __init__(self, tools: dict[str, Callable[..., object]]) -> None:
-        self._parameters = {
-            name: frozenset(inspect.signature(tool).parameters) for name, tool in tools.items()
-        }
+        self._models = {name: _arguments_model(name, tool) for name, tool in tools.items()}
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
         params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, dict) else {}
         name = params.get("name", "")
-        allowed = self._parameters.get(name)
+        model = self._models.get(name)
         arguments = params.get("arguments")
-        if allowed is not None and isinstance(arguments, dict):
-            unknown = sorted(set(arguments) - allowed)
-            if unknown:
-                message = (
-                    f"{name} takes no argument {', '.join(map(repr, unknown))}; "
-                    f"its arguments are {', '.join(sorted(allowed))}"
-                )
-                return CallToolResult(content=[TextContent(text=message)], is_error=True)
-        result = await call_next(ctx)
-        if allowed is not None and isinstance(result, dict) and result.get("isError"):
-            for item in result.get("content", []):
-                if item.get("type") == "text" and _VALIDATION_REPORT.search(item.get("text", "")):
-                    errors = _PYDANTIC_ERROR.finditer(item["text"].partition("\n")[2])
-                    listed = "; ".join(f"{m['field']}: {m['message']}" for m in errors)
-                    item["text"] = f"invalid arguments for {name}: {listed}"
-        return result
+        if model is None or not isinstance(arguments, dict):
+            return await call_next(ctx)
+        allowed = sorted(model.model_fields)
+        unknown = sorted(set(arguments) - set(allowed))
+        if unknown:
+            message = (
+                f"{name} takes no argument {', '.join(map(repr, unknown))}; "
+                f"its arguments are {', '.join(allowed)}"
+            )
+            return CallToolResult(content=[TextContent(text=message)], is_error=True)
+        try:
+            model.model_validate(arguments)
+        except ValidationError as exc:
+            message = f"invalid arguments for {name}: {describe_errors(exc.errors())}"
+            return CallToolResult(content=[TextContent(text=message)], is_error=True)
+        return await call_next(ctx)
 
 
-_VALIDATION_REPORT = re.compile(r"\d+ validation errors? for ")
-# One error of a pydantic report: the field's line, then its message with a type code.
-_PYDANTIC_ERROR = re.compile(
-    r"^(?P<field>\S[^\n]*)\n  (?P<message>[^\n]+?)(?: \[type=[^\n]*)?$", re.M
-)
+def _arguments_model(name: str, tool: Callable[..., object]) -> type[BaseModel]:
+    """A pydantic model of ``tool``'s parameters, with their ``Field`` constraints."""
+    parameters = inspect.signature(tool, eval_str=True).parameters.values()
+    fields: dict[str, Any] = {
+        p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
+        for p in parameters
+    }
+    return create_model(f"{name}_arguments", **fields)
 
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:
