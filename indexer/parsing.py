@@ -4,8 +4,12 @@ What the extracted text looks like, and what this module does about it:
 
 - Each page's items are followed by a block of source URLs: a URL block closes a page, so a
   "page" here is the stretch of text a URL block backs (it can span two printed pages when one
-  of them cites nothing). When the source gives its own pages (a PDF), those are the pages
-  instead (:func:`parse_pages`) and the URL lines of each page are its sources.
+  of them cites nothing). When the source gives its own pages (a PDF, or a text export with
+  form feeds), those are the pages instead (:func:`parse_pages`), the URL lines of each page
+  are its sources, and a line that opens or closes most pages (a running header or footer)
+  is dropped.
+- A URL on a line of its own behind a short label or a note number ("Source : https://…",
+  "[2] https://…") is a URL line like a bare one.
 - A line that starts with a space begins a new text object in the PDF: a block boundary.
 - Markdown headings ("## Programme de contrôle") are headings whatever their case.
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
