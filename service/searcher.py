@@ -24,7 +24,7 @@ from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
-from service.retrieval.keyword import KeywordIndex
+from service.retrieval.keyword import KeywordIndex, words_of
 from service.retrieval.query_language import QueryLanguage
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 
@@ -117,8 +117,8 @@ class Searcher:
         passages = index.passages
         self._languages = np.array([p.lang for p in passages])
         self.passage_languages = frozenset(self._languages.tolist())
-        texts = [f"{p.section}\n{p.text}" for p in passages]
-        self._keyword = KeywordIndex(texts)
+        read = [words_of(f"{p.section}\n{p.text}") for p in passages]
+        self._keyword = KeywordIndex(read)
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
@@ -126,7 +126,7 @@ class Searcher:
             {p.lang for p in passages} & supported_languages() if query_languages else set()
         )
         self._query_language = QueryLanguage(
-            texts, self._languages.tolist(), self.detection_languages
+            read, self._languages.tolist(), self.detection_languages
         )
 
     @classmethod

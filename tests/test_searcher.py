@@ -12,7 +12,7 @@ import pytest
 from indexer.passage import Passage
 from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
-from service.retrieval.keyword import KeywordIndex, analyse
+from service.retrieval.keyword import KeywordIndex, analyse, words_of
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 from service.searcher import InvalidQueryError, Searcher, model_text, validate_query
 
@@ -84,21 +84,25 @@ def test_a_question_typed_in_capitals_finds_what_it_finds_in_ordinary_case(searc
         assert model_text(typed) == typed
 
 
+def _keyword_index(*texts: str) -> KeywordIndex:
+    return KeywordIndex([words_of(text) for text in texts])
+
+
 def test_keyword_index_scores_exact_names():
-    index = KeywordIndex(["L’opération HAECHI-II", "La pêche illégale", "Rien à voir"])
+    index = _keyword_index("L’opération HAECHI-II", "La pêche illégale", "Rien à voir")
     scores = index.scores("haechi")
     assert scores[0] > 0 and scores[1] == scores[2] == 0
     assert not index.scores("the of").any()
 
 
 def test_a_figure_is_never_taken_for_a_nearly_equal_one():
-    index = KeywordIndex(["Il a obtenu 68,9 % des voix", "216 arrestations"])
+    index = _keyword_index("Il a obtenu 68,9 % des voix", "216 arrestations")
     assert index.query_terms("168,9 % 2160") == ["168_9", "2160"]
     assert not index.scores("168,9").any()
 
 
 def test_unknown_query_words_match_their_corpus_cognates():
-    index = KeywordIndex(["Le Vatican est membre", "Un commerce illégal", "Il a révélé le réseau"])
+    index = _keyword_index("Le Vatican est membre", "Un commerce illégal", "Il a révélé le réseau")
     assert index.query_terms("Vatikan ilegal") == ["vatican", "illegal"]
     scores = index.scores("Vatikan")
     assert scores[0] > 0 and scores[1] == scores[2] == 0

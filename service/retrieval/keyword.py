@@ -80,10 +80,12 @@ def words_of(text: str) -> list[str]:
 class KeywordIndex:
     """BM25 over passage texts (with their section titles)."""
 
-    def __init__(self, documents: Sequence[str]) -> None:
+    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+        """``documents`` read by :func:`words_of`, which the searcher does once for this
+        index and for query-language detection (a second pass over a large corpus at load)."""
         self._size = len(documents)
         self._bm25 = bm25s.BM25()
-        tokenised = [analyse(d) for d in documents]
+        tokenised = [terms_of(words) for words in documents]
         self._vocabulary = frozenset(t for terms in tokenised for t in terms)
         self._words = sorted(self._vocabulary)
         # Query words repeat across requests; each lookup scans the whole vocabulary

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from indexer.language import UNDETERMINED, detect_language
 from indexer.text import words
-from service.retrieval.keyword import analyse, is_small_word, terms_of, words_of
+from service.retrieval.keyword import is_small_word, terms_of, words_of
 
 # Below this many words, a query whose words only one language's passages use is in that
 # language.
@@ -32,15 +32,20 @@ class QueryLanguage:
     passages."""
 
     def __init__(
-        self, documents: Sequence[str], languages: Sequence[str], detection: Collection[str]
+        self,
+        documents: Sequence[Sequence[str]],
+        languages: Sequence[str],
+        detection: Collection[str],
     ) -> None:
-        """``languages``: each document's language (:data:`UNDETERMINED` when unknown);
-        ``detection``: the languages langdetect chooses among (empty: all it knows)."""
-        read = [words_of(d) for d in documents]
+        """``documents`` read by :func:`words_of`; ``languages``: each one's language
+        (:data:`UNDETERMINED` when unknown); ``detection``: the languages langdetect chooses
+        among (empty: all it knows)."""
         # Passages of no known language lend their words to every language.
         self._vocabularies = {
             lang: _Vocabulary.of(
-                ws for ws, of in zip(read, languages, strict=True) if of in (lang, UNDETERMINED)
+                ws
+                for ws, of in zip(documents, languages, strict=True)
+                if of in (lang, UNDETERMINED)
             )
             for lang in set(languages) - {UNDETERMINED}
         }
@@ -48,9 +53,9 @@ class QueryLanguage:
 
     def of(self, query: str) -> str:
         """The language code of ``query``, or :data:`UNDETERMINED`."""
-        terms = analyse(query)
+        found = words_of(query)
+        terms = terms_of(found)
         if terms and len(words(query)) < SHORT_QUERY_WORDS:
-            found = words_of(query)
             using = [lang for lang, v in self._vocabularies.items() if v.uses_all(found)]
             if len(using) == 1:
                 return using[0]
@@ -80,7 +85,7 @@ class _Vocabulary:
     small_words: frozenset[str]
 
     @classmethod
-    def of(cls, documents: Iterable[list[str]]) -> _Vocabulary:
+    def of(cls, documents: Iterable[Sequence[str]]) -> _Vocabulary:
         """From documents read by :func:`words_of`."""
         seen = {w for ws in documents for w in ws}
         small = {w for w in seen if is_small_word(w)}
