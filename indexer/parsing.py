@@ -25,9 +25,14 @@ What the extracted text looks like, and what this module does about it:
   elsewhere in the document, and kept as compounds otherwise ("primo-intervenants").
 - Paragraphs repeated by the extraction are kept once, and rows of social-media handles
   (page furniture next to icons) are dropped.
+- Infographics print a figure group's caption under its figures ("… 216 arrestations" then
+  "TURQUESA III" and its region): capitals that open a block right after a figure line are
+  that caption, kept in the text after its figures, not a heading that would give the next
+  group's figures its name.
 
-Not handled: the reading order of multi-column infographics (a stat label can end up apart
-from its number) and headings that are images in the PDF.
+Not handled: the reading order of multi-column infographics where labels and numbers come
+in separate runs (a stat label can end up apart from its number), and headings that are images
+in the PDF.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ _HYPHENATED_END = re.compile(r"(\w+)-$")
 _LEADING_WORD = re.compile(r"^\w+")
 _WORD_CHARS = re.compile(r"\w+")
 _CAPS_SHARE = 0.85
+# A figure with its label on one line ("216 arrestations", "4 000 migrants"), not a bare number
+# (a page number or a value whose label is on the next line).
+_FIGURE_ITEM = re.compile(r"^\d[\d\s.,]*\s+[^\W\d]")
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
 # A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
@@ -227,7 +235,10 @@ def _is_caps(line: str) -> bool:
 def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | _Paragraph]:
     """Turn blocks into headings and paragraphs (lines joined, hyphenation repaired)."""
     items: list[_Heading | _Paragraph] = []
+    previous: list[str] = []
     for block in blocks:
+        after_figure = bool(previous) and _is_figure_item(previous[-1])
+        previous = block
         pending: list[str] = []
         i = 0
         while i < len(block):
@@ -242,8 +253,10 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
             end = i
             while end < len(block) and _is_caps(block[end]):
                 end += 1
-            after_sentence = i == 0 or bool(_ENDS_SENTENCE.search(block[i - 1]))
-            if end > i and after_sentence and word_count(" ".join(block[i:end])) >= 2:
+            # A block's capitals right after a figure caption it, as infographics print
+            # their label under their numbers: a label, not the next article's heading.
+            opens = (not after_figure) if i == 0 else bool(_ENDS_SENTENCE.search(block[i - 1]))
+            if end > i and opens and word_count(" ".join(block[i:end])) >= 2:
                 if pending:
                     items.append(_Paragraph(_join_lines(pending, vocabulary)))
                     pending = []
@@ -255,6 +268,10 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
         if pending:
             items.append(_Paragraph(_join_lines(pending, vocabulary)))
     return items
+
+
+def _is_figure_item(line: str) -> bool:
+    return bool(_FIGURE_ITEM.match(line)) and not _ENDS_SENTENCE.search(line)
 
 
 def _join_lines(lines: list[str], vocabulary: set[str]) -> str:
@@ -288,7 +305,7 @@ def _merge_continuations(items: list[_Heading | _Paragraph]) -> list[_Heading | 
 
 
 def _continues(previous: str, following: str) -> bool:
-    if _ENDS_SENTENCE.search(previous):
+    if _ENDS_SENTENCE.search(previous) or _is_caps(previous):  # a label stays on its line
         return False
     first = following[:1]
     return first.islower() or (first.isdigit() and bool(_ENDS_LOWERCASE_WORD.search(previous)))

@@ -207,3 +207,53 @@ def test_a_labelled_or_numbered_url_line_is_a_source():
     (page, rest) = parse_report(text)
     assert page.urls == ("https://example.org/a", "https://example.org/b")
     assert rest.sections[0].paragraphs == ("Voir le site https://example.org/c pour plus.",)
+
+
+INFOGRAPHIC = """\
+OPÉRATIONS CONTRE LA TRAITE
+
+Des opérations sur trois continents ont été menées contre les réseaux.
+
+10 000 migrants détectés
+
+216 arrestations
+
+OPÉRATION NORD
+Amérique du Sud
+
+4 000 migrants détectés
+
+286 arrestations
+
+OPÉRATION SUD
+Afrique, Europe
+
+https://www.interpol.int/fr/Actualites/2021/Operations
+"""
+
+
+def test_capitals_right_after_figures_caption_them_instead_of_opening_a_section():
+    sections = parse_report(INFOGRAPHIC)[0].sections
+    # One section: the first caption must not name the second group's figures.
+    assert [s.title for s in sections] == ["OPÉRATIONS CONTRE LA TRAITE"]
+    text = "\n".join(sections[0].paragraphs)
+    assert text.index("216 arrestations") < text.index("OPÉRATION NORD")
+    assert text.index("OPÉRATION NORD") < text.index("4 000 migrants")
+    assert any(p.startswith("OPÉRATION NORD Amérique du Sud") for p in sections[0].paragraphs)
+
+
+def test_a_caption_is_not_run_into_the_lower_case_line_after_it():
+    text = "Un article.\n\n29 arrestations\n\nLUTTE ANTITERRORISTE\n\ndes enquêtes sur 24 cas\n"
+    paragraphs = parse_report(text, "Doc")[0].sections[0].paragraphs
+    assert paragraphs[-2:] == ("LUTTE ANTITERRORISTE", "des enquêtes sur 24 cas")
+
+
+def test_capitals_after_a_bare_number_or_a_sentence_are_still_headings():
+    # A bare number is a page number or a value whose label follows, not a captioned figure.
+    text = "Un article se termine ici.\n\n17\n\nUN NOUVEL ARTICLE\n\nSon texte commence.\n"
+    assert [s.title for s in parse_report(text, "Doc")[0].sections] == [
+        "Doc",
+        "UN NOUVEL ARTICLE",
+    ]
+    text = "Bilan : 29 arrestations.\n\nUN AUTRE ARTICLE\n\nSon texte.\n"
+    assert parse_report(text, "Doc")[0].sections[-1].title == "UN AUTRE ARTICLE"
