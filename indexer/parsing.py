@@ -16,8 +16,8 @@ What the extracted text looks like, and what this module does about it:
   lines of two words or more, at the start of a block or right after a finished sentence, is one
   heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
   stay in the text next to their numbers. Headings repeated in English are kept as headings;
-  when two headings follow each other the later, more specific one names the section and
-  the earlier one becomes its first line.
+  when headings follow each other the last, most specific one names the section and the
+  earlier ones (a chapter title, a list in capitals) become its first lines, in reading order.
 - Pull quotes broken one phrase per line and bullets broken across blank lines: a paragraph
   that does not end a sentence is joined to the next one when that starts in lower case, or
   with a number right after a lower-case word ("sur quelque" / "135 000 personnes").
@@ -343,20 +343,22 @@ def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Sect
     sections: list[Section] = []
     title = intro_title
     paragraphs: list[str] = []
+    earlier: list[str] = []  # headings in a row before the current one
     after_heading = False
     for item in items:
         if isinstance(item, _Heading):
-            if paragraphs:
+            if after_heading:
+                # Headings in a row: the last one names the section, the earlier ones (a
+                # chapter title, a list in capitals) stay as its first lines, in order.
+                earlier.append(title)
+            elif paragraphs:
                 sections.append(Section(title, tuple(paragraphs)))
                 paragraphs = []
-            elif after_heading:
-                # Two headings in a row: the later one names the section, the earlier
-                # (a chapter title or a list in capitals) stays as its first line.
-                paragraphs = [title]
             title, after_heading = item.text, True
         else:
-            paragraphs.append(item.text)
-            after_heading = False
+            paragraphs.extend([*earlier, item.text])
+            earlier, after_heading = [], False
+    paragraphs.extend(earlier)
     if paragraphs:
         sections.append(Section(title, tuple(paragraphs)))
     return sections

@@ -128,6 +128,16 @@ def test_consecutive_headings_later_names_section_earlier_kept_as_text():
     assert section.paragraphs == ("CHAPITRE EN CAPITALES", "Texte.")
 
 
+def test_several_headings_in_a_row_keep_their_reading_order():
+    text = "Avant.\n\nNOS DONATEURS EN 2021\n\nPREMIER DONATEUR\n\nSECOND DONATEUR\n\n12 millions"
+    section = parse_report(text, "Doc")[0].sections[-1]
+    assert section.title == "SECOND DONATEUR"
+    assert section.paragraphs == ("NOS DONATEURS EN 2021", "PREMIER DONATEUR", "12 millions")
+    # Headings in a row that close a page are kept too.
+    closing = parse_report("Avant.\n\nUN CHAPITRE\n\nSON TITRE", "Doc")[0].sections[-1]
+    assert (closing.title, closing.paragraphs) == ("SON TITRE", ("UN CHAPITRE",))
+
+
 def test_given_pages_are_kept_and_their_url_lines_are_their_sources():
     pages = parse_pages(
         [
