@@ -15,7 +15,8 @@ What the extracted text looks like, and what this module does about it:
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
   lines of two words or more, at the start of a block or right after a finished sentence, is one
   heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
-  stay in the text next to their numbers. Headings repeated in English are kept as headings;
+  stay in the text next to their numbers, and so do short figures in capitals ("195 PAYS
+  MEMBRES"). Headings repeated in English are kept as headings;
   when headings follow each other the last, most specific one names the section and the
   earlier ones (a chapter title, a list in capitals) become its first lines, in reading order.
 - Pull quotes broken one phrase per line and bullets broken across blank lines: a paragraph
@@ -59,6 +60,7 @@ _CAPS_SHARE = 0.85
 # A figure with its label on one line ("216 arrestations", "4 000 migrants"), not a bare number
 # (a page number or a value whose label is on the next line).
 _FIGURE_ITEM = re.compile(r"^\d[\d\s.,]*\s+[^\W\d]")
+_STAT_LABEL_WORDS = 4
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
 # A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
@@ -256,7 +258,12 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
             # A block's capitals right after a figure caption it, as infographics print
             # their label under their numbers: a label, not the next article's heading.
             opens = (not after_figure) if i == 0 else bool(_ENDS_SENTENCE.search(block[i - 1]))
-            if end > i and opens and word_count(" ".join(block[i:end])) >= 2:
+            if (
+                end > i
+                and opens
+                and word_count(" ".join(block[i:end])) >= 2
+                and not _is_stat_label(block[i])
+            ):
                 if pending:
                     items.append(_Paragraph(_join_lines(pending, vocabulary)))
                     pending = []
@@ -272,6 +279,12 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
 
 def _is_figure_item(line: str) -> bool:
     return bool(_FIGURE_ITEM.match(line)) and not _ENDS_SENTENCE.search(line)
+
+
+def _is_stat_label(line: str) -> bool:
+    """A figure in capitals ("195 PAYS MEMBRES", "1 016 PERSONNES"): a stat, not a heading
+    (a heading that opens with a figure goes on: "11 SEPTEMBRE : 20 ANS PLUS TARD…")."""
+    return _is_figure_item(line) and word_count(line) <= _STAT_LABEL_WORDS
 
 
 def _join_lines(lines: list[str], vocabulary: set[str]) -> str:

@@ -267,3 +267,18 @@ def test_capitals_after_a_bare_number_or_a_sentence_are_still_headings():
     ]
     text = "Bilan : 29 arrestations.\n\nUN AUTRE ARTICLE\n\nSon texte.\n"
     assert parse_report(text, "Doc")[0].sections[-1].title == "UN AUTRE ARTICLE"
+
+
+def test_a_figure_in_capitals_is_a_stat_but_a_long_heading_may_open_with_one():
+    text = (
+        "Introduction de la page.\n\nUN ARTICLE\n\nSon texte.\n\n"
+        "195 PAYS MEMBRES\nUN PAYS\n\nChaque pays vote.\n\n"
+        "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON\n\nUn autre texte.\n"
+    )
+    sections = parse_report(text, "Doc")[0].sections
+    assert [s.title for s in sections] == [
+        "Doc",
+        "UN ARTICLE",
+        "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON",
+    ]
+    assert "195 PAYS MEMBRES UN PAYS" in sections[1].paragraphs
