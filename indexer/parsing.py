@@ -58,8 +58,8 @@ _LEADING_WORD = re.compile(r"^\w+")
 _WORD_CHARS = re.compile(r"\w+")
 _CAPS_SHARE = 0.85
 # A figure with its label on one line ("216 arrestations", "4 000 migrants"), not a bare number
-# (a page number or a value whose label is on the next line).
-_FIGURE_ITEM = re.compile(r"^\d[\d\s.,]*\s+[^\W\d]")
+# (a page number or a value whose label is on the next line) nor a year ("2021 EN CHIFFRES").
+_FIGURE_ITEM = re.compile(r"^(?!(?:19|20)\d\d\b)\d[\d\s.,]*\s+[^\W\d]")
 _STAT_LABEL_WORDS = 4
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")

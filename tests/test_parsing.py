@@ -273,12 +273,14 @@ def test_a_figure_in_capitals_is_a_stat_but_a_long_heading_may_open_with_one():
     text = (
         "Introduction de la page.\n\nUN ARTICLE\n\nSon texte.\n\n"
         "195 PAYS MEMBRES\nUN PAYS\n\nChaque pays vote.\n\n"
-        "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON\n\nUn autre texte.\n"
+        "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON\n\nUn autre texte.\n\n"
+        "2021 EN CHIFFRES\n\nUne année de travail.\n"
     )
     sections = parse_report(text, "Doc")[0].sections
     assert [s.title for s in sections] == [
         "Doc",
         "UN ARTICLE",
         "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON",
+        "2021 EN CHIFFRES",  # a year is not a count
     ]
     assert "195 PAYS MEMBRES UN PAYS" in sections[1].paragraphs
