@@ -29,7 +29,9 @@ What the extracted text looks like, and what this module does about it:
 - Infographics print a figure group's caption under its figures ("… 216 arrestations" then
   "TURQUESA III" and its region): capitals that open a block right after a figure line are
   that caption, kept in the text after its figures, not a heading that would give the next
-  group's figures its name.
+  group's figures its name. Both figure rules give way to running text: capitals that a
+  finished sentence follows open an article ("2 OPERATIONS", or a heading after a key-figures
+  block), as a review of other layouts showed.
 
 Not handled: the reading order of multi-column infographics where labels and numbers come
 in separate runs (a stat label can end up apart from its number), and headings that are images
@@ -61,6 +63,7 @@ _CAPS_SHARE = 0.85
 # (a page number or a value whose label is on the next line) nor a year ("2021 EN CHIFFRES").
 _FIGURE_ITEM = re.compile(r"^(?!(?:19|20)\d\d\b)\d[\d\s.,]*\s+[^\W\d]")
 _STAT_LABEL_WORDS = 4
+_PROSE_MIN_WORDS = 4
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
 # A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
@@ -238,8 +241,9 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
     """Turn blocks into headings and paragraphs (lines joined, hyphenation repaired)."""
     items: list[_Heading | _Paragraph] = []
     previous: list[str] = []
-    for block in blocks:
+    for n, block in enumerate(blocks):
         after_figure = bool(previous) and _is_figure_item(previous[-1])
+        following = blocks[n + 1] if n + 1 < len(blocks) else []
         previous = block
         pending: list[str] = []
         i = 0
@@ -255,14 +259,20 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
             end = i
             while end < len(block) and _is_caps(block[end]):
                 end += 1
-            # A block's capitals right after a figure caption it, as infographics print
-            # their label under their numbers: a label, not the next article's heading.
-            opens = (not after_figure) if i == 0 else bool(_ENDS_SENTENCE.search(block[i - 1]))
+            # Capitals that running text follows open an article, whatever precedes them.
+            # Otherwise a block's capitals right after a figure caption it (infographics
+            # print their label under their numbers), and a short figure is a stat.
+            before_prose = end > i and _is_prose(block[end:] or following)
+            opens = (
+                (before_prose or not after_figure)
+                if i == 0
+                else bool(_ENDS_SENTENCE.search(block[i - 1]))
+            )
             if (
                 end > i
                 and opens
                 and word_count(" ".join(block[i:end])) >= 2
-                and not _is_stat_label(block[i])
+                and (before_prose or not _is_stat_label(block[i]))
             ):
                 if pending:
                     items.append(_Paragraph(_join_lines(pending, vocabulary)))
@@ -277,13 +287,24 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
     return items
 
 
+def _is_prose(lines: list[str]) -> bool:
+    """Running text: a finished sentence of a few words, neither a figure nor capitals."""
+    return (
+        bool(lines)
+        and not _is_figure_item(lines[0])
+        and not _is_caps(lines[0])
+        and bool(_ENDS_SENTENCE.search(lines[-1]))
+        and word_count(" ".join(lines)) >= _PROSE_MIN_WORDS
+    )
+
+
 def _is_figure_item(line: str) -> bool:
     return bool(_FIGURE_ITEM.match(line)) and not _ENDS_SENTENCE.search(line)
 
 
 def _is_stat_label(line: str) -> bool:
-    """A figure in capitals ("195 PAYS MEMBRES", "1 016 PERSONNES"): a stat, not a heading
-    (a heading that opens with a figure goes on: "11 SEPTEMBRE : 20 ANS PLUS TARD…")."""
+    """A short figure in capitals ("195 PAYS MEMBRES", "1 016 PERSONNES"): a stat, unless
+    running text follows it (then a numbered heading: "2 OPERATIONS")."""
     return _is_figure_item(line) and word_count(line) <= _STAT_LABEL_WORDS
 
 

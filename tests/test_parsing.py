@@ -284,3 +284,29 @@ def test_a_figure_in_capitals_is_a_stat_but_a_long_heading_may_open_with_one():
         "2021 EN CHIFFRES",  # a year is not a count
     ]
     assert "195 PAYS MEMBRES UN PAYS" in sections[1].paragraphs
+
+
+def test_capitals_that_running_text_follows_open_an_article_after_a_figure():
+    # Found by a review of the figure rules on other layouts: a key-figures block, a stat
+    # line or a dated signature often closes the text before the next article's heading.
+    text = (
+        "KEY FIGURES\n3,500 officers trained\n120 countries connected\n\n"
+        "OPERATION TRIGGER IX\nOperation Trigger IX targeted firearms trafficking in Africa.\n"
+    )
+    titles = [s.title for s in parse_report(text, "Doc")[0].sections]
+    assert titles == ["KEY FIGURES", "OPERATION TRIGGER IX"]
+
+
+def test_numbered_headings_that_running_text_follows_are_headings():
+    text = (
+        "1. INTRODUCTION\nThis report describes the work of the agency in 2022.\n\n"
+        "2 OPERATIONS\nWe coordinated twelve operations against organised crime.\n\n"
+        "11 SEPTEMBRE : 20 ANS\nPLUS TARD, NOUS TENONS BON\n"
+        "Vingt ans après les attentats, la coopération reste une priorité.\n"
+    )
+    titles = [s.title for s in parse_report(text, "Doc")[0].sections]
+    assert titles == [
+        "1. INTRODUCTION",
+        "2 OPERATIONS",
+        "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON",
+    ]
