@@ -243,6 +243,17 @@ def test_not_ready_until_loaded_and_says_why(tmp_path):
         assert "report-index build" in ready.json()["detail"]
         search = test_client.get("/search", params={"q": "x"})
         assert search.status_code == 503
+        # A request that can never succeed is told so now, not asked to retry first.
+        for response in (
+            test_client.get("/search", params={"q": "x", "k": 0}),
+            test_client.post("/search", json={"k": 3}),
+            test_client.post("/context", json={"query": "x", "max_chars": 1}),
+            test_client.get("/passages/some-id", params={"neighbours": 99}),
+        ):
+            assert response.status_code == 422, response.request.url
+        assert test_client.post("/context", json={"query": "x"}).status_code == 503
+        assert test_client.get("/passages/some-id").status_code == 503
+        assert test_client.get("/stats").status_code == 503
 
 
 def test_missing_query_field_is_named(client):

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from indexer.settings import Settings
-from service.engine import SearchEngine
 from service.state import ServiceState
 
 
@@ -25,11 +24,6 @@ async def get_app_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> SearchEngine:
-    """The loaded search engine; NotReadyError (a 503) while loading or after a failed load."""
-    return state.require_engine()
 
 
 def query_parameters(*allowed: str) -> Any:
@@ -58,6 +52,5 @@ def query_parameters(*allowed: str) -> Any:
     return Depends(check)
 
 
-EngineDep = Annotated[SearchEngine, Depends(get_engine)]
 StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

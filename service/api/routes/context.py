@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import EngineDep, query_parameters
+from service.api.deps import StateDep, query_parameters
 from service.api.schemas import ContextRequest, ContextResponse, error_responses
 from service.context import build_context, document_titles
 
@@ -17,9 +17,10 @@ router = APIRouter(tags=["assistants"])
     responses=error_responses(400, 422, 503),
     dependencies=[query_parameters()],
 )
-async def context(engine: EngineDep, body: ContextRequest) -> ContextResponse:
+async def context(state: StateDep, body: ContextRequest) -> ContextResponse:
     """The ``k`` best passages as ``[n] SECTION (p. N)`` blocks of at most ``max_chars``
     characters in all, with a citation (passage, page, source URLs) for each ``[n]``."""
+    engine = state.require_engine()  # after validation: a bad request gets its 422 first
     result = await engine.search(body.query, body.k, body.filters(), body.mode)
     titles = document_titles(engine.searcher.index.manifest.documents)
     grounded = build_context(result.hits, body.max_chars, titles)

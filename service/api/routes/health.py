@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.api.deps import EngineDep, StateDep, query_parameters
+from service.api.deps import StateDep, query_parameters
 from service.api.schemas import (
     DocumentInfo,
     ModelInfo,
@@ -39,9 +39,9 @@ def readyz(state: StateDep) -> ReadyResponse:
     responses=error_responses(503),
     dependencies=[query_parameters()],
 )
-def stats(engine: EngineDep) -> StatsResponse:
+def stats(state: StateDep) -> StatsResponse:
     """Passages, documents, index version and build time, and the model being served."""
-    searcher = engine.searcher
+    searcher = state.require_engine().searcher
     manifest = searcher.index.manifest
     encoder = searcher.encoder
     return StatsResponse(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from service.api.deps import EngineDep, query_parameters
+from service.api.deps import StateDep, query_parameters
 from service.api.schemas import PassageResponse, error_responses
 from service.passages import PassageNotFoundError
 from service.responses import PassageOut
@@ -23,7 +23,7 @@ router = APIRouter(tags=["assistants"])
     dependencies=[query_parameters("neighbours")],
 )
 def get_passage(
-    engine: EngineDep,
+    state: StateDep,
     passage_id: str,
     neighbours: Annotated[
         int,
@@ -35,7 +35,7 @@ def get_passage(
     ] = 0,
 ) -> PassageResponse:
     """One passage by id; with ``neighbours`` the text around it, to widen a context."""
-    store = engine.passages
+    store = state.require_engine().passages  # after validation: a bad request gets its 422
     try:
         passage = store.get(passage_id)
         previous, following = store.neighbours(passage_id, neighbours)

@@ -6,25 +6,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import EngineDep, query_parameters
+from service.api.deps import StateDep, query_parameters
 from service.api.schemas import SearchOptions, SearchParams, SearchRequest, error_responses
-from service.engine import SearchEngine
 from service.responses import SearchResponse
+from service.state import ServiceState
 
 router = APIRouter(tags=["search"])
 _ERRORS = error_responses(400, 422, 503)
 
 
-async def _search(engine: SearchEngine, query: str, options: SearchOptions) -> SearchResponse:
+async def _search(state: ServiceState, query: str, options: SearchOptions) -> SearchResponse:
+    # The engine is asked for here, not as a dependency: a dependency's 503 while loading
+    # would come before FastAPI's 422 for a request that can never succeed.
+    engine = state.require_engine()
     result = await engine.search(query, options.k, options.filters(), options.mode)
     return SearchResponse.from_result(result)
 
 
 @router.get("/search", response_model=SearchResponse, responses=_ERRORS)
-async def search_get(engine: EngineDep, params: Annotated[SearchParams, Query()]) -> SearchResponse:
+async def search_get(state: StateDep, params: Annotated[SearchParams, Query()]) -> SearchResponse:
     """Ranked passages for ``q``, each with section, page, language, source URLs and the
     sentence that matched."""
-    return await _search(engine, params.q, params)
+    return await _search(state, params.q, params)
 
 
 @router.post(
@@ -33,6 +36,6 @@ async def search_get(engine: EngineDep, params: Annotated[SearchParams, Query()]
     responses=_ERRORS,
     dependencies=[query_parameters()],
 )
-async def search_post(engine: EngineDep, body: SearchRequest) -> SearchResponse:
+async def search_post(state: StateDep, body: SearchRequest) -> SearchResponse:
     """Same as ``GET /search`` with a JSON body."""
-    return await _search(engine, body.query, body)
+    return await _search(state, body.query, body)
