@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -44,19 +45,21 @@ class SectionChunker:
         self.policy = policy or ChunkingPolicy()
 
     def chunk_document(self, document: str, pages: list[Page], language: str) -> list[Passage]:
-        """Passages of one document in reading order, with ids like ``report-p003-02`` (the
-        page in three digits, the passage's number on its page in two)."""
-        chunks = [
-            (page, n, title, text)
-            for page in pages
-            for n, (title, text) in enumerate(self.chunk_page(page), start=1)
-        ]
+        """Passages of one document in reading order, with ids like ``report-p003-4f9a1c``.
+
+        An id is the page (three digits) and the start of its text's SHA-256, so that it
+        names that text in every build: a citation kept by a client either finds the same
+        passage after a rebuild or gets a 404. Numbered by position on the page, an id
+        named another passage as soon as an earlier one on its page was split or joined.
+        """
+        chunks = [(page, title, text) for page in pages for title, text in self.chunk_page(page)]
         ranker = SourceRanker(text for *_, text in chunks)
         passages: list[Passage] = []
-        for page, n, title, text in chunks:
+        taken: set[str] = set()
+        for page, title, text in chunks:
             passages.append(
                 Passage(
-                    id=f"{document}-p{page.number:03d}-{n:02d}",
+                    id=_passage_id(document, page.number, text, taken),
                     document=document,
                     page=page.number,
                     section=title,
@@ -144,6 +147,18 @@ class SectionChunker:
         ]
 
 
+def _passage_id(document: str, page: int, text: str, taken: set[str]) -> str:
+    """A new id for ``text`` (see ``chunk_document``); the same text twice on a page gets a
+    numbered second id."""
+    base = f"{document}-p{page:03d}-{hashlib.sha256(text.encode()).hexdigest()[:_ID_DIGITS]}"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
 def _section_words(section: Section) -> int:
     return sum(word_count(p) for p in section.paragraphs)
 
@@ -152,6 +167,7 @@ def _group_words(sections: list[Section]) -> int:
     return sum(map(_section_words, sections))
 
 
+_ID_DIGITS = 6  # hex digits of the text's hash: a chance collision within a page is negligible
 _FRAGMENT_WORDS = 10
 _STAT_SHARE = 0.6
 

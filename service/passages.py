@@ -27,7 +27,7 @@ class PassageStore:
         for document in by_document.values():
             document.sort(key=lambda p: p.position)
         self._by_document = by_document
-        self._example = passages[0].id if passages else "document-p001-01"
+        self._example = passages[0].id if passages else "document-p001-4f9a1c"
         self._where = {
             passage.id: (document, i)
             for document, ordered in by_document.items()

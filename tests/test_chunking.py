@@ -1,5 +1,7 @@
 """Chunker units: sizes, sentence boundaries, small sections, ids."""
 
+import re
+
 from indexer.chunking import ChunkingPolicy, SectionChunker
 from indexer.parsing import Page, Section
 from indexer.text import sentence_spans, word_count
@@ -59,7 +61,8 @@ def test_passages_carry_ids_positions_language_and_page_urls():
         Page(2, (Section("AUTRE", ("Une autre page sur un tout autre sujet. " * 10,)),), ()),
     ]
     passages = SectionChunker().chunk_document("doc", pages, "fr")
-    assert [p.id for p in passages] == ["doc-p001-01", "doc-p002-01"]
+    assert [p.id[:9] for p in passages] == ["doc-p001-", "doc-p002-"]
+    assert all(re.fullmatch(r"doc-p00\d-[0-9a-f]{6}", p.id) for p in passages)
     assert [p.position for p in passages] == [0, 1]
     assert passages[0].lang == "fr"
     assert passages[0].source_urls[0].endswith("Weka-a-mobilise-24-pays")
@@ -101,3 +104,21 @@ def test_sentences_shorter_than_asked_are_joined_to_a_neighbour():
     capped = sentence_spans(text, max_words=3, min_words=5)
     assert all(len(text[a:b].split()) <= 3 for a, b in capped)
     assert len(sentence_spans(text)) == 5
+
+
+def test_a_passage_keeps_its_id_when_passages_before_it_on_its_page_change():
+    article = Section("ARTICLE", ("Un article sur une opération menée dans vingt pays. " * 12,))
+    before = Section("AVANT", ("Un texte qui précède l'article sur la même page. " * 12,))
+    chunker = SectionChunker()
+    alone = chunker.chunk_document("doc", [Page(1, (article,), ())], "fr")
+    after = chunker.chunk_document("doc", [Page(1, (before, article), ())], "fr")
+    assert alone[0].text == after[1].text
+    assert alone[0].id == after[1].id  # a kept citation still names the same text
+    assert after[0].id != after[1].id
+
+
+def test_the_same_text_twice_on_a_page_gets_two_ids():
+    block = Section("BLOC", ("Le même bloc de texte, répété tel quel sur la page. " * 12,))
+    passages = SectionChunker().chunk_document("doc", [Page(1, (block, block), ())], "fr")
+    assert len(passages) == 2 and passages[0].text == passages[1].text
+    assert passages[1].id == passages[0].id + "-2"
