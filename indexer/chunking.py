@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from indexer.language import detect_language
 from indexer.parsing import Page, Section
-from indexer.passage import Passage
+from indexer.passage import Passage, heading_length
 from indexer.sources import SourceRanker
 from indexer.text import split_sentences, word_count, words
 
@@ -53,10 +53,12 @@ class SectionChunker:
         named another passage as soon as an earlier one on its page was split or joined.
         """
         chunks = [(page, title, text) for page in pages for title, text in self.chunk_page(page)]
-        ranker = SourceRanker(text for *_, text in chunks)
+        # Language and sources are read from the body: the heading is the title too.
+        ranker = SourceRanker(text[heading_length(title, text) :] for _, title, text in chunks)
         passages: list[Passage] = []
         taken: set[str] = set()
         for page, title, text in chunks:
+            body = text[heading_length(title, text) :]
             passages.append(
                 Passage(
                     id=_passage_id(document, page.number, text, taken),
@@ -64,9 +66,9 @@ class SectionChunker:
                     page=page.number,
                     section=title,
                     text=text,
-                    lang=detect_language(text, fallback=language),
+                    lang=detect_language(body, fallback=language),
                     position=len(passages),
-                    source_urls=ranker.rank(text, page.urls, title),
+                    source_urls=ranker.rank(body, page.urls, title),
                 )
             )
         return passages
@@ -77,7 +79,12 @@ class SectionChunker:
         for group in self._group_small_sections(page.sections):
             title = max(group, key=_section_words).title
             units = [u for section in group for u in _units(section, inline_title=title)]
-            chunks.extend((title, _render(part)) for part in self._pack(units))
+            parts = [_render(part) for part in self._pack(units)]
+            if group[0].headed and group[0].title == title:
+                # The heading printed above the text opens it (Passage.body_start); sizes
+                # are the body's, so a heading never moves where passages are cut.
+                parts[0] = f"{title}\n{parts[0]}"
+            chunks.extend((title, part) for part in parts)
         return chunks
 
     def _group_small_sections(self, sections: tuple[Section, ...]) -> list[list[Section]]:

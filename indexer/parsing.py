@@ -72,10 +72,16 @@ _SOCIAL_TOKEN = re.compile(r"@\w+|\S*_\S*|\S*www\.\S+|[A-Z]{1,4}")
 
 @dataclass(frozen=True)
 class Section:
-    """A titled run of paragraphs on one page."""
+    """A titled run of paragraphs on one page.
+
+    ``headed``: the title is printed right above the paragraphs; otherwise it is carried
+    over (text before a page's first heading, a page that continues the last one) or it
+    follows other headings that open the paragraphs.
+    """
 
     title: str
     paragraphs: tuple[str, ...]
+    headed: bool = False
 
 
 @dataclass(frozen=True)
@@ -378,7 +384,7 @@ def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Sect
     title = intro_title
     paragraphs: list[str] = []
     earlier: list[str] = []  # headings in a row before the current one
-    after_heading = False
+    after_heading = headed = False
     for item in items:
         if isinstance(item, _Heading):
             if after_heading:
@@ -386,13 +392,13 @@ def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Sect
                 # chapter title, a list in capitals) stay as its first lines, in order.
                 earlier.append(title)
             elif paragraphs:
-                sections.append(Section(title, tuple(paragraphs)))
+                sections.append(Section(title, tuple(paragraphs), headed))
                 paragraphs = []
-            title, after_heading = item.text, True
+            title, after_heading, headed = item.text, True, not earlier
         else:
             paragraphs.extend([*earlier, item.text])
             earlier, after_heading = [], False
     paragraphs.extend(earlier)
     if paragraphs:
-        sections.append(Section(title, tuple(paragraphs)))
+        sections.append(Section(title, tuple(paragraphs), headed))
     return sections

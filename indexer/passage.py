@@ -23,6 +23,22 @@ class Passage:
     position: int
     source_urls: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def body_start(self) -> int:
+        """Where the text after its heading starts (0 for a passage without one).
+
+        A passage that opens a section starts with the section's heading, as the report
+        prints it: a reader (or an answer checked against the text) sees it there. Ranking
+        reads the body, since the section title is already part of what is embedded and
+        searched; the heading counted twice would outweigh the rest.
+        """
+        return heading_length(self.section, self.text)
+
+    @property
+    def body(self) -> str:
+        """The text without its opening heading."""
+        return self.text[self.body_start :]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form used in the index artifact."""
         data = asdict(self)
@@ -33,3 +49,8 @@ class Passage:
     def from_dict(cls, data: dict[str, Any]) -> Passage:
         """Inverse of :meth:`to_dict`."""
         return cls(**{**data, "source_urls": tuple(data.get("source_urls", ()))})
+
+
+def heading_length(section: str, text: str) -> int:
+    """Characters of ``text`` taken by ``section`` as its first line (0 when it is not)."""
+    return len(section) + 1 if section and text.startswith(section + "\n") else 0

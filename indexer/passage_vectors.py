@@ -68,7 +68,7 @@ def embedding_text(passage: Passage, document_title: str) -> str:
     the system: R@5 0.949 -> 0.964 with the same fusion (EVALUATION.md). Sentence vectors stay
     without a header: with one, they lose what makes them sharper than the passage.
     """
-    return f"{document_title}\n{passage.section}\n{passage.text}"
+    return f"{document_title}\n{passage.section}\n{passage.body}"
 
 
 def embed(
@@ -86,11 +86,13 @@ def embed(
     """
     # A "sentence" without a letter or digit (a closing quote left on its own line) says
     # nothing: embedded, it could still be a passage's best match and become its highlight.
+    # Sentences of the body: a passage's opening heading is its section title, embedded
+    # with the passage already (spans stay offsets into the whole text, for highlights).
     spans = [
         [
-            (a, b)
-            for a, b in sentence_spans(p.text, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
-            if _WORDLIKE.search(p.text[a:b])
+            (p.body_start + a, p.body_start + b)
+            for a, b in sentence_spans(p.body, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
+            if _WORDLIKE.search(p.body[a:b])
         ]
         for p in passages
     ]

@@ -196,7 +196,7 @@ def query(
     for hit in result.hits:
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)
-        typer.echo(p.text)
+        typer.echo(p.body)  # the line above names the section: not its heading again
         typer.secho(f"  best match: {hit.highlight.text}", fg=typer.colors.GREEN)
         for url in p.source_urls:
             typer.echo(f"  source: {url}")

@@ -143,12 +143,15 @@ def build_context(
         title = document_titles.get(hit.passage.document) if document_titles else None
         header = passage_header(n, hit.passage, title) + "\n"
         overhead = len(header) + (len(SEPARATOR) if blocks else 0)
-        text, highlight = hit.passage.text, hit.highlight
+        # The header names the section: the text's own opening heading is not repeated.
+        text, skip = hit.passage.body, hit.passage.body_start
+        start = max(hit.highlight.start - skip, 0)
+        end = max(hit.highlight.end - skip, start)
         room = None if max_chars is None else max_chars - used - overhead
-        body = text if room is None else excerpt(text, highlight.start, highlight.end, room)
-        if not body:
+        quoted = text if room is None else excerpt(text, start, end, room)
+        if not quoted:
             break
-        blocks.append(header + body)
-        citations.append(Citation(n, hit.passage, hit.score, truncated=body != text))
-        used += overhead + len(body)
+        blocks.append(header + quoted)
+        citations.append(Citation(n, hit.passage, hit.score, truncated=quoted != text))
+        used += overhead + len(quoted)
     return GroundedContext(SEPARATOR.join(blocks), tuple(citations), len(hits) - len(citations))

@@ -117,7 +117,7 @@ class Searcher:
         passages = index.passages
         self._languages = np.array([p.lang for p in passages])
         self.passage_languages = frozenset(self._languages.tolist())
-        read = [words_of(f"{p.section}\n{p.text}") for p in passages]
+        read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read)
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)

@@ -207,9 +207,13 @@ def test_sentence_vectors_line_up_with_passage_text(index_dir):
         _, spans = loaded.sentences.of(i)
         assert len(spans) > 0
         sentences = [passage.text[a:b] for a, b in spans]
-        # Every word is in a sentence; a piece with no word (a stray closing quote) is not.
+        # Every word of the body is in a sentence; a piece with no word (a stray closing
+        # quote) is not, nor is the heading that opens a section's first passage.
         assert all(re.search(r"[^\W_]", sentence) for sentence in sentences), passage.id
-        assert re.sub(r"[\W_]", "", "".join(sentences)) == re.sub(r"[\W_]", "", passage.text)
+        assert re.sub(r"[\W_]", "", "".join(sentences)) == re.sub(r"[\W_]", "", passage.body)
+        assert all(a >= passage.body_start for a, _ in spans)
+    opened = [p for p in loaded.passages if p.body_start]
+    assert opened and all(p.text.startswith(p.section + "\n") for p in opened)
 
 
 def test_truncated_passages_file_is_inconsistent(index_dir, tmp_path):

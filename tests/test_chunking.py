@@ -122,3 +122,18 @@ def test_the_same_text_twice_on_a_page_gets_two_ids():
     passages = SectionChunker().chunk_document("doc", [Page(1, (block, block), ())], "fr")
     assert len(passages) == 2 and passages[0].text == passages[1].text
     assert passages[1].id == passages[0].id + "-2"
+
+
+def test_a_headed_section_opens_its_first_passage_with_its_heading():
+    sentences = " ".join(_sentence(i) for i in range(40))  # 400 words: several passages
+    headed = Section("UN TITRE", (sentences,), headed=True)
+    carried = Section("UN TITRE", (sentences,))
+    chunker = SectionChunker()
+    with_heading = chunker.chunk_document("doc", [Page(1, (headed,), ())], "fr")
+    without = chunker.chunk_document("doc", [Page(1, (carried,), ())], "fr")
+    assert with_heading[0].text == "UN TITRE\n" + without[0].text
+    assert with_heading[0].body == without[0].text
+    assert with_heading[0].body_start == len("UN TITRE\n")
+    # Only the first passage: the report prints the heading once. Cuts are the same.
+    assert [p.text for p in with_heading[1:]] == [p.text for p in without[1:]]
+    assert all(p.body_start == 0 for p in without)

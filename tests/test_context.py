@@ -70,6 +70,16 @@ def test_everything_fits_in_rank_order():
     ]
 
 
+def test_the_heading_that_opens_a_passage_is_said_once_by_its_header():
+    hit = _hit(1, "SECTION\nPremière phrase. Seconde phrase qui répond.", matched="Seconde")
+    whole = build_context([hit], None)
+    assert whole.text == "[1] SECTION (p. 1)\nPremière phrase. Seconde phrase qui répond."
+    assert not whole.citations[0].truncated
+    cut = build_context([hit], len("[1] SECTION (p. 1)\n") + 40)
+    assert cut.text == f"[1] SECTION (p. 1)\n{ELLIPSIS} Seconde phrase qui répond."
+    assert cut.citations[0].truncated
+
+
 def test_a_passage_that_does_not_fit_is_cut_around_its_highlight():
     """Its first sentences may be a heading or page furniture; the highlight is why it came."""
     furniture = "PROTECTING VULNERABLE\nCOMMUNITIES\n3\n"
@@ -207,8 +217,10 @@ def test_context_respects_the_budget_and_cites_whole_sentences(client, max_chars
         end = context.index("\n\n" + headers[i + 1]) if i + 1 < len(headers) else len(context)
         passage = client.get(f"/passages/{citation['passage_id']}").json()
         quoted = context[start:end]
-        assert _is_excerpt(quoted, passage["text"]), quoted
-        assert citation["truncated"] == (quoted != passage["text"])
+        # The header names the section; a heading opening the passage is not quoted again.
+        text = passage["text"].removeprefix(passage["section"] + "\n")
+        assert _is_excerpt(quoted, text), quoted
+        assert citation["truncated"] == (quoted != text)
         assert citation["document"] == passage["document"]
     assert len(citations) + body["omitted"] == 8
     assert "Al Raisi" in context.split("\n\n[2]")[0]

@@ -91,9 +91,9 @@ def _texts(corpus: Path) -> set[str]:
     titles = {d.id: d.metadata.title for d in documents}
     passages = passages_for(documents)
     sentences = {
-        p.text[a:b]
+        p.body[a:b]
         for p in passages
-        for a, b in sentence_spans(p.text, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
+        for a, b in sentence_spans(p.body, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
     }
     return {embedding_text(p, titles[p.document]) for p in passages} | sentences
 

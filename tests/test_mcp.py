@@ -185,7 +185,7 @@ def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Sear
     result = searcher.search("Quels pays ont participé à l'opération Lionfish ?", k=6)
     whole = format_results(result)
     for hit in result.hits:
-        assert hit.passage.text in whole
+        assert hit.passage.body in whole
         assert f"[{hit.rank}] {hit.passage.id}: {', '.join(hit.passage.source_urls)}" in whole
 
     for budget in (200, 700, 2500):

@@ -310,3 +310,16 @@ def test_numbered_headings_that_running_text_follows_are_headings():
         "2 OPERATIONS",
         "11 SEPTEMBRE : 20 ANS PLUS TARD, NOUS TENONS BON",
     ]
+
+
+def test_a_section_knows_whether_its_title_is_printed_above_it():
+    text = (
+        "Introduction avant tout titre.\n\nUN ARTICLE\n\nSon texte.\n\n"
+        "UN CHAPITRE\n\nSON ARTICLE\n\nSon texte aussi.\n"
+    )
+    sections = parse_report(text, "Doc")[0].sections
+    assert [(s.title, s.headed) for s in sections] == [
+        ("Doc", False),  # carried over: front matter
+        ("UN ARTICLE", True),
+        ("SON ARTICLE", False),  # "UN CHAPITRE" opens its text, above its title
+    ]

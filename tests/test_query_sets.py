@@ -17,6 +17,7 @@ OWN_SETS = [
     "queries_blind.jsonl",
     "queries_final.jsonl",
     "queries_fresh.jsonl",
+    "queries_holdout.jsonl",
 ]
 
 

@@ -157,12 +157,16 @@ function serviceReady() {
 
 // --- Results ---------------------------------------------------------------------------------
 
-function passageText(text, highlight, lang) {
+function passageText(text, highlight, lang, section) {
   const passage = el("p", { class: "passage" });
   if (isLanguageTag(lang)) passage.lang = lang;
+  // A passage that opens its section starts with the heading the title above already shows.
+  const skip = section && text.startsWith(`${section}\n`) ? Array.from(section).length + 1 : 0;
   // The service counts offsets in code points (Python strings), not UTF-16 units.
-  const chars = Array.from(text);
-  const { start, end } = highlight ?? {};
+  const chars = Array.from(text).slice(skip);
+  text = chars.join("");
+  const start = (highlight ?? {}).start - skip;
+  const end = (highlight ?? {}).end - skip;
   const valid = Number.isInteger(start) && Number.isInteger(end);
   if (valid && start >= 0 && start < end && end <= chars.length) {
     passage.append(
@@ -252,7 +256,7 @@ function resultItem(hit) {
     { class: "hit", "aria-labelledby": titleId },
     el("div", { class: "hit-head" }, rank, section),
     meta,
-    passageText(hit.text, hit.highlight, hit.lang),
+    passageText(hit.text, hit.highlight, hit.lang, hit.section),
     sourceList(hit.source_urls ?? []),
   );
   return el("li", { class: "result", "data-passage-id": hit.passage_id }, article);
