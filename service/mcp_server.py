@@ -209,7 +209,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             if (passage.section, passage.page) != heading:
                 heading = (passage.section, passage.page)
                 lines += ["", f"## {passage.section} (p. {passage.page})"]
-            lines += ["", passage.text]
+            lines += ["", passage.body]  # its opening heading is the "##" line above
         return "\n".join(lines) + "\n"
 
     return server
@@ -258,7 +258,7 @@ def format_passage(passage: Passage) -> str:
     return (
         f"{passage.section} (p. {passage.page}) · passage {passage.id} · "
         f"document {passage.document} · language {language_label(passage.lang)}\n"
-        f"{passage.text}\n"
+        f"{passage.body}\n"  # the line above names the section: not its heading again
         f"{_sources(passage)}"
     )
 

@@ -59,6 +59,7 @@ async def _exercise(client: Client) -> None:
     passage = await client.call_tool("get_passage", {"passage_id": top["passage_id"]})
     assert not passage.is_error
     assert passage.structured_content["text"] == top["text"]
+    assert passage.content[0].text.count(top["section"]) == 1  # its heading said once
     missing = await client.call_tool("get_passage", {"passage_id": "no-such-passage"})
     assert missing.is_error and "no-such-passage" in missing.content[0].text
 
@@ -89,6 +90,7 @@ async def _exercise(client: Client) -> None:
     assert '"interpol-2021-fr"' in documents.contents[0].text
     document = await client.read_resource("report://documents/interpol-2021-fr")
     assert "Al Raisi" in document.contents[0].text
+    assert document.contents[0].text.count("ÉLECTION DU NOUVEAU PRÉSIDENT ET DE 11") == 1
 
 
 def test_stdio_server_launched_from_the_cli(settings: Settings, index_dir: Path) -> None:
