@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import ann, chunking, corpus, language, parsing, passage_vectors, sources, text
+from indexer import passage as passage_model
 from indexer.artifact import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -37,15 +38,17 @@ def pipeline_version() -> str:
     """Fingerprint of the code that turns text into passages and passages into vectors.
 
     Derived from the source files rather than bumped by hand, so any change to reading files
-    (PDF text), parsing, chunking, language detection, source ranking or embedding text makes
-    indexes stale. Rebuilding is then cheap: texts that came out the same are not embedded
-    again (:mod:`indexer.embedding_cache`). The orchestration here is left out, so a change to
-    locking or reporting does not. Neither is the encoder's code: the cache keys vectors by
-    model, prompt and text, so after changing how vectors are computed for the same model,
-    delete ``embedding-cache/`` under the index root.
+    (PDF text), parsing, chunking, where a passage's body starts (sentence spans are saved
+    against it), language detection, source ranking or embedding text makes indexes stale.
+    Rebuilding is then cheap: texts that came out the same are not embedded again
+    (:mod:`indexer.embedding_cache`). The orchestration here is left out, so a change to locking
+    or reporting does not. Neither is the encoder's code: the cache keys vectors by model,
+    prompt and text, so after changing how vectors are computed for the same model, delete
+    ``embedding-cache/`` under the index root.
     """
     digest = hashlib.sha256()
-    for module in (corpus, text, parsing, chunking, language, sources, passage_vectors):
+    modules = (corpus, text, parsing, chunking, passage_model, language, sources, passage_vectors)
+    for module in modules:
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 

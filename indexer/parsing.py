@@ -34,8 +34,9 @@ What the extracted text looks like, and what this module does about it:
   block), as a review of other layouts showed.
 
 Not handled: the reading order of multi-column infographics where labels and numbers come
-in separate runs (a stat label can end up apart from its number), and headings that are images
-in the PDF.
+in separate runs (a stat label can end up apart from its number); a chapter title right after
+a figure line and followed by another heading rather than by running text (it stays with the
+figures, as a caption would); and headings that are images in the PDF.
 """
 
 from __future__ import annotations

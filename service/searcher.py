@@ -309,9 +309,10 @@ class Searcher:
         )
 
     def _highlight(self, passage: Passage, sentence_row: int) -> Highlight:
-        """The sentence at ``sentence_row`` (the whole text for a passage without any)."""
+        """The sentence at ``sentence_row`` (the whole body for a passage without any: its
+        opening heading is not what matched)."""
         if sentence_row < 0:
-            return Highlight(passage.text, 0, len(passage.text))
+            return Highlight(passage.body, passage.body_start, len(passage.text))
         start, end = (int(x) for x in self.index.sentences.spans[sentence_row])
         return Highlight(passage.text[start:end], start, end)
 

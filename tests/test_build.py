@@ -347,3 +347,15 @@ def test_index_of_another_dimension_is_refused(index_dir):
     manifest.require_model(manifest.model, manifest.dimension)  # its own model passes
     with pytest.raises(ModelMismatchError, match=f"dimension {manifest.dimension}"):
         manifest.require_model(manifest.model, manifest.dimension * 2)
+
+
+def test_where_a_passage_body_starts_is_part_of_the_pipeline_fingerprint(tmp_path, monkeypatch):
+    # Sentence spans are saved against Passage.body_start: changing it must make indexes stale.
+    from indexer import build
+    from indexer import passage as passage_model
+
+    before = build.pipeline_version()
+    changed = tmp_path / "passage.py"
+    changed.write_bytes(Path(str(passage_model.__file__)).read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(passage_model, "__file__", str(changed))
+    assert build.pipeline_version() != before

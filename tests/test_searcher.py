@@ -351,3 +351,9 @@ def test_the_document_filter_ignores_case_as_document_ids_do(searcher):
     (report,) = searcher.index.manifest.documents
     hits = searcher.search("HAECHI", k=3, filters=SearchFilters(document=report.id.upper())).hits
     assert len(hits) == 3 and {h.passage.document for h in hits} == {report.id}
+
+
+def test_a_passage_without_sentences_is_highlighted_whole_but_for_its_heading(searcher):
+    passage = dataclasses.replace(searcher.index.passages[0], section="TITRE", text="TITRE\n»")
+    highlight = searcher._highlight(passage, -1)  # -1: the index holds no sentence for it
+    assert (highlight.text, highlight.start, highlight.end) == ("»", 6, 7)
