@@ -52,13 +52,16 @@ class SectionChunker:
         passage after a rebuild or gets a 404. Numbered by position on the page, an id
         named another passage as soon as an earlier one on its page was split or joined.
         """
-        chunks = [(page, title, text) for page in pages for title, text in self.chunk_page(page)]
         # Language and sources are read from the body: the heading is the title too.
-        ranker = SourceRanker(text[heading_length(title, text) :] for _, title, text in chunks)
+        chunks = [
+            (page, title, text, text[heading_length(title, text) :])
+            for page in pages
+            for title, text in self.chunk_page(page)
+        ]
+        ranker = SourceRanker(body for *_, body in chunks)
         passages: list[Passage] = []
         taken: set[str] = set()
-        for page, title, text in chunks:
-            body = text[heading_length(title, text) :]
+        for page, title, text, body in chunks:
             passages.append(
                 Passage(
                     id=_passage_id(document, page.number, text, taken),

@@ -247,11 +247,9 @@ def _is_caps(line: str) -> bool:
 def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | _Paragraph]:
     """Turn blocks into headings and paragraphs (lines joined, hyphenation repaired)."""
     items: list[_Heading | _Paragraph] = []
-    previous: list[str] = []
     for n, block in enumerate(blocks):
-        after_figure = bool(previous) and _is_figure_item(previous[-1])
+        after_figure = n > 0 and _is_figure_item(blocks[n - 1][-1])
         following = blocks[n + 1] if n + 1 < len(blocks) else []
-        previous = block
         pending: list[str] = []
         i = 0
         while i < len(block):
