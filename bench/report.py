@@ -55,11 +55,15 @@ def section_machine(sources: list[dict[str, Any]]) -> list[str]:
     m = next((s["machine"] for s in sources if s and "machine" in s), None)
     if not m:
         return []
+    extensions = m.get("vector_extensions")  # not recorded by runs before it was added
+    vector = (
+        f" Vector extensions: {', '.join(extensions) or 'none'}." if extensions is not None else ""
+    )
     return [
         "## Machine",
         "",
         f"{m['cpu']}, {m['cores']} cores, {m['memory_mib']} MiB RAM, Python {m['python']}, "
-        f"{m['platform']}. No GPU.",
+        f"{m['platform']}. No GPU.{vector}",
         "",
     ]
 

@@ -3,19 +3,24 @@
 A transformer encodes 8 short queries in little more time than one, so under load the
 server batches whatever queries are waiting. A lone query is never held back more than
 ``max_wait_ms``: batches form by themselves while the encoder is busy with the previous one.
+Encoders that gain nothing from a batch (ONNX int8) are called one query at a time on
+``workers`` threads instead, through :meth:`MicroBatcher.run`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 
 EncodeFn = Callable[[list[str]], np.ndarray]
+T = TypeVar("T")
 # Called in the encoder thread just before the call that encodes the query (see ``encode``).
 StartHook = Callable[[], None]
 _Waiting = tuple[str, "asyncio.Future[np.ndarray]", StartHook | None]
@@ -26,8 +31,8 @@ class MicroBatcher:
 
     One worker suits encoders that parallelise inside a call (torch, ONNX fp32 batches);
     an encoder that runs one query per call on one thread (ONNX int8) uses both cores
-    only with two calls in flight. With ``max_batch=1`` there is nothing to gather, so
-    queries skip the queue and go straight to the encoder threads.
+    only with two calls in flight. With ``max_batch=1`` there is nothing to gather: such
+    an encoder is better called through :meth:`run`, straight from an encoder thread.
     """
 
     def __init__(
@@ -47,6 +52,7 @@ class MicroBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encoder")
         self._calls: set[asyncio.Task[None]] = set()
+        self._count_lock = threading.Lock()
         self.batches = 0
         self.encoded = 0
 
@@ -59,19 +65,27 @@ class MicroBatcher:
         (~3.5 ms, as long as that work) before it could reach the model, which releases the
         GIL; started from the encoder thread, it runs while the model computes.
         """
-        if self._max_batch == 1:  # nothing to gather: straight to a free encoder thread
-            loop = asyncio.get_running_loop()
-            call = partial(self._call, [query], [on_start])
-            vectors = await loop.run_in_executor(self._executor, call)
-            self.batches += 1
-            self.encoded += 1
-            return vectors[0]
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(self._queue), name="micro-batcher")
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         await self._queue.put((query, future, on_start))
         return await future
+
+    @property
+    def gathers(self) -> bool:
+        """Whether queries are gathered into batches, rather than encoded one per call."""
+        return self._max_batch > 1
+
+    async def run(self, job: Callable[[EncodeFn], T]) -> T:
+        """``job(encode)`` on a free encoder thread, for an encoder called one query at a time.
+
+        Why: the caller can then do all of a query's work in the thread that encodes it,
+        with one hop from the event loop instead of one per step (SearchEngine says what it
+        gains). ``encode`` counts what it encodes, as batches do.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, job, self._counted)
 
     async def close(self) -> None:
         """Stop the worker, its encoder calls and the encoder threads."""
@@ -81,6 +95,13 @@ class MicroBatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _counted(self, queries: list[str]) -> np.ndarray:
+        vectors = self._encode(queries)
+        with self._count_lock:  # encoder threads count side by side
+            self.batches += 1
+            self.encoded += len(queries)
+        return vectors
 
     def _call(self, queries: list[str], hooks: list[StartHook | None]) -> np.ndarray:
         for hook in hooks:

@@ -7,26 +7,27 @@ import dataclasses
 import functools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 from cachetools import LRUCache
 
 from indexer.settings import Settings
 from service import metrics
-from service.batching import MicroBatcher, StartHook
+from service.batching import EncodeFn, MicroBatcher
 from service.passages import PassageStore
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
-from service.searcher import QueryEvidence, Searcher, SearchResult
+from service.searcher import PreparedSearch, QueryEvidence, Searcher, SearchResult
 
 
 class SearchEngine:
     """What the HTTP API calls: one searcher shared by all requests.
 
-    Validation runs first (no model work for a bad request), repeated requests come from
-    an LRU cache, query encoding goes through the batcher (batched or two calls in flight,
-    as the encoder prefers) while the query's words are read in the thread pool, and ranking
-    runs there once the vector is back.
+    Validation runs first (no model work for a bad request) and repeated requests come from
+    an LRU cache. An encoder that batches gets the waiting queries in one call; the query's
+    words are read in the thread pool meanwhile, and ranking runs there once the vector is
+    back. An encoder that takes one query per call (ONNX int8, two calls in flight) runs
+    the whole search in its own thread (:meth:`_search_in_encoder_thread`).
     An engine never changes index: a reload builds another one with :meth:`serving`.
     """
 
@@ -38,11 +39,15 @@ class SearchEngine:
         max_wait_ms: float = 1.0,
         encoder_workers: int = 1,
         batcher: MicroBatcher | None = None,
+        readers: ThreadPoolExecutor | None = None,
     ) -> None:
         self.searcher = searcher
         self.batcher = batcher or MicroBatcher(
             searcher.encoder.encode_queries, max_batch, max_wait_ms, encoder_workers
         )
+        # Where an encoder thread has its query's words read while the model computes: one
+        # reader per encoder thread (threads start on first use, so batching engines have none).
+        self._readers = readers or ThreadPoolExecutor(encoder_workers, thread_name_prefix="reader")
         self._cache: LRUCache[tuple[object, ...], SearchResult] = LRUCache(maxsize=cache_size)
         self._lock = threading.Lock()
         self.cache_hits = 0
@@ -82,7 +87,12 @@ class SearchEngine:
         """
         if searcher.encoder is not self.searcher.encoder:
             raise ValueError("a reloaded index must be searched with the encoder being served")
-        return SearchEngine(searcher, cache_size=int(self._cache.maxsize), batcher=self.batcher)
+        return SearchEngine(
+            searcher,
+            cache_size=int(self._cache.maxsize),
+            batcher=self.batcher,
+            readers=self._readers,
+        )
 
     async def search(self, query: str, k: int, filters: SearchFilters, mode: Mode) -> SearchResult:
         """Same contract as :meth:`Searcher.search`."""
@@ -94,10 +104,49 @@ class SearchEngine:
             self.cache_hits += 1
             took = (time.perf_counter() - request.started) * 1000
             return dataclasses.replace(cached, took_ms=took)
-        # Reading the query (language detection, keyword scores) is pure Python and the
-        # encoder releases the GIL: the read runs while the model computes, started once the
-        # encoder thread has the query (MicroBatcher.encode says why). asyncio's executor
-        # rather than anyio's thread pool: same threads, less bookkeeping per hop.
+        if self.batcher.gathers:
+            result = await self._search_batched(request)
+        else:
+            result = await self.batcher.run(
+                functools.partial(self._search_in_encoder_thread, request)
+            )
+        if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
+            with self._lock:
+                self._cache[key] = result
+        return result
+
+    async def close(self) -> None:
+        """Release the encoder and reader threads (shared with the engines :meth:`serving` made)."""
+        await self.batcher.close()
+        self._readers.shutdown(wait=False, cancel_futures=True)
+
+    def _search_in_encoder_thread(self, request: PreparedSearch, encode: EncodeFn) -> SearchResult:
+        """A whole search in the encoder thread that takes its query.
+
+        One hop from the event loop instead of three (encoding, then reading, then ranking
+        each went through it): at concurrency 16, p99 83-88 ms against 97-101 ms and 224-230
+        requests/s against 206-221, three alternated runs each; a lone request the same
+        (BENCHMARKS.md). The words are read by a reader thread while the model computes:
+        submitted from here, the read waits for the GIL that this thread holds until the
+        model starts, so it cannot delay the model (:meth:`MicroBatcher.encode` says what
+        that cost when both started together).
+        """
+        reading = self._readers.submit(self.searcher.read, request)
+        started = time.perf_counter()
+        vector = encode([request.model_text])[0]
+        metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
+        text = reading.result()
+        with metrics.RANK_SECONDS.time():
+            return self.searcher.rank(request, vector, text)
+
+    async def _search_batched(self, request: PreparedSearch) -> SearchResult:
+        """A search whose query is encoded in a batch with the others waiting.
+
+        The query's words (language detection, keyword scores: pure Python) are read in the
+        thread pool while the model computes, started once the encoder thread has the query
+        (:meth:`MicroBatcher.encode` says why); ranking runs there once the vector is back.
+        asyncio's executor rather than anyio's thread pool: same threads, less bookkeeping.
+        """
         loop = asyncio.get_running_loop()
         encoding = asyncio.Event()
 
@@ -110,23 +159,11 @@ class SearchEngine:
 
         reading = asyncio.ensure_future(read())
         try:
-            vector = await self._encode(request.model_text, encoder_has_query)
+            started = time.perf_counter()
+            vector = await self.batcher.encode(request.model_text, encoder_has_query)
+            metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
             text = await reading
         finally:
             reading.cancel()  # when encoding failed: the read would wait for ever
         with metrics.RANK_SECONDS.time():
-            result = await loop.run_in_executor(None, self.searcher.rank, request, vector, text)
-        if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
-            with self._lock:
-                self._cache[key] = result
-        return result
-
-    async def close(self) -> None:
-        """Release the encoder threads (shared with the engines :meth:`serving` made)."""
-        await self.batcher.close()
-
-    async def _encode(self, query: str, on_start: StartHook) -> np.ndarray:
-        started = time.perf_counter()
-        vector = await self.batcher.encode(query, on_start)
-        metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
-        return vector
+            return await loop.run_in_executor(None, self.searcher.rank, request, vector, text)

@@ -176,14 +176,16 @@ def test_start_hook_runs_in_the_encoder_thread_before_the_call(max_batch):
         assert events[hooked[0]][0].startswith("hook encoder")
 
 
-def test_engine_reads_the_query_while_the_encoder_runs(searcher):
-    """The query's words are read only once the encoder thread has the query, and still
-    before the vector is back: the read overlaps the model instead of delaying it."""
+@pytest.mark.parametrize("max_batch", [1, 8])
+def test_engine_reads_the_query_while_the_encoder_runs(searcher, max_batch):
+    """On both paths (a whole search in the encoder thread, or a batch) the query's words are
+    read only once an encoder thread has the query, and before the vector is back: the read
+    overlaps the model instead of delaying it."""
     has_query, encoded = threading.Event(), threading.Event()
     seen: list[tuple[bool, bool]] = []
 
     class RecordingBatcher(MicroBatcher):
-        """Marks the moment the encoder thread takes the query (its start hook runs)."""
+        """Marks the moment an encoder thread takes the query (its job or start hook runs)."""
 
         async def encode(self, query: str, on_start=None) -> np.ndarray:
             def taken() -> None:
@@ -192,6 +194,13 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher):
                     on_start()
 
             return await super().encode(query, taken)
+
+        async def run(self, job):
+            def taken(encode):
+                has_query.set()
+                return job(encode)
+
+            return await super().run(taken)
 
     def encoder(queries: list[str]) -> np.ndarray:
         threading.Event().wait(0.2)
@@ -204,7 +213,7 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher):
         seen.append((has_query.is_set(), encoded.is_set()))
         return read(request)
 
-    engine = SearchEngine(searcher, batcher=RecordingBatcher(encoder, max_batch=1))
+    engine = SearchEngine(searcher, batcher=RecordingBatcher(encoder, max_batch=max_batch))
     searcher.read = recording_read
     try:
         result = asyncio.run(engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID))
@@ -212,21 +221,55 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher):
         del searcher.read
         asyncio.run(engine.close())
     assert seen == [(True, False)]
+    assert engine.batcher.encoded == 1
     direct = searcher.search("pêche illégale", k=3)
     assert [h.passage.id for h in result.hits] == [h.passage.id for h in direct.hits]
 
 
-def test_engine_encoder_failure_leaves_no_read_waiting(searcher):
+def test_one_query_encoder_runs_the_whole_search_in_its_thread(searcher):
+    """With an encoder called one query at a time, encoding and ranking run in the encoder
+    thread that takes the query (one hop from the event loop), the read beside it."""
+    threads: dict[str, str] = {}
+
+    def encoder(queries: list[str]) -> np.ndarray:
+        threads["encode"] = threading.current_thread().name
+        return searcher.encoder.encode_queries(queries)
+
+    read, rank = searcher.read, searcher.rank
+
+    def recording_read(request):
+        threads["read"] = threading.current_thread().name
+        return read(request)
+
+    def recording_rank(*args):
+        threads["rank"] = threading.current_thread().name
+        return rank(*args)
+
+    engine = SearchEngine(searcher, batcher=MicroBatcher(encoder, max_batch=1, workers=2))
+    searcher.read, searcher.rank = recording_read, recording_rank
+    try:
+        asyncio.run(engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID))
+    finally:
+        del searcher.read, searcher.rank
+        asyncio.run(engine.close())
+    assert threads["encode"].startswith("encoder")
+    assert threads["rank"] == threads["encode"]
+    assert threads["read"].startswith("reader")
+
+
+@pytest.mark.parametrize("max_batch", [1, 8])
+def test_engine_encoder_failure_leaves_no_read_waiting(searcher, max_batch):
     def broken(_: list[str]) -> np.ndarray:
         raise RuntimeError("encoder down")
 
-    engine = SearchEngine(searcher, batcher=MicroBatcher(broken, max_batch=1))
+    engine = SearchEngine(searcher, batcher=MicroBatcher(broken, max_batch=max_batch))
 
     async def run():
         with pytest.raises(RuntimeError, match="encoder down"):
             await engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID)
         await asyncio.sleep(0)  # let the cancelled read finish cancelling
-        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        left = [t for t in others if t.get_name() != "micro-batcher"]  # the batcher's own
         await engine.close()
         return left
 
