@@ -162,8 +162,8 @@ def section_txtai(data: dict[str, Any]) -> list[str]:
         "",
         "`python -m bench.txtai_peer --index index` — txtai `Embeddings` (faiss backend, "
         "`query: `/`passage: ` instructions) over the same passages with the same model folder, "
-        "in the same process run. Throughput: ours through the serving engine's micro-batching "
-        "(all queries concurrently), txtai through `batchsearch` in batches of 16.",
+        "in the same process run. Throughput: ours through the serving engine (two encoder "
+        "threads, all queries concurrently), txtai through `batchsearch` in batches of 16.",
         "",
         "| system | query p50 / p95 / p99 (ms) | throughput (q/s) | dev R@5 |",
         "|---|---|---|---|",

@@ -2,7 +2,7 @@
 
 Both systems search the passages of our index with the model `/stats` reports, in one
 process, one after the other: query latency (one query at a time), throughput (the best
-each offers: our engine's micro-batching vs txtai's `batchsearch`), and dev-set R@5.
+each offers: our serving engine, all queries at once, vs txtai's `batchsearch`), and dev-set R@5.
 
     python -m bench.txtai_peer --index index
 """
