@@ -4,7 +4,7 @@ A language model answers best from a short block of evidence it can cite. This m
 search hits into such a block: ``[n] SECTION (p. N)`` then the passage text, in rank order,
 so the model can write "… [1]" and the caller can map ``[1]`` back to the passage and its
 source URLs. The block never exceeds the character budget. A passage that does not fit whole
-is cut to its highlight (the sentence that matched the query) and whole sentences around it,
+is cut to its highlight (the sentences that matched the query) and whole sentences around it,
 marked with "…" where text was left out: cutting it to its first sentences kept headings and page
 furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and dropped the sentence that matched. A
 highlight longer than the space left is quoted up to a word. The block stops at the first
@@ -73,7 +73,7 @@ def excerpt(text: str, start: int, end: int, budget: int) -> str:
 
     The sentences after the highlight and before it are added in turn as long as they fit;
     "…" marks text left out at either end. When the highlight itself does not fit, its
-    leading words that do. The highlight is one of the index's sentence pieces (a long
+    leading words that do. The highlight is made of the index's sentence pieces (a long
     sentence is cut into pieces of ~40 words), so it can sit inside a sentence too long to
     quote whole: it is quoted from its own start, not from its sentence's.
     """

@@ -226,7 +226,7 @@ class Searcher:
             candidates, vector, keyword, text.language, request.mode, best_sentence
         )
         order = np.argsort(-scores, kind="stable")
-        hits = self._select(candidates[order], scores[order], rows[order], request.k)
+        hits = self._select(candidates[order], scores[order], rows[order], request.k, vector)
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -308,20 +308,44 @@ class Searcher:
             keyword=keyword[candidates] / keyword.max() if hybrid else None,
         )
 
-    def _highlight(self, passage: Passage, sentence_row: int) -> Highlight:
-        """The sentence at ``sentence_row`` (the whole body for a passage without any: its
-        opening heading is not what matched)."""
+    def _highlight(
+        self, passage: Passage, passage_id: int, sentence_row: int, vector: np.ndarray
+    ) -> Highlight:
+        """The sentence at ``sentence_row`` and, of the sentences next to it in the passage,
+        the one closer to the query (the whole body for a passage without sentences: its
+        opening heading is not what matched).
+
+        Why two: the sentence that matches a question's wording often leads up to the
+        answer, or follows it. Over the 318 evaluation queries, the first relevant passage's
+        highlight holds the answer for 65-80 % of the queries of each set with one sentence,
+        85-95 % with two; highlights in the top 5 grow from 26 to 50 words on average (80 at
+        most, as sentences are cut at 40). EVALUATION.md has the figures.
+        """
         if sentence_row < 0:
             return Highlight(passage.body, passage.body_start, len(passage.text))
-        start, end = (int(x) for x in self.index.sentences.spans[sentence_row])
-        return Highlight(passage.text[start:end], start, end)
+        sentences = self.index.sentences
+        first, end = (int(x) for x in sentences.offsets[passage_id : passage_id + 2])
+        neighbours = [row for row in (sentence_row - 1, sentence_row + 1) if first <= row < end]
+        rows = [sentence_row]
+        if neighbours:
+            closeness = sentences.vectors[neighbours] @ vector
+            rows.append(neighbours[int(np.argmax(closeness))])
+        spans = sentences.spans[rows]
+        start, stop = int(spans[:, 0].min()), int(spans[:, 1].max())
+        return Highlight(passage.text[start:stop], start, stop)
 
     def _select(
-        self, ranked: np.ndarray, scores: np.ndarray, sentence_rows: np.ndarray, k: int
+        self,
+        ranked: np.ndarray,
+        scores: np.ndarray,
+        sentence_rows: np.ndarray,
+        k: int,
+        vector: np.ndarray,
     ) -> list[SearchHit]:
         """The top ``k`` of ``ranked``, skipping near-duplicates of passages already taken.
 
-        ``sentence_rows`` holds each ranked passage's best sentence (its highlight).
+        ``sentence_rows`` holds each ranked passage's best sentence, around which its
+        highlight is drawn (``vector``, the query's, picks the neighbour that joins it).
         """
         hits: list[SearchHit] = []
         taken: list[np.ndarray] = []
@@ -330,7 +354,7 @@ class Searcher:
             if taken and float(np.max(np.array(taken) @ own)) >= self.weights.duplicate_cosine:
                 continue
             passage = self.index.passages[passage_id]
-            highlight = self._highlight(passage, int(row))
+            highlight = self._highlight(passage, int(passage_id), int(row), vector)
             hits.append(SearchHit(len(hits) + 1, float(score), passage, highlight))
             taken.append(own)
             if len(hits) == k:

@@ -125,10 +125,11 @@ def test_every_hit_highlights_a_sentence_of_its_text(searcher):
 
 
 def test_a_long_list_highlights_the_part_that_matches(searcher):
-    """The 195 member countries are one unpunctuated "sentence"; the highlight is a piece."""
+    """The 195 member countries are one unpunctuated "sentence"; the highlight is made of
+    pieces of it (two of at most 40 words), not the whole list."""
     hit = searcher.search("Vatican (État de la Cité du)", k=1, mode=Mode.KEYWORD).hits[0]
     assert "Vatican" in hit.highlight.text
-    assert len(hit.highlight.text.split()) <= 40 < len(hit.passage.text.split())
+    assert len(hit.highlight.text.split()) <= 80 < len(hit.passage.text.split())
 
 
 def test_no_near_duplicates_in_one_result_list(searcher):
@@ -355,5 +356,27 @@ def test_the_document_filter_ignores_case_as_document_ids_do(searcher):
 
 def test_a_passage_without_sentences_is_highlighted_whole_but_for_its_heading(searcher):
     passage = dataclasses.replace(searcher.index.passages[0], section="TITRE", text="TITRE\n»")
-    highlight = searcher._highlight(passage, -1)  # -1: the index holds no sentence for it
+    vector = np.zeros(searcher.index.vectors.d, dtype=np.float32)
+    highlight = searcher._highlight(passage, 0, -1, vector)  # -1: no sentence of it is indexed
     assert (highlight.text, highlight.start, highlight.end) == ("»", 6, 7)
+
+
+@pytest.mark.parametrize(
+    "query", ["Qui a été élu Président d'INTERPOL ?", "How many notices were issued?"]
+)
+def test_highlight_is_the_best_sentence_and_its_closer_neighbour(searcher, query):
+    """The highlight runs over two sentences next to each other in the passage: the one
+    closest to the query and, of its neighbours, the closer one."""
+    vector = searcher.encoder.encode_queries([model_text(query)])[0]
+    for hit in searcher.search(query, k=5).hits:
+        passage_id = searcher.index.passages.index(hit.passage)
+        vectors, spans = searcher.index.sentences.of(passage_id)
+        if len(spans) < 2:
+            continue
+        closeness = vectors @ vector
+        best = int(np.argmax(closeness))
+        neighbours = [n for n in (best - 1, best + 1) if 0 <= n < len(spans)]
+        other = max(neighbours, key=lambda n: closeness[n])
+        start, end = min(spans[best][0], spans[other][0]), max(spans[best][1], spans[other][1])
+        assert (hit.highlight.start, hit.highlight.end) == (start, end)
+        assert hit.highlight.text == hit.passage.text[start:end]
