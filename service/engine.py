@@ -107,9 +107,8 @@ class SearchEngine:
         if self.batcher.gathers:
             result = await self._search_batched(request)
         else:
-            result = await self.batcher.run(
-                functools.partial(self._search_in_encoder_thread, request)
-            )
+            job = functools.partial(self._search_in_encoder_thread, request, time.perf_counter())
+            result = await self.batcher.run(job)
         if self._cache.maxsize:  # a cache of size 0 (caching off) refuses every entry
             with self._lock:
                 self._cache[key] = result
@@ -120,7 +119,9 @@ class SearchEngine:
         await self.batcher.close()
         self._readers.shutdown(wait=False, cancel_futures=True)
 
-    def _search_in_encoder_thread(self, request: PreparedSearch, encode: EncodeFn) -> SearchResult:
+    def _search_in_encoder_thread(
+        self, request: PreparedSearch, queued: float, encode: EncodeFn
+    ) -> SearchResult:
         """A whole search in the encoder thread that takes its query.
 
         One hop from the event loop instead of three (encoding, then reading, then ranking
@@ -132,12 +133,10 @@ class SearchEngine:
         that cost when both started together).
         """
         reading = self._readers.submit(self.searcher.read, request)
-        started = time.perf_counter()
         vector = encode([request.model_text])[0]
-        metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
-        text = reading.result()
+        metrics.ENCODE_SECONDS.observe(time.perf_counter() - queued)  # since it was queued
         with metrics.RANK_SECONDS.time():
-            return self.searcher.rank(request, vector, text)
+            return self.searcher.rank(request, vector, reading.result())
 
     async def _search_batched(self, request: PreparedSearch) -> SearchResult:
         """A search whose query is encoded in a batch with the others waiting.

@@ -35,12 +35,12 @@ REQUEST_SECONDS = Histogram(
 )
 ENCODE_SECONDS = Histogram(
     "report_search_encode_seconds",
-    "Time a query waits for its vector: micro-batching plus the encoder call.",
+    "Time a query waits for its vector: for a free encoder thread or a batch, then the call.",
     buckets=_FAST_BUCKETS,
 )
 RANK_SECONDS = Histogram(
     "report_search_rank_seconds",
-    "Time ranking one encoded query in the thread pool, waiting for a thread included.",
+    "Time from a query's vector to its ranked results, waiting for a thread included.",
     buckets=_FAST_BUCKETS,
 )
 INDEX = Info("report_search_index", "The index version being served and its model.")
