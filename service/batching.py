@@ -73,6 +73,11 @@ class MicroBatcher:
         return await future
 
     @property
+    def workers(self) -> int:
+        """Encoder calls in flight at most (one per encoder thread)."""
+        return self._workers
+
+    @property
     def gathers(self) -> bool:
         """Whether queries are gathered into batches, rather than encoded one per call."""
         return self._max_batch > 1

@@ -4,10 +4,11 @@ A language model answers best from a short block of evidence it can cite. This m
 search hits into such a block: ``[n] SECTION (p. N)`` then the passage text, in rank order,
 so the model can write "… [1]" and the caller can map ``[1]`` back to the passage and its
 source URLs. The block never exceeds the character budget. A passage that does not fit whole
-is cut to its highlight (the sentences that matched the query) and whole sentences around it,
-marked with "…" where text was left out: cutting it to its first sentences kept headings and page
-furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and dropped the sentence that matched. A
-highlight longer than the space left is quoted up to a word. The block stops at the first
+is cut to its highlight (the sentence that matched the query and the closer of its neighbours)
+and whole sentences around it, marked with "…" where text was left out: cutting it to its
+first sentences kept headings and page furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and
+dropped the sentence that matched. A highlight longer than the space left gives way to the
+sentence that matched, and that to its words up to the space left. The block stops at the first
 passage of which too little fits, so ``[n]`` follow the ranking without gaps, and the hits
 left out are counted. No web dependency: the HTTP route, the MCP server and tests
 call it directly.
@@ -67,13 +68,17 @@ def passage_header(n: int, passage: Passage, document_title: str | None = None) 
     return f"[{n}]{document}{section} (p. {passage.page})"
 
 
-def excerpt(text: str, start: int, end: int, budget: int) -> str:
+def excerpt(
+    text: str, start: int, end: int, budget: int, best: tuple[int, int] | None = None
+) -> str:
     """``text[start:end]`` (the highlight) and the whole sentences of ``text`` around it, at
     most ``budget`` characters.
 
     The sentences after the highlight and before it are added in turn as long as they fit;
-    "…" marks text left out at either end. When the highlight itself does not fit, its
-    leading words that do. The highlight is made of the index's sentence pieces (a long
+    "…" marks text left out at either end. When the highlight itself does not fit, the
+    excerpt is drawn around ``best``, the sentence in it that matched (its neighbour, which
+    can come first, must not take the room); when that does not fit either, its leading
+    words that do. The highlight is made of the index's sentence pieces (a long
     sentence is cut into pieces of ~40 words), so it can sit inside a sentence too long to
     quote whole: it is quoted from its own start, not from its sentence's.
     """
@@ -95,6 +100,8 @@ def excerpt(text: str, start: int, end: int, budget: int) -> str:
         return _quoted(text, units[i][0], units[j][1])
 
     if len(rendered(first, last)) > budget:
+        if best is not None and best != (start, end):
+            return excerpt(text, *best, budget)
         return _words_that_fit(text, start, budget)
     grown = True
     while grown:
@@ -115,6 +122,12 @@ def _words_that_fit(text: str, start: int, budget: int) -> str:
     if len(quoted.split()) < MIN_QUOTED_WORDS:
         return ""
     return _quoted(text, start, start + len(quoted))
+
+
+def _in_body(start: int, end: int, skip: int) -> tuple[int, int]:
+    """A span of a passage's text as a span of its body (the text after ``skip``)."""
+    start = max(start - skip, 0)
+    return start, max(end - skip, start)
 
 
 def _quoted(text: str, start: int, end: int) -> str:
@@ -145,10 +158,10 @@ def build_context(
         overhead = len(header) + (len(SEPARATOR) if blocks else 0)
         # The header names the section: the text's own opening heading is not repeated.
         text, skip = hit.passage.body, hit.passage.body_start
-        start = max(hit.highlight.start - skip, 0)
-        end = max(hit.highlight.end - skip, start)
+        start, end = _in_body(hit.highlight.start, hit.highlight.end, skip)
+        best = hit.highlight.best and _in_body(*hit.highlight.best, skip)
         room = None if max_chars is None else max_chars - used - overhead
-        quoted = text if room is None else excerpt(text, start, end, room)
+        quoted = text if room is None else excerpt(text, start, end, room, best)
         if not quoted:
             break
         blocks.append(header + quoted)

@@ -47,7 +47,9 @@ class SearchEngine:
         )
         # Where an encoder thread has its query's words read while the model computes: one
         # reader per encoder thread (threads start on first use, so batching engines have none).
-        self._readers = readers or ThreadPoolExecutor(encoder_workers, thread_name_prefix="reader")
+        self._readers = readers or ThreadPoolExecutor(
+            self.batcher.workers, thread_name_prefix="reader"
+        )
         self._cache: LRUCache[tuple[object, ...], SearchResult] = LRUCache(maxsize=cache_size)
         self._lock = threading.Lock()
         self.cache_hits = 0
@@ -115,9 +117,12 @@ class SearchEngine:
         return result
 
     async def close(self) -> None:
-        """Release the encoder and reader threads (shared with the engines :meth:`serving` made)."""
+        """Release the encoder and reader threads (shared with the engines :meth:`serving` made).
+
+        Reads already submitted still run: a search in its encoder thread waits for its read.
+        """
         await self.batcher.close()
-        self._readers.shutdown(wait=False, cancel_futures=True)
+        self._readers.shutdown(wait=False)
 
     def _search_in_encoder_thread(
         self, request: PreparedSearch, queued: float, encode: EncodeFn
@@ -133,7 +138,11 @@ class SearchEngine:
         that cost when both started together).
         """
         reading = self._readers.submit(self.searcher.read, request)
-        vector = encode([request.model_text])[0]
+        try:
+            vector = encode([request.model_text])[0]
+        except BaseException:
+            reading.cancel()  # if not started yet: it would hold up the next search's read
+            raise
         metrics.ENCODE_SECONDS.observe(time.perf_counter() - queued)  # since it was queued
         with metrics.RANK_SECONDS.time():
             return self.searcher.rank(request, vector, reading.result())

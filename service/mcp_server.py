@@ -116,8 +116,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
                 le=MAX_CONTEXT_CHARS,
                 strict=True,
                 description="Longest the quoted passages may be, in characters, all "
-                "together: a passage that does not fit whole is cut around the sentence that "
-                "matched. Leave unset for whole passages.",
+                "together: a passage that does not fit whole is cut around the sentences that "
+                "matched best. Leave unset for whole passages.",
             ),
         ] = None,
     ) -> Annotated[CallToolResult, SearchResponse]:

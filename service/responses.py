@@ -15,7 +15,8 @@ LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
 
 
 class HighlightOut(BaseModel):
-    """The sentence that best matches the query; ``text[start:end]`` of the passage."""
+    """The sentence that best matches the query and the closer of its two neighbours;
+    ``text[start:end]`` of the passage."""
 
     text: str
     start: int

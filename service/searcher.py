@@ -44,11 +44,14 @@ class InvalidQueryError(ValueError):
 
 @dataclass(frozen=True)
 class Highlight:
-    """The sentence of a passage that best matches the query; offsets index its text."""
+    """The passage's sentence that best matches the query with the closer of its neighbours;
+    offsets index its text. ``best`` is that sentence's own span, which a cut that cannot
+    keep both must keep (None: the whole highlight is what matched)."""
 
     text: str
     start: int
     end: int
+    best: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -327,12 +330,13 @@ class Searcher:
         first, end = (int(x) for x in sentences.offsets[passage_id : passage_id + 2])
         neighbours = [row for row in (sentence_row - 1, sentence_row + 1) if first <= row < end]
         rows = [sentence_row]
+        best = (int(sentences.spans[sentence_row][0]), int(sentences.spans[sentence_row][1]))
         if neighbours:
             closeness = sentences.vectors[neighbours] @ vector
             rows.append(neighbours[int(np.argmax(closeness))])
         spans = sentences.spans[rows]
         start, stop = int(spans[:, 0].min()), int(spans[:, 1].max())
-        return Highlight(passage.text[start:stop], start, stop)
+        return Highlight(passage.text[start:stop], start, stop, best)
 
     def _select(
         self,

@@ -151,7 +151,7 @@ def test_engine_with_cache_off_still_answers(searcher):
 
 @pytest.mark.parametrize("max_batch", [1, 8])
 def test_start_hook_runs_in_the_encoder_thread_before_the_call(max_batch):
-    """Both paths (queue-less and batched) call each query's hook first, in the encoder
+    """Batches of one query or of several call each query's hook first, in the encoder
     thread, so work started by it cannot take the GIL before the encoder has the query."""
     events: list[tuple[str, str]] = []
 
@@ -224,6 +224,42 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher, max_batch):
     assert engine.batcher.encoded == 1
     direct = searcher.search("pêche illégale", k=3)
     assert [h.passage.id for h in result.hits] == [h.passage.id for h in direct.hits]
+
+
+def test_one_query_path_reads_while_the_model_computes(searcher):
+    """The read and the encoder call run at the same time: each waits to see the other
+    started (one after the other, the first would wait in vain)."""
+    encoder_started, read_started = threading.Event(), threading.Event()
+    saw: dict[str, bool] = {}
+
+    def encoder(queries: list[str]) -> np.ndarray:
+        encoder_started.set()
+        saw["encoder saw the read"] = read_started.wait(5)
+        return searcher.encoder.encode_queries(queries)
+
+    read = searcher.read
+
+    def recording_read(request):
+        read_started.set()
+        saw["read saw the encoder"] = encoder_started.wait(5)
+        return read(request)
+
+    engine = SearchEngine(searcher, batcher=MicroBatcher(encoder, max_batch=1, workers=2))
+    searcher.read = recording_read
+    try:
+        asyncio.run(engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID))
+    finally:
+        del searcher.read
+        asyncio.run(engine.close())
+    assert saw == {"encoder saw the read": True, "read saw the encoder": True}
+
+
+def test_a_reloaded_engine_shares_the_encoder_and_reader_threads(searcher):
+    engine = SearchEngine(searcher, batcher=MicroBatcher(RecordingEncoder(), 1, 0, workers=2))
+    reloaded = engine.serving(searcher)
+    assert reloaded.batcher is engine.batcher and reloaded._readers is engine._readers
+    assert engine._readers._max_workers == 2  # one reader per encoder thread
+    asyncio.run(engine.close())
 
 
 def test_one_query_encoder_runs_the_whole_search_in_its_thread(searcher):

@@ -380,3 +380,23 @@ def test_readme_tool_calling_loop_runs_against_the_service(settings, searcher):
     answer = namespace["message"]["content"]
     assert answer.startswith("[1] ") and "Al Raisi" in answer
     assert "\n\nSources:\n[1] https://www.interpol.int/" in answer
+
+
+def test_a_cut_two_sentence_highlight_keeps_the_sentence_that_matched():
+    """When the highlight (the best sentence and its neighbour before it) does not fit, the
+    excerpt is drawn around the best sentence: the neighbour must not take the room."""
+    neighbour = "Nous avons publié une alerte mondiale sur les faux vaccins en début d'année. "
+    matched = "Les opérations ont conduit à l'arrestation de 80 suspects."
+    text = "Introduction du passage. " + neighbour + matched + " Une phrase qui suit."
+    hit = _hit(1, text, matched=neighbour + matched)
+    best_start = text.index(matched)
+    hit = dataclasses.replace(
+        hit,
+        highlight=dataclasses.replace(hit.highlight, best=(best_start, best_start + len(matched))),
+    )
+    budget = len(passage_header(1, hit.passage)) + 1 + len(matched) + 10
+    quoted = build_context([hit], budget).text.split("\n", 1)[1]
+    assert "80 suspects" in quoted and _is_excerpt(quoted, text)
+    assert excerpt(text, hit.highlight.start, hit.highlight.end, len(matched) + 10).startswith(
+        ELLIPSIS + " Nous avons"
+    )  # without the best sentence's span: the neighbour's words, and the figure is lost

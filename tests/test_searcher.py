@@ -380,3 +380,19 @@ def test_highlight_is_the_best_sentence_and_its_closer_neighbour(searcher, query
         start, end = min(spans[best][0], spans[other][0]), max(spans[best][1], spans[other][1])
         assert (hit.highlight.start, hit.highlight.end) == (start, end)
         assert hit.highlight.text == hit.passage.text[start:end]
+
+
+def test_a_highlight_never_borrows_a_sentence_of_the_next_or_previous_passage(searcher):
+    """At a passage's first and last sentence, the neighbour is taken inside the passage,
+    even when the query is closest to the sentence across the boundary."""
+    sentences = searcher.index.sentences
+    counts = np.diff(sentences.offsets)
+    pid = next(i for i in range(1, len(counts) - 1) if counts[i] >= 2 and counts[i + 1] >= 1)
+    passage = searcher.index.passages[pid]
+    first, end = int(sentences.offsets[pid]), int(sentences.offsets[pid + 1])
+    for row, across, inside in ((end - 1, end, end - 2), (first, first - 1, first + 1)):
+        vector = sentences.vectors[across]  # the sentence just across the boundary
+        highlight = searcher._highlight(passage, pid, row, vector)
+        spans = sentences.spans[[row, inside]]
+        assert (highlight.start, highlight.end) == (spans[:, 0].min(), spans[:, 1].max())
+        assert highlight.best == tuple(sentences.spans[row])

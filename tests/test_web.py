@@ -138,7 +138,7 @@ def test_keyboard_search_shows_the_answer_with_its_sources(browser, base_url, tm
     # The passage opens its section: its heading is shown once, as the title above it.
     section = first.find_element(By.CSS_SELECTOR, ".section").text
     assert section and not passage.text.startswith(section)
-    assert passage.text.startswith(mark.text)  # the highlight is the first sentence
+    assert passage.text.startswith(mark.text)  # the highlight opens the passage's body
     link = first.find_element(By.CSS_SELECTOR, ".sources a")
     assert "interpol.int" in (link.get_attribute("href") or "")
     assert link.get_attribute("target") == "_blank"

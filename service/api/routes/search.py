@@ -26,7 +26,7 @@ async def _search(state: ServiceState, query: str, options: SearchOptions) -> Se
 @router.get("/search", response_model=SearchResponse, responses=_ERRORS)
 async def search_get(state: StateDep, params: Annotated[SearchParams, Query()]) -> SearchResponse:
     """Ranked passages for ``q``, each with section, page, language, source URLs and the
-    sentence that matched."""
+    sentence that matched, with the closer of its neighbours."""
     return await _search(state, params.q, params)
 
 
