@@ -326,16 +326,15 @@ class Searcher:
         """
         if sentence_row < 0:
             return Highlight(passage.body, passage.body_start, len(passage.text))
-        sentences = self.index.sentences
-        first, end = (int(x) for x in sentences.offsets[passage_id : passage_id + 2])
-        neighbours = [row for row in (sentence_row - 1, sentence_row + 1) if first <= row < end]
-        rows = [sentence_row]
-        best = (int(sentences.spans[sentence_row][0]), int(sentences.spans[sentence_row][1]))
+        vectors, spans = self.index.sentences.of(passage_id)
+        at = sentence_row - int(self.index.sentences.offsets[passage_id])  # within the passage
+        rows = [at]
+        neighbours = [row for row in (at - 1, at + 1) if 0 <= row < len(spans)]
         if neighbours:
-            closeness = sentences.vectors[neighbours] @ vector
-            rows.append(neighbours[int(np.argmax(closeness))])
-        spans = sentences.spans[rows]
-        start, stop = int(spans[:, 0].min()), int(spans[:, 1].max())
+            rows.append(neighbours[int(np.argmax(vectors[neighbours] @ vector))])
+        chosen = spans[rows]
+        start, stop = int(chosen[:, 0].min()), int(chosen[:, 1].max())
+        best = (int(chosen[0, 0]), int(chosen[0, 1]))
         return Highlight(passage.text[start:stop], start, stop, best)
 
     def _select(
