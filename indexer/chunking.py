@@ -10,7 +10,7 @@ from indexer.language import detect_language
 from indexer.parsing import Page, Section
 from indexer.passage import Passage, heading_length
 from indexer.sources import SourceRanker
-from indexer.text import split_sentences, word_count, words
+from indexer.text import fold, split_sentences, word_count, words
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,57 @@ class SectionChunker:
 
         Stat blocks (numbers and labels) and prose are kept apart: an infographic merged
         into the next, unrelated article is found by neither. Only scraps too small to
-        mean anything alone (a stray label) cross that line.
+        mean anything alone (a stray label) cross that line. A short article printed under
+        the name of an infographic elsewhere on its page joins that infographic instead (see
+        ``_namesakes``).
         """
+        groups = self._group_in_order(sections)
+        group_of = {id(s): group for group in groups for s in group}
+        position = {id(s): i for i, s in enumerate(sections)}
+        for index, target in self._namesakes(sections).items():
+            section, group = sections[index], group_of[id(sections[target])]
+            if group is group_of[id(section)] or (
+                _group_words(group) + _section_words(section) > self.policy.maximum
+            ):
+                continue
+            group_of[id(section)].remove(section)
+            group.append(section)
+            group.sort(key=lambda s: position[id(s)])
+            group_of[id(section)] = group
+        return [group for group in groups if group]
+
+    def _namesakes(self, sections: tuple[Section, ...]) -> dict[int, int]:
+        """Short headed sections whose heading names another section on the page, and that one.
+
+        Reports set an operation's figures in an infographic and its story in a short article
+        under the same heading ("OPÉRATION LIONFISH" above 720 kg of cannabis, then "OPÉRATION
+        LIONFISH" above "menée dans 41 pays"), often apart on the page. Joined by reading
+        order, the article went to an unrelated neighbour and the figures stayed without the
+        sentence that says what they count. The other section is a stat block or headed too
+        (prose before a page's first heading only borrows that heading), and its title equals
+        the heading or continues it (a subtitle); the nearest one is taken.
+        """
+        found: dict[int, int] = {}
+        for index, section in enumerate(sections):
+            if not section.headed or _section_words(section) >= self.policy.minimum:
+                continue
+            name = fold(section.title)
+            if len(words(name)) < 2:
+                continue
+            candidates = [
+                other
+                for other, namesake in enumerate(sections)
+                if other != index
+                and other not in found
+                and (namesake.headed or _is_stat_block(namesake))
+                and (fold(namesake.title) == name or fold(namesake.title).startswith(f"{name} "))
+            ]
+            if candidates:
+                found[index] = min(candidates, key=lambda other: abs(other - index))
+        return found
+
+    def _group_in_order(self, sections: tuple[Section, ...]) -> list[list[Section]]:
+        """Runs of neighbours, each closed once it reaches ``minimum`` words."""
         groups: list[list[Section]] = []
         current: list[Section] = []
         for section in sections:

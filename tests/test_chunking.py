@@ -137,3 +137,48 @@ def test_a_headed_section_opens_its_first_passage_with_its_heading():
     # Only the first passage: the report prints the heading once. Cuts are the same.
     assert [p.text for p in with_heading[1:]] == [p.text for p in without[1:]]
     assert all(p.body_start == 0 for p in without)
+
+
+def _figures() -> tuple[str, ...]:
+    """A stat block: figures and labels, no sentence."""
+    return ("CANNABIS", "720 kg de résine", "COCAÏNE", "973 paquets", "HÉROÏNE", "56 kg")
+
+
+def test_a_short_article_joins_the_infographic_that_bears_its_name_elsewhere_on_the_page():
+    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+    article = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
+    page = Page(
+        1,
+        (
+            Section("OPÉRATION LIONFISH AFRIQUE", _figures(), headed=True),
+            Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
+            Section("OPÉRATION LIONFISH", (article,), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(policy).chunk_page(page)
+    lionfish = next(text for _, text in chunks if "973 paquets" in text)
+    thunder = next(text for _, text in chunks if "fin1." in text)
+    # Joined by reading order, the article went to Thunder and the figures lost the
+    # sentence that says where they were seized.
+    assert "41 pays" in lionfish
+    assert "41 pays" not in thunder
+    assert lionfish.index("973 paquets") < lionfish.index("41 pays")  # reading order kept
+
+
+def test_prose_that_borrows_a_heading_does_not_draw_a_short_article_away():
+    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+    page = Page(
+        1,
+        (
+            # Text before the page's first heading carries that heading as its title.
+            Section("OPÉRATION WEKA", (_sentence(1, 12), _sentence(2, 12)), headed=False),
+            Section("OPÉRATION THUNDER", (_sentence(3, 12), _sentence(4, 12)), headed=True),
+            Section("OPÉRATION WEKA", (_sentence(5, 8),), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(policy).chunk_page(page)
+    weka = next(text for _, text in chunks if "fin5." in text)
+    assert "fin1." not in weka
+    assert "fin4." in weka
