@@ -13,8 +13,9 @@ An index folder holds these files:
   each sentence sits in its passage's text (``spans``: start/end character offsets) and
   which rows belong to passage ``i`` (``offsets[i]:offsets[i + 1]``). They let search see
   a fact buried in a long passage and point at the sentence that matched.
-- ``hubness.npy``: per passage, the mean cosine to its nearest other passages. Passages
-  close to everything (forewords, summaries) otherwise top every vague query.
+- ``hubness.npy``: per passage, the mean cosine to its nearest pseudo-queries (other
+  passages' sentences embedded as queries). Passages close to every query (forewords,
+  summaries, lists) otherwise top every vague one.
 
 These files form one version inside an index root (:mod:`indexer.versions`): each build
 writes a new version folder and then switches the root's ``current`` pointer, so readers see

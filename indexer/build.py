@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -155,15 +156,17 @@ def _build(
         )
     check_writable(index_dir)
 
-    def encode(texts: list[str]) -> np.ndarray:
+    # Loaded at the first text the cache lacks, once for both prompts.
+    local_encoder = functools.cache(lambda: Encoder(model, batch_size=settings.batch_size))
+
+    def encode(texts: list[str], prompt: str) -> np.ndarray:
         if settings.ray_address:
             log(f"embedding {len(texts)} new text(s) on Ray ({settings.ray_address})")
             return RayPassageEncoder(
                 model, settings.ray_address, settings.embed_workers, settings.batch_size
-            ).encode_passages(texts, show_progress)
-        log(f"embedding {len(texts)} new text(s); loading {model.location}")
-        encoder = Encoder(model, batch_size=settings.batch_size)
-        return encoder.encode_passages(texts, show_progress)
+            ).encode(texts, prompt, show_progress)
+        log(f"embedding {len(texts)} new text(s) with prompt {prompt!r}; model {model.location}")
+        return local_encoder().encode(texts, prompt, show_progress)
 
     titles = {d.id: d.metadata.title for d in documents}
     vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)

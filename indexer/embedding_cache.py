@@ -68,27 +68,30 @@ def text_key(model: ModelIdentity, prompt: str, text: str) -> str:
 def embed_with_cache(
     root: Path,
     model: ModelIdentity,
-    prompt: str,
-    texts: list[str],
-    encode: Callable[[list[str]], np.ndarray],
+    texts: list[tuple[str, str]],
+    encode: Callable[[list[str], str], np.ndarray],
 ) -> CachedEmbeddings:
-    """One vector per text (rows in the order of ``texts``, not empty), embedding only new ones.
+    """One vector per (prompt, text) pair (rows in the order of ``texts``), embedding only new ones.
 
-    ``encode`` gets the distinct texts the cache lacks, in one call, and is not called when
-    there are none. The cache of index root ``root`` then holds exactly these texts' vectors.
+    ``encode(texts, prompt)`` gets the distinct texts the cache lacks, one call per prompt,
+    and is not called when there are none. The cache of index root ``root`` then holds
+    exactly these texts' vectors.
     """
-    keys = [text_key(model, prompt, text) for text in texts]
+    keys = [text_key(model, prompt, text) for prompt, text in texts]
     known = read_cache(root)
-    missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in known}
+    missing: dict[str, dict[str, str]] = {}
+    for key, (prompt, text) in zip(keys, texts, strict=True):
+        if key not in known:
+            missing.setdefault(prompt, {})[key] = text
     found: dict[str, np.ndarray] = {key: known[key] for key in keys if key in known}
-    if missing:
-        fresh = encode(list(missing.values()))
-        found.update(zip(missing, fresh, strict=True))
+    for prompt, new in missing.items():
+        found.update(zip(new, encode(list(new.values()), prompt), strict=True))
     write_cache(root, found)
+    embedded = sum(map(len, missing.values()))
     return CachedEmbeddings(
         vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),
-        embedded=len(missing),
-        cached=len(found) - len(missing),
+        embedded=embedded,
+        cached=len(found) - embedded,
     )
 
 

@@ -17,7 +17,8 @@ from indexer.build import build_index
 from indexer.corpus import CorpusError, load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
-from indexer.passage_vectors import passages_for
+from indexer.embedding_cache import read_cache, text_key
+from indexer.passage_vectors import hubness, passages_for
 from indexer.settings import Settings
 from service.searcher import Searcher
 
@@ -186,19 +187,42 @@ def test_a_language_code_in_capitals_is_read_as_the_code(tmp_path):
     assert load_corpus(tmp_path)[0].metadata.language == "fr"
 
 
-def test_hubness_is_mean_similarity_to_nearest_others():
-    import numpy as np
-
-    from indexer.passage_vectors import hubness
-
+def test_hubness_is_mean_similarity_to_nearest_queries_of_other_passages():
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(30, 8)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
+
+    def unit(n: int) -> np.ndarray:
+        vectors = rng.normal(size=(n, 8)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    passages, queries = unit(30), unit(90)
+    owners = rng.integers(0, 30, size=90)
+    sims = passages @ queries.T
+    sims[owners[None, :] == np.arange(30)[:, None]] = -np.inf  # never its own sentences
     expected = np.sort(sims, axis=1)[:, -10:].mean(axis=1)
-    assert np.allclose(hubness(vectors, neighbours=10), expected, atol=1e-5)
-    assert hubness(vectors[:1]).tolist() == [0.0]
+    assert np.allclose(hubness(passages, queries, owners, neighbours=10), expected, atol=1e-5)
+    # Fewer queries of other passages than neighbours asked: the mean of those there are.
+    alone = hubness(passages[:2], queries[:3], np.array([0, 0, 1]), neighbours=10)
+    assert np.allclose(alone, [passages[0] @ queries[2], (queries[:2] @ passages[1]).mean()])
+    assert hubness(passages[:1], queries[:2], np.array([0, 0])).tolist() == [0.0]
+    assert hubness(passages[:3], queries[:0], owners[:0]).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_build_embeds_sentences_as_queries_too(index_dir):
+    """The pseudo-queries hubness is measured against are the query-prompted sentences."""
+    loaded = load_index(index_dir)
+    identity = loaded.manifest.model
+    cache = read_cache(index_dir)
+    texts = [
+        p.text[a:b] for i, p in enumerate(loaded.passages) for a, b in loaded.sentences.of(i)[1]
+    ]
+    queries = np.stack([cache[text_key(identity, identity.query_prompt, t)] for t in texts])
+    # They are the query encoder's vectors of those sentences, not the passage-prompted ones.
+    probe = Encoder(resolve_model(Settings())).encode_queries(texts[:3])
+    assert np.allclose(queries[:3], probe, atol=1e-4)
+    assert not np.allclose(queries[:3], loaded.sentences.vectors[:3], atol=1e-2)
+    owners = np.repeat(np.arange(len(loaded.passages)), np.diff(loaded.sentences.offsets))
+    passages = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
+    assert np.allclose(loaded.hubness, hubness(passages, queries, owners), atol=1e-5)
 
 
 def test_sentence_vectors_line_up_with_passage_text(index_dir):

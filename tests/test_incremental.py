@@ -25,6 +25,7 @@ from indexer.passage_vectors import (
     embedding_text,
     passages_for,
 )
+from indexer.settings import Settings
 from indexer.text import sentence_spans
 
 PIRACY = """\
@@ -57,11 +58,11 @@ class RecordingEncoder:
 
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
-        self.asked: list[str] = []
+        self.asked: list[tuple[str, str]] = []
 
-    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        self.asked.extend(texts)
-        return self.encoder.encode_passages(texts, show_progress)
+    def encode(self, texts: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+        self.asked.extend((prompt, text) for text in texts)
+        return self.encoder.encode(texts, prompt, show_progress)
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +86,10 @@ def _corpus(folder: Path, **documents: str) -> Path:
     return folder
 
 
-def _texts(corpus: Path) -> set[str]:
-    """Every distinct text a full build of ``corpus`` embeds: passages and their sentences."""
+def _texts(corpus: Path) -> set[tuple[str, str]]:
+    """Every distinct (prompt, text) a full build of ``corpus`` embeds: passages and their
+    sentences with the passage prompt, and the sentences again with the query prompt (a
+    corpus this small has fewer sentences than ``PSEUDO_QUERIES``, so all of them)."""
     documents = load_corpus(corpus)
     titles = {d.id: d.metadata.title for d in documents}
     passages = passages_for(documents)
@@ -95,7 +98,12 @@ def _texts(corpus: Path) -> set[str]:
         for p in passages
         for a, b in sentence_spans(p.body, SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS)
     }
-    return {embedding_text(p, titles[p.document]) for p in passages} | sentences
+    identity = resolve_model(Settings()).identity
+    return (
+        {(identity.passage_prompt, embedding_text(p, titles[p.document])) for p in passages}
+        | {(identity.passage_prompt, sentence) for sentence in sentences}
+        | {(identity.query_prompt, sentence) for sentence in sentences}
+    )
 
 
 def test_adding_a_document_embeds_only_its_texts(settings, encoder, tmp_path):
@@ -214,7 +222,7 @@ def test_build_survives_a_damaged_cache_and_replaces_it(settings, encoder, tmp_p
     assert sorted(encoder.asked) == sorted(_texts(corpus)) and report.cached == 0
     assert len(load_index(root).passages) == report.passages
     identity = encoder.encoder.identity
-    keys = {text_key(identity, identity.passage_prompt, text) for text in encoder.asked}
+    keys = {text_key(identity, prompt, text) for prompt, text in encoder.asked}
     assert set(read_cache(root)) == keys
 
 

@@ -48,13 +48,14 @@ class Encoder:
 
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         """Vectors for search queries (with the query prompt)."""
-        return self._encode(queries, self.identity.query_prompt, show_progress=False)
+        return self.encode(queries, self.identity.query_prompt)
 
-    def encode_passages(self, passages: list[str], show_progress: bool = False) -> np.ndarray:
-        """Vectors for passages (with the passage prompt)."""
-        return self._encode(passages, self.identity.passage_prompt, show_progress)
+    def encode(self, texts: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+        """Vectors for ``texts`` with ``prompt`` prepended (one of the identity's prompts).
 
-    def _encode(self, texts: list[str], prompt: str, show_progress: bool) -> np.ndarray:
+        A build embeds passages with the passage prompt and some of their sentences with the
+        query prompt too, as stand-ins for queries (``indexer.passage_vectors.hubness``).
+        """
         vectors = self._model.encode(
             texts,
             prompt=prompt,

@@ -32,11 +32,12 @@ T = TypeVar("T")
 class _PassageEmbedder:
     """Ray Data actor: loads the encoder once, then embeds every batch it is given."""
 
-    def __init__(self, model: ResolvedModel, batch_size: int) -> None:
+    def __init__(self, model: ResolvedModel, batch_size: int, prompt: str) -> None:
         self._encoder = Encoder(model, batch_size=batch_size)
+        self._prompt = prompt
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = self._encoder.encode_passages([str(text) for text in batch["text"]])
+        vectors = self._encoder.encode([str(text) for text in batch["text"]], self._prompt)
         return {"position": batch["position"], "vector": vectors}
 
 
@@ -46,11 +47,11 @@ def _embedding_dimension(model: ResolvedModel) -> int:
 
 
 class RayPassageEncoder:
-    """Embeds passages on a Ray cluster; same vectors and contract as ``Encoder.encode_passages``.
+    """Embeds a build's texts on a Ray cluster; same vectors and contract as ``Encoder.encode``.
 
-    Only passages: queries are encoded by the service, in its own process. The model is
-    loaded by the actors alone, never here, so the driver stays small. Each call starts its
-    own actor pool, so a build embeds everything in one call (as
+    Only a build's texts: search queries are encoded by the service, in its own process. The
+    model is loaded by the actors alone, never here, so the driver stays small. Each call
+    starts its own actor pool, so a build embeds everything of one prompt in one call (as
     ``indexer.passage_vectors.embed`` does).
     """
 
@@ -78,8 +79,8 @@ class RayPassageEncoder:
             )
         return self._dimension
 
-    def encode_passages(self, passages: list[str], show_progress: bool = False) -> np.ndarray:
-        """Vectors for passages (with the passage prompt), in input order."""
+    def encode(self, passages: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+        """Vectors for ``passages`` with ``prompt`` prepended, in input order."""
         if not passages:
             return np.zeros((0, self.dimension), dtype=np.float32)
         data = self._ray.data
@@ -91,7 +92,7 @@ class RayPassageEncoder:
             rows, override_num_blocks=-(-len(rows) // self.batch_size)
         ).map_batches(
             _PassageEmbedder,
-            fn_constructor_args=(self._model, self.batch_size),
+            fn_constructor_args=(self._model, self.batch_size, prompt),
             batch_size=self.batch_size,
             batch_format="numpy",
             compute=data.ActorPoolStrategy(size=self.workers),

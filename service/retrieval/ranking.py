@@ -4,8 +4,9 @@ Measured on the development queries and our own extra queries (EVALUATION.md):
 
 - A passage's best *sentence* matters as well as the passage as a whole: short factual
   questions match one sentence of a long passage far better than its average.
-- *Hubness* correction (CSLS): part of each passage's mean similarity to its neighbours
-  is subtracted, so passages close to everything (the foreword) stop winning vague queries.
+- *Hubness* correction (CSLS): part of each passage's mean similarity to its nearest
+  queries (stand-ins embedded at build time, ``indexer.passage_vectors.hubness``) is
+  subtracted, so passages close to every query (the foreword) stop winning vague ones.
 - *Keywords* help most when the query is in the passage's language: BM25 then rewards
   exact names and figures. Across languages most shared words are accidents, but names,
   figures and cognates ("HAECHI", "30 Days at Sea 3.0", "Lionfish") are not, so there the
