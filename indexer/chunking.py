@@ -80,7 +80,7 @@ class SectionChunker:
         """(section title, passage text) pairs for one page."""
         chunks: list[tuple[str, str]] = []
         for group in self._group_small_sections(page.sections):
-            title = max(group, key=_section_words).title
+            title = _group_title(group)
             units = [u for section in group for u in _units(section, inline_title=title)]
             parts = [_render(part) for part in self._pack(units)]
             if group[0].headed and group[0].title == title:
@@ -115,34 +115,42 @@ class SectionChunker:
         return [group for group in groups if group]
 
     def _namesakes(self, sections: tuple[Section, ...]) -> dict[int, int]:
-        """Short headed sections whose heading names another section on the page, and that one.
+        """Short articles whose heading names another section on the page, and that section.
 
         Reports set an operation's figures in an infographic and its story in a short article
         under the same heading ("OPÉRATION LIONFISH" above 720 kg of cannabis, then "OPÉRATION
         LIONFISH" above "menée dans 41 pays"), often apart on the page. Joined by reading
         order, the article went to an unrelated neighbour and the figures stayed without the
-        sentence that says what they count. The other section is a stat block or headed too
-        (prose before a page's first heading only borrows that heading), and its title equals
-        the heading or continues it (a subtitle); the nearest one is taken.
+        sentence that says what they count.
+
+        Only prose moves (an infographic stays where it is printed), and a section that moves
+        is no other's destination, so nothing is moved twice. The destination is a stat block
+        or a headed section whose title equals the heading or continues it (a subtitle), the
+        nearest one. Headed, because prose before a page's first heading only borrows that
+        heading; a stat block there carries it too, and is kept as a destination: figures
+        printed above an article under the article's own heading are its figures (Lionfish's).
         """
+        named = {
+            index: fold(section.title)
+            for index, section in enumerate(sections)
+            if section.headed
+            and not _is_stat_block(section)
+            and _section_words(section) < self.policy.minimum
+            and len(words(section.title)) >= 2
+        }
         found: dict[int, int] = {}
-        for index, section in enumerate(sections):
-            if not section.headed or _section_words(section) >= self.policy.minimum:
-                continue
-            name = fold(section.title)
-            if len(words(name)) < 2:
-                continue
+        for index, name in named.items():
             candidates = [
                 other
                 for other, namesake in enumerate(sections)
                 if other != index
-                and other not in found
                 and (namesake.headed or _is_stat_block(namesake))
                 and (fold(namesake.title) == name or fold(namesake.title).startswith(f"{name} "))
             ]
             if candidates:
                 found[index] = min(candidates, key=lambda other: abs(other - index))
-        return found
+        # A destination that would itself move stays: chains and swaps resolve to no move.
+        return {index: target for index, target in found.items() if target not in found}
 
     def _group_in_order(self, sections: tuple[Section, ...]) -> list[list[Section]]:
         """Runs of neighbours, each closed once it reaches ``minimum`` words."""
@@ -216,6 +224,17 @@ def _passage_id(document: str, page: int, text: str, taken: set[str]) -> str:
         candidate = f"{base}-{n}"
     taken.add(candidate)
     return candidate
+
+
+def _group_title(group: list[Section]) -> str:
+    """The title of a group's longest section, or a title in the group that continues it.
+
+    "OPÉRATION 30 DAYS AT SEA 3.0 LUTTER CONTRE LA CRIMINALITÉ LIÉE À LA POLLUTION" says more
+    than "OPÉRATION 30 DAYS AT SEA 3.0" above the article joined to its figures.
+    """
+    title = max(group, key=_section_words).title
+    name = fold(title)
+    return next((s.title for s in group if fold(s.title).startswith(f"{name} ")), title)
 
 
 def _section_words(section: Section) -> int:

@@ -182,3 +182,85 @@ def test_prose_that_borrows_a_heading_does_not_draw_a_short_article_away():
     weka = next(text for _, text in chunks if "fin5." in text)
     assert "fin1." not in weka
     assert "fin4." in weka
+
+
+def test_an_infographic_stays_where_it_is_printed_and_the_article_joins_it():
+    """Infographics are short too: the figures must not be the section that moves."""
+    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+    article = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
+    page = Page(
+        1,
+        (
+            Section("OPÉRATION LIONFISH", _figures(), headed=True),
+            Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
+            Section("OPÉRATION LIONFISH", (article,), headed=True),
+            Section("PATRIMOINE CULTUREL", (_sentence(3, 12), _sentence(4, 12)), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(policy).chunk_page(page)
+    titles = [title for title, _ in chunks]
+    lionfish = next(text for title, text in chunks if "973 paquets" in text)
+    assert "41 pays" in lionfish and "fin1." not in lionfish and "fin3." not in lionfish
+    assert titles.count("OPÉRATION LIONFISH") == 1
+    assert lionfish.count("OPÉRATION LIONFISH") == 1  # the article's heading is not repeated
+
+
+def test_figures_that_borrow_the_first_heading_take_the_article_printed_under_it():
+    """The report's own layout: the infographic opens the page, before any heading, so it
+    carries the first heading, that of the short article printed below it."""
+    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+    article = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
+    page = Page(
+        1,
+        (
+            Section("OPÉRATION LIONFISH", _figures(), headed=False),
+            Section("OPÉRATION LIONFISH", (article,), headed=True),
+            Section("PATRIMOINE CULTUREL", (_sentence(3, 12), _sentence(4, 12)), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(policy).chunk_page(page)
+    lionfish = next(text for _, text in chunks if "973 paquets" in text)
+    assert "41 pays" in lionfish and "fin3." not in lionfish
+
+
+def test_a_section_that_moves_is_no_destination_so_nothing_moves_twice():
+    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+    page = Page(
+        1,
+        (
+            Section("OPÉRATION X", (_sentence(1, 8),), headed=True),
+            Section("CONTEXTE", (_sentence(2, 12), _sentence(3, 12)), headed=True),
+            Section("OPÉRATION X SUITE", (_sentence(4, 8),), headed=True),
+            Section("AUTRE", (_sentence(5, 12), _sentence(6, 12)), headed=True),
+            Section("OPÉRATION X SUITE ET FIN", _figures(), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(policy).chunk_page(page)
+    text_of = {marker: next(t for _, t in chunks if marker in t) for marker in ("fin1.", "fin4.")}
+    # "OPÉRATION X SUITE" joins the figures that continue its name; "OPÉRATION X", whose
+    # destination moved, stays with its reading-order neighbour rather than being stranded.
+    assert "973 paquets" in text_of["fin4."]
+    assert "fin2." in text_of["fin1."]
+
+
+def test_a_merged_passage_takes_the_fuller_title_and_opens_with_its_heading():
+    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+    full = "OPÉRATION 30 DAYS AT SEA 3.0 LUTTER CONTRE LA POLLUTION"
+    figures = ("67 pays 300 services 34 000 contrôles 1 600 infractions",)
+    page = Page(
+        1,
+        (
+            Section(full, figures, headed=True),
+            Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
+            Section("OPÉRATION 30 DAYS AT SEA 3.0", (_sentence(3, 14),), headed=True),
+        ),
+        (),
+    )
+    title, text = next(
+        chunk for chunk in SectionChunker(policy).chunk_page(page) if "34 000" in chunk[1]
+    )
+    assert title == full
+    assert text.startswith(f"{full}\n67 pays") and "fin3." in text
