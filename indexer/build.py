@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -58,8 +57,9 @@ def pipeline_version() -> str:
 class BuildReport:
     """What a build did, for the CLI summary.
 
-    ``embedded`` and ``cached`` count distinct texts (passages and their sentences) embedded
-    by this build and taken from the embedding cache.
+    ``embedded`` and ``cached`` count distinct texts embedded by this build and taken from
+    the embedding cache: passages and their sentences, and the sentences again as queries
+    (a text embedded with two prompts counts twice).
     """
 
     index_dir: Path
@@ -156,17 +156,15 @@ def _build(
         )
     check_writable(index_dir)
 
-    # Loaded at the first text the cache lacks, once for both prompts.
-    local_encoder = functools.cache(lambda: Encoder(model, batch_size=settings.batch_size))
-
-    def encode(texts: list[str], prompt: str) -> np.ndarray:
+    def encode(texts: list[tuple[str, str]]) -> np.ndarray:
         if settings.ray_address:
             log(f"embedding {len(texts)} new text(s) on Ray ({settings.ray_address})")
             return RayPassageEncoder(
                 model, settings.ray_address, settings.embed_workers, settings.batch_size
-            ).encode(texts, prompt, show_progress)
-        log(f"embedding {len(texts)} new text(s) with prompt {prompt!r}; model {model.location}")
-        return local_encoder().encode(texts, prompt, show_progress)
+            ).encode_prompted(texts, show_progress)
+        log(f"embedding {len(texts)} new text(s); loading {model.location}")
+        encoder = Encoder(model, batch_size=settings.batch_size)
+        return encoder.encode_prompted(texts, show_progress)
 
     titles = {d.id: d.metadata.title for d in documents}
     vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)

@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 class CachedEmbeddings:
     """Vectors for a build's texts, and how many were embedded now or taken from the cache.
 
-    Both counts are of distinct texts: a sentence that occurs twice is embedded once.
+    Both counts are of distinct (prompt, text) pairs: a sentence that occurs twice is embedded
+    once with each prompt it is asked with.
     """
 
     vectors: np.ndarray
@@ -69,29 +70,25 @@ def embed_with_cache(
     root: Path,
     model: ModelIdentity,
     texts: list[tuple[str, str]],
-    encode: Callable[[list[str], str], np.ndarray],
+    encode: Callable[[list[tuple[str, str]]], np.ndarray],
 ) -> CachedEmbeddings:
     """One vector per (prompt, text) pair (rows in the order of ``texts``), embedding only new ones.
 
-    ``encode(texts, prompt)`` gets the distinct texts the cache lacks, one call per prompt,
-    and is not called when there are none. The cache of index root ``root`` then holds
-    exactly these texts' vectors.
+    ``encode`` gets the distinct pairs the cache lacks, in one call, and is not called when
+    there are none. The cache of index root ``root`` then holds exactly these pairs' vectors.
     """
     keys = [text_key(model, prompt, text) for prompt, text in texts]
     known = read_cache(root)
-    missing: dict[str, dict[str, str]] = {}
-    for key, (prompt, text) in zip(keys, texts, strict=True):
-        if key not in known:
-            missing.setdefault(prompt, {})[key] = text
+    missing = {key: pair for key, pair in zip(keys, texts, strict=True) if key not in known}
     found: dict[str, np.ndarray] = {key: known[key] for key in keys if key in known}
-    for prompt, new in missing.items():
-        found.update(zip(new, encode(list(new.values()), prompt), strict=True))
+    if missing:
+        fresh = encode(list(missing.values()))
+        found.update(zip(missing, fresh, strict=True))
     write_cache(root, found)
-    embedded = sum(map(len, missing.values()))
     return CachedEmbeddings(
         vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),
-        embedded=embedded,
-        cached=len(found) - embedded,
+        embedded=len(missing),
+        cached=len(found) - len(missing),
     )
 
 

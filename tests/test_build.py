@@ -196,15 +196,50 @@ def test_hubness_is_mean_similarity_to_nearest_queries_of_other_passages():
 
     passages, queries = unit(30), unit(90)
     owners = rng.integers(0, 30, size=90)
+    members = np.column_stack([np.arange(90), owners])
     sims = passages @ queries.T
     sims[owners[None, :] == np.arange(30)[:, None]] = -np.inf  # never its own sentences
     expected = np.sort(sims, axis=1)[:, -10:].mean(axis=1)
-    assert np.allclose(hubness(passages, queries, owners, neighbours=10), expected, atol=1e-5)
+    assert np.allclose(hubness(passages, queries, members, neighbours=10), expected, atol=1e-5)
     # Fewer queries of other passages than neighbours asked: the mean of those there are.
-    alone = hubness(passages[:2], queries[:3], np.array([0, 0, 1]), neighbours=10)
+    alone = hubness(passages[:2], queries[:3], np.array([[0, 0], [1, 0], [2, 1]]), neighbours=10)
     assert np.allclose(alone, [passages[0] @ queries[2], (queries[:2] @ passages[1]).mean()])
-    assert hubness(passages[:1], queries[:2], np.array([0, 0])).tolist() == [0.0]
-    assert hubness(passages[:3], queries[:0], owners[:0]).tolist() == [0.0, 0.0, 0.0]
+    assert hubness(passages[:1], queries[:2], np.array([[0, 0], [1, 0]])).tolist() == [0.0]
+    empty = np.zeros((0, 2), dtype=np.int64)
+    assert hubness(passages[:3], queries[:0], empty).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_sentence_two_passages_share_is_one_query_that_neither_is_compared_with():
+    from indexer.passage_vectors import pseudo_queries
+
+    texts, members = pseudo_queries(["commun", "seul", "commun"], np.array([0, 0, 1]))
+    assert sorted(texts) == ["commun", "seul"]
+    shared = texts.index("commun")
+    assert sorted(p for q, p in members.tolist() if q == shared) == [0, 1]
+    # Passage 0 holds both sentences, so no query is another's; passage 1's only other query
+    # is "seul". Counted for passage 1 through passage 0's copy, "commun" would make it 0.9.
+    passages = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    queries = np.zeros((2, 3), dtype=np.float32)
+    queries[shared] = [0.0, 0.8, 0.6]
+    queries[1 - shared] = [0.0, 1.0, 0.0]
+    assert np.allclose(hubness(passages, queries, members), [0.0, 1.0])
+
+
+def test_pseudo_queries_beyond_the_limit_are_chosen_so_that_adding_text_keeps_them(
+    monkeypatch,
+):
+    from indexer import passage_vectors
+
+    monkeypatch.setattr(passage_vectors, "PSEUDO_QUERIES", 50)
+    first = [f"phrase numéro {i}." for i in range(400)]
+    chosen, _ = passage_vectors.pseudo_queries(first, np.zeros(400, dtype=np.int64))
+    more = [f"autre phrase {i}." for i in range(20)] + first
+    again, _ = passage_vectors.pseudo_queries(more, np.zeros(420, dtype=np.int64))
+    assert len(chosen) == len(again) == 50
+    # Only new sentences can displace old ones: the cache spares all the others.
+    assert len(set(again) - set(chosen)) == len(set(chosen) - set(again))
+    assert set(again) - set(chosen) <= set(more[:20])
+    assert len(set(chosen) & set(again)) >= 40
 
 
 def test_a_build_embeds_sentences_as_queries_too(index_dir):
@@ -221,8 +256,10 @@ def test_a_build_embeds_sentences_as_queries_too(index_dir):
     assert np.allclose(queries[:3], probe, atol=1e-4)
     assert not np.allclose(queries[:3], loaded.sentences.vectors[:3], atol=1e-2)
     owners = np.repeat(np.arange(len(loaded.passages)), np.diff(loaded.sentences.offsets))
+    members = np.column_stack([np.arange(len(texts)), owners])
     passages = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
-    assert np.allclose(loaded.hubness, hubness(passages, queries, owners), atol=1e-5)
+    assert len(set(texts)) == len(texts)  # else members would need merging, as the build does
+    assert np.allclose(loaded.hubness, hubness(passages, queries, members), atol=1e-5)
 
 
 def test_sentence_vectors_line_up_with_passage_text(index_dir):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from indexer import build, embedding_cache
+from indexer import build, embedding_cache, passage_vectors
 from indexer.artifact import load_index
 from indexer.build import build_index
 from indexer.cli import app as index_app
@@ -60,9 +60,11 @@ class RecordingEncoder:
         self.encoder = encoder
         self.asked: list[tuple[str, str]] = []
 
-    def encode(self, texts: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
-        self.asked.extend((prompt, text) for text in texts)
-        return self.encoder.encode(texts, prompt, show_progress)
+    def encode_prompted(
+        self, items: list[tuple[str, str]], show_progress: bool = False
+    ) -> np.ndarray:
+        self.asked.extend(items)
+        return self.encoder.encode_prompted(items, show_progress)
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +274,40 @@ def test_cache_key_covers_model_prompt_and_text(settings):
     assert key != text_key(model, "passage: ", "Un texte")
     # The query prompt is not applied to passages: changing it keeps their vectors.
     assert key == text_key(dataclasses.replace(model, query_prompt="q: "), "passage: ", "Un texte.")
+
+
+def test_beyond_the_pseudo_query_limit_a_build_embeds_the_chosen_sentences_as_queries(
+    settings, encoder, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(passage_vectors, "PSEUDO_QUERIES", 4)
+    corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
+    build_index(settings, corpus, root)
+    query_prompt = encoder.encoder.identity.query_prompt
+    asked = [text for prompt, text in encoder.asked if prompt == query_prompt]
+    loaded = load_index(root)
+    sentences = [
+        p.text[a:b] for i, p in enumerate(loaded.passages) for a, b in loaded.sentences.of(i)[1]
+    ]
+    owners = np.repeat(np.arange(len(loaded.passages)), np.diff(loaded.sentences.offsets))
+    chosen, members = passage_vectors.pseudo_queries(sentences, owners)
+    assert len(sentences) > 4 and sorted(asked) == sorted(chosen)
+    cache = read_cache(root)
+    identity = encoder.encoder.identity
+    queries = np.stack([cache[text_key(identity, query_prompt, text)] for text in chosen])
+    passages = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
+    expected = passage_vectors.hubness(passages, queries, members)
+    assert np.allclose(loaded.hubness, expected, atol=1e-5)
+
+    # Another report: only its own sentences can take a place among the chosen queries.
+    encoder.asked.clear()
+    _corpus(corpus, piracy=PIRACY, wildlife=WILDLIFE)
+    build_index(settings, corpus, root)
+    asked = {text for prompt, text in encoder.asked if prompt == query_prompt}
+    loaded = load_index(root)
+    wildlife = {
+        p.text[a:b]
+        for i, p in enumerate(loaded.passages)
+        if p.document == "wildlife"
+        for a, b in loaded.sentences.of(i)[1]
+    }
+    assert asked <= wildlife

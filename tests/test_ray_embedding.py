@@ -73,6 +73,8 @@ def test_a_build_on_ray_gives_the_plain_build_vectors(local_ray: Any, tmp_path: 
     assert n >= 5 and cosines.min() >= 0.9999, cosines
     sentences = np.sum(actual.sentences.vectors * expected.sentences.vectors, axis=1)
     assert len(sentences) > n and sentences.min() >= 0.9999
+    # Sentences embedded as queries on the cluster too: the hubness they give is the same.
+    assert np.allclose(actual.hubness, expected.hubness, atol=1e-5)
 
 
 def test_a_model_folder_missing_on_the_cluster_is_a_clear_error(

@@ -50,12 +50,24 @@ class Encoder:
         """Vectors for search queries (with the query prompt)."""
         return self.encode(queries, self.identity.query_prompt)
 
-    def encode(self, texts: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
-        """Vectors for ``texts`` with ``prompt`` prepended (one of the identity's prompts).
+    def encode_prompted(
+        self, items: list[tuple[str, str]], show_progress: bool = False
+    ) -> np.ndarray:
+        """Vectors for (prompt, text) pairs, in input order: one model call per prompt.
 
-        A build embeds passages with the passage prompt and some of their sentences with the
-        query prompt too, as stand-ins for queries (``indexer.passage_vectors.hubness``).
+        A build embeds passages with the passage prompt and their sentences with the query
+        prompt too, as stand-ins for queries (``indexer.passage_vectors.hubness``).
         """
+        vectors = np.zeros((len(items), self.dimension), dtype=np.float32)
+        rows: dict[str, list[int]] = {}
+        for row, (prompt, _) in enumerate(items):
+            rows.setdefault(prompt, []).append(row)
+        for prompt, chosen in rows.items():
+            vectors[chosen] = self.encode([items[i][1] for i in chosen], prompt, show_progress)
+        return vectors
+
+    def encode(self, texts: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+        """Vectors for ``texts`` with ``prompt`` prepended (one of the identity's prompts)."""
         vectors = self._model.encode(
             texts,
             prompt=prompt,

@@ -32,13 +32,12 @@ T = TypeVar("T")
 class _PassageEmbedder:
     """Ray Data actor: loads the encoder once, then embeds every batch it is given."""
 
-    def __init__(self, model: ResolvedModel, batch_size: int, prompt: str) -> None:
+    def __init__(self, model: ResolvedModel, batch_size: int) -> None:
         self._encoder = Encoder(model, batch_size=batch_size)
-        self._prompt = prompt
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = self._encoder.encode([str(text) for text in batch["text"]], self._prompt)
-        return {"position": batch["position"], "vector": vectors}
+        items = [(str(p), str(t)) for p, t in zip(batch["prompt"], batch["text"], strict=True)]
+        return {"position": batch["position"], "vector": self._encoder.encode_prompted(items)}
 
 
 def _embedding_dimension(model: ResolvedModel) -> int:
@@ -47,11 +46,12 @@ def _embedding_dimension(model: ResolvedModel) -> int:
 
 
 class RayPassageEncoder:
-    """Embeds a build's texts on a Ray cluster; same vectors and contract as ``Encoder.encode``.
+    """Embeds a build's texts on a Ray cluster; same vectors and contract as
+    ``Encoder.encode_prompted``.
 
     Only a build's texts: search queries are encoded by the service, in its own process. The
     model is loaded by the actors alone, never here, so the driver stays small. Each call
-    starts its own actor pool, so a build embeds everything of one prompt in one call (as
+    starts its own actor pool, so a build embeds everything in one call (as
     ``indexer.passage_vectors.embed`` does).
     """
 
@@ -79,20 +79,22 @@ class RayPassageEncoder:
             )
         return self._dimension
 
-    def encode(self, passages: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
-        """Vectors for ``passages`` with ``prompt`` prepended, in input order."""
-        if not passages:
+    def encode_prompted(
+        self, items: list[tuple[str, str]], show_progress: bool = False
+    ) -> np.ndarray:
+        """Vectors for (prompt, text) pairs, in input order."""
+        if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
         data = self._ray.data
         # Longest first, as sentence-transformers does within one call: batches of similar
         # lengths waste little on padding. The position column restores the input order.
-        order = sorted(range(len(passages)), key=lambda i: -len(passages[i]))
-        rows = [{"position": i, "text": passages[i]} for i in order]
+        order = sorted(range(len(items)), key=lambda i: -len(items[i][1]))
+        rows = [{"position": i, "prompt": items[i][0], "text": items[i][1]} for i in order]
         dataset = data.from_items(
             rows, override_num_blocks=-(-len(rows) // self.batch_size)
         ).map_batches(
             _PassageEmbedder,
-            fn_constructor_args=(self._model, self.batch_size, prompt),
+            fn_constructor_args=(self._model, self.batch_size),
             batch_size=self.batch_size,
             batch_format="numpy",
             compute=data.ActorPoolStrategy(size=self.workers),
@@ -108,11 +110,11 @@ class RayPassageEncoder:
         finally:
             context.enable_progress_bars = shown
         positions = np.concatenate([batch["position"] for batch in batches])
-        if sorted(positions.tolist()) != list(range(len(passages))):
+        if sorted(positions.tolist()) != list(range(len(items))):
             raise ModelLoadError(
-                f"the Ray cluster returned {len(positions)} vectors for {len(passages)} passages"
+                f"the Ray cluster returned {len(positions)} vectors for {len(items)} texts"
             )
-        vectors = np.empty((len(passages), batches[0]["vector"].shape[1]), dtype=np.float32)
+        vectors = np.empty((len(items), batches[0]["vector"].shape[1]), dtype=np.float32)
         vectors[positions] = np.concatenate([batch["vector"] for batch in batches])
         self._dimension = vectors.shape[1]
         return vectors
