@@ -139,24 +139,26 @@ def test_a_headed_section_opens_its_first_passage_with_its_heading():
     assert all(p.body_start == 0 for p in without)
 
 
+_SMALL = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
+_ARTICLE = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
+
+
+def _chunks(*sections: Section) -> list[tuple[str, str]]:
+    """(title, text) of one page of ``sections``, cut with small sizes."""
+    return SectionChunker(_SMALL).chunk_page(Page(1, sections, ()))
+
+
 def _figures() -> tuple[str, ...]:
     """A stat block: figures and labels, no sentence."""
     return ("CANNABIS", "720 kg de résine", "COCAÏNE", "973 paquets", "HÉROÏNE", "56 kg")
 
 
 def test_a_short_article_joins_the_infographic_that_bears_its_name_elsewhere_on_the_page():
-    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
-    article = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
-    page = Page(
-        1,
-        (
-            Section("OPÉRATION LIONFISH AFRIQUE", _figures(), headed=True),
-            Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
-            Section("OPÉRATION LIONFISH", (article,), headed=True),
-        ),
-        (),
+    chunks = _chunks(
+        Section("OPÉRATION LIONFISH AFRIQUE", _figures(), headed=True),
+        Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
+        Section("OPÉRATION LIONFISH", (_ARTICLE,), headed=True),
     )
-    chunks = SectionChunker(policy).chunk_page(page)
     lionfish = next(text for _, text in chunks if "973 paquets" in text)
     thunder = next(text for _, text in chunks if "fin1." in text)
     # Joined by reading order, the article went to Thunder and the figures lost the
@@ -167,18 +169,12 @@ def test_a_short_article_joins_the_infographic_that_bears_its_name_elsewhere_on_
 
 
 def test_prose_that_borrows_a_heading_does_not_draw_a_short_article_away():
-    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
-    page = Page(
-        1,
-        (
-            # Text before the page's first heading carries that heading as its title.
-            Section("OPÉRATION WEKA", (_sentence(1, 12), _sentence(2, 12)), headed=False),
-            Section("OPÉRATION THUNDER", (_sentence(3, 12), _sentence(4, 12)), headed=True),
-            Section("OPÉRATION WEKA", (_sentence(5, 8),), headed=True),
-        ),
-        (),
+    chunks = _chunks(
+        # Text before the page's first heading carries that heading as its title.
+        Section("OPÉRATION WEKA", (_sentence(1, 12), _sentence(2, 12)), headed=False),
+        Section("OPÉRATION THUNDER", (_sentence(3, 12), _sentence(4, 12)), headed=True),
+        Section("OPÉRATION WEKA", (_sentence(5, 8),), headed=True),
     )
-    chunks = SectionChunker(policy).chunk_page(page)
     weka = next(text for _, text in chunks if "fin5." in text)
     assert "fin1." not in weka
     assert "fin4." in weka
@@ -186,19 +182,12 @@ def test_prose_that_borrows_a_heading_does_not_draw_a_short_article_away():
 
 def test_an_infographic_stays_where_it_is_printed_and_the_article_joins_it():
     """Infographics are short too: the figures must not be the section that moves."""
-    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
-    article = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
-    page = Page(
-        1,
-        (
-            Section("OPÉRATION LIONFISH", _figures(), headed=True),
-            Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
-            Section("OPÉRATION LIONFISH", (article,), headed=True),
-            Section("PATRIMOINE CULTUREL", (_sentence(3, 12), _sentence(4, 12)), headed=True),
-        ),
-        (),
+    chunks = _chunks(
+        Section("OPÉRATION LIONFISH", _figures(), headed=True),
+        Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
+        Section("OPÉRATION LIONFISH", (_ARTICLE,), headed=True),
+        Section("PATRIMOINE CULTUREL", (_sentence(3, 12), _sentence(4, 12)), headed=True),
     )
-    chunks = SectionChunker(policy).chunk_page(page)
     titles = [title for title, _ in chunks]
     lionfish = next(text for title, text in chunks if "973 paquets" in text)
     assert "41 pays" in lionfish and "fin1." not in lionfish and "fin3." not in lionfish
@@ -209,36 +198,23 @@ def test_an_infographic_stays_where_it_is_printed_and_the_article_joins_it():
 def test_figures_that_borrow_the_first_heading_take_the_article_printed_under_it():
     """The report's own layout: the infographic opens the page, before any heading, so it
     carries the first heading, that of the short article printed below it."""
-    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
-    article = "Une opération coordonnée contre le trafic de stupéfiants menée dans 41 pays."
-    page = Page(
-        1,
-        (
-            Section("OPÉRATION LIONFISH", _figures(), headed=False),
-            Section("OPÉRATION LIONFISH", (article,), headed=True),
-            Section("PATRIMOINE CULTUREL", (_sentence(3, 12), _sentence(4, 12)), headed=True),
-        ),
-        (),
+    chunks = _chunks(
+        Section("OPÉRATION LIONFISH", _figures(), headed=False),
+        Section("OPÉRATION LIONFISH", (_ARTICLE,), headed=True),
+        Section("PATRIMOINE CULTUREL", (_sentence(3, 12), _sentence(4, 12)), headed=True),
     )
-    chunks = SectionChunker(policy).chunk_page(page)
     lionfish = next(text for _, text in chunks if "973 paquets" in text)
     assert "41 pays" in lionfish and "fin3." not in lionfish
 
 
 def test_a_section_that_moves_is_no_destination_so_nothing_moves_twice():
-    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
-    page = Page(
-        1,
-        (
-            Section("OPÉRATION X", (_sentence(1, 8),), headed=True),
-            Section("CONTEXTE", (_sentence(2, 12), _sentence(3, 12)), headed=True),
-            Section("OPÉRATION X SUITE", (_sentence(4, 8),), headed=True),
-            Section("AUTRE", (_sentence(5, 12), _sentence(6, 12)), headed=True),
-            Section("OPÉRATION X SUITE ET FIN", _figures(), headed=True),
-        ),
-        (),
+    chunks = _chunks(
+        Section("OPÉRATION X", (_sentence(1, 8),), headed=True),
+        Section("CONTEXTE", (_sentence(2, 12), _sentence(3, 12)), headed=True),
+        Section("OPÉRATION X SUITE", (_sentence(4, 8),), headed=True),
+        Section("AUTRE", (_sentence(5, 12), _sentence(6, 12)), headed=True),
+        Section("OPÉRATION X SUITE ET FIN", _figures(), headed=True),
     )
-    chunks = SectionChunker(policy).chunk_page(page)
     text_of = {marker: next(t for _, t in chunks if marker in t) for marker in ("fin1.", "fin4.")}
     # "OPÉRATION X SUITE" joins the figures that continue its name; "OPÉRATION X", whose
     # destination moved, stays with its reading-order neighbour rather than being stranded.
@@ -247,20 +223,13 @@ def test_a_section_that_moves_is_no_destination_so_nothing_moves_twice():
 
 
 def test_a_merged_passage_takes_the_fuller_title_and_opens_with_its_heading():
-    policy = ChunkingPolicy(target=60, maximum=120, minimum=20, scrap=4)
     full = "OPÉRATION 30 DAYS AT SEA 3.0 LUTTER CONTRE LA POLLUTION"
     figures = ("67 pays 300 services 34 000 contrôles 1 600 infractions",)
-    page = Page(
-        1,
-        (
-            Section(full, figures, headed=True),
-            Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
-            Section("OPÉRATION 30 DAYS AT SEA 3.0", (_sentence(3, 14),), headed=True),
-        ),
-        (),
+    chunks = _chunks(
+        Section(full, figures, headed=True),
+        Section("OPÉRATION THUNDER", (_sentence(1, 12), _sentence(2, 12)), headed=True),
+        Section("OPÉRATION 30 DAYS AT SEA 3.0", (_sentence(3, 14),), headed=True),
     )
-    title, text = next(
-        chunk for chunk in SectionChunker(policy).chunk_page(page) if "34 000" in chunk[1]
-    )
+    title, text = next(chunk for chunk in chunks if "34 000" in chunk[1])
     assert title == full
     assert text.startswith(f"{full}\n67 pays") and "fin3." in text
