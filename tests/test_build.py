@@ -187,7 +187,10 @@ def test_a_language_code_in_capitals_is_read_as_the_code(tmp_path):
     assert load_corpus(tmp_path)[0].metadata.language == "fr"
 
 
-def test_hubness_is_mean_similarity_to_nearest_queries_of_other_passages():
+def test_hubness_is_mean_similarity_to_nearest_queries_of_other_passages(monkeypatch):
+    from indexer import passage_vectors
+
+    monkeypatch.setattr(passage_vectors, "_HUBNESS_BLOCK", 7)  # passages in several blocks
     rng = np.random.default_rng(0)
 
     def unit(n: int) -> np.ndarray:
