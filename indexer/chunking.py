@@ -130,22 +130,23 @@ class SectionChunker:
         heading; a stat block there carries it too, and is kept as a destination: figures
         printed above an article under the article's own heading are its figures (Lionfish's).
         """
-        named = {
-            index: fold(section.title)
-            for index, section in enumerate(sections)
-            if section.headed
-            and not _is_stat_block(section)
-            and _section_words(section) < self.policy.minimum
-            and len(words(section.title)) >= 2
-        }
+        titles = [fold(section.title) for section in sections]
+        destinations = [i for i, s in enumerate(sections) if s.headed or _is_stat_block(s)]
         found: dict[int, int] = {}
-        for index, name in named.items():
+        for index, section in enumerate(sections):
+            if (
+                not section.headed
+                or _is_stat_block(section)
+                or _section_words(section) >= self.policy.minimum
+                or len(words(section.title)) < 2
+            ):
+                continue
+            name = titles[index]
             candidates = [
                 other
-                for other, namesake in enumerate(sections)
+                for other in destinations
                 if other != index
-                and (namesake.headed or _is_stat_block(namesake))
-                and (fold(namesake.title) == name or fold(namesake.title).startswith(f"{name} "))
+                and (titles[other] == name or titles[other].startswith(f"{name} "))
             ]
             if candidates:
                 found[index] = min(candidates, key=lambda other: abs(other - index))

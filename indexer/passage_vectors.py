@@ -175,7 +175,7 @@ def hubness(
     index = faiss.IndexFlatIP(queries.shape[1])
     index.add(np.ascontiguousarray(queries, dtype=np.float32))
     # Enough neighbours that ``neighbours`` of them remain once a passage's own are dropped.
-    own = np.bincount(members[:, 1], minlength=n) if len(members) else np.zeros(n, np.int64)
+    own = np.bincount(members[:, 1], minlength=n)
     wanted = min(len(queries), neighbours + int(own.max()))
     owned = np.sort(members[:, 0] * n + members[:, 1])
     # In blocks, so that a million passages' neighbour lists never sit in memory at once.
