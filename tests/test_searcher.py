@@ -33,6 +33,16 @@ def test_analyser_folds_accents_elisions_and_grouped_numbers():
     assert analyse("585\n1 003\n892") == ["585", "1003", "892"]
 
 
+def test_an_ordinal_is_its_number_in_every_query_language():
+    report = analyse("la 19ème base de données, le 1er pays, la 2e édition")
+    for typed in ("19th", "19.", "19º", "19e", "19eme", "19ÈME"):
+        assert analyse(typed) == ["19"], typed
+        assert analyse(typed)[0] in report
+    assert {"1", "2"} <= set(report)
+    # Only a whole token: a name ending in digits and letters keeps them.
+    assert "19" not in analyse("covid19e ab19th")
+
+
 def test_analyser_reads_pasted_and_decomposed_text_as_typed():
     # macOS and some PDFs write accents as combining marks; PDFs carry soft hyphens and
     # zero-width spaces inside words.

@@ -34,6 +34,9 @@ _GROUPED_NUMBER = re.compile(r"\b\d{1,3}(?:[ ,.]\d{3})+\b")
 # thousands group) keeps the number whole, the same token whichever separator is typed.
 _DECIMAL = re.compile(r"\b(\d+)[,.](\d{1,2})\b")
 _TOKEN = re.compile(r"\w+")
+# "19ème", "19e", "1er", "19th", "19º": an ordinal is its number in every query language
+# ("INTERPOL's 19th database" finds "19ème base de données"; German writes "19.").
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th|e|er|re|eme|ere|o|a|º|ª)$")
 _STOPWORDS = frozenset(
     strip_accents(w.casefold())
     for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN, *STOPWORDS_SPANISH, *STOPWORDS_GERMAN)
@@ -74,7 +77,7 @@ def words_of(text: str) -> list[str]:
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
     text = _DECIMAL.sub(r"\1_\2", text)
-    return [strip_accents(t) for t in _TOKEN.findall(text)]
+    return [_ORDINAL.sub(r"\1", strip_accents(t)) for t in _TOKEN.findall(text)]
 
 
 class KeywordIndex:
