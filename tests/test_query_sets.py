@@ -18,6 +18,7 @@ OWN_SETS = [
     "queries_final.jsonl",
     "queries_fresh.jsonl",
     "queries_holdout.jsonl",
+    "queries_sealed.jsonl",
 ]
 
 
