@@ -254,6 +254,9 @@ def test_not_ready_until_loaded_and_says_why(tmp_path):
         assert test_client.post("/context", json={"query": "x"}).status_code == 503
         assert test_client.get("/passages/some-id").status_code == 503
         assert test_client.get("/stats").status_code == 503
+        # The tool definition names the reports: none that names nothing while loading.
+        for tools in ("/tools/openai", "/tools/anthropic"):
+            assert test_client.get(tools).status_code == 503, tools
 
 
 def test_missing_query_field_is_named(client):

@@ -241,6 +241,8 @@ def test_context_headers_name_the_report_in_an_index_of_several(settings, search
     assert body["citations"][0]["document"] == report.id
     assert tool["parameters"]["properties"]["document"]["enum"] == [report.id, other.id]
     assert f"{other.id}: {other.title}" in tool["description"]
+    # The tool tells the model how the passages it gets are headed.
+    assert "'[n] REPORT — SECTION (p. N)'" in tool["description"]
 
 
 def test_context_takes_search_filters(client):
@@ -338,6 +340,7 @@ def test_openai_tool_definition(client):
     assert parameters["required"] == ["query"]
     assert set(parameters["properties"]) == {"query", "k", "lang"}  # one report: no `document`
     assert parameters["properties"]["k"]["maximum"] == 50
+    assert "'[n] SECTION (p. N)'" in function["description"]
 
 
 def test_anthropic_tool_definition_is_the_same_tool(client):

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from indexer.artifact import DocumentEntry
 from indexer.language import UNDETERMINED
 from service.api.deps import StateDep, query_parameters
+from service.api.schemas import error_responses
 from service.responses import LANG_PATTERN
 from service.searcher import MAX_K, MAX_QUERY_CHARS
 from service.state import ServiceState
@@ -35,6 +36,8 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
         for d in documents
     )
     which = "this report" if len(documents) == 1 else "these reports"
+    # As service.context heads each passage: the report's title too when there are several.
+    header = "[n] SECTION (p. N)" if len(documents) == 1 else "[n] REPORT — SECTION (p. N)"
     properties: dict[str, Any] = {
         "query": {
             "type": "string",
@@ -70,11 +73,10 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
         "function": {
             "name": "search_report",
             "description": (
-                f"Search {f'{which}: {corpus}' if corpus else 'the indexed reports'} "
-                "for passages that answer a question. Ask in any language: the search is "
-                "cross-lingual. Returns numbered passages '[n] SECTION (p. N)' and, for each "
-                "n, its page and source URLs. Answer only from these passages, cite them as "
-                "[n] and give the source URLs of the passages you cite."
+                f"Search {which}: {corpus} for passages that answer a question. Ask in any "
+                f"language: the search is cross-lingual. Returns numbered passages '{header}' "
+                "and, for each n, its page and source URLs. Answer only from these passages, "
+                "cite them as [n] and give the source URLs of the passages you cite."
             ),
             "parameters": {
                 "type": "object",
@@ -86,17 +88,18 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
     }
 
 
-@router.get("/tools/openai", dependencies=[query_parameters()])
+@router.get("/tools/openai", dependencies=[query_parameters()], responses=error_responses(503))
 def openai_tools(state: StateDep) -> dict[str, Any]:
     """The ``search_report`` function definition for chat-completion tool calling.
 
-    Answers while the index is still loading too, with a description that does not name
-    the documents yet.
+    A 503 while the index loads, like the search itself: the definition names the indexed
+    reports, and a host that fetches it once at start-up would otherwise keep one that
+    names none.
     """
     return search_report_tool(_documents(state))
 
 
-@router.get("/tools/anthropic", dependencies=[query_parameters()])
+@router.get("/tools/anthropic", dependencies=[query_parameters()], responses=error_responses(503))
 def anthropic_tools(state: StateDep) -> dict[str, Any]:
     """The same definition in the form Anthropic's Messages API takes (``input_schema``)."""
     function = search_report_tool(_documents(state))["function"]
@@ -108,5 +111,4 @@ def anthropic_tools(state: StateDep) -> dict[str, Any]:
 
 
 def _documents(state: ServiceState) -> Sequence[DocumentEntry]:
-    engine = state.engine
-    return engine.searcher.index.manifest.documents if engine is not None else ()
+    return state.require_engine().searcher.index.manifest.documents  # NotReadyError: 503
