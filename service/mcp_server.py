@@ -309,7 +309,8 @@ class _ArgumentCheck:
         params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, dict) else {}
         name = params.get("name", "")
         model = self._models.get(name)
-        arguments = params.get("arguments")
+        # MCP makes ``arguments`` optional: a call without them is a call with none.
+        arguments = params.get("arguments") or {}
         if model is None or not isinstance(arguments, dict):
             return await call_next(ctx)
         allowed = sorted(model.model_fields)

@@ -78,6 +78,10 @@ async def _exercise(client: Client) -> None:
         assert typed.is_error and typed.content[0].text.startswith(
             "invalid arguments for search_report: k: Input should be a valid integer"
         )
+    # Arguments left out (MCP makes them optional) are refused in the same plain words.
+    bare = await client.call_tool("search_report")
+    assert bare.is_error
+    assert bare.content[0].text == "invalid arguments for search_report: query: Field required"
     misspelt = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3})
     assert misspelt.is_error
     assert "no argument 'top_k'; its arguments are document, k, lang, max_chars," in (
