@@ -127,6 +127,11 @@ def test_control_character_message_is_readable(base_url):
     assert "'k'" in repeated and "more than once" in repeated
     too_big = httpx.post(f"{base_url}/search", content=b"x" * 70_000, headers=JSON)
     assert "65536 bytes" in too_big.json()["detail"]
+    # Valid JSON, but more digits than Python converts: said so, not "not valid JSON".
+    long_number = httpx.post(
+        f"{base_url}/search", content=b'{"query": "x", "k": ' + b"9" * 5000 + b"}", headers=JSON
+    )
+    assert long_number.json()["detail"] == f"the number {'9' * 20}… in the JSON body is too large"
 
 
 def test_tabs_and_newlines_are_whitespace_not_errors(base_url):

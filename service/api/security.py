@@ -177,6 +177,16 @@ def _finite_float(literal: str) -> float:
     return value
 
 
+def _whole_number(literal: str) -> int:
+    """An integer of more digits than Python converts (4,300) is valid JSON, just too large."""
+    try:
+        return int(literal)
+    except ValueError:
+        raise RequestRejected(
+            status.HTTP_400_BAD_REQUEST, f"the number {literal[:20]}… in the JSON body is too large"
+        ) from None
+
+
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """An object whose keys are all different; ``{"k": 1, "k": 2}`` would silently keep 2."""
     seen: set[str] = set()
@@ -205,6 +215,7 @@ def check_json_body(body: bytes) -> None:
             text,
             parse_constant=_non_json_constant,
             parse_float=_finite_float,
+            parse_int=_whole_number,
             object_pairs_hook=_unique_keys,
         )
     except RecursionError:
@@ -212,7 +223,7 @@ def check_json_body(body: bytes) -> None:
             status.HTTP_400_BAD_REQUEST,
             f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep",
         ) from None
-    except ValueError:  # syntax, or an integer too long to convert
+    except ValueError:  # syntax
         raise RequestRejected(
             status.HTTP_400_BAD_REQUEST, "the request body is not valid JSON"
         ) from None
