@@ -373,10 +373,9 @@ def validate_query(query: str) -> str:
     """
     # The limit applies to what was sent, as the API's schema says: NFC can lengthen some
     # scripts' text, and stripping would make the CLI accept what HTTP refuses.
+    # Worded as the HTTP API's schema refuses it, so that every interface says the same.
     if len(query) > MAX_QUERY_CHARS:
-        raise InvalidQueryError(
-            f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}"
-        )
+        raise InvalidQueryError(f"query: String should have at most {MAX_QUERY_CHARS} characters")
     if _SURROGATE.search(query):
         raise InvalidQueryError("the query is not valid Unicode text (a lone surrogate)")
     # Checked before stripping, which would drop some of them (U+0085, U+001C-U+001F) at

@@ -19,6 +19,8 @@ from service.state import ServiceState
 # (filters as the API and MCP take them, as CLI options, the refusal every interface gives)
 BAD_FILTERS = [
     ({"section": " "}, ["--section", " "], "section: must not be blank; leave the filter out"),
+    # Invisible characters alone are blank too, as in a query.
+    ({"section": "\u200b"}, ["--section", "\u200b"], "section: must not be blank; leave"),
     ({"document": ""}, ["--document", ""], "document: must not be blank; leave the filter out"),
     ({"section": "a\x01"}, ["--section", "a\x01"], "the value of 'section' contains control"),
     ({"section": "x" * 201}, ["--section", "x" * 201], "section: String should have at most 200"),
@@ -52,4 +54,21 @@ def test_bad_filters_get_the_same_refusal_everywhere(client, mcp_state, options,
 
     # Refused before the model loads: no index is given, and none is needed to say why.
     command = CliRunner().invoke(search_app, ["query", "HAECHI", *cli, "--index", "/nowhere"])
+    assert command.exit_code == 1 and said in command.output, command.output
+
+
+def test_a_query_too_long_gets_the_same_refusal_everywhere(client, mcp_state):
+    query = "a" * 1001
+    said = "query: String should have at most 1000 characters"
+    http = client.post("/search", json={"query": query})
+    assert http.status_code == 422 and http.json()["detail"] == said
+
+    async def call() -> str:
+        async with Client(build_mcp_server(mcp_state)) as mcp:
+            result = await mcp.call_tool("search_report", {"query": query})
+            assert result.is_error
+            return result.content[0].text
+
+    assert said in anyio.run(call)
+    command = CliRunner().invoke(search_app, ["query", query, "--index", "/nowhere"])
     assert command.exit_code == 1 and said in command.output, command.output

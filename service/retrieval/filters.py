@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.passage import Passage
-from indexer.text import CONTROL_CHARACTERS, fold
+from indexer.text import CONTROL_CHARACTERS, canonical, fold
 
 # Longest document id or section text a filter takes (a section title is shorter).
 MAX_FILTER_CHARS = 200
@@ -35,8 +35,9 @@ class SearchFilters:
         for name, value in (("document", self.document), ("section", self.section)):
             if value is None:
                 continue
-            if not value.strip():
-                # Blank, a filter would match nothing (document) or everything (section).
+            if not canonical(value).strip():
+                # Blank (invisible characters count as nothing, as in a query), a filter would
+                # match nothing (document) or everything (section).
                 return f"{name}: must not be blank; leave the filter out to search everything"
             if len(value) > MAX_FILTER_CHARS:
                 return f"{name}: String should have at most {MAX_FILTER_CHARS} characters"
@@ -58,7 +59,8 @@ class SearchFilters:
         """Boolean array of passages allowed, or None when every passage is."""
         if self.is_empty():
             return None
-        section = fold(self.section) if self.section is not None else None
+        # Read like a query: a soft hyphen or zero-width space pasted with it changes nothing.
+        section = fold(canonical(self.section)) if self.section is not None else None
         # Ids that differ only in case cannot both be in a corpus (indexer.corpus).
         document = self.document.casefold() if self.document is not None else None
         lang = self.lang.lower() if self.lang is not None else None
