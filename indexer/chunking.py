@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from indexer.language import detect_language
 from indexer.parsing import Page, Section
@@ -31,11 +32,22 @@ class ChunkingPolicy:
 
 @dataclass(frozen=True)
 class _Unit:
-    """A sentence (or stat line); ``starts_paragraph`` keeps the paragraph breaks on output."""
+    """A sentence (or stat line); ``starts_paragraph`` keeps the paragraph breaks on output,
+    ``section`` is the title of the section it comes from."""
 
     text: str
     words: int
     starts_paragraph: bool
+    section: str
+
+
+class Chunk(NamedTuple):
+    """One passage's text, the title it goes under, and every section its text comes from
+    (in reading order): a short section joined to its neighbour is one of them."""
+
+    title: str
+    text: str
+    sections: tuple[str, ...]
 
 
 class SectionChunker:
@@ -54,40 +66,45 @@ class SectionChunker:
         """
         # Language and sources are read from the body: the heading is the title too.
         chunks = [
-            (page, title, text, text[heading_length(title, text) :])
+            (page, chunk, chunk.text[heading_length(chunk.title, chunk.text) :])
             for page in pages
-            for title, text in self.chunk_page(page)
+            for chunk in self.chunk_page(page)
         ]
         ranker = SourceRanker(body for *_, body in chunks)
         passages: list[Passage] = []
         taken: set[str] = set()
-        for page, title, text, body in chunks:
+        for page, chunk, body in chunks:
             passages.append(
                 Passage(
-                    id=_passage_id(document, page.number, text, taken),
+                    id=_passage_id(document, page.number, chunk.text, taken),
                     document=document,
                     page=page.number,
-                    section=title,
-                    text=text,
+                    section=chunk.title,
+                    text=chunk.text,
                     lang=detect_language(body, fallback=language),
                     position=len(passages),
-                    source_urls=ranker.rank(body, page.urls, title),
+                    source_urls=ranker.rank(body, page.urls, chunk.title),
+                    sections=chunk.sections,
                 )
             )
         return passages
 
-    def chunk_page(self, page: Page) -> list[tuple[str, str]]:
-        """(section title, passage text) pairs for one page."""
-        chunks: list[tuple[str, str]] = []
+    def chunk_page(self, page: Page) -> list[Chunk]:
+        """The passages of one page."""
+        chunks: list[Chunk] = []
         for group in self._group_small_sections(page.sections):
             title = _group_title(group)
             units = [u for section in group for u in _units(section, inline_title=title)]
-            parts = [_render(part) for part in self._pack(units)]
+            parts = self._pack(units)
+            texts = [_render(part) for part in parts]
             if group[0].headed and group[0].title == title:
                 # The heading printed above the text opens it (Passage.body_start); sizes
                 # are the body's, so a heading never moves where passages are cut.
-                parts[0] = f"{title}\n{parts[0]}"
-            chunks.extend((title, part) for part in parts)
+                texts[0] = f"{title}\n{texts[0]}"
+            chunks.extend(
+                Chunk(title, text, tuple(dict.fromkeys(u.section for u in part)))
+                for text, part in zip(texts, parts, strict=True)
+            )
         return chunks
 
     def _group_small_sections(self, sections: tuple[Section, ...]) -> list[list[Section]]:
@@ -210,6 +227,7 @@ class SectionChunker:
                 " ".join(tokens[i : i + size]),
                 word_count(" ".join(tokens[i : i + size])),
                 unit.starts_paragraph and i == 0,
+                unit.section,
             )
             for i in range(0, len(tokens), size)
         ]
@@ -263,14 +281,17 @@ def _is_stat_block(section: Section) -> bool:
 
 
 def _units(section: Section, inline_title: str) -> list[_Unit]:
-    """Sentences of a section; a joined section keeps its own heading as a first line."""
+    """Sentences of a section; a joined section keeps its own heading as a first line (one
+    under other headings prints it among them already)."""
     heading = (
-        [_Unit(section.title, len(words(section.title)), True)]
-        if section.title and section.title != inline_title
+        [_Unit(section.title, len(words(section.title)), True, section.title)]
+        if section.title
+        and section.title != inline_title
+        and section.title not in section.paragraphs
         else []
     )
     return heading + [
-        _Unit(sentence, len(words(sentence)), i == 0)
+        _Unit(sentence, len(words(sentence)), i == 0, section.title)
         for paragraph in section.paragraphs
         for i, sentence in enumerate(split_sentences(paragraph))
     ]

@@ -17,8 +17,8 @@ What the extracted text looks like, and what this module does about it:
   heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
   stay in the text next to their numbers, and so do short figures in capitals ("195 PAYS
   MEMBRES"). Headings repeated in English are kept as headings;
-  when headings follow each other the last, most specific one names the section and the
-  earlier ones (a chapter title, a list in capitals) become its first lines, in reading order.
+  when headings follow each other the last, most specific one names the section, and all of
+  them (a chapter title, a list in capitals) are its first lines, in reading order.
 - Pull quotes broken one phrase per line and bullets broken across blank lines: a paragraph
   that does not end a sentence is joined to the next one when that starts in lower case, or
   with a number right after a lower-case word ("sur quelque" / "135 000 personnes").
@@ -380,24 +380,32 @@ def _intro_title(headings: list[str], last_heading: str, default_title: str) -> 
 def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Section]:
     """Group a page's items into titled sections; text before any heading gets ``intro_title``."""
     sections: list[Section] = []
-    title = intro_title
+    run: list[str] = []  # the headings in a row over the paragraphs being gathered
     paragraphs: list[str] = []
-    earlier: list[str] = []  # headings in a row before the current one
-    after_heading = headed = False
     for item in items:
         if isinstance(item, _Heading):
-            if after_heading:
-                # Headings in a row: the last one names the section, the earlier ones (a
-                # chapter title, a list in capitals) stay as its first lines, in order.
-                earlier.append(title)
-            elif paragraphs:
-                sections.append(Section(title, tuple(paragraphs), headed))
-                paragraphs = []
-            title, after_heading, headed = item.text, True, not earlier
+            if paragraphs:
+                sections.append(_titled(run, paragraphs, intro_title))
+                run, paragraphs = [], []
+            run.append(item.text)
         else:
-            paragraphs.extend([*earlier, item.text])
-            earlier, after_heading = [], False
-    paragraphs.extend(earlier)
-    if paragraphs:
-        sections.append(Section(title, tuple(paragraphs), headed))
+            paragraphs.append(item.text)
+    if paragraphs or len(run) > 1:
+        sections.append(_titled(run, paragraphs, intro_title))
     return sections
+
+
+def _titled(run: list[str], paragraphs: list[str], intro_title: str) -> Section:
+    """The section of ``paragraphs`` under the headings ``run`` (none: text before the page's
+    first heading).
+
+    Headings in a row: the last, most specific one names the section (an article's heading
+    under a chapter title), and all of them stay as its first lines, in reading order, so
+    that the text holds every line printed (a list in capitals, "NOS PRINCIPAUX DONATEURS EN
+    2021" and the donors' names, ends with its last name, which titles the section).
+    """
+    if not run:
+        return Section(intro_title, tuple(paragraphs), headed=False)
+    if len(run) > 1:
+        return Section(run[-1], (*run, *paragraphs), headed=False)
+    return Section(run[0], tuple(paragraphs), headed=True)

@@ -11,7 +11,9 @@ class Passage:
     """A readable piece of one report section, with where it came from.
 
     ``position`` is the passage's place in the document's reading order, so callers can
-    fetch neighbours to widen a context window.
+    fetch neighbours to widen a context window. ``sections`` are the titles of every section
+    its text comes from, in reading order: a section too short to stand alone is joined to
+    a neighbour and named by its title (``section``), yet its own heading must still find it.
     """
 
     id: str
@@ -22,6 +24,7 @@ class Passage:
     lang: str
     position: int
     source_urls: tuple[str, ...] = field(default_factory=tuple)
+    sections: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def body_start(self) -> int:
@@ -43,12 +46,19 @@ class Passage:
         """JSON-ready form used in the index artifact."""
         data = asdict(self)
         data["source_urls"] = list(self.source_urls)
+        data["sections"] = list(self.sections)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Passage:
         """Inverse of :meth:`to_dict`."""
-        return cls(**{**data, "source_urls": tuple(data.get("source_urls", ()))})
+        return cls(
+            **{
+                **data,
+                "source_urls": tuple(data.get("source_urls", ())),
+                "sections": tuple(data.get("sections", ())),
+            }
+        )
 
 
 def heading_length(section: str, text: str) -> int:

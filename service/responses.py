@@ -24,7 +24,9 @@ class HighlightOut(BaseModel):
 
 
 class SearchHitOut(BaseModel):
-    """One ranked passage with where it comes from."""
+    """One ranked passage with where it comes from; ``sections`` lists every section its
+    text comes from, in reading order (a short one joined to its neighbour among them),
+    ``section`` the one whose title it goes under."""
 
     rank: int
     score: float
@@ -32,6 +34,7 @@ class SearchHitOut(BaseModel):
     document: str
     page: int
     section: str
+    sections: list[str]
     text: str
     lang: str
     source_urls: list[str]
@@ -63,6 +66,7 @@ class SearchResponse(BaseModel):
                     document=hit.passage.document,
                     page=hit.passage.page,
                     section=hit.passage.section,
+                    sections=list(hit.passage.sections),
                     text=hit.passage.text,
                     lang=hit.passage.lang,
                     source_urls=list(hit.passage.source_urls),
@@ -82,6 +86,7 @@ class PassageOut(BaseModel):
     document: str
     page: int
     section: str
+    sections: list[str]
     text: str
     lang: str
     source_urls: list[str]

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.settings import Settings
+from indexer.text import fold
 from service.api.app import create_app
 
 RESULT_FIELDS = {
@@ -17,6 +18,7 @@ RESULT_FIELDS = {
     "document",
     "page",
     "section",
+    "sections",
     "text",
     "lang",
     "source_urls",
@@ -81,7 +83,13 @@ def test_filters_return_k_results_when_k_passages_match(client, searcher, mode):
     results = client.get(
         "/search", params={"q": "Who was elected President?", "section": section.lower(), "k": 2}
     ).json()["results"]
-    assert results and all(r["section"] == section for r in results)
+    assert results and all(section in r["sections"] for r in results)
+    # A short section joined to its neighbour is found by its own heading, and named there.
+    joined = next(p for p in searcher.index.passages if len(p.sections) > 1)
+    minor = next(t for t in joined.sections if t != joined.section)
+    found = client.get("/search", params={"q": "INTERPOL", "section": minor, "k": 50}).json()
+    assert joined.id in [r["passage_id"] for r in found["results"]]
+    assert all(any(fold(minor) in fold(t) for t in r["sections"]) for r in found["results"])
     assert client.get("/search", params={"q": "x", "document": "nope"}).status_code == 422
 
 

@@ -16,19 +16,19 @@ def test_long_section_split_on_sentence_boundaries_within_maximum():
     page = Page(1, (Section("TITRE", (paragraph,)),), ("https://example.org/a",))
     chunks = SectionChunker(ChunkingPolicy(target=120, maximum=200, minimum=30)).chunk_page(page)
     assert len(chunks) >= 3
-    for title, text in chunks:
+    for title, text, _ in chunks:
         assert title == "TITRE"
         assert word_count(text) <= 200
         assert text.endswith(".")  # never cut mid-sentence
-    assert " ".join(t for _, t in chunks).count("fin") == 50
+    assert " ".join(c.text for c in chunks).count("fin") == 50
 
 
 def test_run_on_text_without_punctuation_is_cut_on_words():
     paragraph = " - ".join(f"Pays{i}" for i in range(400))
     page = Page(1, (Section("LISTE", (paragraph,)),), ())
     chunks = SectionChunker(ChunkingPolicy(target=100, maximum=150, minimum=20)).chunk_page(page)
-    assert all(word_count(t) <= 150 for _, t in chunks)
-    assert sum(word_count(t) for _, t in chunks) == 400
+    assert all(word_count(c.text) <= 150 for c in chunks)
+    assert sum(word_count(c.text) for c in chunks) == 400
 
 
 def test_small_sections_join_the_next_and_take_the_bigger_title():
@@ -45,6 +45,23 @@ def test_small_sections_join_the_next_and_take_the_bigger_title():
     assert chunks[0][0] == "VRAI TITRE"
     # The small section keeps its heading inside the text, so nothing is lost.
     assert chunks[0][1].startswith("LABEL\n720 kg\n")
+    # ... and among the passage's sections, so that its own heading still finds it.
+    assert chunks[0].sections == ("LABEL", "VRAI TITRE")
+
+
+def test_each_part_of_a_cut_group_lists_the_sections_it_holds():
+    page = Page(
+        1,
+        (
+            Section("COURT", (_sentence(0, 8),), headed=True),
+            Section("LONG", tuple(_sentence(i, 20) for i in range(1, 13)), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(_SMALL).chunk_page(page)
+    assert len(chunks) > 1 and {c.title for c in chunks} == {"LONG"}
+    assert chunks[0].sections == ("COURT", "LONG")
+    assert all(c.sections == ("LONG",) for c in chunks[1:])
 
 
 def test_passages_carry_ids_positions_language_and_page_urls():
@@ -145,7 +162,7 @@ _ARTICLE = "Une opération coordonnée contre le trafic de stupéfiants menée d
 
 def _chunks(*sections: Section) -> list[tuple[str, str]]:
     """(title, text) of one page of ``sections``, cut with small sizes."""
-    return SectionChunker(_SMALL).chunk_page(Page(1, sections, ()))
+    return [(c.title, c.text) for c in SectionChunker(_SMALL).chunk_page(Page(1, sections, ()))]
 
 
 def _figures() -> tuple[str, ...]:
@@ -233,3 +250,15 @@ def test_a_merged_passage_takes_the_fuller_title_and_opens_with_its_heading():
     title, text = next(chunk for chunk in chunks if "34 000" in chunk[1])
     assert title == full
     assert text.startswith(f"{full}\n67 pays") and "fin3." in text
+
+
+def test_a_joined_section_under_headings_in_a_row_prints_its_title_once():
+    # Its title is among its first lines already (indexer.parsing keeps headings in a row in
+    # reading order); adding it again as the heading of a joined section would repeat it.
+    chunks = _chunks(
+        Section("ARTICLE", (_sentence(1, 18),), headed=True),
+        Section("SON TITRE", ("UN CHAPITRE", "SON TITRE", _sentence(9, 8))),
+    )
+    (text,) = [text for _, text in chunks]
+    assert text.count("SON TITRE") == 1
+    assert "\nUN CHAPITRE\nSON TITRE\n" in text

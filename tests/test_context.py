@@ -292,6 +292,7 @@ def test_passage_by_id(client, searcher):
         "document": passage.document,
         "page": passage.page,
         "section": passage.section,
+        "sections": list(passage.sections),
         "text": passage.text,
         "lang": passage.lang,
         "source_urls": list(passage.source_urls),

@@ -121,21 +121,29 @@ def test_non_breaking_spaces_become_plain_spaces():
     assert pages[0].sections[0].paragraphs == ("Quelque 135 000 personnes soupçonnées.",)
 
 
-def test_consecutive_headings_later_names_section_earlier_kept_as_text():
+def test_consecutive_headings_later_names_section_all_kept_as_text():
     pages = parse_report("Avant.\n\nCHAPITRE EN CAPITALES\n\nSOUS TITRE PRÉCIS\n\nTexte.", "Doc")
     section = pages[0].sections[-1]
     assert section.title == "SOUS TITRE PRÉCIS"
-    assert section.paragraphs == ("CHAPITRE EN CAPITALES", "Texte.")
+    assert section.paragraphs == ("CHAPITRE EN CAPITALES", "SOUS TITRE PRÉCIS", "Texte.")
+    assert not section.headed  # its title is printed among its lines, not above them
 
 
 def test_several_headings_in_a_row_keep_their_reading_order():
+    # A list in capitals reads as headings in a row: none of its lines may go missing from
+    # the text (the last donor named the section and was printed nowhere else).
     text = "Avant.\n\nNOS DONATEURS EN 2021\n\nPREMIER DONATEUR\n\nSECOND DONATEUR\n\n12 millions"
     section = parse_report(text, "Doc")[0].sections[-1]
     assert section.title == "SECOND DONATEUR"
-    assert section.paragraphs == ("NOS DONATEURS EN 2021", "PREMIER DONATEUR", "12 millions")
+    assert section.paragraphs == (
+        "NOS DONATEURS EN 2021",
+        "PREMIER DONATEUR",
+        "SECOND DONATEUR",
+        "12 millions",
+    )
     # Headings in a row that close a page are kept too.
     closing = parse_report("Avant.\n\nUN CHAPITRE\n\nSON TITRE", "Doc")[0].sections[-1]
-    assert (closing.title, closing.paragraphs) == ("SON TITRE", ("UN CHAPITRE",))
+    assert (closing.title, closing.paragraphs) == ("SON TITRE", ("UN CHAPITRE", "SON TITRE"))
 
 
 def test_given_pages_are_kept_and_their_url_lines_are_their_sources():
@@ -172,7 +180,10 @@ def test_markdown_headings_are_headings_whatever_their_case():
     )
     (page,) = parse_report(text, default_title="Doc")
     assert [(s.title, s.paragraphs) for s in page.sections] == [
-        ("Mensaje de la directora", ("Informe anual 2023", "El año 2023 fue difícil.")),
+        (
+            "Mensaje de la directora",
+            ("Informe anual 2023", "Mensaje de la directora", "El año 2023 fue difícil."),
+        ),
         (
             "Programa de control de contenedores",
             ("Se incautaron 7,2 toneladas.", "#ID-ART est une application."),

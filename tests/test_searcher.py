@@ -9,12 +9,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.text import fold, strip_accents
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse, words_of
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 from service.searcher import InvalidQueryError, Searcher, model_text, validate_query
+from tests.conftest import REPORT
 
 
 def test_analyser_folds_accents_elisions_and_grouped_numbers():
@@ -287,6 +289,18 @@ def test_section_filter_ignores_case_and_accents(searcher):
     for typed in ("oeuvre d'art", "œuvre d’art", "ŒUVRE D’ART", "œu\u00advre d\u200b’art"):
         hits = searcher.search("application", k=3, filters=SearchFilters(section=typed)).hits
         assert hits and all("ŒUVRE D’ART" in h.passage.section for h in hits), typed
+
+
+def test_every_section_of_the_report_can_be_found_by_its_heading(searcher):
+    # A section too short to stand alone joins a neighbour and goes under its title; the
+    # filter still finds it (the reader's way to the Hamburg cocaine seizure, say).
+    titles = {s.title for page in parse_report(REPORT.read_text("utf-8")) for s in page.sections}
+    passages = searcher.index.passages
+    for title in titles:
+        allowed = SearchFilters(section=title).mask(passages)
+        assert allowed is not None and allowed.any(), title
+    joined = [p for p in passages if len(p.sections) > 1]
+    assert joined and all(p.section in p.sections for p in joined)
 
 
 def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch):

@@ -18,8 +18,8 @@ MAX_FILTER_CHARS = 200
 class SearchFilters:
     """Which passages a search may return; ``None`` means no restriction.
 
-    ``section`` matches any part of the section title, ignoring case and accents, so
-    "academie virtuelle" finds "ACADÉMIE VIRTUELLE D’INTERPOL".
+    ``section`` matches any part of the title of a section the passage's text comes from,
+    ignoring case and accents, so "academie virtuelle" finds "ACADÉMIE VIRTUELLE D’INTERPOL".
     """
 
     lang: str | None = None
@@ -68,7 +68,7 @@ class SearchFilters:
             (
                 (lang is None or p.lang == lang)
                 and (document is None or p.document.casefold() == document)
-                and (section is None or section in fold(p.section))
+                and (section is None or any(section in fold(t) for t in (p.section, *p.sections)))
                 and (self.page_min is None or p.page >= self.page_min)
                 and (self.page_max is None or p.page <= self.page_max)
                 for p in passages
