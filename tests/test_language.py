@@ -89,3 +89,15 @@ def test_detection_limited_to_likely_languages():
         *likely,
         "und",
     }
+
+
+def test_only_words_in_capitals_are_lower_cased(searcher):
+    likely = ("fr", "en", "es", "de", "ar")
+    # Lower-cased whole, this French question read as Spanish; its acronym alone is not
+    # what misleads langdetect, its other words' case helps it.
+    question = "Combien de pays membres compte INTERPOL ?"
+    assert detect_language(question.lower(), "und", likely) == "es"
+    assert detect_language(question, "und", likely) != "es"
+    assert searcher.query_language(question) == "fr"
+    # A heading in capitals is still read as the words it spells, not as German.
+    assert detect_language("ÉLECTION DU NOUVEAU PRÉSIDENT ET DU COMITÉ", "und", likely) == "fr"
