@@ -102,7 +102,7 @@ class SectionChunker:
                 # are the body's, so a heading never moves where passages are cut.
                 texts[0] = f"{title}\n{texts[0]}"
             chunks.extend(
-                Chunk(title, text, tuple(dict.fromkeys(u.section for u in part)))
+                Chunk(title, text, tuple(dict.fromkeys(u.section for u in part if u.section)))
                 for text, part in zip(texts, parts, strict=True)
             )
         return chunks

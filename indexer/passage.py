@@ -51,12 +51,14 @@ class Passage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Passage:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; an index written before passages listed their
+        sections gives each passage its own section."""
+        sections = data.get("sections", [data["section"]] if data.get("section") else [])
         return cls(
             **{
                 **data,
                 "source_urls": tuple(data.get("source_urls", ())),
-                "sections": tuple(data.get("sections", ())),
+                "sections": tuple(sections),
             }
         )
 

@@ -4,6 +4,7 @@ import re
 
 from indexer.chunking import ChunkingPolicy, SectionChunker
 from indexer.parsing import Page, Section
+from indexer.passage import Passage
 from indexer.text import sentence_spans, word_count
 
 
@@ -262,3 +263,16 @@ def test_a_joined_section_under_headings_in_a_row_prints_its_title_once():
     (text,) = [text for _, text in chunks]
     assert text.count("SON TITRE") == 1
     assert "\nUN CHAPITRE\nSON TITRE\n" in text
+
+
+def test_passages_keep_their_sections_through_the_index_and_older_indexes_get_theirs():
+    (passage,) = SectionChunker().chunk_document(
+        "doc", [Page(1, (Section("TITRE", (_sentence(1, 30),), headed=True),), ())], "fr"
+    )
+    assert passage.sections == ("TITRE",)
+    assert Passage.from_dict(passage.to_dict()) == passage
+    older = {k: v for k, v in passage.to_dict().items() if k != "sections"}
+    assert Passage.from_dict(older).sections == ("TITRE",)
+    # Text before any heading of an untitled document is in no section.
+    (untitled,) = SectionChunker().chunk_page(Page(1, (Section("", (_sentence(2, 30),)),), ()))
+    assert untitled.sections == ()
