@@ -100,7 +100,10 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             str | None,
             Field(
                 max_length=MAX_FILTER_CHARS,
-                description="Only sections whose title contains this (case and accents ignored).",
+                description=(
+                    "Only passages from a section whose title contains this (case and accents "
+                    "ignored)."
+                ),
             ),
         ] = None,
         page_min: Annotated[

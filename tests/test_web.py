@@ -152,6 +152,22 @@ def test_keyboard_search_shows_the_answer_with_its_sources(browser, base_url, tm
     assert screenshot.stat().st_size > 10_000
 
 
+def test_a_passage_that_holds_a_joined_section_names_it(browser, base_url, searcher):
+    # A short section's own heading, asked as a query, finds the passage it was joined to.
+    found = [
+        (p, title)
+        for p in searcher.index.passages
+        for title in p.sections
+        if title != p.section and searcher.search(title, k=1).hits[0].passage.id == p.id
+    ]
+    assert found, "no joined section is found first by its own heading"
+    joined, other = found[0]
+    open_page(browser, f"{base_url}/?{urlencode({'q': other})}")
+    first = wait_for_results(browser, other)[0]
+    assert first.get_attribute("data-passage-id") == joined.id
+    assert f"Also: {other}" in first.find_element(By.CSS_SELECTOR, ".meta").text
+
+
 def test_state_is_in_the_url_for_sharing_and_back_forward(browser, base_url):
     shared = "Opération Pangea"
     open_page(browser, f"{base_url}/?{urlencode({'q': shared, 'lang': 'fr'})}")

@@ -27,7 +27,10 @@ class SearchOptions(BaseModel):
     section: str | None = Field(
         default=None,
         max_length=MAX_FILTER_CHARS,
-        description="Only sections whose title contains this.",
+        description=(
+            "Only passages from a section whose title contains this (case and accents "
+            "ignored); a passage's `sections` lists them."
+        ),
     )
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")

@@ -237,12 +237,17 @@ function resultItem(hit) {
   const titleId = `hit-${hit.rank}-title`;
   const section = el("h3", { class: "section", id: titleId }, hit.section || "Untitled section");
   if (isLanguageTag(hit.lang)) section.lang = hit.lang;
+  // A short section joined to this passage's: its heading is a line of the text, and named
+  // here so the reader knows the passage holds it too.
+  const others = (hit.sections ?? []).filter((title) => title !== hit.section);
+  const also = others.length ? [el("span", { class: "also" }, `Also: ${others.join(" · ")}`)] : [];
   const meta = el(
     "p",
     { class: "meta" },
     el("span", {}, `Page ${hit.page}`),
     el("span", {}, languageName(hit.lang)),
     el("span", {}, documentTitles.get(hit.document) ?? hit.document),
+    ...also,
     el("span", { class: "score" }, `score ${hit.score.toFixed(2)}`),
   );
   const rank = el(
