@@ -94,17 +94,30 @@ class SectionChunker:
         chunks: list[Chunk] = []
         for group in self._group_small_sections(page.sections):
             title = _group_title(group)
-            units = [u for section in group for u in _units(section, inline_title=title)]
+            # The title's own heading opens the text when its section comes first; any other
+            # printed heading is a line where the report prints it (the title printed again
+            # above a namesake article, once at the top is enough).
+            opens = group[0].headed and group[0].title == title
+            units = [
+                u
+                for section in group
+                for u in _units(
+                    section, heading=section.headed and not (opens and section.title == title)
+                )
+            ]
             parts = self._pack(units)
+            if not parts:  # a page that holds a heading and nothing else
+                continue
             texts = [_render(part) for part in parts]
-            if group[0].headed and group[0].title == title:
+            if opens:
                 # The heading printed above the text opens it (Passage.body_start); sizes
                 # are the body's, so a heading never moves where passages are cut.
                 texts[0] = f"{title}\n{texts[0]}"
-            chunks.extend(
-                Chunk(title, text, tuple(dict.fromkeys(u.section for u in part if u.section)))
-                for text, part in zip(texts, parts, strict=True)
-            )
+            for text, part in zip(texts, parts, strict=True):
+                sections = tuple(dict.fromkeys(u.section for u in part if u.section))
+                # A part of a long group may hold only the short section joined to it.
+                named = title if title in sections or not sections else sections[0]
+                chunks.append(Chunk(named, text, sections))
         return chunks
 
     def _group_small_sections(self, sections: tuple[Section, ...]) -> list[list[Section]]:
@@ -270,29 +283,33 @@ _STAT_SHARE = 0.6
 
 
 def _is_stat_block(section: Section) -> bool:
-    """Mostly short lines that end no sentence: numbers and their labels, not prose."""
-    total = _section_words(section)
+    """Mostly short lines that end no sentence: numbers and their labels, not prose. The
+    headings printed above a section are not its lines: two over a short article made it
+    read as labels."""
+    total = sum(word_count(p) for p in section.body)
     fragments = sum(
         word_count(p)
-        for p in section.paragraphs
+        for p in section.body
         if word_count(p) <= _FRAGMENT_WORDS and not p.rstrip().endswith((".", "!", "?"))
     )
     return total > 0 and fragments >= _STAT_SHARE * total
 
 
-def _units(section: Section, inline_title: str) -> list[_Unit]:
-    """Sentences of a section; a joined section keeps its own heading as a first line (one
-    under other headings prints it among them already)."""
-    heading = (
-        [_Unit(section.title, len(words(section.title)), True, section.title)]
-        if section.title
-        and section.title != inline_title
-        and section.title not in section.paragraphs
-        else []
-    )
-    return heading + [
-        _Unit(sentence, len(words(sentence)), i == 0, section.title)
-        for paragraph in section.paragraphs
+def _units(section: Section, heading: bool) -> list[_Unit]:
+    """Sentences of a section, after its printed ``heading`` as a line of its own if asked.
+
+    Each unit names the section it belongs to; a heading of a run that opens the section
+    (a chapter title) names itself, so that the section filter finds it too.
+    """
+    lines = [_Unit(section.title, len(words(section.title)), True, section.title)]
+    return (lines if heading else []) + [
+        _Unit(
+            sentence,
+            len(words(sentence)),
+            i == 0,
+            paragraph if n < len(section.headings) else section.title,
+        )
+        for n, paragraph in enumerate(section.paragraphs)
         for i, sentence in enumerate(split_sentences(paragraph))
     ]
 

@@ -77,12 +77,19 @@ class Section:
 
     ``headed``: the title is printed right above the paragraphs; otherwise it is carried
     over (text before a page's first heading, a page that continues the last one) or it
-    follows other headings that open the paragraphs.
+    closes a run of ``headings`` (a chapter title above an article's), which are then the
+    first paragraphs, as printed.
     """
 
     title: str
     paragraphs: tuple[str, ...]
     headed: bool = False
+    headings: tuple[str, ...] = ()
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        """The paragraphs after the run of headings that opens them, if any."""
+        return self.paragraphs[len(self.headings) :]
 
 
 @dataclass(frozen=True)
@@ -390,7 +397,7 @@ def _sections(items: list[_Heading | _Paragraph], intro_title: str) -> list[Sect
             run.append(item.text)
         else:
             paragraphs.append(item.text)
-    if paragraphs or len(run) > 1:
+    if paragraphs or run:  # a heading that closes the page is text on it too
         sections.append(_titled(run, paragraphs, intro_title))
     return sections
 
@@ -407,5 +414,5 @@ def _titled(run: list[str], paragraphs: list[str], intro_title: str) -> Section:
     if not run:
         return Section(intro_title, tuple(paragraphs), headed=False)
     if len(run) > 1:
-        return Section(run[-1], (*run, *paragraphs), headed=False)
+        return Section(run[-1], (*run, *paragraphs), headed=False, headings=tuple(run))
     return Section(run[0], tuple(paragraphs), headed=True)

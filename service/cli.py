@@ -163,7 +163,9 @@ def query(
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Passages.")] = 5,
     lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
     document: Annotated[str | None, typer.Option(help="Only this document.")] = None,
-    section: Annotated[str | None, typer.Option(help="Only sections containing this.")] = None,
+    section: Annotated[
+        str | None, typer.Option(help="Only passages from a section whose title contains this.")
+    ] = None,
     page_min: Annotated[int | None, typer.Option(min=1, help="First page to search.")] = None,
     page_max: Annotated[int | None, typer.Option(min=1, help="Last page to search.")] = None,
     mode: Annotated[Mode, typer.Option(help="Ranking evidence.")] = Mode.HYBRID,
@@ -196,6 +198,9 @@ def query(
     for hit in result.hits:
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)
+        others = [title for title in p.sections if title != p.section]
+        if others:  # short sections joined to this one, whose headings are lines below
+            typer.echo(f"  also: {' · '.join(others)}")
         typer.echo(p.body)  # the line above names the section: not its heading again
         typer.secho(f"  best match: {hit.highlight.text}", fg=typer.colors.GREEN)
         for url in p.source_urls:

@@ -313,7 +313,9 @@ class _ArgumentCheck:
         name = params.get("name", "")
         model = self._models.get(name)
         # MCP makes ``arguments`` optional: a call without them is a call with none.
-        arguments = params.get("arguments") or {}
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
         if model is None or not isinstance(arguments, dict):
             return await call_next(ctx)
         allowed = sorted(model.model_fields)

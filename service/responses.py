@@ -80,7 +80,8 @@ class SearchResponse(BaseModel):
 
 
 class PassageOut(BaseModel):
-    """One passage of a document, with its place in reading order."""
+    """One passage of a document, with its place in reading order; ``sections`` as in
+    :class:`SearchHitOut`."""
 
     id: str
     document: str

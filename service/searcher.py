@@ -182,7 +182,7 @@ class Searcher:
         if problem is not None:
             raise InvalidQueryError(problem)
         documents = self.index.manifest.documents
-        wanted = filters.document
+        wanted = canonical(filters.document) if filters.document is not None else None
         if wanted is not None and all(d.id.casefold() != wanted.casefold() for d in documents):
             ids = sorted(d.id for d in documents)
             listed = ", ".join(ids[:_LISTED_DOCUMENTS])

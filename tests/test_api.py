@@ -91,6 +91,9 @@ def test_filters_return_k_results_when_k_passages_match(client, searcher, mode):
     assert joined.id in [r["passage_id"] for r in found["results"]]
     assert all(any(fold(minor) in fold(t) for t in r["sections"]) for r in found["results"])
     assert client.get("/search", params={"q": "x", "document": "nope"}).status_code == 422
+    # Read like a query: a zero-width space pasted with the id changes nothing.
+    pasted = {"q": "x", "document": "interpol-2021-fr\u200b", "k": 1}
+    assert client.get("/search", params=pasted).status_code == 200
 
 
 def test_modes_differ_and_are_reported(client):

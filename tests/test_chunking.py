@@ -3,7 +3,7 @@
 import re
 
 from indexer.chunking import ChunkingPolicy, SectionChunker
-from indexer.parsing import Page, Section
+from indexer.parsing import Page, Section, parse_pages
 from indexer.passage import Passage
 from indexer.text import sentence_spans, word_count
 
@@ -36,8 +36,8 @@ def test_small_sections_join_the_next_and_take_the_bigger_title():
     page = Page(
         1,
         (
-            Section("LABEL", ("720 kg",)),
-            Section("VRAI TITRE", (" ".join(_sentence(i) for i in range(8)),)),
+            Section("LABEL", ("720 kg",), headed=True),
+            Section("VRAI TITRE", (" ".join(_sentence(i) for i in range(8)),), headed=True),
         ),
         (),
     )
@@ -254,15 +254,47 @@ def test_a_merged_passage_takes_the_fuller_title_and_opens_with_its_heading():
 
 
 def test_a_joined_section_under_headings_in_a_row_prints_its_title_once():
-    # Its title is among its first lines already (indexer.parsing keeps headings in a row in
-    # reading order); adding it again as the heading of a joined section would repeat it.
-    chunks = _chunks(
-        Section("ARTICLE", (_sentence(1, 18),), headed=True),
-        Section("SON TITRE", ("UN CHAPITRE", "SON TITRE", _sentence(9, 8))),
+    # Its headings are its first lines already (indexer.parsing keeps a run of headings in
+    # reading order); adding its title again as a heading would repeat it.
+    run = ("UN CHAPITRE", "SON TITRE")
+    (chunk,) = SectionChunker(_SMALL).chunk_page(
+        Page(
+            1,
+            (
+                Section("ARTICLE", (_sentence(1, 18),), headed=True),
+                Section("SON TITRE", (*run, _sentence(9, 8)), headings=run),
+            ),
+            (),
+        )
     )
-    (text,) = [text for _, text in chunks]
-    assert text.count("SON TITRE") == 1
-    assert "\nUN CHAPITRE\nSON TITRE\n" in text
+    assert chunk.text.count("SON TITRE") == 1
+    assert "\nUN CHAPITRE\nSON TITRE\n" in chunk.text
+    # The chapter title finds the passage too.
+    assert chunk.sections == ("ARTICLE", "UN CHAPITRE", "SON TITRE")
+
+
+def test_every_heading_is_printed_where_the_report_prints_it_and_no_other():
+    # A sidebar above the article it joins: the article's heading stays between them.
+    chunks = _chunks(
+        Section("ENCADRÉ", (_sentence(1, 10),), headed=True),
+        Section("ARTICLE", (_sentence(2, 15), _sentence(3, 15)), headed=True),
+    )
+    assert chunks == [
+        ("ARTICLE", f"ENCADRÉ\n{_sentence(1, 10)}\nARTICLE\n{_sentence(2, 15)}\n{_sentence(3, 15)}")
+    ]
+    # Text that only borrows a title (a page continuing the last one) gets no heading line.
+    (_, text), *_ = _chunks(
+        Section("TITRE D’AVANT", (_sentence(4, 8),)),
+        Section("SUITE", (_sentence(5, 15), _sentence(6, 15)), headed=True),
+    )
+    assert "TITRE D’AVANT" not in text and text.startswith(_sentence(4, 8))
+    # A caption that repeats its infographic's heading does not take that heading's place.
+    (_, captioned), *_ = _chunks(
+        Section(
+            "OPÉRATION X", ("720 kg de cannabis", "OPÉRATION X", "216 arrestations"), headed=True
+        ),
+    )
+    assert captioned.startswith("OPÉRATION X\n720 kg")
 
 
 def test_passages_keep_their_sections_through_the_index_and_older_indexes_get_theirs():
@@ -276,3 +308,31 @@ def test_passages_keep_their_sections_through_the_index_and_older_indexes_get_th
     # Text before any heading of an untitled document is in no section.
     (untitled,) = SectionChunker().chunk_page(Page(1, (Section("", (_sentence(2, 30),)),), ()))
     assert untitled.sections == ()
+
+
+def test_a_heading_that_closes_a_page_is_kept_at_its_end():
+    pages = parse_pages(
+        ["Un texte qui ouvre le rapport et qui continue un peu.\n\nLUTTE CONTRE LE TERRORISME"],
+        "Doc",
+    )
+    (chunk,) = SectionChunker().chunk_page(pages[0])
+    assert chunk.text.endswith("continue un peu.\nLUTTE CONTRE LE TERRORISME")
+    assert "LUTTE CONTRE LE TERRORISME" in chunk.sections
+    # A page that holds a heading and nothing else gives no passage (and no error).
+    assert SectionChunker().chunk_page(parse_pages(["UN TITRE SEUL"], "Doc")[0]) == []
+
+
+def test_a_part_that_holds_only_the_joined_section_goes_under_its_title():
+    words = lambda i, n: " ".join(f"mot{i}x{j}" for j in range(n - 1)) + " fin."  # noqa: E731
+    page = Page(
+        1,
+        (
+            Section("ARTICLE LONG", tuple(words(i, 20) for i in range(8)), headed=True),
+            Section("ENCADRÉ COURT", (words(98, 22), words(99, 22)), headed=True),
+        ),
+        (),
+    )
+    chunks = SectionChunker(ChunkingPolicy(target=100, maximum=300, minimum=50)).chunk_page(page)
+    assert len(chunks) > 1
+    assert all(c.title in c.sections for c in chunks)
+    assert chunks[-1].sections == ("ENCADRÉ COURT",) and chunks[-1].title == "ENCADRÉ COURT"

@@ -52,6 +52,17 @@ def test_query_filters_by_page_range_like_the_api():
     assert "page_min (16) is after page_max (15)" in reversed_pages.output
 
 
+def test_a_passage_that_holds_a_joined_section_names_it(index_dir):
+    passages = load_index(index_dir).passages
+    joined = next(p for p in passages if len(p.sections) > 1)
+    other = next(t for t in joined.sections if t != joined.section)
+    args = ["query", other, "--section", other, "--page-min", str(joined.page)]
+    result = runner.invoke(search_app, [*args, "--page-max", str(joined.page), "-k", "50"])
+    assert result.exit_code == 0, result.output
+    assert f"{joined.section} — p. {joined.page}" in result.output
+    assert f"also: {other}" in result.output
+
+
 def test_an_empty_result_says_so():
     result = runner.invoke(search_app, ["query", "Operation Thunder", "--section", "no such"])
     assert result.exit_code == 0, result.output

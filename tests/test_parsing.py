@@ -1,5 +1,6 @@
 """Parser units on small hand-written inputs shaped like the extracted report."""
 
+from indexer.chunking import SectionChunker
 from indexer.parsing import Page, parse_pages, parse_report
 
 PAGE = """\
@@ -127,6 +128,22 @@ def test_consecutive_headings_later_names_section_all_kept_as_text():
     assert section.title == "SOUS TITRE PRÉCIS"
     assert section.paragraphs == ("CHAPITRE EN CAPITALES", "SOUS TITRE PRÉCIS", "Texte.")
     assert not section.headed  # its title is printed among its lines, not above them
+
+
+def test_an_article_under_two_headings_is_as_short_as_under_one():
+    """The headings above a short article are not its lines: counted as lines, they made
+    it a stat block of labels, standing alone instead of joining the text before it."""
+    intro = " ".join(["Le rapport présente les activités de l’année écoulée."] * 8)
+    text = (
+        f"{intro}\n\nPROTÉGER LES COMMUNAUTÉS VULNÉRABLES\n\n"
+        "UNE OPÉRATION MONDIALE CONTRE LA TRAITE\n\nTrente pays ont participé."
+    )
+    (page,) = parse_report(text, "Doc")
+    section = page.sections[-1]
+    assert section.headings == ("PROTÉGER LES COMMUNAUTÉS VULNÉRABLES", section.title)
+    assert section.body == ("Trente pays ont participé.",)
+    (chunk,) = SectionChunker().chunk_page(page)
+    assert "Trente pays" in chunk.text and intro[:40] in chunk.text
 
 
 def test_several_headings_in_a_row_keep_their_reading_order():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,13 +63,15 @@ class SearchFilters:
         # Read like a query: a soft hyphen or zero-width space pasted with it changes nothing.
         section = fold(canonical(self.section)) if self.section is not None else None
         # Ids that differ only in case cannot both be in a corpus (indexer.corpus).
-        document = self.document.casefold() if self.document is not None else None
+        document = canonical(self.document).casefold() if self.document is not None else None
         lang = self.lang.lower() if self.lang is not None else None
         return np.fromiter(
             (
                 (lang is None or p.lang == lang)
                 and (document is None or p.document.casefold() == document)
-                and (section is None or any(section in fold(t) for t in (p.section, *p.sections)))
+                and (
+                    section is None or any(section in _folded(t) for t in p.sections or [p.section])
+                )
                 and (self.page_min is None or p.page >= self.page_min)
                 and (self.page_max is None or p.page <= self.page_max)
                 for p in passages
@@ -76,3 +79,7 @@ class SearchFilters:
             dtype=bool,
             count=len(passages),
         )
+
+
+# A filtered search folds every passage's titles; there are far fewer titles than passages.
+_folded = lru_cache(maxsize=65_536)(fold)

@@ -34,9 +34,10 @@ _GROUPED_NUMBER = re.compile(r"\b\d{1,3}(?:[ ,.]\d{3})+\b")
 # thousands group) keeps the number whole, the same token whichever separator is typed.
 _DECIMAL = re.compile(r"\b(\d+)[,.](\d{1,2})\b")
 _TOKEN = re.compile(r"\w+")
-# "19ème", "19e", "1er", "19th", "19º": an ordinal is its number in every query language
-# ("INTERPOL's 19th database" finds "19ème base de données"; German writes "19.").
-_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th|e|er|re|eme|ere|o|a|º|ª)$")
+# "19ème", "19e", "19ième", "1er", "2nde", "19th": an ordinal is its number in every query
+# language ("INTERPOL's 19th database" finds "19ème base de données"; German writes "19.").
+# Not "5a": an article or annex number, not an ordinal.
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th|e|er|re|eme|ere|ieme|nde)$")
 _STOPWORDS = frozenset(
     strip_accents(w.casefold())
     for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN, *STOPWORDS_SPANISH, *STOPWORDS_GERMAN)
