@@ -54,6 +54,10 @@ HOSTILE: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/search?q=a&q=b", {}, 422),
     ("GET", "/search?q=a&k=1&k=2", {}, 422),
     ("GET", "/search?q=x&k=abc", {}, 422),
+    # int() would read these as 50, 5 and 5: a number in a URL is digits.
+    ("GET", "/search?q=x&k=5_0", {}, 422),
+    ("GET", "/search?q=x&k=%2B5", {}, 422),
+    ("GET", "/search?q=x&page_min=%205", {}, 422),
     ("GET", "/search?q=x&k=99999999999999999999999999", {}, 422),
     ("GET", "/search?q=" + "x" * 8000, {}, 422),
     ("GET", "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", {}, 200),

@@ -52,6 +52,17 @@ class SearchParams(SearchOptions):
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
 
+    @field_validator("k", "page_min", "page_max", mode="before")
+    @classmethod
+    def _digits(cls, value: object) -> object:
+        # Python's int() reads "5_0" as 50 and "+5" or " 5" as 5: a number in a URL is digits.
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise PydanticCustomError(
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+            )
+        return value
+
 
 class JsonSearchOptions(SearchOptions):
     """Search options sent as a JSON body, where a number must be a JSON number.
