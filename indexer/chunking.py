@@ -301,8 +301,8 @@ def _units(section: Section, heading: bool) -> list[_Unit]:
     Each unit names the section it belongs to; a heading of a run that opens the section
     (a chapter title) names itself, so that the section filter finds it too.
     """
-    lines = [_Unit(section.title, len(words(section.title)), True, section.title)]
-    return (lines if heading else []) + [
+    printed = [_Unit(section.title, len(words(section.title)), True, section.title)]
+    return (printed if heading else []) + [
         _Unit(
             sentence,
             len(words(sentence)),

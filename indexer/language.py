@@ -28,7 +28,8 @@ def language_label(code: str) -> str:
 
 
 _MIN_PROBABILITY = 0.70
-# A word of two letters or more, all in capitals ("INTERPOL", "OPÉRATION").
+# A word of two letters or more, none a Latin-1 lower-case letter: "INTERPOL", "OPÉRATION"
+# (and, harmlessly, any word of a script beyond Latin-1, lower-cased as before).
 _CAPITALS_WORD = re.compile(r"\b[^\W\d_a-zß-ÿ]{2,}\b")
 
 

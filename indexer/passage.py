@@ -26,6 +26,12 @@ class Passage:
     source_urls: tuple[str, ...] = field(default_factory=tuple)
     sections: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        # A passage given no sections (read from an index written before they were listed,
+        # or built by hand) comes from its own section.
+        if not self.sections and self.section:
+            object.__setattr__(self, "sections", (self.section,))
+
     @property
     def body_start(self) -> int:
         """Where the text after its heading starts (0 for a passage without one).
@@ -51,14 +57,12 @@ class Passage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Passage:
-        """Inverse of :meth:`to_dict`; an index written before passages listed their
-        sections gives each passage its own section."""
-        sections = data.get("sections", [data["section"]] if data.get("section") else [])
+        """Inverse of :meth:`to_dict`."""
         return cls(
             **{
                 **data,
                 "source_urls": tuple(data.get("source_urls", ())),
-                "sections": tuple(sections),
+                "sections": tuple(data.get("sections", ())),
             }
         )
 

@@ -182,14 +182,14 @@ class Searcher:
         if problem is not None:
             raise InvalidQueryError(problem)
         documents = self.index.manifest.documents
-        wanted = canonical(filters.document) if filters.document is not None else None
-        if wanted is not None and all(d.id.casefold() != wanted.casefold() for d in documents):
+        wanted = filters.document_key()
+        if wanted is not None and all(d.id.casefold() != wanted for d in documents):
             ids = sorted(d.id for d in documents)
             listed = ", ".join(ids[:_LISTED_DOCUMENTS])
             more = len(ids) - _LISTED_DOCUMENTS
             raise InvalidQueryError(
-                f"no document {quoted(wanted)} in the index; it has {listed}"
-                + (f" and {more} more" if more > 0 else "")
+                f"no document {quoted(canonical(filters.document or ''))} in the index; "
+                f"it has {listed}" + (f" and {more} more" if more > 0 else "")
             )
         if filters.lang is not None and filters.lang.lower() not in self.passage_languages:
             # Else a chat assistant that passes the user's language ("en") gets nothing back

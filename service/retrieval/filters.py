@@ -52,6 +52,11 @@ class SearchFilters:
             return f"page_min ({first}) is after page_max ({last})"
         return None
 
+    def document_key(self) -> str | None:
+        """The document filter as document ids are compared with it: read like a query,
+        case folded (ids that differ only in case cannot both be in a corpus)."""
+        return canonical(self.document).casefold() if self.document is not None else None
+
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
         return all(value is None for value in vars(self).values())
@@ -62,16 +67,13 @@ class SearchFilters:
             return None
         # Read like a query: a soft hyphen or zero-width space pasted with it changes nothing.
         section = fold(canonical(self.section)) if self.section is not None else None
-        # Ids that differ only in case cannot both be in a corpus (indexer.corpus).
-        document = canonical(self.document).casefold() if self.document is not None else None
+        document = self.document_key()
         lang = self.lang.lower() if self.lang is not None else None
         return np.fromiter(
             (
                 (lang is None or p.lang == lang)
                 and (document is None or p.document.casefold() == document)
-                and (
-                    section is None or any(section in _folded(t) for t in p.sections or [p.section])
-                )
+                and (section is None or any(section in _folded(t) for t in p.sections))
                 and (self.page_min is None or p.page >= self.page_min)
                 and (self.page_max is None or p.page <= self.page_max)
                 for p in passages
