@@ -166,6 +166,12 @@ def test_a_passage_that_holds_a_joined_section_names_it(browser, base_url, searc
     first = wait_for_results(browser, other)[0]
     assert first.get_attribute("data-passage-id") == joined.id
     assert f"Also: {other}" in first.find_element(By.CSS_SELECTOR, ".meta").text
+    # The passage is shown line by line as the report prints it: the joined heading on a
+    # line of its own, not run into the text around it.
+    shown = first.find_element(By.CSS_SELECTOR, ".passage").text.split("\n")
+    printed = joined.text.split("\n")[1 if joined.text.startswith(f"{joined.section}\n") else 0 :]
+    assert [" ".join(line.split()) for line in shown] == [" ".join(ln.split()) for ln in printed]
+    assert other in shown
 
 
 def test_state_is_in_the_url_for_sharing_and_back_forward(browser, base_url):
