@@ -17,6 +17,8 @@ from service.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
+_RELOAD_POLL_S = 0.05  # how often a waiting reload looks whether the running one has ended
+
 
 class NotReadyError(RuntimeError):
     """No engine to search with yet; the message says why (loading, or the load failed)."""
@@ -85,18 +87,21 @@ class ServiceState:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    async def reload(self, root: Path) -> Reloaded:
+    async def reload(self, root: Path, wait: bool = False) -> Reloaded:
         """Load the current version of ``root`` in a thread, check it, then swap it in.
 
         After a failed first load nothing is served: the first load is run again instead, so
         that once the cause is fixed (an index rebuilt, a model folder restored) the service
         recovers without a restart; ``/healthz`` stays 200 meanwhile, so nothing else would.
-        Raises ReloadBusy while another reload or the first load runs, ReloadRefused when
-        the version cannot be served; either way what was served keeps serving.
+        Raises ReloadBusy while another reload runs (unless ``wait``: a signal has no client
+        to retry, so it waits its turn) or the first load runs, ReloadRefused when the
+        version cannot be served; either way what was served keeps serving.
         """
-        if not self._reloading.acquire(blocking=False):
-            metrics.RELOADS.labels("busy").inc()
-            raise ReloadBusy("a reload is already running; retry when it has finished")
+        while not self._reloading.acquire(blocking=False):
+            if not wait:
+                metrics.RELOADS.labels("busy").inc()
+                raise ReloadBusy("a reload is already running; retry when it has finished")
+            await asyncio.sleep(_RELOAD_POLL_S)
         try:
             served = self.engine
             if served is None:

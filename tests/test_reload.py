@@ -255,6 +255,59 @@ def test_a_sighup_while_a_worker_loads_reloads_once_it_has_loaded(
     assert unhandled == []
 
 
+@pytest.mark.parametrize("running", ["sighup", "http"])
+def test_a_sighup_during_a_reload_is_acted_on_once_it_ends(
+    running, root, settings, searcher, monkeypatch
+):
+    """A build publishes while a reload (from a signal, or over HTTP) is reading the
+    version before: its SIGHUP has no client to retry, so it must wait, not be dropped."""
+    import asyncio
+
+    entered, release = threading.Event(), threading.Event()
+    load = service.state.load_replacement
+
+    def slow_load(served: Searcher, at: Path) -> Searcher:
+        loaded = load(served, at)  # the version current now
+        entered.set()
+        assert release.wait(60)
+        return loaded
+
+    monkeypatch.setattr(service.state, "load_replacement", slow_load)
+    app = app_over(root, settings, searcher)
+    unhandled: list[int] = []
+    previous = signal.signal(signal.SIGHUP, lambda number, _: unhandled.append(number))
+
+    async def served_versions() -> tuple[str, str]:
+        async with app.router.lifespan_context(app):
+            state = app.state.service
+            publish(root)
+            if running == "sighup":
+                os.kill(os.getpid(), signal.SIGHUP)
+            else:
+                first = asyncio.create_task(state.reload(root))
+            assert await asyncio.to_thread(entered.wait, 30)
+            latest = publish(root)  # after the running reload read the version before it
+            os.kill(os.getpid(), signal.SIGHUP)
+            os.kill(os.getpid(), signal.SIGHUP)  # more signals meanwhile ask for one reload
+            await asyncio.sleep(0.5)
+            release.set()
+            if running == "http":
+                await first
+            deadline = time.monotonic() + 20
+            while state.engine.searcher.index.version != latest and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return state.engine.searcher.index.version, latest
+
+    reloaded = reloads("success")
+    try:
+        served, latest = asyncio.run(served_versions())
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert served == latest
+    assert reloads("success") == reloaded + 2
+    assert unhandled == []
+
+
 def test_sighup_reloads_a_served_index_and_logs_json(root, tmp_path):
     log = tmp_path / "serve.log"
     env = {"REPORT_LOG_FORMAT": "json", "REPORT_ADMIN_TOKEN": ""}

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from service.reload import ReloadBusy, ReloadRefused
+from service.reload import ReloadRefused
 from service.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -26,39 +26,44 @@ log = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def reload_on_sighup(state: ServiceState, root: Path) -> Iterator[None]:
-    """While inside, each SIGHUP reloads ``root``'s current version into ``state``."""
+    """While inside, each SIGHUP reloads ``root``'s current version into ``state``.
+
+    Signals are acted on one reload at a time: one that arrives during a reload asks for
+    another once it ends (the index may have changed after that reload read it), and any
+    number of them meanwhile ask for just that one, since each reload reads what is current.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     loop = asyncio.get_running_loop()
-    running: set[asyncio.Task[None]] = set()
+    asked = asyncio.Event()
 
-    def on_sighup() -> None:
-        task = loop.create_task(_reload(state, root), name="sighup-reload")
-        running.add(task)
-        task.add_done_callback(running.discard)
+    async def reload_when_asked() -> None:
+        while True:
+            await asked.wait()
+            asked.clear()
+            await _reload(state, root)
 
-    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    reloader = loop.create_task(reload_when_asked(), name="sighup-reloader")
+    loop.add_signal_handler(signal.SIGHUP, asked.set)
     try:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
-        for task in running:
-            task.cancel()
+        reloader.cancel()
 
 
 async def _reload(state: ServiceState, root: Path) -> None:
     """Reload, with the outcome in the log (no client to tell).
 
-    A SIGHUP during the first load waits for it to end, then reloads: the signal says that
-    the index changed, possibly after the load had read it.
+    A SIGHUP during the first load, or during a reload someone else asked for over HTTP,
+    waits for it to end, then reloads: the signal says that the index changed, possibly
+    after that load had read it.
     """
     log.info("SIGHUP: reloading the index from %s", root)
     await asyncio.to_thread(state.wait)
     try:
-        await state.reload(root)
-    except ReloadBusy as exc:
-        log.warning("SIGHUP ignored: %s", exc)
+        await state.reload(root, wait=True)
     except ReloadRefused:
         pass  # the state logged why, and what is still served
     except Exception:
