@@ -9,7 +9,9 @@ What the extracted text looks like, and what this module does about it:
   are its sources, and a line that opens or closes most pages (a running header or footer)
   is dropped.
 - A URL on a line of its own behind a short label or a note number ("Source : https://…",
-  "[2] https://…") is a URL line like a bare one.
+  "[2] https://…"), as a list item ("- https://…", "• https://…"), in angle brackets or as a
+  Markdown link ("[Report](https://…)") is a URL line like a bare one. A URL that a PDF
+  wraps after a hyphen or a slash is joined back to the rest of it on the next line.
 - A line that starts with a space begins a new text object in the PDF: a block boundary.
 - Markdown headings ("## Programme de contrôle") are headings whatever their case.
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
@@ -48,9 +50,21 @@ from dataclasses import dataclass
 from indexer.text import collapse_whitespace, fold, word_count
 
 _URL_LINE = re.compile(r"^https?://\S+$")
-# A source cited on a line of its own behind a short label or a note number ("Source :
-# https://…", "[1] https://…"): the URL is a source like a bare URL line.
-_LABELLED_URL = re.compile(r"^(?:[\[(]?\d{1,3}[\]).]|[^\W\d][\w ’'-]{0,30}:)\s*(https?://\S+)$")
+# A source cited on a line of its own, as reports and Markdown write them: behind a short
+# label or a note number ("Source : https://…", "[1] https://…"), as a list item ("- …",
+# "• …"), in angle brackets, or as a Markdown link ("[Annual report](https://…)"). The URL
+# is a source like a bare URL line.
+_LIST_ITEM = r"(?:[-*•·–]\s*)?"
+_LABELLED_URL = re.compile(
+    rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
+    r"<?(https?://[^\s<>]+)>?$"
+)
+_MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)$")
+# A URL too long for its line in a PDF goes on at the start of the next one, after a
+# hyphen or a slash: the rest of a slug ("scanners-" / "installed-in-terminal-b").
+_WRAPPED_URL_END = re.compile(r"^https?://\S+[-/]$")
+_URL_REST = re.compile(r"^([\w\-./%?=&#~+]+)(?:\s+(.*))?$")
+_URL_PUNCTUATION = re.compile(r"[-_/.%?=&#]")
 # A running header or footer opens or closes at least this share of a document's pages.
 _RUNNING_SHARE = 0.5
 _RUNNING_MIN_PAGES = 3
@@ -186,10 +200,8 @@ def _raw_blocks(text: str) -> list[list[str]]:
     """Blocks of non-blank lines; a leading space or a switch to/from URLs starts a new one."""
     blocks: list[list[str]] = []
     current: list[str] = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = collapse_whitespace(raw)
-        if labelled := _LABELLED_URL.match(line):
-            line = labelled.group(1)
+    for raw in _unwrap_urls(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
+        line = _source_url(collapse_whitespace(raw))
         if _is_social_row(line):
             continue
         if not line:
@@ -210,6 +222,49 @@ def _raw_blocks(text: str) -> list[list[str]]:
 
 def _is_url(line: str) -> bool:
     return bool(_URL_LINE.match(line))
+
+
+def _source_url(line: str) -> str:
+    """The URL a line cites as a source, or the line itself when it cites none."""
+    found = _LABELLED_URL.match(line) or _MARKDOWN_LINK.match(line)
+    return found.group(1) if found else line
+
+
+def _unwrap_urls(lines: list[str]) -> Iterable[str]:
+    """``lines`` with a URL's end, wrapped onto the next line, joined back to it. The end
+    is a line of its own, or followed by the next source of a list (which stays a line):
+    anything else after a hyphen or a slash is text that happens to follow a URL."""
+    cut: str | None = None  # a source URL ending in a hyphen or a slash, maybe cut there
+    for raw in lines:
+        line = collapse_whitespace(raw)
+        if cut is not None:
+            rest = _URL_REST.match(line)
+            if rest and _ends_url(cut, rest.group(1), rest.group(2)):
+                yield cut + rest.group(1)
+                cut = None
+                if not rest.group(2):
+                    continue
+                raw = line = rest.group(2)
+            else:
+                yield cut
+                cut = None
+        if _WRAPPED_URL_END.match(_source_url(line)):
+            cut = _source_url(line)
+            continue
+        yield raw
+    if cut is not None:
+        yield cut
+
+
+def _ends_url(cut: str, start: str, after: str | None) -> bool:
+    """Whether a line opening with ``start`` (then ``after``) ends the URL ``cut``.
+
+    After a hyphen any word does (a URL rarely ends in one); after a slash only a piece of
+    a path ("2023/night-flights"), not a word that happens to follow a site's address.
+    """
+    if after and not _is_url(_source_url(after)):
+        return False
+    return cut.endswith("-") or bool(_URL_PUNCTUATION.search(start))
 
 
 def _is_social_row(line: str) -> bool:

@@ -37,10 +37,17 @@ _FORMAT_CHARACTERS = re.compile(
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+# Typographic ligatures ("ﬁ", "ﬂ", "ﬀ"…), which PDF text layers keep: spelled out, as a
+# reader types them, a word or a URL holding one is found and can be copied.
+_PRESENTATION_LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
+
+
 def canonical(text: str) -> str:
-    """NFC without invisible format characters: decomposed accents (as macOS and some PDFs
-    write them) and pasted soft hyphens then compare equal to what the report holds."""
-    return _FORMAT_CHARACTERS.sub("", unicodedata.normalize("NFC", text))
+    """NFC without invisible format characters or typographic ligatures: decomposed accents
+    (as macOS and some PDFs write them), pasted soft hyphens and "ﬁ" then compare equal to
+    what the report holds."""
+    text = unicodedata.normalize("NFC", text).translate(_PRESENTATION_LIGATURES)
+    return _FORMAT_CHARACTERS.sub("", text)
 
 
 # Vertical tabs and form feeds, which PDF text carries, read as line breaks.

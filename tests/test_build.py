@@ -355,13 +355,14 @@ def test_an_up_to_date_index_that_cannot_be_written_is_still_up_to_date(
 
 def test_report_text_is_cleaned_and_metadata_must_name_a_report(tmp_path):
     (tmp_path / "a.txt").write_bytes(
-        "\ufeffRAPPORT\nLes armes\x00 saisies\x1b[31m.\x0cPage suivante.".encode()
+        "\ufeffRAPPORT\nLes armes\x00 saisies\x1b[31m.\x0cPage suivante, ﬁn.".encode()
     )
     (tmp_path / "a.json").write_bytes('\ufeff{"title": "Rapport A"}'.encode())
     (document,) = load_corpus(tmp_path)
-    # The form feed separates the export's pages, as pdftotext writes them.
-    assert document.pages == ("RAPPORT\nLes armes  saisies [31m.", "Page suivante.")
-    assert document.text == "RAPPORT\nLes armes  saisies [31m.\n\nPage suivante."
+    # The form feed separates the export's pages, as pdftotext writes them; a PDF's
+    # typographic ligature ("ﬁ") is spelled out, as readers type and copy it.
+    assert document.pages == ("RAPPORT\nLes armes  saisies [31m.", "Page suivante, fin.")
+    assert document.text == "RAPPORT\nLes armes  saisies [31m.\n\nPage suivante, fin."
     assert document.metadata.title == "Rapport A"
     (tmp_path / "a-2022.json").write_text(json.dumps({"title": "B"}), "utf-8")
     with pytest.raises(CorpusError, match=r"a-2022\.json: no report a-2022"):

@@ -1,5 +1,7 @@
 """Parser units on small hand-written inputs shaped like the extracted report."""
 
+import pytest
+
 from indexer.chunking import SectionChunker
 from indexer.parsing import Page, parse_pages, parse_report
 
@@ -245,6 +247,47 @@ def test_a_labelled_or_numbered_url_line_is_a_source():
     (page, rest) = parse_report(text)
     assert page.urls == ("https://example.org/a", "https://example.org/b")
     assert rest.sections[0].paragraphs == ("Voir le site https://example.org/c pour plus.",)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "- https://example.org/a",
+        "• https://example.org/a",
+        "* <https://example.org/a>",
+        "<https://example.org/a>",
+        "[Annual report, chapter 2](https://example.org/a)",
+        "- [Annual report](https://example.org/a)",
+        "1. https://example.org/a",
+    ],
+)
+def test_a_url_in_a_list_or_a_markdown_link_is_a_source(line):
+    text = f"A RECORD YEAR\n\nVisitors came back.\n\nSources:\n{line}\n\nNEXT PAGE\n\nMore text.\n"
+    first, second = parse_report(text)
+    assert first.urls == ("https://example.org/a",)
+    assert "example.org" not in " ".join(p for s in first.sections for p in s.paragraphs)
+    assert second.sections[0].title == "NEXT PAGE"
+
+
+def test_a_url_wrapped_after_a_hyphen_or_slash_is_joined_back():
+    text = (
+        "NEW SCANNERS\n\nNew scanners cut waiting times.\n\n"
+        "• https://airport.example/news/2023/computed-tomography-scanners-\n"
+        "installed-in-terminal-b • https://airport.example/news/2023/passenger-\n"
+        "numbers\n"
+        "https://airport.example/news/\n"
+        "2023/night-flights\n\n"
+        "NEXT PAGE\n\nThe text of the next page, after https://airport.example/\n"
+        "followed by prose.\n"
+    )
+    first, second = parse_report(text)
+    assert first.urls == (
+        "https://airport.example/news/2023/computed-tomography-scanners-installed-in-terminal-b",
+        "https://airport.example/news/2023/passenger-numbers",
+        "https://airport.example/news/2023/night-flights",
+    )
+    # A URL in running text followed by words is left as it is.
+    assert "after https://airport.example/ followed by prose." in second.sections[0].paragraphs[0]
 
 
 INFOGRAPHIC = """\
