@@ -84,7 +84,9 @@ def ignored_files(folder: Path) -> list[str]:
 def load_corpus(folder: Path) -> list[Document]:
     """All documents of ``folder``, sorted by id so builds are reproducible."""
     require_folder(folder)
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+    # Hidden files are not the operator's reports: "._x.txt" that copying from a Mac leaves,
+    # an editor's ".x.txt.swp" or a draft kept out of sight.
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     if not paths:
         raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
@@ -98,23 +100,23 @@ def load_corpus(folder: Path) -> list[Document]:
                 "keep one of them"
             )
         by_id[path.stem.casefold()] = path
+    # Metadata goes with the report of its name whatever the case, as ids match.
     metadata: dict[str, Path] = {}
     for meta_path in (p for p in files if p.suffix.lower() == METADATA_SUFFIX):
-        if (twin := metadata.get(meta_path.stem)) is not None:
+        if (twin := metadata.get(meta_path.stem.casefold())) is not None:
             raise CorpusError(
                 f"{twin.name} and {meta_path.name} are both metadata of {meta_path.stem!r}; "
                 "only one would apply: keep one of them"
             )
-        metadata[meta_path.stem] = meta_path
-    report_stems = {p.stem for p in by_id.values()}
-    for stem, meta_path in metadata.items():
+        metadata[meta_path.stem.casefold()] = meta_path
+    for key, meta_path in metadata.items():
         # Ignored, its title and language would silently not apply.
-        if stem not in report_stems:
+        if key not in by_id:
             raise CorpusError(
-                f"{meta_path}: no report {stem}.txt, .md or .pdf beside it; name a metadata "
-                "file like its report, or remove it"
+                f"{meta_path}: no report {meta_path.stem}.txt, .md or .pdf beside it; name a "
+                "metadata file like its report, or remove it"
             )
-    return [load_document(p, metadata.get(p.stem)) for p in paths]
+    return [load_document(p, metadata.get(p.stem.casefold())) for p in paths]
 
 
 def load_document(path: Path, meta_path: Path | None = None) -> Document:
@@ -142,8 +144,8 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
         raise CorpusError(f"{path}: the document is empty")
     digest = hashlib.sha256(raw)
     meta_path = meta_path or path.with_suffix(METADATA_SUFFIX)
-    meta_raw = meta_path.read_bytes() if meta_path.exists() else b""
-    digest.update(meta_raw)
+    meta_raw = meta_path.read_bytes() if meta_path.exists() else None
+    digest.update(meta_raw or b"")
     return Document(
         id=path.stem,
         path=path,
@@ -200,9 +202,11 @@ def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
     return pages
 
 
-def _parse_metadata(meta_path: Path, raw: bytes) -> DocumentMetadata:
-    if not raw:
+def _parse_metadata(meta_path: Path, raw: bytes | None) -> DocumentMetadata:
+    if raw is None:
         return DocumentMetadata(title=meta_path.stem)
+    if not raw.strip():  # a file saved empty: its title and language would silently not apply
+        raise CorpusError(f"{meta_path}: the metadata file is empty; give at least a title")
     try:
         return DocumentMetadata.model_validate(json.loads(raw.decode("utf-8-sig")))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -392,6 +392,28 @@ def test_metadata_is_matched_to_its_report_whatever_the_case_of_its_suffix(tmp_p
         load_corpus(tmp_path)
 
 
+def test_metadata_applies_to_the_report_of_its_name_whatever_its_case(tmp_path):
+    (tmp_path / "harbor-2023-en.txt").write_text("texte", "utf-8")
+    (tmp_path / "Harbor-2023-EN.json").write_text(json.dumps({"title": "Harbor"}), "utf-8")
+    assert load_corpus(tmp_path)[0].metadata.title == "Harbor"
+
+
+def test_an_empty_metadata_file_is_refused_rather_than_ignored(tmp_path):
+    (tmp_path / "r.txt").write_text("texte", "utf-8")
+    (tmp_path / "r.json").write_bytes(b"")
+    with pytest.raises(CorpusError, match=r"r\.json: the metadata file is empty"):
+        load_corpus(tmp_path)
+
+
+def test_hidden_files_are_not_reports(tmp_path):
+    """What copying from a Mac leaves ("._r.txt") or a hidden draft must not stop a build."""
+    (tmp_path / "r.txt").write_text("texte", "utf-8")
+    (tmp_path / "._r.txt").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    (tmp_path / ".draft.txt").write_text("brouillon", "utf-8")
+    (tmp_path / ".draft.json").write_text("{}", "utf-8")
+    assert [d.id for d in load_corpus(tmp_path)] == ["r"]
+
+
 def test_ids_that_differ_only_in_case_are_refused(tmp_path):
     """One file on a case-insensitive file system, two documents here."""
     (tmp_path / "europol-2022-en.txt").write_text("texte", "utf-8")
