@@ -412,6 +412,37 @@ def test_highlight_is_the_best_sentence_and_its_closer_neighbour(searcher, query
         assert hit.highlight.text == hit.passage.text[start:end]
 
 
+def _opening_headings(passage: Passage) -> tuple[list[str], str]:
+    """The heading lines that open ``passage`` and the line under them."""
+    lines = passage.text.split("\n")
+    count = 0
+    while count < len(lines) - 1 and lines[count] in passage.sections:
+        count += 1
+    return lines[:count], lines[count]
+
+
+def test_a_highlight_starts_under_the_headings_over_running_text(searcher):
+    """A heading is part of the sentence under it (too short to be one): asked for by its
+    words, that sentence matches. Over running text the highlight starts under the
+    heading lines; over labels ("POLLUTION EN MER / (pétrole…)") they are what it shows."""
+    seen = {"text": 0, "labels": 0}
+    for passage in searcher.index.passages:
+        headings, under = _opening_headings(passage)
+        if not headings or headings == [passage.section]:
+            continue  # none, or only the section's heading, which is never highlighted
+        only_its_page = SearchFilters(page_min=passage.page, page_max=passage.page)
+        hits = searcher.search(headings[0], k=50, filters=only_its_page).hits
+        highlight = next(h.highlight for h in hits if h.passage == passage)
+        assert highlight.text == passage.text[highlight.start : highlight.end]
+        if len(under.split()) >= 10:
+            seen["text"] += 1
+            assert highlight.text.split("\n", 1)[0] not in passage.sections, passage.id
+        elif highlight.start == 0:
+            seen["labels"] += 1
+            assert highlight.text.startswith(headings[0]), passage.id
+    assert seen["text"] and seen["labels"], seen
+
+
 def test_a_highlight_never_borrows_a_sentence_of_the_next_or_previous_passage(searcher):
     """At a passage's first and last sentence, the neighbour is taken inside the passage,
     even when the query is closest to the sentence across the boundary."""
