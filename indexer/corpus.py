@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints, Valida
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
-from indexer.language import UNDETERMINED
+from indexer.language import LANGUAGE_CODE, UNDETERMINED
 from indexer.messages import describe_errors
 from indexer.text import clean_text
 
@@ -29,7 +29,7 @@ class CorpusError(ValueError):
     """The corpus folder cannot be indexed; the message says which file and why."""
 
 
-_LANGUAGE_CODE = StringConstraints(to_lower=True, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{2})?$")
+_LANGUAGE_CODE = StringConstraints(to_lower=True, pattern=LANGUAGE_CODE)
 
 
 class DocumentMetadata(BaseModel):

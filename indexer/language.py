@@ -19,6 +19,9 @@ from indexer.text import words
 
 # What a text's language is when it cannot be told (ISO 639-2's code for "undetermined").
 UNDETERMINED = "und"
+# A language code as langdetect gives them ("fr", "en", "zh-cn"), and as a report's metadata
+# and the ``lang`` filter take them (read in lower case).
+LANGUAGE_CODE = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
 _MIN_LETTER_WORDS = 3
 
 

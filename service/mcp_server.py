@@ -34,7 +34,7 @@ from mcp.server.mcpserver.exceptions import (
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from indexer.language import language_label
+from indexer.language import LANGUAGE_CODE, language_label
 from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
@@ -46,7 +46,7 @@ from service.context import (
 )
 from service.engine import SearchEngine
 from service.passages import PassageNotFoundError
-from service.responses import LANG_PATTERN, PassageOut, SearchResponse
+from service.responses import PassageOut, SearchResponse
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
@@ -84,7 +84,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         lang: Annotated[
             str | None,
             Field(
-                pattern=LANG_PATTERN,
+                pattern=LANGUAGE_CODE,
                 description="Only passages written in this language (e.g. 'fr'), whatever "
                 "the query's language; leave unset to search passages in every language.",
             ),

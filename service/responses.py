@@ -10,9 +10,6 @@ from indexer.passage import Passage
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
 
-# A language code as langdetect gives them: "fr", "en", also "zh-cn" and "zh-tw".
-LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
-
 
 class HighlightOut(BaseModel):
     """The sentence that best matches the query and the closer of its two neighbours;

@@ -36,7 +36,9 @@ _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
 # How many document ids an unknown-document error lists.
 _LISTED_DOCUMENTS = 10
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# A lone surrogate (JSON "\ud800", or a command-line byte that is not UTF-8) is not Unicode
+# text: no tokenizer takes it and no JSON answer can carry it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidQueryError(ValueError):
@@ -398,8 +400,10 @@ def validate_query(query: str) -> str:
     # Worded as the HTTP API's schema refuses it, so that every interface says the same.
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidQueryError(f"query: String should have at most {MAX_QUERY_CHARS} characters")
-    if _SURROGATE.search(query):
-        raise InvalidQueryError("the query is not valid Unicode text (a lone surrogate)")
+    if LONE_SURROGATE.search(query):
+        raise InvalidQueryError(
+            "the query is not valid Unicode (it contains an unpaired surrogate)"
+        )
     # Checked before stripping, which would drop some of them (U+0085, U+001C-U+001F) at
     # the ends and let them pass.
     text = canonical(query).translate(PAGE_BREAKS)

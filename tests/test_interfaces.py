@@ -24,6 +24,7 @@ BAD_FILTERS = [
     ({"document": ""}, ["--document", ""], "document: must not be blank; leave the filter out"),
     ({"section": "a\x01"}, ["--section", "a\x01"], "the value of 'section' contains control"),
     ({"section": "x" * 201}, ["--section", "x" * 201], "section: String should have at most 200"),
+    ({"lang": "french"}, ["--lang", "french"], "lang: String should match pattern"),
     (
         {"page_min": 3, "page_max": 2},
         ["--page-min", "3", "--page-max", "2"],
@@ -71,4 +72,36 @@ def test_a_query_too_long_gets_the_same_refusal_everywhere(client, mcp_state):
 
     assert said in anyio.run(call)
     command = CliRunner().invoke(search_app, ["query", query, "--index", "/nowhere"])
+    assert command.exit_code == 1 and said in command.output, command.output
+
+
+def test_a_number_that_is_not_an_integer_gets_the_same_refusal_everywhere(client, mcp_state):
+    """JSON bodies and MCP arguments take JSON integers; a URL takes digits only."""
+    said = "k: Input should be a valid integer"
+    for k in (2.0, "2", True):
+        http = client.post("/search", json={"query": "HAECHI", "k": k})
+        assert http.status_code == 422 and http.json()["detail"] == said, (k, http.json())
+
+    async def call() -> str:
+        async with Client(build_mcp_server(mcp_state)) as mcp:
+            result = await mcp.call_tool("search_report", {"query": "HAECHI", "k": 2.0})
+            assert result.is_error
+            return result.content[0].text
+
+    assert "Input should be a valid integer" in anyio.run(call)
+    passage_id = client.get("/search", params={"q": "HAECHI", "k": 1}).json()["results"][0]
+    for neighbours in ("+2", " 2", "0_2", "2.0"):
+        got = client.get(f"/passages/{passage_id['passage_id']}", params={"neighbours": neighbours})
+        assert got.status_code == 422, neighbours
+        assert got.json()["detail"].startswith("neighbours: Input should be a valid integer")
+
+
+def test_a_query_that_is_not_unicode_gets_the_same_refusal_everywhere(client):
+    said = "the query is not valid Unicode (it contains an unpaired surrogate)"
+    http = client.post(
+        "/search", content=b'{"query": "caf\\udce9"}', headers={"content-type": "application/json"}
+    )
+    assert http.status_code == 422 and http.json()["detail"] == said, http.json()
+    # A byte that is not UTF-8 in a command line reaches Python as a lone surrogate.
+    command = CliRunner().invoke(search_app, ["query", "caf\udce9", "--index", "/nowhere"])
     assert command.exit_code == 1 and said in command.output, command.output

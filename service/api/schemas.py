@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from indexer.language import LANGUAGE_CODE
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
-from service.responses import LANG_PATTERN, PassageOut
+from service.responses import PassageOut
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS
@@ -19,7 +20,7 @@ class SearchOptions(BaseModel):
 
     k: int = Field(default=5, ge=1, le=MAX_K, description="Number of passages to return.")
     lang: str | None = Field(
-        default=None, pattern=LANG_PATTERN, description="Only passages in this language."
+        default=None, pattern=LANGUAGE_CODE, description="Only passages in this language."
     )
     document: str | None = Field(
         default=None, max_length=MAX_FILTER_CHARS, description="Only this document."
@@ -47,36 +48,36 @@ class SearchOptions(BaseModel):
         )
 
 
+def url_digits(value: object) -> object:
+    """A number in a URL is digits: Python's int() reads "5_0" as 50, "+5" or " 5" as 5."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError(
+            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+        )
+    return value
+
+
 class SearchParams(SearchOptions):
     """Query string of ``GET /search``."""
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
 
-    @field_validator("k", "page_min", "page_max", mode="before")
-    @classmethod
-    def _digits(cls, value: object) -> object:
-        # Python's int() reads "5_0" as 50 and "+5" or " 5" as 5: a number in a URL is digits.
-        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-            raise PydanticCustomError(
-                "int_parsing",
-                "Input should be a valid integer, unable to parse string as an integer",
-            )
-        return value
+    _digits = field_validator("k", "page_min", "page_max", mode="before")(url_digits)
 
 
 class JsonSearchOptions(SearchOptions):
     """Search options sent as a JSON body, where a number must be a JSON number.
 
     A query string's values are all text, so ``GET`` reads ``k=3``; a body that sends
-    ``"k": "3"`` or ``"k": true`` has a bug its sender should hear of (``true`` was read as
-    ``k`` = 1).
+    ``"k": "3"``, ``"k": 3.0`` or ``"k": true`` has a bug its sender should hear of (``true``
+    was read as ``k`` = 1), and MCP's arguments and ``max_chars`` refuse them too.
     """
 
     @field_validator("k", "page_min", "page_max", mode="before")
     @classmethod
-    def _json_number(cls, value: object) -> object:
+    def _json_integer(cls, value: object) -> object:
         # Worded as pydantic's strict check, which body-only fields and MCP arguments use.
-        if isinstance(value, bool | str):
+        if isinstance(value, bool | str | float):
             raise PydanticCustomError("int_type", "Input should be a valid integer")
         return value
 

@@ -23,7 +23,6 @@ import ipaddress
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS
 from service.api.schemas import ErrorResponse
+from service.searcher import LONE_SURROGATE
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ MAX_JSON_DEPTH = 32
 # answering: closing a socket with unread data makes the kernel send a reset, and the client
 # would see a dropped connection instead of the 413.
 DRAIN_BYTES = 4 * 1024 * 1024
-# A lone surrogate (JSON "\ud800") is not Unicode text: it cannot be encoded in the answer.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _QUERY_FIELDS = frozenset({"q", "query"})
 
 
@@ -101,7 +99,7 @@ def _text_problem(name: str, value: str) -> str | None:
     what = "the query" if name in _QUERY_FIELDS else f"the value of {name!r}"
     if name not in _QUERY_FIELDS and CONTROL_CHARACTERS.search(value):
         return f"{what} contains control characters"
-    if _SURROGATE.search(value):
+    if LONE_SURROGATE.search(value):
         return f"{what} is not valid Unicode (it contains an unpaired surrogate)"
     return None
 

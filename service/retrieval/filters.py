@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from indexer.language import LANGUAGE_CODE
 from indexer.passage import Passage
 from indexer.text import CONTROL_CHARACTERS, canonical, fold
 
@@ -47,6 +49,8 @@ class SearchFilters:
         for name, page in (("page_min", self.page_min), ("page_max", self.page_max)):
             if page is not None and page < 1:
                 return f"{name}: Input should be greater than or equal to 1"
+        if self.lang is not None and not re.fullmatch(LANGUAGE_CODE, self.lang):
+            return f"lang: String should match pattern '{LANGUAGE_CODE}'"
         first, last = self.page_min, self.page_max
         if first is not None and last is not None and first > last:
             return f"page_min ({first}) is after page_max ({last})"

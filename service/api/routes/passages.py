@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BeforeValidator
 
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import PassageResponse, error_responses
+from service.api.schemas import PassageResponse, error_responses, url_digits
 from service.passages import PassageNotFoundError
 from service.responses import PassageOut
 
@@ -27,6 +28,7 @@ def get_passage(
     passage_id: str,
     neighbours: Annotated[
         int,
+        BeforeValidator(url_digits),
         Query(
             ge=0,
             le=MAX_NEIGHBOURS,

@@ -15,10 +15,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from indexer.artifact import DocumentEntry
-from indexer.language import UNDETERMINED
+from indexer.language import LANGUAGE_CODE, UNDETERMINED
 from service.api.deps import StateDep, query_parameters
 from service.api.schemas import error_responses
-from service.responses import LANG_PATTERN
 from service.searcher import MAX_K, MAX_QUERY_CHARS
 from service.state import ServiceState
 
@@ -59,7 +58,7 @@ def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
                 "whatever the query's language. Leave it out to search passages in every "
                 "language."
             ),
-            "pattern": LANG_PATTERN,
+            "pattern": LANGUAGE_CODE,
         },
     }
     if len(documents) > 1:
