@@ -241,12 +241,6 @@ def _previous_usable(root: Path, ids: list[str], refusal: Refusal | None) -> str
     )
 
 
-def prune(root: Path, keep: int) -> list[str]:
-    """Delete all but the ``keep`` newest versions (never the current one); return their ids."""
-    with _locked(root):
-        return _prune(root, keep)
-
-
 def _prune(root: Path, keep: int, refusal: Refusal | None = None) -> list[str]:
     """Delete the versions ``refusal`` accepts but the current one and the ``keep`` newest.
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -52,9 +51,6 @@ class MicroBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encoder")
         self._calls: set[asyncio.Task[None]] = set()
-        self._count_lock = threading.Lock()
-        self.batches = 0
-        self.encoded = 0
 
     async def encode(self, query: str, on_start: StartHook | None = None) -> np.ndarray:
         """The query's vector, computed in a batch with other waiting queries.
@@ -87,10 +83,10 @@ class MicroBatcher:
 
         Why: the caller can then do all of a query's work in the thread that encodes it,
         with one hop from the event loop instead of one per step (SearchEngine says what it
-        gains). ``encode`` counts what it encodes, as batches do.
+        gains).
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, job, self._counted)
+        return await loop.run_in_executor(self._executor, job, self._encode)
 
     async def close(self) -> None:
         """Stop the worker, its encoder calls and the encoder threads."""
@@ -100,13 +96,6 @@ class MicroBatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-    def _counted(self, queries: list[str]) -> np.ndarray:
-        vectors = self._encode(queries)
-        with self._count_lock:  # encoder threads count side by side
-            self.batches += 1
-            self.encoded += len(queries)
-        return vectors
 
     def _call(self, queries: list[str], hooks: list[StartHook | None]) -> np.ndarray:
         for hook in hooks:
@@ -156,8 +145,6 @@ class MicroBatcher:
                 if not future.done():
                     future.set_exception(exc)
             return
-        self.batches += 1
-        self.encoded += len(live)
         for (_, future, _), vector in zip(live, vectors, strict=True):
             if not future.done():
                 future.set_result(vector)

@@ -52,7 +52,6 @@ class SearchEngine:
         )
         self._cache: LRUCache[tuple[object, ...], SearchResult] = LRUCache(maxsize=cache_size)
         self._lock = threading.Lock()
-        self.cache_hits = 0
 
     @classmethod
     def configured(cls, searcher: Searcher, settings: Settings) -> SearchEngine:
@@ -103,7 +102,6 @@ class SearchEngine:
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
-            self.cache_hits += 1
             took = (time.perf_counter() - request.started) * 1000
             return dataclasses.replace(cached, took_ms=took)
         if self.batcher.gathers:

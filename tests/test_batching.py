@@ -108,8 +108,19 @@ def test_encoder_failure_reaches_every_waiting_request():
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(run()))
 
 
+def _engine_counting_queries(searcher, cache_size: int = 1024) -> tuple[SearchEngine, list[str]]:
+    """An engine over ``searcher`` and the list of queries its encoder was given."""
+    encoded: list[str] = []
+
+    def encode(queries: list[str]) -> np.ndarray:
+        encoded.extend(queries)
+        return searcher.encoder.encode_queries(queries)
+
+    return SearchEngine(searcher, cache_size, batcher=MicroBatcher(encode, 1, 1.0, 1)), encoded
+
+
 def test_engine_caches_repeated_requests_and_matches_searcher(searcher):
-    engine = SearchEngine(searcher, cache_size=8)
+    engine, encoded = _engine_counting_queries(searcher, cache_size=8)
 
     async def run():
         first = await engine.search("pêche illégale", 3, SearchFilters(), Mode.HYBRID)
@@ -119,7 +130,7 @@ def test_engine_caches_repeated_requests_and_matches_searcher(searcher):
         return first, second, other
 
     first, second, other = asyncio.run(run())
-    assert engine.cache_hits == 1
+    assert len(encoded) == 2  # the repeated request came from the cache
     assert [h.passage.id for h in first.hits] == [h.passage.id for h in second.hits]
     assert len(other.hits) == 2
     direct = searcher.search("pêche illégale", k=3)
@@ -127,16 +138,16 @@ def test_engine_caches_repeated_requests_and_matches_searcher(searcher):
 
 
 def test_engine_rejects_bad_requests_before_encoding(searcher):
-    engine = SearchEngine(searcher)
+    engine, encoded = _engine_counting_queries(searcher)
     from service.searcher import InvalidQueryError
 
     with pytest.raises(InvalidQueryError):
         asyncio.run(engine.search("   ", 3, SearchFilters(), Mode.HYBRID))
-    assert engine.batcher.encoded == 0
+    assert encoded == []
 
 
 def test_engine_with_cache_off_still_answers(searcher):
-    engine = SearchEngine(searcher, cache_size=0)
+    engine, encoded = _engine_counting_queries(searcher, cache_size=0)
 
     async def run():
         first = await engine.search("Qui préside INTERPOL ?", 3, SearchFilters(), Mode.HYBRID)
@@ -146,7 +157,7 @@ def test_engine_with_cache_off_still_answers(searcher):
 
     first, again = asyncio.run(run())
     assert [h.passage.id for h in first.hits] == [h.passage.id for h in again.hits]
-    assert engine.cache_hits == 0
+    assert len(encoded) == 2
 
 
 @pytest.mark.parametrize("max_batch", [1, 8])
@@ -221,7 +232,7 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher, max_batch):
         del searcher.read
         asyncio.run(engine.close())
     assert seen == [(True, False)]
-    assert engine.batcher.encoded == 1
+    assert encoded.is_set()  # the model did encode the query
     direct = searcher.search("pêche illégale", k=3)
     assert [h.passage.id for h in result.hits] == [h.passage.id for h in direct.hits]
 

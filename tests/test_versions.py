@@ -76,14 +76,14 @@ def test_rollback_to_previous_and_to_a_named_version(tmp_path):
         versions.activate(tmp_path)
 
 
-def test_prune_keeps_the_newest_and_always_the_current(tmp_path):
+def test_publishing_keeps_the_newest_versions(tmp_path):
     ids = [versions.publish(tmp_path, _writer(str(i)), keep=10) for i in range(4)]
-    versions.activate(tmp_path, ids[0])
-    assert versions.prune(tmp_path, keep=2) == [ids[1]]
-    assert [v.id for v in versions.list_versions(tmp_path)] == [ids[0], ids[2], ids[3]]
-    assert _current_text(tmp_path) == "0"
-    newest = versions.publish(tmp_path, _writer("4"), keep=1)
-    assert [v.id for v in versions.list_versions(tmp_path)] == [newest]
+    versions.activate(tmp_path, ids[0])  # a rollback: the newest are still kept, not it
+    newest = versions.publish(tmp_path, _writer("4"), keep=2)
+    assert [v.id for v in versions.list_versions(tmp_path)] == [ids[3], newest]
+    assert _current_text(tmp_path) == "4"
+    only = versions.publish(tmp_path, _writer("5"), keep=1)
+    assert [v.id for v in versions.list_versions(tmp_path)] == [only]
 
 
 def test_a_second_writer_is_refused_while_one_holds_the_root(tmp_path):

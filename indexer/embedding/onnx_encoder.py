@@ -86,7 +86,6 @@ class OnnxQueryEncoder:
         self._input_names = [node.name for node in self._session.get_inputs()]
         self._tokenizer = layout.load_tokenizer()
         self._pad_token_id = layout.pad_token_id
-        self.quantized = quantized
         # int8 runs queries one by one (see the class docstring); fp32 runs the padded batch.
         self.batches_queries = not quantized
         self.identity: ModelIdentity = model.identity
