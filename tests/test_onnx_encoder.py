@@ -21,6 +21,7 @@ import pytest
 from indexer.artifact import load_index
 from indexer.embedding import onnx_export
 from indexer.embedding.encoder import Encoder
+from indexer.embedding.files import replace_folder
 from indexer.embedding.model import ResolvedModel, resolve_model
 from indexer.embedding.onnx_encoder import OnnxQueryEncoder
 from indexer.embedding.onnx_export import (
@@ -227,7 +228,8 @@ def _fake_export(path: Path, content: bytes) -> Path:
 
 def test_publish_replaces_an_outdated_export(tmp_path: Path) -> None:
     target = _fake_export(tmp_path / "onnx", b"old")
-    onnx_export._publish(_fake_export(tmp_path / ".onnx-1.tmp", b"new"), target, lambda: False)
+    staging = _fake_export(tmp_path / ".onnx-1.tmp", b"new")
+    assert replace_folder(staging, target, is_current=lambda: False, ours=lambda: True)
     assert (target / FP32_FILE).read_bytes() == b"new"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["onnx"]
 
@@ -235,8 +237,16 @@ def test_publish_replaces_an_outdated_export(tmp_path: Path) -> None:
 def test_publish_keeps_the_export_of_a_concurrent_exporter(tmp_path: Path) -> None:
     target = _fake_export(tmp_path / "onnx", b"winner")
     staging = _fake_export(tmp_path / ".onnx-1.tmp", b"loser")
-    onnx_export._publish(staging, target, lambda: True)
+    assert replace_folder(staging, target, is_current=lambda: True, ours=lambda: True)
     assert (target / FP32_FILE).read_bytes() == b"winner"
+
+
+def test_publish_never_deletes_a_folder_that_is_not_an_export(tmp_path: Path) -> None:
+    target = _fake_export(tmp_path / "onnx", b"someone else's")
+    staging = _fake_export(tmp_path / ".onnx-1.tmp", b"new")
+    with pytest.raises(OSError):
+        replace_folder(staging, target, is_current=lambda: False, ours=lambda: False)
+    assert (target / FP32_FILE).read_bytes() == b"someone else's"
 
 
 def test_missing_weights_are_reported(copy_of_model: Path) -> None:

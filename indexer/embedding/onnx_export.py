@@ -24,13 +24,11 @@ import importlib.metadata
 import inspect
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.embedding.files import hash_file, remove_stale_folders
+from indexer.embedding.files import hash_file, remove_stale_folders, replace_folder
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -231,9 +229,13 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
         record["outputs"] = _output_sizes(staging)
         (staging / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
-        _publish(
-            staging, target, lambda: _is_current(target, layout.transformer_dir, stats, quantize)
-        )
+        if not replace_folder(
+            staging,
+            target,
+            is_current=lambda: _is_current(target, layout.transformer_dir, stats, quantize),
+            ours=lambda: (target / MANIFEST).is_file(),
+        ):
+            raise OnnxExportError(f"cannot move the ONNX export into {target}; retry.")
     except OnnxExportError:
         raise
     except ImportError as exc:
@@ -420,23 +422,6 @@ def _is_current(
     return bool(
         source.get("files") == stats or source.get("sha256") == _sha256(transformer_dir, stats)
     )
-
-
-def _publish(staging: Path, target: Path, is_current: Callable[[], bool]) -> None:
-    """Rename ``staging`` to ``target``, moving an outdated export of ours out of the way."""
-    for _ in range(2):
-        try:
-            os.replace(staging, target)
-            return
-        except OSError:
-            if is_current():
-                return  # a concurrent exporter won the race with an equivalent export
-            if not (target / MANIFEST).is_file():
-                raise
-            aside = target.with_name(f".onnx-{uuid.uuid4().hex}.old")
-            os.replace(target, aside)  # readers holding the old files keep them until closed
-            shutil.rmtree(aside, ignore_errors=True)
-    raise OnnxExportError(f"cannot move the ONNX export into {target}; retry.")
 
 
 def _output_sizes(folder: Path) -> dict[str, int]:

@@ -23,7 +23,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.embedding.files import hash_file, remove_stale_folders
+from indexer.embedding.files import hash_file, remove_stale_folders, replace_folder
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -262,25 +262,11 @@ def _file_sizes(folder: Path) -> dict[str, int]:
 
 
 def _publish(staging: Path, target: Path, sha: str) -> None:
-    """Rename the verified folder into place; a concurrent provisioner may have done it first."""
+    """Rename the verified folder into place; a concurrent provisioner may have done it first.
+    A folder there made by an older converter, for other weights or by hand is replaced."""
     _make_shareable(staging)
-    for _ in range(2):
-        try:
-            os.replace(staging, target)
-            return
-        except OSError:
-            if _is_complete(target, sha):
-                return  # another process won the race with an equivalent folder
-            if not target.exists():
-                raise
-            # Made by an older converter, for other weights, or by hand: move aside, retry.
-            aside = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
-            )
-            with suppress(FileNotFoundError):  # a concurrent provisioner moved it first
-                os.replace(target, aside / "stale")
-            shutil.rmtree(aside, ignore_errors=True)
-    raise ModelProvisionError(f"Could not move the converted model into {target}.")
+    if not replace_folder(staging, target, lambda: _is_complete(target, sha), target.exists):
+        raise ModelProvisionError(f"Could not move the converted model into {target}.")
 
 
 def _make_shareable(folder: Path) -> None:
