@@ -119,7 +119,7 @@ def test_a_highlight_inside_a_long_sentence_is_quoted_from_its_own_start():
     hit = _hit(1, text, matched=text[start:])
     header = passage_header(1, hit.passage) + "\n"
     quoted = build_context([hit], len(header) + 200).text.removeprefix(header)
-    assert quoted.startswith(f"{ELLIPSIS} Pays100 - Pays101") or "Pays100" in quoted
+    assert quoted.startswith(f"{ELLIPSIS} Pays100 - Pays101")
     assert "Pays119." in quoted and "Pays0 " not in quoted
     assert _is_excerpt(quoted, text)
 
