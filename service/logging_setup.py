@@ -68,3 +68,24 @@ def log_config(log_format: LogFormat, level: str = "INFO") -> dict[str, Any]:
             "bm25s": {"level": "WARNING"},
         },
     }
+
+
+class _HideQueryStrings(logging.Filter):
+    """Cut the query string (the searched text) out of uvicorn's access log lines.
+
+    ``report-search serve`` turns that log off (the app logs requests itself, without query
+    strings); this covers the app run by uvicorn directly (``uvicorn --factory
+    service.api.app:create_app``), whose access log is on by default."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, separator, _ = args[2].partition("?")
+            record.args = (*args[:2], path + ("?…" if separator else ""), *args[3:])
+        return True
+
+
+def hide_query_strings(logger: logging.Logger) -> None:
+    """Install the access-log filter once, however many apps the process builds."""
+    if not any(isinstance(f, _HideQueryStrings) for f in logger.filters):
+        logger.addFilter(_HideQueryStrings())

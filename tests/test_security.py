@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from indexer.settings import Settings
 from service.api.app import create_app
-from service.api.security import hide_query_strings
+from service.logging_setup import hide_query_strings
 from service.searcher import Searcher
 from tests.conftest import live_server
 

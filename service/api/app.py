@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,9 +25,12 @@ from service.api.routes.web import mount_web
 from service.api.security import DOCS_ASSETS, MCP_PATH, guarded_responses, install_security
 from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
+from service.logging_setup import hide_query_strings
 from service.mcp_server import build_mcp_server
 from service.searcher import InvalidQueryError, Searcher
 from service.state import NotReadyError, ServiceState
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -104,7 +108,10 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
     app.add_exception_handler(NotReadyError, _not_ready)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal_error)
     install_security(app, settings)  # size, encoding, key, CORS, rate limit (SECURITY.md)
+    if not settings.log_query_text:
+        hide_query_strings(logging.getLogger("uvicorn.access"))
     # Outermost: request id, metrics and access line for every request, refusals included.
     app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
     return app
@@ -184,6 +191,14 @@ async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
 
 async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
     return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+
+
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    """A bug answers JSON like every other error; the traceback goes to the server log."""
+    log.error("unhandled error: %s", type(exc).__name__)
+    return _error(
+        status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the server log has the details"
+    )
 
 
 def _error(status_code: int, detail: str) -> JSONResponse:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-import logging
 import math
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from cachetools import LRUCache
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, status
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -39,8 +38,6 @@ from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS
 from service.api.schemas import ErrorResponse
 from service.searcher import LONE_SURROGATE
-
-log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset(
     {"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -398,36 +395,6 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
-class _HideQueryStrings(logging.Filter):
-    """Cut the query string (the searched text) out of uvicorn's access log lines.
-
-    ``report-search serve`` turns that log off (the app logs requests itself, without query
-    strings); this covers the app run by uvicorn directly (``uvicorn --factory
-    service.api.app:create_app``), whose access log is on by default."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            path, separator, _ = args[2].partition("?")
-            record.args = (*args[:2], path + ("?…" if separator else ""), *args[3:])
-        return True
-
-
-def hide_query_strings(logger: logging.Logger) -> None:
-    """Install the access-log filter once, however many apps the process builds."""
-    if not any(isinstance(f, _HideQueryStrings) for f in logger.filters):
-        logger.addFilter(_HideQueryStrings())
-
-
-async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
-    """A bug answers JSON like every other error; the traceback goes to the server log."""
-    log.error("unhandled error: %s", type(exc).__name__)
-    return JSONResponse(
-        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        content={"detail": "internal error; the server log has the details"},
-    )
-
-
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the middleware the settings ask for (see the module docstring for the order)."""
     app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
@@ -456,9 +423,6 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         )
-    app.add_exception_handler(Exception, _internal_error)
-    if not settings.log_query_text:
-        hide_query_strings(logging.getLogger("uvicorn.access"))
 
 
 def guarded_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
