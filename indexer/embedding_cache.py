@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import durable
-from indexer.embedding.model import ModelIdentity
+from indexer.embedding.model import LOCAL_FOLDER, ModelIdentity
 
 CACHE_DIR = "embedding-cache"
 CACHE_FILE = "vectors.npz"
@@ -60,9 +60,12 @@ def text_key(model: ModelIdentity, prompt: str, text: str) -> str:
     """The cache key of ``text`` embedded by ``model`` with ``prompt``.
 
     The prompts in the identity are left out: the one applied is ``prompt``, and changing
-    the query prompt must not invalidate passage vectors.
+    the query prompt must not invalidate passage vectors. So is a local folder's name, as
+    in :meth:`ModelIdentity.same_model`: its checksum says which weights it holds, and its
+    name only how the path was spelled ("m", "./m", a copy elsewhere).
     """
-    material = json.dumps([model.name, model.source, model.checksum, prompt, text])
+    name = "" if model.source == LOCAL_FOLDER else model.name
+    material = json.dumps([name, model.source, model.checksum, prompt, text])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 

@@ -17,7 +17,7 @@ from indexer.build import build_index
 from indexer.cli import app as index_app
 from indexer.corpus import load_corpus
 from indexer.embedding.encoder import Encoder
-from indexer.embedding.model import resolve_model
+from indexer.embedding.model import LOCAL_FOLDER, resolve_model
 from indexer.embedding_cache import read_cache, text_key, write_cache
 from indexer.passage_vectors import (
     SENTENCE_MAX_WORDS,
@@ -274,6 +274,15 @@ def test_cache_key_covers_model_prompt_and_text(settings):
     assert key != text_key(model, "passage: ", "Un texte")
     # The query prompt is not applied to passages: changing it keeps their vectors.
     assert key == text_key(dataclasses.replace(model, query_prompt="q: "), "passage: ", "Un texte.")
+    # A local folder is its weights, whatever spelling of its path named it.
+    folder = dataclasses.replace(model, name="/models/m", source=LOCAL_FOLDER, checksum="1" * 64)
+    respelled = dataclasses.replace(folder, name="./m/")
+    assert text_key(folder, "passage: ", "Un texte.") == text_key(
+        respelled, "passage: ", "Un texte."
+    )
+    assert key != text_key(
+        dataclasses.replace(model, name="another/hub-model"), "passage: ", "Un texte."
+    )
 
 
 def test_beyond_the_pseudo_query_limit_a_build_embeds_the_chosen_sentences_as_queries(
