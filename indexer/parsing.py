@@ -68,6 +68,7 @@ _URL_PUNCTUATION = re.compile(r"[-_/.%?=&#]")
 # A running header or footer opens or closes at least this share of a document's pages.
 _RUNNING_SHARE = 0.5
 _RUNNING_MIN_PAGES = 3
+_RUNNING_DEPTH = 3  # rounds of running lines, from the page's edges inwards
 _ENDS_SENTENCE = re.compile(r"[.!?…:;»”\"]$")
 _ENDS_LOWERCASE_WORD = re.compile(r"[a-zà-öø-ÿ]$")
 _HYPHENATED_END = re.compile(r"(\w+)-$")
@@ -160,22 +161,39 @@ def _shape(line: str) -> str:
 
 
 def _running_lines(pages: Sequence[str]) -> set[str]:
-    """Shapes of the lines that open or close most pages (see :func:`parse_pages`)."""
+    """Shapes of the lines that open or close most pages (see :func:`parse_pages`).
+
+    Found from the outside in: once the outer running lines are set aside, the lines under
+    them are at the edges. A page can carry several (a header and a footer, then the
+    printer's date and URL lines that a browser adds: four lines at the end of each page).
+    """
     if len(pages) < _RUNNING_MIN_PAGES:
         return set()
-    counts: dict[str, int] = {}
-    for page in pages:
-        lines = page.split("\n")
-        for shape in {_shape(lines[i]) for i in _edges(lines)}:
-            counts[shape] = counts.get(shape, 0) + 1
-    return {shape for shape, n in counts.items() if n >= _RUNNING_SHARE * len(pages)}
+    running: set[str] = set()
+    for _ in range(_RUNNING_DEPTH):
+        counts: dict[str, int] = {}
+        for page in pages:
+            lines = _without(page, running)
+            for shape in {_shape(lines[i]) for i in _edges(lines)}:
+                counts[shape] = counts.get(shape, 0) + 1
+        found = {shape for shape, n in counts.items() if n >= _RUNNING_SHARE * len(pages)}
+        if found <= running:
+            break
+        running |= found
+    return running
 
 
 def _without(page: str, running: set[str]) -> list[str]:
-    """The page's lines, without the running lines at its edges."""
+    """The page's lines, without the running lines at its edges (from the outside in)."""
     lines = page.split("\n")
-    edges = _edges(lines)
-    return [line for i, line in enumerate(lines) if not (i in edges and _shape(line) in running)]
+    while True:
+        edges = _edges(lines)
+        kept = [
+            line for i, line in enumerate(lines) if not (i in edges and _shape(line) in running)
+        ]
+        if len(kept) == len(lines):
+            return lines
+        lines = kept
 
 
 def _parse(

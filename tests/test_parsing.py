@@ -238,6 +238,31 @@ def test_a_running_header_or_footer_is_dropped_from_given_pages():
     assert "Maritime" in parse_pages(pages[:2])[0].sections[0].paragraphs[0]
 
 
+def test_running_lines_are_found_from_the_edges_inwards():
+    """A page printed by a browser: the report's header and footer (fixed on the page, so
+    last in its text layer), then the browser's date and address lines, four running lines
+    at the end of every page."""
+    pages = [
+        f"{title}\n{text}\nRIVERSIDE WATER UTILITY — ANNUAL REPORT 2022\n"
+        f"Riverside Water Utility · Confidential draft\n"
+        f"11/28/26, 4:36 PM Water report\nfile:///tmp/water.html {n}/3"
+        for n, (title, text) in enumerate(
+            [
+                ("LEAD PIPES REPLACED", "Crews replaced 1,200 lead pipes in the old town."),
+                ("NEW TREATMENT PLANT", "The plant opened in May and serves 40,000 homes."),
+                ("CUSTOMER BILLS", "Bills rose by 3 % to cover the plant's running costs."),
+            ],
+            start=1,
+        )
+    ]
+    parsed = parse_pages(pages, default_title="Water")
+    assert [[(s.title, s.paragraphs) for s in p.sections] for p in parsed] == [
+        [("LEAD PIPES REPLACED", ("Crews replaced 1,200 lead pipes in the old town.",))],
+        [("NEW TREATMENT PLANT", ("The plant opened in May and serves 40,000 homes.",))],
+        [("CUSTOMER BILLS", ("Bills rose by 3 % to cover the plant's running costs.",))],
+    ]
+
+
 def test_a_labelled_or_numbered_url_line_is_a_source():
     text = (
         "UNE OPÉRATION\n\nLe texte de l'article.\n\n"
