@@ -342,7 +342,13 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
                 i += 1
                 continue
             end = i
-            while end < len(block) and _is_caps(block[end]):
+            # A heading's lines run on until a short figure in capitals: "KEY FIGURES" over
+            # "4.2 MILLION" is a heading over a stat, not a heading that took the figure.
+            while (
+                end < len(block)
+                and _is_caps(block[end])
+                and not (end > i and _is_stat_label(block[end]))
+            ):
                 end += 1
             # Capitals that running text follows open an article, whatever precedes them.
             # Otherwise a block's capitals right after a figure caption it (infographics

@@ -315,6 +315,19 @@ def test_a_url_wrapped_after_a_hyphen_or_slash_is_joined_back():
     assert "after https://airport.example/ followed by prose." in second.sections[0].paragraphs[0]
 
 
+def test_a_heading_does_not_take_the_figure_in_capitals_under_it():
+    text = (
+        "HARBOR OPERATIONS IN 2023\n\nThe harbor handled more cargo than ever before.\n\n"
+        "KEY FIGURES\n4.2 MILLION\nTEU handled\n38 %\nfewer lost-time injuries\n\n"
+        "https://harbor.example/2023\n"
+    )
+    (page,) = parse_report(text)
+    assert [(s.title, s.paragraphs) for s in page.sections][1] == (
+        "KEY FIGURES",
+        ("4.2 MILLION TEU handled 38 % fewer lost-time injuries",),
+    )
+
+
 INFOGRAPHIC = """\
 OPÉRATIONS CONTRE LA TRAITE
 
