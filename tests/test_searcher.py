@@ -209,6 +209,14 @@ def test_duplicate_passages_are_collapsed(searcher):
         ("Where is Lyon?", "en"),
         # Every term is the report's, but "the" is not a word of it: not taken as French.
         ("the I-SOP initiative", "en"),
+        # Too short for langdetect (undetermined, or Spanish): each language's common words.
+        ("human trafficking", "en"),
+        ("Menschenhandel", "de"),
+        ("passeport volé", "fr"),
+        ("pesca ilegal", "es"),
+        ("combien de vaccins", "fr"),
+        ("caviar and coral seizures", "en"),
+        ("Was ist I-SOP?", "de"),
     ],
 )
 def test_query_language(searcher, query, lang):

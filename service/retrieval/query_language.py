@@ -11,12 +11,22 @@ included): "Was ist I-SOP?" is not taken as French, since "was" and "ist" are no
 words. When detection is unsure, the query takes the language whose passages hold more than
 half of its terms (and more than any other's); otherwise "und" rather than a guess. Over the
 257 distinct evaluation queries this changes no answer.
+
+Between the two, a query of fewer than eight words is asked of word frequencies (wordfreq's
+lists of each language's common words) before langdetect: "human trafficking", "Kokain
+Hamburg" or "passeport volé" are too short for langdetect (undetermined), and it read
+"combien de vaccins" and "caviar and coral seizures" as Spanish. Each language scores the sum
+of its frequencies (Zipf scale) of the query's words, and one that leads by a common word's
+worth (3) is the answer. Over the 378 evaluation queries 1 comes out wrong instead of 3; over
+23 short probes ("pesca ilegal", "Menschenhandel"), 3 instead of 19.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+
+import wordfreq
 
 from indexer.language import UNDETERMINED, detect_language
 from indexer.text import words
@@ -25,6 +35,12 @@ from service.retrieval.keyword import is_small_word, terms_of, words_of
 # Below this many words, a query whose words only one language's passages use is in that
 # language.
 SHORT_QUERY_WORDS = 5
+# Below this many words, word frequencies are asked before langdetect.
+_FREQUENCY_QUERY_WORDS = 8
+# How far ahead (Zipf units: a word 1,000 times more frequent) a language must be.
+_FREQUENCY_LEAD = 3.0
+# wordfreq's smallest lists: the words more frequent than one in a million, 3 MB a language.
+_WORDLIST = "small"
 
 
 class QueryLanguage:
@@ -50,19 +66,44 @@ class QueryLanguage:
             for lang in set(languages) - {UNDETERMINED}
         }
         self._detection = detection
+        # The languages wordfreq has lists for, by the code langdetect gives ("zh-cn": "zh").
+        listed = set(wordfreq.available_languages(_WORDLIST))
+        self._listed = {
+            code: base
+            for code in (detection or listed)
+            if (base := code if code in listed else code.split("-")[0]) in listed
+        }
 
     def of(self, query: str) -> str:
         """The language code of ``query``, or :data:`UNDETERMINED`."""
         found = words_of(query)
         terms = terms_of(found)
-        if terms and len(words(query)) < SHORT_QUERY_WORDS:
+        count = len(words(query))
+        if terms and count < SHORT_QUERY_WORDS:
             using = [lang for lang, v in self._vocabularies.items() if v.uses_all(found)]
             if len(using) == 1:
                 return using[0]
+        if count < _FREQUENCY_QUERY_WORDS and (frequent := self._by_word_frequency(query)):
+            return frequent
         detected = detect_language(query, UNDETERMINED, self._detection)
         if detected != UNDETERMINED or not terms:
             return detected
         return self._language_of_most(terms) or UNDETERMINED
+
+    def _by_word_frequency(self, query: str) -> str | None:
+        """The language whose common words the query's words are, when one clearly leads."""
+        lettered = [w for w in words(query) if any(c.isalpha() for c in w)]
+        if not lettered or len(self._listed) < 2:
+            return None
+        scores = sorted(
+            (
+                (sum(wordfreq.zipf_frequency(w, base, wordlist=_WORDLIST) for w in lettered), code)
+                for code, base in self._listed.items()
+            ),
+            reverse=True,
+        )
+        (best, code), (second, _) = scores[0], scores[1]
+        return code if best - second >= _FREQUENCY_LEAD else None
 
     def _language_of_most(self, terms: Sequence[str]) -> str | None:
         held = sorted(
