@@ -23,6 +23,7 @@ worth (3) is the answer. Over the 378 evaluation queries 1 comes out wrong inste
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,7 @@ class QueryLanguage:
             code: base
             for code in (detection or listed)
             if (base := code if code in listed else code.split("-")[0]) in listed
+            and _can_look_up(base)
         }
 
     def of(self, query: str) -> str:
@@ -137,3 +139,14 @@ class _Vocabulary:
             w in self.small_words if is_small_word(w) else set(terms_of([w])) <= self.terms
             for w in words
         )
+
+
+@functools.cache
+def _can_look_up(language: str) -> bool:
+    """Whether wordfreq can look words up in ``language`` here (its list read once): Chinese,
+    Japanese and Korean need tokenizers (jieba, MeCab) that are not installed."""
+    try:
+        wordfreq.zipf_frequency("a", language, wordlist=_WORDLIST)
+    except (ImportError, KeyError, ValueError):
+        return False
+    return True
