@@ -22,7 +22,7 @@ from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.passage_vectors import SENTENCE_MIN_WORDS
 from indexer.settings import Settings
-from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, word_count
+from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, sentence_spans, word_count
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, words_of
@@ -36,6 +36,8 @@ _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
 # How many document ids an unknown-document error lists.
 _LISTED_DOCUMENTS = 10
+# Most words a highlight shows: two sentence pieces of at most 40.
+_HIGHLIGHT_WORDS = 80
 # A lone surrogate (JSON "\ud800", or a command-line byte that is not UTF-8) is not Unicode
 # text: no tokenizer takes it and no JSON answer can carry it.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -317,9 +319,9 @@ class Searcher:
     def _highlight(
         self, passage: Passage, passage_id: int, sentence_row: int, vector: np.ndarray
     ) -> Highlight:
-        """The sentence at ``sentence_row`` and, of the sentences next to it in the passage,
-        the one closer to the query (the whole body for a passage without sentences: its
-        opening heading is not what matched).
+        """The sentence at ``sentence_row`` and the closer to the query of the sentences next
+        to it in the passage (:func:`_highlight_rows`; the whole body for a passage without
+        sentences: its opening heading is not what matched).
 
         Why two: the sentence that matches a question's wording often leads up to the
         answer, or follows it. Over the 318 evaluation queries, the first relevant passage's
@@ -331,11 +333,7 @@ class Searcher:
             return Highlight(passage.body, passage.body_start, len(passage.text))
         vectors, spans = self.index.sentences.of(passage_id)
         at = sentence_row - int(self.index.sentences.offsets[passage_id])  # within the passage
-        rows = [at]
-        neighbours = [row for row in (at - 1, at + 1) if 0 <= row < len(spans)]
-        if neighbours:
-            rows.append(neighbours[int(np.argmax(vectors[neighbours] @ vector))])
-        chosen = spans[rows]
+        chosen = spans[_highlight_rows(passage, spans, at, vectors @ vector)]
         start, stop = int(chosen[:, 0].min()), int(chosen[:, 1].max())
         start = _past_headings(passage, start, stop)
         best = (max(int(chosen[0, 0]), start), int(chosen[0, 1]))
@@ -367,6 +365,51 @@ class Searcher:
             if len(hits) == k:
                 break
         return hits
+
+
+def _highlight_rows(
+    passage: Passage, spans: np.ndarray, at: int, closeness: np.ndarray
+) -> list[int]:
+    """Which of the passage's sentence ``spans`` a highlight around ``at`` shows, ``at``
+    first; ``closeness`` is each one's cosine to the query.
+
+    Sentences over 40 words are cut into pieces for their vectors, but shown, a piece starts
+    or ends mid-sentence ("…pour démanteler une bande se livrant à la diffusion de
+    rançongiciels" without "et arrêter sept personnes"): 19 % of the top-5 highlights over
+    the 318 evaluation queries. So a highlight shows whole sentences where they fit in 80
+    words: ``at``'s whole sentence when ``at`` is a piece of one (else ``at`` and its closer
+    piece), or ``at`` and the whole of the closer neighbouring sentence (else the piece next
+    to ``at``). Cut highlights: 7.6 %; the first relevant passage's highlight holds the
+    answer for 276 of 314 found queries against 277.
+    """
+    ends = {passage.body_start + end for _, end in sentence_spans(passage.body)}
+
+    def sentence(row: int) -> list[int]:
+        first = last = row
+        while first > 0 and int(spans[first - 1][1]) not in ends:
+            first -= 1
+        while last < len(spans) - 1 and int(spans[last][1]) not in ends:
+            last += 1
+        return list(range(first, last + 1))
+
+    def fits(rows: list[int]) -> bool:
+        text = passage.text
+        return sum(word_count(text[spans[r][0] : spans[r][1]]) for r in rows) <= _HIGHLIGHT_WORDS
+
+    def closer(rows: list[int]) -> int:
+        return max(rows, key=lambda r: float(closeness[r]))
+
+    own = sentence(at)
+    if len(own) > 1:
+        if fits(own):
+            return [at, *(r for r in own if r != at)]
+        return [at, closer([r for r in (at - 1, at + 1) if r in own])]
+    neighbours = [r for r in (at - 1, at + 1) if 0 <= r < len(spans)]
+    if not neighbours:
+        return [at]
+    near = closer(neighbours)
+    whole = sentence(near)
+    return [at, *(whole if fits([at, *whole]) else [near])]
 
 
 def _past_headings(passage: Passage, start: int, stop: int) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from indexer.parsing import parse_report
 from indexer.passage import Passage
-from indexer.text import fold, strip_accents
+from indexer.text import fold, sentence_spans, strip_accents, word_count
 from service.retrieval.filters import SearchFilters
 from service.retrieval.keyword import KeywordIndex, analyse, words_of
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
@@ -262,8 +262,8 @@ def test_short_queries_take_the_language_of_the_passages_that_use_their_words(se
         )
 
     both = _relabelled(searcher, bilingual)
-    query = "trafic de drogue"
-    assert both.query_language(query) == "es"  # what langdetect says of these three words
+    # Both languages' passages use them: detection, by common words (langdetect: Spanish).
+    assert both.query_language("trafic de drogue") == "fr"
 
 
 def test_an_undetermined_passage_lends_its_words_to_every_language(searcher):
@@ -400,24 +400,47 @@ def test_a_passage_without_sentences_is_highlighted_whole_but_for_its_heading(se
 
 
 @pytest.mark.parametrize(
-    "query", ["Qui a été élu Président d'INTERPOL ?", "How many notices were issued?"]
+    "query",
+    [
+        "Qui a été élu Président d'INTERPOL ?",
+        "How many notices were issued?",
+        "Quicksand rançons",
+        "Trigger VI arrests",
+    ],
 )
-def test_highlight_is_the_best_sentence_and_its_closer_neighbour(searcher, query):
-    """The highlight runs over two sentences next to each other in the passage: the one
-    closest to the query and, of its neighbours, the closer one."""
+def test_highlight_is_the_best_sentence_and_its_closer_neighbour_in_whole_sentences(
+    searcher, query
+):
+    """The highlight runs over sentences next to each other in the passage: the one closest
+    to the query and, of its neighbours, the closer one, each whole where they fit in 80
+    words (sentences over 40 words are cut into pieces for their vectors only)."""
     vector = searcher.encoder.encode_queries([model_text(query)])[0]
     for hit in searcher.search(query, k=5).hits:
-        passage_id = searcher.index.passages.index(hit.passage)
-        vectors, spans = searcher.index.sentences.of(passage_id)
+        passage, highlight = hit.passage, hit.highlight
+        vectors, spans = searcher.index.sentences.of(searcher.index.passages.index(passage))
         if len(spans) < 2:
             continue
         closeness = vectors @ vector
         best = int(np.argmax(closeness))
-        neighbours = [n for n in (best - 1, best + 1) if 0 <= n < len(spans)]
-        other = max(neighbours, key=lambda n: closeness[n])
-        start, end = min(spans[best][0], spans[other][0]), max(spans[best][1], spans[other][1])
-        assert (hit.highlight.start, hit.highlight.end) == (start, end)
-        assert hit.highlight.text == hit.passage.text[start:end]
+        assert highlight.start <= spans[best][0] and spans[best][1] <= highlight.end
+        assert highlight.text == passage.text[highlight.start : highlight.end]
+        sentences = [
+            (passage.body_start + a, passage.body_start + b)
+            for a, b in sentence_spans(passage.body)
+        ]
+        # The sentences it is part of (a short one is joined to the next for its vector).
+        first = max(a for a, _ in sentences if a <= spans[best][0])
+        last = min(b for _, b in sentences if b >= spans[best][1])
+        whole = (first, last)
+        words = word_count(passage.text[whole[0] : whole[1]])
+        if words <= 80:  # its sentence is shown whole
+            assert highlight.start <= whole[0] or passage.text[whole[0] : highlight.start].isupper()
+            assert whole[1] <= highlight.end
+        if (spans[best][0], spans[best][1]) == whole:  # a sentence of its own: a neighbour too
+            neighbours = [n for n in (best - 1, best + 1) if 0 <= n < len(spans)]
+            other = max(neighbours, key=lambda n: closeness[n])
+            assert highlight.start <= spans[other][0] and spans[other][1] <= highlight.end
+        assert word_count(highlight.text) <= 80 + 10  # word_count reads "d’INTERPOL" as two
 
 
 def _opening_headings(passage: Passage) -> tuple[list[str], str]:
