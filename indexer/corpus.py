@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -66,6 +69,10 @@ class Document:
 
 def require_folder(folder: Path) -> None:
     """Raise CorpusError unless ``folder`` exists and is a folder."""
+    if folder.is_file():
+        raise CorpusError(
+            f"{folder} is a file: give the corpus folder that holds it (and the other reports)"
+        )
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
 
@@ -185,21 +192,46 @@ def _form_feed_pages(text: str) -> tuple[str, ...] | None:
 
 def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
     """The text layer of each page; a PDF without one (a scan) cannot be searched."""
-    try:
-        reader = PdfReader(io.BytesIO(raw))
-        pages = tuple(clean_text(page.extract_text()) for page in reader.pages)
-    except FileNotDecryptedError as exc:
-        raise CorpusError(
-            f"{path}: the PDF is encrypted with a password; add a decrypted copy"
-        ) from exc
-    except Exception as exc:  # pypdf raises many types (not only PdfReadError) on broken files
-        raise CorpusError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    with _pypdf_notes() as notes:
+        try:
+            reader = PdfReader(io.BytesIO(raw))
+            pages = tuple(clean_text(page.extract_text()) for page in reader.pages)
+        except FileNotDecryptedError as exc:
+            raise CorpusError(
+                f"{path}: the PDF is encrypted with a password; add a decrypted copy"
+            ) from exc
+        except Exception as exc:  # pypdf raises many types (not only PdfReadError)
+            found = f"; {notes[0]}" if notes else ""
+            raise CorpusError(
+                f"{path}: not a readable PDF ({type(exc).__name__}: {exc}{found})"
+            ) from exc
     if not any(page.strip() for page in pages):
         raise CorpusError(
             f"{path}: the PDF has no text layer (a scan?); add a PDF with text (after OCR) "
             "or a text export"
         )
     return pages
+
+
+@contextmanager
+def _pypdf_notes() -> Iterator[list[str]]:
+    """What pypdf logs while reading: the repairs it makes to a damaged file ("invalid pdf
+    header", "EOF marker not found"). Left to Python's last-resort handler they were printed
+    bare before the build's own error; kept instead, the first says why in that error."""
+    notes: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(record.getMessage())
+
+    logger, handler = logging.getLogger("pypdf"), Keep(logging.WARNING)
+    logger.addHandler(handler)
+    propagates, logger.propagate = logger.propagate, False
+    try:
+        yield notes
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagates
 
 
 def _parse_metadata(meta_path: Path, raw: bytes | None) -> DocumentMetadata:

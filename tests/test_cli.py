@@ -165,6 +165,11 @@ def test_build_with_missing_corpus_exits_non_zero(tmp_path):
     assert result.exit_code == 1
     assert "corpus folder not found" in result.output
     assert not (tmp_path / "i").exists()  # a mistyped corpus leaves no index root behind
+    (tmp_path / "r.txt").write_text("RAPPORT\n\nTexte.", "utf-8")
+    result = runner.invoke(
+        index_app, ["build", "--corpus", str(tmp_path / "r.txt"), "--out", str(tmp_path / "i")]
+    )
+    assert result.exit_code == 1 and "r.txt is a file: give the corpus folder" in result.output
     # Nor does a corpus that fails once the build holds its lock.
     (tmp_path / "empty").mkdir()
     result = runner.invoke(

@@ -119,12 +119,21 @@ def _not_a_pdf(path: Path) -> None:
         (_not_a_pdf, "not a readable PDF"),
     ],
 )
-def test_bad_pdf_is_a_corpus_error_naming_the_file(tmp_path, damage, message):
+def test_bad_pdf_is_a_corpus_error_naming_the_file(tmp_path, caplog, damage, message):
     path = write_pdf(tmp_path / "broken-report.pdf", [PAGE_ONE])
     damage(path)
     with pytest.raises(CorpusError, match=message) as error:
         load_corpus(tmp_path)
     assert "broken-report.pdf" in str(error.value)
+    # What pypdf notes while reading ("invalid pdf header") is not logged (printed bare by
+    # Python when nothing is set up to log) beside the error.
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+def test_a_damaged_pdf_error_says_what_pypdf_found(tmp_path):
+    _not_a_pdf(tmp_path / "r.pdf")
+    with pytest.raises(CorpusError, match="invalid pdf header"):
+        load_corpus(tmp_path)
 
 
 def test_two_files_for_one_document_id_are_refused(tmp_path):
