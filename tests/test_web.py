@@ -268,6 +268,14 @@ def test_page_fits_a_phone_screen(browser, base_url):
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0
+        # The answer shows on the first screen, not only its title: room is left under the
+        # highlight's start for five lines of it.
+        top, height, line = browser.execute_script(
+            "const mark = document.querySelector('#results mark');"
+            "return [mark.getBoundingClientRect().top, window.innerHeight,"
+            " parseFloat(getComputedStyle(mark).lineHeight)]"
+        )
+        assert top + 5 * line <= height, (top, height, line)
     finally:
         browser.set_window_size(1280, 900)
 
