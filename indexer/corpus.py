@@ -89,7 +89,11 @@ def ignored_files(folder: Path) -> list[str]:
 
 
 def load_corpus(folder: Path) -> list[Document]:
-    """All documents of ``folder``, sorted by id so builds are reproducible."""
+    """All documents of ``folder``, sorted by id so builds are reproducible.
+
+    Every problem found is reported at once (CorpusError, one line each), so that an
+    operator adding a batch of reports fixes them in one go rather than a rebuild each.
+    """
     require_folder(folder)
     # Hidden files are not the operator's reports: "._x.txt" that copying from a Mac leaves,
     # an editor's ".x.txt.swp" or a draft kept out of sight.
@@ -97,33 +101,45 @@ def load_corpus(folder: Path) -> list[Document]:
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     if not paths:
         raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
+    problems: list[str] = []
     # Ids that differ only in case are one file on a case-insensitive file system (a copy
     # of the corpus would lose one) and two documents here: refused like "x.txt" + "x.md".
     by_id: dict[str, Path] = {}
     for path in paths:
         if (twin := by_id.get(path.stem.casefold())) is not None:
-            raise CorpusError(
+            problems.append(
                 f"{twin.name} and {path.name} would both be document {path.stem!r}: "
                 "keep one of them"
             )
-        by_id[path.stem.casefold()] = path
+        by_id.setdefault(path.stem.casefold(), path)
     # Metadata goes with the report of its name whatever the case, as ids match.
     metadata: dict[str, Path] = {}
     for meta_path in (p for p in files if p.suffix.lower() == METADATA_SUFFIX):
         if (twin := metadata.get(meta_path.stem.casefold())) is not None:
-            raise CorpusError(
+            problems.append(
                 f"{twin.name} and {meta_path.name} are both metadata of {meta_path.stem!r}; "
                 "only one would apply: keep one of them"
             )
-        metadata[meta_path.stem.casefold()] = meta_path
+        metadata.setdefault(meta_path.stem.casefold(), meta_path)
     for key, meta_path in metadata.items():
         # Ignored, its title and language would silently not apply.
         if key not in by_id:
-            raise CorpusError(
+            problems.append(
                 f"{meta_path}: no report {meta_path.stem}.txt, .md or .pdf beside it; name a "
                 "metadata file like its report, or remove it"
             )
-    return [load_document(p, metadata.get(p.stem.casefold())) for p in paths]
+    documents = []
+    for path in paths:
+        try:
+            documents.append(load_document(path, metadata.get(path.stem.casefold())))
+        except CorpusError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise CorpusError(problems[0])
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise CorpusError(f"{len(problems)} problems in {folder}:\n{listed}")
+    return documents
 
 
 def load_document(path: Path, meta_path: Path | None = None) -> Document:

@@ -405,6 +405,24 @@ def test_an_empty_metadata_file_is_refused_rather_than_ignored(tmp_path):
         load_corpus(tmp_path)
 
 
+def test_every_problem_of_a_corpus_is_reported_at_once(tmp_path):
+    """An operator adding a batch of reports fixes them in one go, not a rebuild each."""
+    (tmp_path / "a.txt").write_bytes("RAPPORT".encode("utf-16"))
+    (tmp_path / "b.txt").write_text("texte", "utf-8")
+    (tmp_path / "b.json").write_text('{"title": 3}', "utf-8")
+    (tmp_path / "c.json").write_text('{"title": "C"}', "utf-8")
+    (tmp_path / "d.txt").write_text("un rapport sans problème", "utf-8")
+    with pytest.raises(CorpusError) as raised:
+        load_corpus(tmp_path)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"3 problems in {tmp_path}:"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        f"  - {tmp_path / 'c.json'}",
+        f"  - {tmp_path / 'a.txt'}",
+        f"  - {tmp_path / 'b.json'}",
+    ]
+
+
 def test_hidden_files_are_not_reports(tmp_path):
     """What copying from a Mac leaves ("._r.txt") or a hidden draft must not stop a build."""
     (tmp_path / "r.txt").write_text("texte", "utf-8")
