@@ -169,7 +169,9 @@ def publish(
     ``write`` fills an empty staging folder; if it raises, the staging folder is removed and
     ``current`` is untouched. Only a folder that ``write`` completed is renamed into
     ``versions/`` and then selected. Pruning keeps the ``keep`` newest versions that
-    ``refusal`` finds nothing against (default: all count).
+    ``refusal`` finds nothing against (default: all count), and the version that was current
+    until now: services still serve it until they reload, and after a rollback it can be
+    older than the ``keep`` newest (rolling back to it again must still work).
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / VERSIONS_DIR).mkdir(exist_ok=True)
@@ -190,8 +192,9 @@ def publish(
             if isinstance(exc, OSError | RuntimeError):
                 raise _cannot_write(root, exc) from exc
             raise
+        served = current_id(root)
         _point_current(root, version_id)
-        _prune(root, keep, refusal)
+        _prune(root, keep, refusal, spare=served)
     return version_id
 
 
@@ -241,8 +244,11 @@ def _previous_usable(root: Path, ids: list[str], refusal: Refusal | None) -> str
     )
 
 
-def _prune(root: Path, keep: int, refusal: Refusal | None = None) -> list[str]:
-    """Delete the versions ``refusal`` accepts but the current one and the ``keep`` newest.
+def _prune(
+    root: Path, keep: int, refusal: Refusal | None = None, spare: str | None = None
+) -> list[str]:
+    """Delete the versions ``refusal`` accepts but the current one, ``spare`` and the
+    ``keep`` newest.
 
     A version that cannot be served (damaged, or built with another model) neither counts
     nor is deleted: counted, it took the place of a good version and left nothing to roll
@@ -252,7 +258,9 @@ def _prune(root: Path, keep: int, refusal: Refusal | None = None) -> list[str]:
     if keep < 1:
         raise VersionError(f"keep must be at least 1, not {keep}")
     candidates = [v for v in list_versions(root) if refusal is None or refusal(v.path) is None]
-    doomed = [v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current]
+    doomed = [
+        v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current and v.id != spare
+    ]
     for version in doomed:
         # Renamed out of versions/ first, so a half-deleted folder is never listed or selected.
         trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")

@@ -76,14 +76,18 @@ def test_rollback_to_previous_and_to_a_named_version(tmp_path):
         versions.activate(tmp_path)
 
 
-def test_publishing_keeps_the_newest_versions(tmp_path):
+def test_publishing_keeps_the_newest_versions_and_the_one_served_until_now(tmp_path):
     ids = [versions.publish(tmp_path, _writer(str(i)), keep=10) for i in range(4)]
-    versions.activate(tmp_path, ids[0])  # a rollback: the newest are still kept, not it
+    # A rollback to the oldest: services serve it until they reload after the next build,
+    # and rolling back to it again must still work meanwhile.
+    versions.activate(tmp_path, ids[0])
     newest = versions.publish(tmp_path, _writer("4"), keep=2)
-    assert [v.id for v in versions.list_versions(tmp_path)] == [ids[3], newest]
+    assert [v.id for v in versions.list_versions(tmp_path)] == [ids[0], ids[3], newest]
     assert _current_text(tmp_path) == "4"
-    only = versions.publish(tmp_path, _writer("5"), keep=1)
-    assert [v.id for v in versions.list_versions(tmp_path)] == [only]
+    assert versions.activate(tmp_path, ids[0]) == ids[0]
+    versions.activate(tmp_path, newest)
+    last = versions.publish(tmp_path, _writer("5"), keep=1)
+    assert [v.id for v in versions.list_versions(tmp_path)] == [newest, last]
 
 
 def test_a_second_writer_is_refused_while_one_holds_the_root(tmp_path):
