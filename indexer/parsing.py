@@ -64,7 +64,9 @@ _MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()
 # hyphen or a slash: the rest of a slug ("scanners-" / "installed-in-terminal-b").
 _WRAPPED_URL_END = re.compile(r"^https?://\S+[-/]$")
 _URL_REST = re.compile(r"^([\w\-./%?=&#~+]+)(?:\s+(.*))?$")
-_URL_PUNCTUATION = re.compile(r"[-_/.%?=&#]")
+# After a slash, the rest of a path: letters and a separator ("2023/night-flights"), not a
+# bare figure ("1/12", "2023-2024"), an address ("www.unodc.org") or an abbreviation ("N.B.").
+_PATH_PIECE = re.compile(r"^(?!www\.)(?=.*[^\W\d_])(?=.*[-_/])[\w\-./%?=&#~+]+$")
 # A running header or footer opens or closes at least this share of a document's pages.
 _RUNNING_SHARE = 0.5
 _RUNNING_MIN_PAGES = 3
@@ -73,6 +75,9 @@ _ENDS_SENTENCE = re.compile(r"[.!?…:;»”\"]$")
 _ENDS_LOWERCASE_WORD = re.compile(r"[a-zà-öø-ÿ]$")
 _HYPHENATED_END = re.compile(r"(\w+)-$")
 _LEADING_WORD = re.compile(r"^\w+")
+# A line of a heading that ends in a word of three letters or fewer ("DE", "SES", "OF"),
+# which the next line continues.
+_ENDS_SHORT_WORD = re.compile(r"(?:^|\W)\w{1,3}$")
 _WORD_CHARS = re.compile(r"\w+")
 _CAPS_SHARE = 0.85
 # A figure with its label on one line ("216 arrestations", "4 000 migrants"), not a bare number
@@ -184,16 +189,22 @@ def _running_lines(pages: Sequence[str]) -> set[str]:
 
 
 def _without(page: str, running: set[str]) -> list[str]:
-    """The page's lines, without the running lines at its edges (from the outside in)."""
+    """The page's lines, without the running lines at its edges.
+
+    From each edge inwards, as long as the lines are running ones, up to two lines a round
+    of :func:`_running_lines`. A bare number (a page number's shape) only counts as the
+    outermost line: further in, it is a figure ("216", "2021" closing a stat block).
+    """
     lines = page.split("\n")
-    while True:
-        edges = _edges(lines)
-        kept = [
-            line for i, line in enumerate(lines) if not (i in edges and _shape(line) in running)
-        ]
-        if len(kept) == len(lines):
-            return lines
-        lines = kept
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    dropped: set[int] = set()
+    for side in (content, content[::-1]):
+        for depth, i in enumerate(side[: 2 * _RUNNING_DEPTH]):
+            shape = _shape(lines[i])
+            if shape not in running or (depth and not any(c.isalpha() for c in shape)):
+                break
+            dropped.add(i)
+    return [line for i, line in enumerate(lines) if i not in dropped]
 
 
 def _parse(
@@ -249,20 +260,25 @@ def _source_url(line: str) -> str:
 
 
 def _unwrap_urls(lines: list[str]) -> Iterable[str]:
-    """``lines`` with a URL's end, wrapped onto the next line, joined back to it. The end
+    """``lines`` with a URL's end, wrapped onto the next line(s), joined back to it. The end
     is a line of its own, or followed by the next source of a list (which stays a line):
-    anything else after a hyphen or a slash is text that happens to follow a URL."""
+    anything else after a hyphen or a slash is text that happens to follow a URL, and a
+    line that is a source itself ("- https://…" in a list) is never an end."""
     cut: str | None = None  # a source URL ending in a hyphen or a slash, maybe cut there
     for raw in lines:
         line = collapse_whitespace(raw)
         if cut is not None:
             rest = _URL_REST.match(line)
-            if rest and _ends_url(cut, rest.group(1), rest.group(2)):
-                yield cut + rest.group(1)
+            if rest and not _is_url(_source_url(line)) and _ends_url(cut, *rest.groups()):
+                joined, line = cut + rest.group(1), rest.group(2) or ""
                 cut = None
-                if not rest.group(2):
+                if not line and _WRAPPED_URL_END.match(joined):
+                    cut = joined  # wrapped more than once
                     continue
-                raw = line = rest.group(2)
+                yield joined
+                if not line:
+                    continue
+                raw = line
             else:
                 yield cut
                 cut = None
@@ -278,11 +294,11 @@ def _ends_url(cut: str, start: str, after: str | None) -> bool:
     """Whether a line opening with ``start`` (then ``after``) ends the URL ``cut``.
 
     After a hyphen any word does (a URL rarely ends in one); after a slash only a piece of
-    a path ("2023/night-flights"), not a word that happens to follow a site's address.
+    a path, not a word or a figure that happens to follow a site's address.
     """
     if after and not _is_url(_source_url(after)):
         return False
-    return cut.endswith("-") or bool(_URL_PUNCTUATION.search(start))
+    return cut.endswith("-") or bool(_PATH_PIECE.match(start))
 
 
 def _is_social_row(line: str) -> bool:
@@ -343,11 +359,16 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
                 continue
             end = i
             # A heading's lines run on until a short figure in capitals: "KEY FIGURES" over
-            # "4.2 MILLION" is a heading over a stat, not a heading that took the figure.
+            # "4.2 MILLION" is a heading over a stat, not a heading that took the figure;
+            # but "INTERPOL CÉLÈBRE SES" goes on with "100 ANS".
             while (
                 end < len(block)
                 and _is_caps(block[end])
-                and not (end > i and _is_stat_label(block[end]))
+                and not (
+                    end > i
+                    and _is_stat_label(block[end])
+                    and not _ENDS_SHORT_WORD.search(block[end - 1])
+                )
             ):
                 end += 1
             # Capitals that running text follows open an article, whatever precedes them.

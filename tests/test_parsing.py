@@ -238,6 +238,16 @@ def test_a_running_header_or_footer_is_dropped_from_given_pages():
     assert "Maritime" in parse_pages(pages[:2])[0].sections[0].paragraphs[0]
 
 
+def test_figures_closing_a_page_are_kept_under_its_page_number():
+    """Page numbers are running lines of a bare number's shape: only the outermost line
+    of a page can be one, not the figures of a stat block just above it."""
+    pages = ["Rapport annuel 2023\nSAISIES\n216\n2021\n45\n3"] + [
+        f"Rapport annuel 2023\nTEXTE DE LA PAGE {n}\nDu texte.\n{n}" for n in range(4, 7)
+    ]
+    (section,) = parse_pages(pages)[0].sections
+    assert section.paragraphs == ("SAISIES 216 2021 45",)
+
+
 def test_running_lines_are_found_from_the_edges_inwards():
     """A page printed by a browser: the report's header and footer (fixed on the page, so
     last in its text layer), then the browser's date and address lines, four running lines
@@ -313,6 +323,39 @@ def test_a_url_wrapped_after_a_hyphen_or_slash_is_joined_back():
     )
     # A URL in running text followed by words is left as it is.
     assert "after https://airport.example/ followed by prose." in second.sections[0].paragraphs[0]
+
+
+@pytest.mark.parametrize(
+    ("lines", "urls"),
+    [
+        # A list of sources whose URLs end in a slash: each item is a source of its own.
+        (["- https://www.interpol.int/", "- https://www.unodc.org/"], None),
+        (["[1] https://a.org/x/", "- https://b.org/y/", "- https://c.org/z"], None),
+        # Wrapped twice.
+        (["https://a.org/some-", "thing-", "else"], ["https://a.org/some-thing-else"]),
+    ],
+)
+def test_a_list_of_sources_or_a_url_wrapped_twice(lines, urls):
+    text = "A TITLE HERE\n\nText.\n\n" + "\n".join(lines) + "\n\nNEXT PAGE\n\nMore text.\n"
+    first, _ = parse_report(text)
+    assert list(first.urls) == (urls or [line.split(" ")[-1] for line in lines])
+
+
+@pytest.mark.parametrize("line", ["www.unodc.org", "1/12", "2023-2024", "N.B."])
+def test_a_line_after_a_url_ending_in_a_slash_stays_text_unless_it_is_a_path(line):
+    text = f"A TITLE HERE\n\nText.\n\nhttps://www.interpol.int/\n{line}\n\nMORE TEXT\n\nWords.\n"
+    pages = parse_report(text)
+    assert pages[0].urls == ("https://www.interpol.int/",)
+    assert any(line in p for page in pages for s in page.sections for p in s.paragraphs)
+
+
+def test_a_heading_line_ending_in_a_small_word_goes_on_with_the_figure_under_it():
+    text = (
+        "INTERPOL CÉLÈBRE SES\n100 ANS\nL'organisation a été créée en 1923 à Vienne et compte "
+        "aujourd'hui 195 pays membres.\n\nhttps://x.org/a\n"
+    )
+    (page,) = parse_report(text)
+    assert page.sections[0].title == "INTERPOL CÉLÈBRE SES 100 ANS"
 
 
 def test_a_heading_does_not_take_the_figure_in_capitals_under_it():
