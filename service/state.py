@@ -48,7 +48,8 @@ class ServiceState:
         self._make_engine = make_engine
         self._loader: Callable[[], Searcher] | None = None
         self._thread: threading.Thread | None = None
-        # Held for a whole reload; a second one is refused rather than queued (README).
+        # Held for a whole reload; a second one over HTTP is refused rather than queued, one
+        # for a signal waits its turn (``reload(wait=True)``; README).
         self._reloading = threading.Lock()
 
     def require_engine(self) -> SearchEngine:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from indexer.language import supported_languages
 from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.text import fold, sentence_spans, strip_accents, word_count
@@ -221,6 +222,19 @@ def test_duplicate_passages_are_collapsed(searcher):
 )
 def test_query_language(searcher, query, lang):
     assert searcher.query_language(query) == lang
+
+
+def test_word_frequencies_answer_in_langdetect_codes_and_only_for_languages_they_list():
+    from service.retrieval.query_language import QueryLanguage
+
+    passages = [["trafic", "de", "drogue"]]
+    nordic = QueryLanguage(passages, ["fr"], {"fr", "en", "no", "da"})
+    assert nordic.of("menneskehandel i Norge") == "no"  # wordfreq's list is "nb"
+    # With every language allowed, some have no list (Afrikaans, Welsh…): the vote would
+    # pick a neighbour of theirs, so langdetect alone decides, in its own codes.
+    anything = QueryLanguage(passages, ["fr"], ())
+    assert anything.of("nelegalna trgovina drogom") in supported_languages() | {"und"}
+    assert QueryLanguage(passages, ["fr"], {"fr", "en", "af"}).of("human trafficking") == "und"
 
 
 ENGLISH = (

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import wordfreq
 
-from indexer.language import UNDETERMINED, detect_language
+from indexer.language import UNDETERMINED, detect_language, supported_languages
 from indexer.text import words
 from service.retrieval.keyword import is_small_word, terms_of, words_of
 
@@ -42,6 +42,8 @@ _FREQUENCY_QUERY_WORDS = 8
 _FREQUENCY_LEAD = 3.0
 # wordfreq's smallest lists: the words more frequent than one in a million, 3 MB a language.
 _WORDLIST = "small"
+# wordfreq's codes where langdetect's differ ("zh-cn" and the like lose their region).
+_WORDFREQ_CODES = {"no": "nb", "tl": "fil", "hr": "sh"}
 
 
 class QueryLanguage:
@@ -67,14 +69,16 @@ class QueryLanguage:
             for lang in set(languages) - {UNDETERMINED}
         }
         self._detection = detection
-        # The languages wordfreq has lists for, by the code langdetect gives ("zh-cn": "zh").
+        # Each language detection chooses among, by the code langdetect gives, with the code
+        # of its wordfreq list. If one has no list that can be read here, the vote could only
+        # pick a neighbour of it (Danish for Norwegian): then langdetect alone decides.
         listed = set(wordfreq.available_languages(_WORDLIST))
-        self._listed = {
-            code: base
-            for code in (detection or listed)
-            if (base := code if code in listed else code.split("-")[0]) in listed
-            and _can_look_up(base)
+        lists = {
+            code: _WORDFREQ_CODES.get(code, code.split("-")[0])
+            for code in (detection or supported_languages())
         }
+        usable = all(base in listed and _can_look_up(base) for base in lists.values())
+        self._listed = lists if usable else {}
 
     def of(self, query: str) -> str:
         """The language code of ``query``, or :data:`UNDETERMINED`."""
