@@ -420,6 +420,7 @@ def test_a_passage_without_sentences_is_highlighted_whole_but_for_its_heading(se
         "How many notices were issued?",
         "Quicksand rançons",
         "Trigger VI arrests",
+        "human trafficking",
     ],
 )
 def test_highlight_is_the_best_sentence_and_its_closer_neighbour_in_whole_sentences(
@@ -436,7 +437,9 @@ def test_highlight_is_the_best_sentence_and_its_closer_neighbour_in_whole_senten
             continue
         closeness = vectors @ vector
         best = int(np.argmax(closeness))
-        assert highlight.start <= spans[best][0] and spans[best][1] <= highlight.end
+        skipped = passage.text[spans[best][0] : highlight.start]  # headings it starts under
+        assert all(line in passage.sections for line in skipped.split("\n")[:-1])
+        assert spans[best][1] <= highlight.end
         assert highlight.text == passage.text[highlight.start : highlight.end]
         sentences = [
             (passage.body_start + a, passage.body_start + b)
@@ -455,6 +458,11 @@ def test_highlight_is_the_best_sentence_and_its_closer_neighbour_in_whole_senten
             other = max(neighbours, key=lambda n: closeness[n])
             assert highlight.start <= spans[other][0] and spans[other][1] <= highlight.end
         assert word_count(highlight.text) <= 80 + 10  # word_count reads "d’INTERPOL" as two
+        # A sentence is left cut only where its whole would not fit.
+        ends = [b for _, b in sentences]
+        if highlight.end not in ends:
+            end = min(b for b in ends if b > highlight.end)
+            assert word_count(passage.text[highlight.start : end]) > 80, passage.id
 
 
 def _opening_headings(passage: Passage) -> tuple[list[str], str]:
