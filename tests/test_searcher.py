@@ -218,6 +218,9 @@ def test_duplicate_passages_are_collapsed(searcher):
         ("combien de vaccins", "fr"),
         ("caviar and coral seizures", "en"),
         ("Was ist I-SOP?", "de"),
+        # Words the report quotes ("Anti-Money Laundering"), yet common English.
+        ("money laundering", "en"),
+        ("policía", "es"),
     ],
 )
 def test_query_language(searcher, query, lang):
