@@ -464,7 +464,11 @@ def _past_headings(passage: Passage, start: int, stop: int) -> int:
     too took the answer out of three highlights.
     """
     text, cut = passage.text, start
-    while (end := text.find("\n", cut, stop)) >= 0 and text[cut:end] in passage.sections:
+    # A heading's lines as printed ("PROTECTING VULNERABLE" / "COMMUNITIES" / "3"): a title
+    # of the passage's sections, or a line without a lower-case letter.
+    while (end := text.find("\n", cut, stop)) >= 0 and (
+        text[cut:end] in passage.sections or not any(c.islower() for c in text[cut:end])
+    ):
         cut = end + 1
     line_end = text.find("\n", cut, stop)
     under = text[cut : stop if line_end < 0 else line_end]
