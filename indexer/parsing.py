@@ -129,6 +129,9 @@ class _Heading:
 @dataclass(frozen=True)
 class _Paragraph:
     text: str
+    # An infographic's caption under its figures ("TURQUESA III" / "Amérique du Sud"): the
+    # next group's figures must not run on from it, or they read as its own.
+    caption: bool = False
 
 
 def parse_report(text: str, default_title: str = "") -> list[Page]:
@@ -395,7 +398,8 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
             pending.append(block[i])
             i += 1
         if pending:
-            items.append(_Paragraph(_join_lines(pending, vocabulary)))
+            caption = after_figure and pending[0] == block[0] and _is_caps(block[0])
+            items.append(_Paragraph(_join_lines(pending, vocabulary), caption))
     return items
 
 
@@ -442,6 +446,7 @@ def _merge_continuations(items: list[_Heading | _Paragraph]) -> list[_Heading | 
         if (
             isinstance(item, _Paragraph)
             and isinstance(previous, _Paragraph)
+            and not previous.caption
             and _continues(previous.text, item.text)
         ):
             merged[-1] = _Paragraph(f"{previous.text} {item.text}")

@@ -401,7 +401,9 @@ def test_capitals_right_after_figures_caption_them_instead_of_opening_a_section(
     text = "\n".join(sections[0].paragraphs)
     assert text.index("216 arrestations") < text.index("OPÉRATION NORD")
     assert text.index("OPÉRATION NORD") < text.index("4 000 migrants")
-    assert any(p.startswith("OPÉRATION NORD Amérique du Sud") for p in sections[0].paragraphs)
+    # The caption stands on its own line: the next group's figures do not run on from it,
+    # where they would read as its own ("OPÉRATION NORD Amérique du Sud 4 000 migrants…").
+    assert "OPÉRATION NORD Amérique du Sud" in sections[0].paragraphs
 
 
 def test_a_caption_is_not_run_into_the_lower_case_line_after_it():
