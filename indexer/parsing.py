@@ -378,10 +378,20 @@ def _classify(blocks: list[list[str]], vocabulary: set[str]) -> list[_Heading | 
             # Otherwise a block's capitals right after a figure caption it (infographics
             # print their label under their numbers), and a short figure is a stat.
             before_prose = end > i and _is_prose(block[end:] or following)
+            # Inside a block (a PDF's text has no blank lines), after a finished sentence, or
+            # after a label ("channel depth") when a sentence starts under them: not capitals
+            # that a sentence runs through ("coordinated by / INTERPOL AND EUROPOL / with…").
             opens = (
                 (before_prose or not after_figure)
                 if i == 0
                 else bool(_ENDS_SENTENCE.search(block[i - 1]))
+                or (
+                    before_prose
+                    and end < len(block)
+                    and not block[end][:1].islower()
+                    and word_count(block[end]) >= _PROSE_MIN_WORDS
+                    and not _ENDS_SHORT_WORD.search(block[i - 1])
+                )
             )
             if (
                 end > i

@@ -349,6 +349,29 @@ def test_a_line_after_a_url_ending_in_a_slash_stays_text_unless_it_is_a_path(lin
     assert any(line in p for page in pages for s in page.sections for p in s.paragraphs)
 
 
+def test_a_heading_inside_a_block_opens_its_article_after_figures():
+    """A PDF's text has no blank lines: a heading after a key-figures block, with its
+    article's sentence under it, still opens a section; capitals a sentence runs through
+    do not."""
+    text = (
+        "HARBOUR REPORT 2023\n\nThe port grew again in the year under review.\n\n"
+        "KEY FIGURES\n4.2 MILLION\nTEU handled\n17.5 M\nchannel depth\n"
+        "DREDGING AND INFRASTRUCTURE WORKS\nDwell times fell by a third at peak hours after the "
+        "new cranes arrived.\nThe operation was coordinated by\nINTERPOL AND EUROPOL\nwith "
+        "support from twelve member countries.\n\nhttps://x.org/a\n"
+    )
+    (page,) = parse_report(text)
+    assert [(s.title, s.paragraphs[0]) for s in page.sections][1:] == [
+        ("KEY FIGURES", "4.2 MILLION TEU handled 17.5 M channel depth"),
+        (
+            "DREDGING AND INFRASTRUCTURE WORKS",
+            "Dwell times fell by a third at peak hours after "
+            "the new cranes arrived. The operation was coordinated by INTERPOL AND EUROPOL with "
+            "support from twelve member countries.",
+        ),
+    ]
+
+
 def test_a_heading_line_ending_in_a_small_word_goes_on_with_the_figure_under_it():
     text = (
         "INTERPOL CÉLÈBRE SES\n100 ANS\nL'organisation a été créée en 1923 à Vienne et compte "
