@@ -59,14 +59,20 @@ _LABELLED_URL = re.compile(
     rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
     r"<?(https?://[^\s<>]+)>?$"
 )
-_MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)$")
+# A Markdown link, its closing parenthesis on this line or, wrapped, on the next one.
+_MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)?$")
 # A URL too long for its line in a PDF goes on at the start of the next one, after a
 # hyphen or a slash: the rest of a slug ("scanners-" / "installed-in-terminal-b").
 _WRAPPED_URL_END = re.compile(r"^https?://\S+[-/]$")
-_URL_REST = re.compile(r"^([\w\-./%?=&#~+]+)(?:\s+(.*))?$")
-# After a slash, the rest of a path: letters and a separator ("2023/night-flights"), not a
-# bare figure ("1/12", "2023-2024"), an address ("www.unodc.org") or an abbreviation ("N.B.").
-_PATH_PIECE = re.compile(r"^(?!www\.)(?=.*[^\W\d_])(?=.*[-_/])[\w\-./%?=&#~+]+$")
+# The rest of a wrapped URL, with the ">" or ")" that closes a link written "<…>" or "[…](…)".
+_URL_REST = re.compile(r"^([\w\-./%?=&#~+]+)[>)]?(?:\s+(.*))?$")
+# After a slash, the rest of a path: letters and a separator ("2023/night-flights"), a file
+# ("full-report.pdf", "index.html") or a query ("?q=…"); not a bare figure ("1/12",
+# "2023-2024"), an address ("www.unodc.org") or an abbreviation ("N.B.").
+_PATH_PIECE = re.compile(
+    r"^(?!www\.)(?:(?=.*[^\W\d_])(?=.*[-_/])[\w\-./%?=&#~+]+"
+    r"|[\w\-]+\.(?:pdf|html?|php|aspx?|jsp)|[?#][\w\-./%?=&#~+]+)$"
+)
 # A running header or footer opens or closes at least this share of a document's pages.
 _RUNNING_SHARE = 0.5
 _RUNNING_MIN_PAGES = 3

@@ -333,6 +333,19 @@ def test_a_url_wrapped_after_a_hyphen_or_slash_is_joined_back():
         (["[1] https://a.org/x/", "- https://b.org/y/", "- https://c.org/z"], None),
         # Wrapped twice.
         (["https://a.org/some-", "thing-", "else"], ["https://a.org/some-thing-else"]),
+        # Links in angle brackets or Markdown, wrapped: the closing mark ends the URL.
+        (
+            ["* <https://ports.example/annual/northern-ports/", "2023/full-report.pdf>"],
+            ["https://ports.example/annual/northern-ports/2023/full-report.pdf"],
+        ),
+        (["<https://x.example/annual-", "report-2023>"], ["https://x.example/annual-report-2023"]),
+        (
+            ["[Report](https://x.example/annual-", "report-2023)"],
+            ["https://x.example/annual-report-2023"],
+        ),
+        # After a slash: a file or a query string.
+        (["https://x.example/reports/", "report.pdf"], ["https://x.example/reports/report.pdf"]),
+        (["https://x.example/reports/", "?q=ports"], ["https://x.example/reports/?q=ports"]),
     ],
 )
 def test_a_list_of_sources_or_a_url_wrapped_twice(lines, urls):
