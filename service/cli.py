@@ -157,17 +157,39 @@ def mcp_command(index: IndexOption = None) -> None:
     run_stdio(searcher, settings)
 
 
+def _digits(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
+    """A parser of a whole number written in digits, within ``minimum``..``maximum``, as the
+    HTTP API reads it: Python's int() reads "0_5" as 5 and "+5" or " 5" as 5."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, int):
+            return value
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+            raise typer.BadParameter(f"{value!r} is not a whole number written in digits")
+        number = int(value)
+        if number < minimum or (maximum is not None and number > maximum):
+            upper = f" to {maximum}" if maximum is not None else " or more"
+            raise typer.BadParameter(f"{number} is not in the range {minimum}{upper}")
+        return number
+
+    return parse
+
+
 @app.command()
 def query(
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The question or keywords.")],
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Passages.")] = 5,
+    k: Annotated[int, typer.Option("-k", "--k", parser=_digits(1, MAX_K), help="Passages.")] = 5,
     lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
     document: Annotated[str | None, typer.Option(help="Only this document.")] = None,
     section: Annotated[
         str | None, typer.Option(help="Only passages from a section whose title contains this.")
     ] = None,
-    page_min: Annotated[int | None, typer.Option(min=1, help="First page to search.")] = None,
-    page_max: Annotated[int | None, typer.Option(min=1, help="Last page to search.")] = None,
+    page_min: Annotated[
+        int | None, typer.Option(parser=_digits(1), help="First page to search.")
+    ] = None,
+    page_max: Annotated[
+        int | None, typer.Option(parser=_digits(1), help="Last page to search.")
+    ] = None,
     mode: Annotated[Mode, typer.Option(help="Ranking evidence.")] = Mode.HYBRID,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
@@ -219,7 +241,9 @@ def eval_command(
     queries: Annotated[
         Path, typer.Argument(metavar="QUERIES", help="JSONL query file (id, lang, query, answers).")
     ],
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K, help="Results per query.")] = 10,
+    k: Annotated[
+        int, typer.Option("-k", "--k", parser=_digits(1, MAX_K), help="Results per query.")
+    ] = 10,
     mode: Annotated[
         list[Mode] | None, typer.Option(help="Mode(s) to evaluate (default: all, side by side).")
     ] = None,

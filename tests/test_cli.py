@@ -69,6 +69,18 @@ def test_an_empty_result_says_so():
     assert "no passage matches with these filters" in result.output
 
 
+@pytest.mark.parametrize(
+    "options",
+    [["-k", "+5"], ["-k", " 5"], ["-k", "0_5"], ["-k", "5.0"], ["-k", "0"], ["--page-min", "+2"]],
+)
+def test_numbers_are_digits_as_the_api_reads_them(options):
+    """Python's int() reads "+5", " 5" and "0_5" as 5; the HTTP API refuses them."""
+    result = runner.invoke(search_app, ["query", "trafic", *options, "--index", "/nowhere"])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.replace("│", " ").split())  # as typer boxes and wraps it
+    assert "whole number written in digits" in said or "not in the range" in said, said
+
+
 def test_blank_query_exits_non_zero():
     result = runner.invoke(search_app, ["query", "   "])
     assert result.exit_code == 1
