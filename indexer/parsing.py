@@ -30,9 +30,10 @@ What the extracted text looks like, and what this module does about it:
   (page furniture next to icons) are dropped.
 - Infographics print a figure group's caption under its figures ("… 216 arrestations" then
   "TURQUESA III" and its region): capitals that open a block right after a figure line are
-  that caption, kept in the text after its figures, not a heading that would give the next
-  group's figures its name. Both figure rules give way to running text: capitals that a
-  finished sentence follows open an article ("2 OPERATIONS", or a heading after a key-figures
+  that caption, not a heading that would give the next group's figures its name, and it is
+  moved above a group of figures it captions, on a line of its own (:func:`_captions_first`).
+  Both figure rules give way to running text: capitals that a finished sentence follows open
+  an article ("2 OPERATIONS", or a heading after a key-figures
   block), as a review of other layouts showed.
 
 Not handled: the reading order of multi-column infographics where labels and numbers come
@@ -225,7 +226,7 @@ def _parse(
     seen_paragraphs: set[str] = set()
     last_heading = ""
     for number, (blocks, urls) in enumerate(parts, start=1):
-        items = _merge_continuations(_classify(blocks, vocabulary))
+        items = _captions_first(_merge_continuations(_classify(blocks, vocabulary)))
         items = _drop_repeats(items, seen_paragraphs)
         headings = [item.text for item in items if isinstance(item, _Heading)]
         sections = _sections(items, _intro_title(headings, last_heading, default_title))
@@ -469,6 +470,36 @@ def _merge_continuations(items: list[_Heading | _Paragraph]) -> list[_Heading | 
         else:
             merged.append(item)
     return merged
+
+
+# A figure, its digit groups included ("10 000", "68,9", "216").
+_FIGURE = re.compile(r"\d(?:[\d .,]*\d)?")
+
+
+def _captions_first(items: list[_Heading | _Paragraph]) -> list[_Heading | _Paragraph]:
+    """Each infographic caption moved above the figures it captions (printed under them).
+
+    Read in the printed order, "… 216 arrestations / TURQUESA III / 4 000 migrants … 286
+    arrestations / LIBERTERRA" puts each operation's name next to the next operation's
+    figures: a reader (and a highlight) took Liberterra's 286 arrests for Turquesa III's.
+    Only over a group of figures: a caption under a single figure line names a whole stat
+    block ("OPÉRATION LIONFISH – AFRIQUE ET MOYEN-ORIENT" under "214 comprimés").
+    """
+    ordered: list[_Heading | _Paragraph] = []
+    for item in items:
+        previous = ordered[-1] if ordered else None
+        if (
+            isinstance(item, _Paragraph)
+            and item.caption
+            and isinstance(previous, _Paragraph)
+            and not previous.caption
+            and _is_figure_item(previous.text)
+            and len(_FIGURE.findall(previous.text)) >= 2
+        ):
+            ordered.insert(len(ordered) - 1, item)
+        else:
+            ordered.append(item)
+    return ordered
 
 
 def _continues(previous: str, following: str) -> bool:

@@ -434,12 +434,14 @@ def test_capitals_right_after_figures_caption_them_instead_of_opening_a_section(
     sections = parse_report(INFOGRAPHIC)[0].sections
     # One section: the first caption must not name the second group's figures.
     assert [s.title for s in sections] == ["OPÉRATIONS CONTRE LA TRAITE"]
-    text = "\n".join(sections[0].paragraphs)
-    assert text.index("216 arrestations") < text.index("OPÉRATION NORD")
-    assert text.index("OPÉRATION NORD") < text.index("4 000 migrants")
-    # The caption stands on its own line: the next group's figures do not run on from it,
-    # where they would read as its own ("OPÉRATION NORD Amérique du Sud 4 000 migrants…").
-    assert "OPÉRATION NORD Amérique du Sud" in sections[0].paragraphs
+    # Each caption stands on its own line above the figures it captions (printed under
+    # them): read in the printed order, each name came before the next group's figures.
+    assert sections[0].paragraphs[1:] == (
+        "OPÉRATION NORD Amérique du Sud",
+        "10 000 migrants détectés 216 arrestations",
+        "OPÉRATION SUD Afrique, Europe",
+        "4 000 migrants détectés 286 arrestations",
+    )
 
 
 def test_a_caption_is_not_run_into_the_lower_case_line_after_it():
