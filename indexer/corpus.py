@@ -108,8 +108,7 @@ def load_corpus(folder: Path) -> list[Document]:
     for path in paths:
         if (twin := by_id.get(path.stem.casefold())) is not None:
             problems.append(
-                f"{twin.name} and {path.name} would both be document {path.stem!r}: "
-                "keep one of them"
+                f"{twin} and {path.name} would both be document {path.stem!r}: keep one of them"
             )
         by_id.setdefault(path.stem.casefold(), path)
     # Metadata goes with the report of its name whatever the case, as ids match.
@@ -117,7 +116,7 @@ def load_corpus(folder: Path) -> list[Document]:
     for meta_path in (p for p in files if p.suffix.lower() == METADATA_SUFFIX):
         if (twin := metadata.get(meta_path.stem.casefold())) is not None:
             problems.append(
-                f"{twin.name} and {meta_path.name} are both metadata of {meta_path.stem!r}; "
+                f"{twin} and {meta_path.name} are both metadata of {meta_path.stem!r}; "
                 "only one would apply: keep one of them"
             )
         metadata.setdefault(meta_path.stem.casefold(), meta_path)

@@ -412,14 +412,17 @@ def test_every_problem_of_a_corpus_is_reported_at_once(tmp_path):
     (tmp_path / "b.json").write_text('{"title": 3}', "utf-8")
     (tmp_path / "c.json").write_text('{"title": "C"}', "utf-8")
     (tmp_path / "d.txt").write_text("un rapport sans problème", "utf-8")
+    (tmp_path / "D.md").write_text("le même rapport", "utf-8")
     with pytest.raises(CorpusError) as raised:
         load_corpus(tmp_path)
     lines = str(raised.value).splitlines()
-    assert lines[0] == f"3 problems in {tmp_path}:"
-    assert [line.split(":")[0] for line in lines[1:]] == [
-        f"  - {tmp_path / 'c.json'}",
-        f"  - {tmp_path / 'a.txt'}",
-        f"  - {tmp_path / 'b.json'}",
+    assert lines[0] == f"4 problems in {tmp_path}:"
+    # Each names its file by its path, as the build read it.
+    assert [line.split(" ")[3] for line in lines[1:]] == [
+        f"{tmp_path / 'D.md'}",
+        f"{tmp_path / 'c.json'}:",
+        f"{tmp_path / 'a.txt'}:",
+        f"{tmp_path / 'b.json'}:",
     ]
 
 
