@@ -292,8 +292,8 @@ def _unwrap_urls(lines: list[str]) -> Iterable[str]:
             else:
                 yield cut
                 cut = None
-        if _WRAPPED_URL_END.match(_source_url(line)):
-            cut = _source_url(line)
+        if _WRAPPED_URL_END.match(source := _source_url(line)):
+            cut = source
             continue
         yield raw
     if cut is not None:

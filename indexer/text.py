@@ -87,6 +87,13 @@ def fold(text: str) -> str:
     return collapse_whitespace(strip_accents(text.translate(APOSTROPHES)).casefold())
 
 
+def written_in_digits(text: str) -> bool:
+    """Whether ``text`` is a whole number as people write one in a URL or a command line:
+    ASCII digits only. Python's int() is laxer: it reads "5_0" as 50 and "+5", " 5" or
+    "٥" as 5."""
+    return text.isascii() and text.isdigit()
+
+
 def words(text: str) -> list[str]:
     """Word tokens (hyphenated and apostrophe words kept whole)."""
     return _WORD.findall(text)

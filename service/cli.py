@@ -20,6 +20,7 @@ from indexer.embedding.onnx_export import OnnxExportError, export_onnx
 from indexer.embedding.provision import ModelProvisionError
 from indexer.language import language_label
 from indexer.settings import Settings, get_settings
+from indexer.text import written_in_digits
 from service.evaluation import EvalFileError, evaluate, format_table, load_queries
 from service.logging_setup import log_config
 from service.query_encoder import QueryBackend
@@ -158,13 +159,13 @@ def mcp_command(index: IndexOption = None) -> None:
 
 
 def _digits(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
-    """A parser of a whole number written in digits, within ``minimum``..``maximum``, as the
-    HTTP API reads it: Python's int() reads "0_5" as 5 and "+5" or " 5" as 5."""
+    """A parser of a whole number written in digits (:func:`indexer.text.written_in_digits`),
+    within ``minimum``..``maximum``, as the HTTP API reads it."""
 
     def parse(value: Any) -> int:
         if isinstance(value, int):
             return value
-        if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        if not (isinstance(value, str) and written_in_digits(value)):
             raise typer.BadParameter(f"{value!r} is not a whole number written in digits")
         number = int(value)
         if number < minimum or (maximum is not None and number > maximum):

@@ -20,7 +20,7 @@ from indexer.embedding.model import resolve_model
 from indexer.language import supported_languages
 from indexer.messages import quoted
 from indexer.passage import Passage
-from indexer.passage_vectors import SENTENCE_MIN_WORDS
+from indexer.passage_vectors import SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS
 from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, sentence_spans, word_count
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
@@ -36,8 +36,8 @@ _CAPITALS_SHARE = 0.8
 _CAPITALS_MIN_LETTERS = 8
 # How many document ids an unknown-document error lists.
 _LISTED_DOCUMENTS = 10
-# Most words a highlight shows: two sentence pieces of at most 40.
-_HIGHLIGHT_WORDS = 80
+# Most words a highlight shows: two sentence pieces of at most SENTENCE_MAX_WORDS.
+_HIGHLIGHT_WORDS = 2 * SENTENCE_MAX_WORDS
 # A lone surrogate (JSON "\ud800", or a command-line byte that is not UTF-8) is not Unicode
 # text: no tokenizer takes it and no JSON answer can carry it.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")

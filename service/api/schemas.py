@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
+from indexer.text import written_in_digits
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
 from service.responses import PassageOut
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
@@ -49,8 +50,8 @@ class SearchOptions(BaseModel):
 
 
 def url_digits(value: object) -> object:
-    """A number in a URL is digits: Python's int() reads "5_0" as 50, "+5" or " 5" as 5."""
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+    """A number in a URL is digits (:func:`indexer.text.written_in_digits`)."""
+    if isinstance(value, str) and not written_in_digits(value):
         raise PydanticCustomError(
             "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
         )

@@ -86,8 +86,9 @@ class QueryLanguage:
         """The language code of ``query``, or :data:`UNDETERMINED`."""
         found = words_of(query)
         terms = terms_of(found)
-        count = len(words(query))
-        if count < _FREQUENCY_QUERY_WORDS and (frequent := self._by_word_frequency(query)):
+        typed = words(query)
+        count = len(typed)
+        if count < _FREQUENCY_QUERY_WORDS and (frequent := self._by_word_frequency(typed)):
             return frequent
         if terms and count < SHORT_QUERY_WORDS:
             using = [lang for lang, v in self._vocabularies.items() if v.uses_all(found)]
@@ -98,9 +99,10 @@ class QueryLanguage:
             return detected
         return self._language_of_most(terms) or UNDETERMINED
 
-    def _by_word_frequency(self, query: str) -> str | None:
-        """The language whose common words the query's words are, when one clearly leads."""
-        lettered = [w for w in words(query) if any(c.isalpha() for c in w)]
+    def _by_word_frequency(self, typed: Sequence[str]) -> str | None:
+        """The language whose common words the query's ``typed`` words are, when one clearly
+        leads."""
+        lettered = [w for w in typed if any(c.isalpha() for c in w)]
         if not lettered or len(self._listed) < 2:
             return None
         scores = sorted(
