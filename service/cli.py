@@ -21,7 +21,14 @@ from indexer.embedding.provision import ModelProvisionError
 from indexer.language import language_label
 from indexer.settings import Settings, get_settings
 from indexer.text import written_in_digits
-from service.evaluation import EvalFileError, evaluate, format_table, load_queries
+from service.evaluation import (
+    EvalFileError,
+    compare,
+    evaluate,
+    format_comparisons,
+    format_table,
+    load_queries,
+)
 from service.logging_setup import log_config
 from service.query_encoder import QueryBackend
 from service.retrieval.filters import SearchFilters
@@ -251,19 +258,31 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
-    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language."""
+    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language, and
+    hybrid against each other mode query by query."""
     try:
         loaded = load_queries(queries)
     except EvalFileError as exc:
         raise fail(exc) from exc
     searcher = _open(get_settings(), index)
     results = {m.value: evaluate(loaded, _retriever(searcher, k, m)) for m in (mode or list(Mode))}
+    # Hybrid is the default: how it does against each mode alone is the comparison that matters.
+    against = {
+        other: {g: compare(results[Mode.HYBRID][g], m) for g, m in by_group.items()}
+        for other, by_group in results.items()
+        if Mode.HYBRID in results and other != Mode.HYBRID
+    }
     if as_json:
-        typer.echo(
-            json.dumps(
-                {m: {g: vars(x) for g, x in by_group.items()} for m, by_group in results.items()},
-                indent=2,
-            )
-        )
+        report = {
+            "modes": {
+                m: {g: vars(x) for g, x in by_group.items()} for m, by_group in results.items()
+            },
+            "hybrid_against": {
+                m: {g: vars(c) for g, c in by_group.items()} for m, by_group in against.items()
+            },
+        }
+        typer.echo(json.dumps(report, indent=2))
     else:
         typer.echo(format_table(results))
+        if against:
+            typer.echo("\n" + format_comparisons(against, Mode.HYBRID))

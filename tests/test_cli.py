@@ -102,7 +102,9 @@ def test_eval_prints_metrics_per_language(tmp_path):
     queries.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
     result = runner.invoke(search_app, ["eval", str(queries), "--json", "--mode", "hybrid"])
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.stdout)["hybrid"]
+    report = json.loads(result.stdout)
+    assert report["hybrid_against"] == {}  # no other mode was asked for
+    metrics = report["modes"]["hybrid"]
     assert set(metrics) == {"all", "en", "fr"}
     assert metrics["fr"]["recall_at_5"] == 1.0
     assert metrics["fr"]["url_at_hit"] == 1.0
@@ -113,8 +115,15 @@ def test_eval_prints_metrics_per_language(tmp_path):
 def test_eval_on_dev_set_meets_the_bar():
     result = runner.invoke(search_app, ["eval", str(DEV), "--json"])
     assert result.exit_code == 0, result.output
-    by_mode = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    by_mode = report["modes"]
     assert set(by_mode) == {"dense", "keyword", "hybrid"}
+    assert set(report["hybrid_against"]) == {"dense", "keyword"}
+    against_keyword = report["hybrid_against"]["keyword"]["all"]
+    assert against_keyword["mrr_gain"] == pytest.approx(
+        by_mode["hybrid"]["all"]["mrr_at_10"] - by_mode["keyword"]["all"]["mrr_at_10"]
+    )
+    assert against_keyword["low"] <= against_keyword["mrr_gain"] <= against_keyword["high"]
     overall = by_mode["hybrid"]["all"]
     assert overall["recall_at_5"] >= 0.90
     assert overall["url_at_hit"] >= 0.80
@@ -131,6 +140,8 @@ def test_eval_table_compares_modes(tmp_path):
     assert result.exit_code == 0, result.output
     for mode in ("dense", "keyword", "hybrid"):
         assert f"| all | {mode} | 1 |" in result.stdout
+    assert "| group | hybrid against | queries | MRR@10 gain |" in result.stdout
+    assert "| fr | keyword | 1 |" in result.stdout
 
 
 def test_eval_bad_file_exits_non_zero(tmp_path):

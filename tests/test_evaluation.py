@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.passage import Passage
-from service.evaluation import EvalQuery, evaluate
+from service.evaluation import EvalFileError, EvalQuery, compare, evaluate, load_queries
 from service.searcher import Highlight, SearchHit
 
 
@@ -55,6 +55,8 @@ def test_recall_mrr_and_url_at_hit_on_known_ranks():
     assert metrics["en"].mrr_at_10 == pytest.approx((1 + 1 / 3) / 2)
     assert (metrics["fr"].recall_at_5, metrics["fr"].mrr_at_10) == (0.0, 0.0)
     assert metrics["fr"].url_at_hit is None
+    assert overall.ranks == {"a": 1, "b": 3, "c": None}
+    assert metrics["fr"].ranks == {"c": None}
 
 
 def test_highlight_at_hit_counts_the_first_relevant_hits_highlight():
@@ -72,3 +74,41 @@ def test_highlight_at_hit_counts_the_first_relevant_hits_highlight():
 
     overall = evaluate(QUERIES, hits)["all"]
     assert overall.highlight_at_hit == 0.5  # of the two found queries
+
+
+def _ranked(ranks: dict[str, int]) -> list[Passage]:
+    """A retriever putting the answer at ``ranks[query]`` (0-based; 11 is out of the top 10)."""
+
+    def retrieve(query: str) -> list[Passage]:
+        ranked = FILLER[:]
+        ranked.insert(ranks[query], ANSWER)
+        return ranked
+
+    return retrieve
+
+
+def test_compare_counts_queries_each_way_and_brackets_the_gain():
+    first = evaluate(QUERIES, _ranked({"who": 0, "vote": 0, "qui": 11}))["all"]
+    second = evaluate(QUERIES, _ranked({"who": 1, "vote": 0, "qui": 0}))["all"]
+    c = compare(first, second)
+    # Per query: +1/2 (first against second), 0, -1.
+    assert (c.queries, c.better, c.worse) == (3, 1, 1)
+    assert c.mrr_gain == pytest.approx((0.5 - 1) / 3)
+    assert -1 <= c.low < c.mrr_gain < c.high <= 0.5
+    assert compare(first, second) == c  # seeded: the same ranks, the same interval
+    same = compare(first, first)
+    assert (same.mrr_gain, same.low, same.high, same.better, same.worse) == (0, 0, 0, 0, 0)
+
+
+def test_compare_refuses_evaluations_of_different_queries():
+    both = evaluate(QUERIES, _passages)
+    with pytest.raises(ValueError, match="not over the same queries"):
+        compare(both["en"], both["fr"])
+
+
+def test_a_query_file_repeating_an_id_is_refused_with_both_lines(tmp_path):
+    path = tmp_path / "q.jsonl"
+    line = '{"id": "%s", "lang": "fr", "query": "Qui ?", "answers": ["a"]}'
+    path.write_text("\n".join([line % "x", line % "y", "", line % "x"]), "utf-8")
+    with pytest.raises(EvalFileError, match=r"q.jsonl:4: id 'x' is already the id of line 1"):
+        load_queries(path)
