@@ -159,9 +159,18 @@ def mcp_command(index: IndexOption = None) -> None:
     from service.mcp_server import run_stdio
 
     settings = get_settings()
-    # stdout carries the MCP protocol alone: anything printed while loading goes to stderr.
+    # stdout carries the MCP protocol alone: anything printed while loading goes to stderr,
+    # where a host's log also shows when the server is ready (the first start converts the
+    # model, which takes about a minute: `report-index provision` does it ahead).
+    typer.echo("report-search mcp: loading the model and the index…", err=True)
     with contextlib.redirect_stdout(sys.stderr):
         searcher = _open(settings, index)
+    manifest = searcher.index.manifest
+    typer.echo(
+        f"report-search mcp: ready, {len(searcher.index.passages)} passages of "
+        f"{len(manifest.documents)} report(s), index {searcher.index.version}; MCP on stdio",
+        err=True,
+    )
     run_stdio(searcher, settings)
 
 
@@ -224,7 +233,8 @@ def query(
         return
     typer.echo(f"query language: {language_label(result.query_lang)} · {result.took_ms:.0f} ms")
     if not result.hits:
-        typer.echo("no passage matches" + ("" if filters.is_empty() else " with these filters"))
+        narrowed = "" if filters.is_empty() else f" with {filters.describe()}"
+        typer.echo(f"no passage matches{narrowed}")
     for hit in result.hits:
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)

@@ -28,6 +28,8 @@ from service.searcher import SearchHit
 # the block is no longer a short piece of evidence.
 MIN_CONTEXT_CHARS = 200
 MAX_CONTEXT_CHARS = 20_000
+# Unless a caller asks otherwise: about three whole passages, or more of them cut to what matched.
+DEFAULT_CONTEXT_CHARS = 4000
 SEPARATOR = "\n\n"
 ELLIPSIS = "…"
 # A highlight longer than the space left is quoted up to a word, if at least this many fit.

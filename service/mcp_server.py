@@ -1,9 +1,9 @@
 """The search as an MCP server, so chat assistants (Claude Desktop, IDEs…) can call it.
 
 Built with the official ``mcp`` SDK. Tools: ``search_report`` (ranked passages with section,
-page and source URLs, as text for the model and as structured content for programs; the
-filters and the character budget of the HTTP API) and ``get_passage``. Resources: the list
-of indexed documents and each document's text.
+page and source URLs, within a character budget: as text for the model and, as structured
+content for programs, the ``POST /context`` response; the filters of the HTTP API) and
+``get_passage``. Resources: the list of indexed documents and each document's text.
 
 Two transports share one server definition: stdio (``report-search mcp``, one process per
 client, see :func:`run_stdio`) and streamable HTTP, mounted at ``/mcp`` by the FastAPI app.
@@ -18,7 +18,7 @@ import contextlib
 import inspect
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Annotated, Any
 
@@ -39,18 +39,21 @@ from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.context import (
+    DEFAULT_CONTEXT_CHARS,
     MAX_CONTEXT_CHARS,
     MIN_CONTEXT_CHARS,
+    GroundedContext,
     build_context,
     document_titles,
 )
 from service.engine import SearchEngine
-from service.passages import PassageNotFoundError
-from service.responses import PassageOut, SearchResponse
+from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
+from service.responses import ContextResponse, PassageResponse
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
 from service.state import NotReadyError, ServiceState
+from service.tool_definition import TOOL_NAME, document_choice, search_report_description
 
 SERVER_NAME = "report-search"
 DOCUMENTS_URI = "report://documents"
@@ -59,6 +62,13 @@ INSTRUCTIONS = (
     "search_report with the user's question in any language; answer only from the passages "
     "it returns, cite them as [n] and give their source URLs. Use get_passage to read a "
     "cited passage again."
+)
+# Until the index is loaded; then tools/list names the reports (_ToolsNamingTheReports).
+_SEARCH_DESCRIPTION = (
+    "Search the indexed reports for passages that answer a question, in any language (the "
+    "search is cross-lingual). Returns numbered passages '[n] SECTION (p. N)' and, for each "
+    "n, its passage id and source URLs. Answer only from these passages, cite them as [n] "
+    "and give the source URLs of the passages you cite."
 )
 _READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -70,7 +80,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             SERVER_NAME, title="Report search", instructions=INSTRUCTIONS, version="0.1.0"
         )
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(annotations=_READ_ONLY, description=_SEARCH_DESCRIPTION)
     async def search_report(
         query: Annotated[
             str,
@@ -113,18 +123,19 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             int | None, Field(ge=1, strict=True, description="Last page to search.")
         ] = None,
         max_chars: Annotated[
-            int | None,
+            int,
             Field(
                 ge=MIN_CONTEXT_CHARS,
                 le=MAX_CONTEXT_CHARS,
                 strict=True,
                 description="Longest the quoted passages may be, in characters, all "
-                "together: a passage that does not fit whole is cut around the sentences that "
-                "matched best. Leave unset for whole passages.",
+                "together (a passage is about 1,000): one that does not fit whole is cut "
+                "around the sentences that matched best. Passage ids and source URLs come "
+                "on top.",
             ),
-        ] = None,
-    ) -> Annotated[CallToolResult, SearchResponse]:
-        """Search the reports: ranked passages with section, page and source URLs."""
+        ] = DEFAULT_CONTEXT_CHARS,
+    ) -> Annotated[CallToolResult, ContextResponse]:
+        """The tool's description is ``_SEARCH_DESCRIPTION``, and the reports' once loaded."""
         engine = _engine(state, ToolError)
         filters = SearchFilters(
             lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
@@ -134,9 +145,13 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         except InvalidQueryError as exc:
             raise ToolError(str(exc)) from exc
         titles = document_titles(engine.searcher.index.manifest.documents)
+        grounded = build_context(result.hits, max_chars, titles)
+        # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(
-            content=[TextContent(text=format_results(result, max_chars, titles))],
-            structured_content=SearchResponse.from_result(result).model_dump(mode="json"),
+            content=[TextContent(text=format_results(result, grounded, max_chars, filters))],
+            structured_content=ContextResponse.from_context(grounded, result.query_lang).model_dump(
+                mode="json"
+            ),
         )
 
     @server.tool(annotations=_READ_ONLY)
@@ -144,19 +159,44 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         passage_id: Annotated[
             str, Field(min_length=1, description="A passage id from search_report results.")
         ],
-    ) -> Annotated[CallToolResult, PassageOut]:
-        """One passage by id: its full text, section, page and source URLs."""
+        neighbours: Annotated[
+            int,
+            Field(
+                ge=0,
+                le=MAX_NEIGHBOURS,
+                strict=True,
+                description="Also this many passages before and after it in its report, to "
+                "read what surrounds it.",
+            ),
+        ] = 0,
+    ) -> Annotated[CallToolResult, PassageResponse]:
+        """One passage by id, whole: its text, section, page and source URLs (and, with
+        neighbours, the passages around it in reading order)."""
         engine = _engine(state, ToolError)
         try:
             passage = engine.passages.get(passage_id)
+            previous, following = engine.passages.neighbours(passage_id, neighbours)
         except PassageNotFoundError as exc:
             raise ToolError(str(exc)) from exc
+        blocks = [format_passage(p) for p in previous]
+        blocks.append(
+            format_passage(passage) if neighbours == 0 else f">>> {format_passage(passage)}"
+        )
+        blocks += [format_passage(p) for p in following]
+        text = "\n\n".join(blocks)
+        if neighbours:
+            text = (
+                f"Passage {passage_id} (marked >>>) and its neighbours, in reading order:\n\n{text}"
+            )
         return CallToolResult(
-            content=[TextContent(text=format_passage(passage))],
-            structured_content=PassageOut.from_passage(passage).model_dump(mode="json"),
+            content=[TextContent(text=text)],
+            structured_content=PassageResponse.around(passage, previous, following).model_dump(
+                mode="json"
+            ),
         )
 
     server.middleware.append(_ArgumentCheck({f.__name__: f for f in (search_report, get_passage)}))
+    server.middleware.append(_ToolsNamingTheReports(state))
 
     @server.resource(
         DOCUMENTS_URI,
@@ -220,15 +260,25 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
 
 def format_results(
     result: SearchResult,
-    max_chars: int | None = None,
-    document_titles: Mapping[str, str] | None = None,
+    grounded: GroundedContext,
+    max_chars: int,
+    filters: SearchFilters | None = None,
 ) -> str:
-    """Search results as text a model reads: the numbered block that ``POST /context``
-    returns (whole passages unless ``max_chars`` is given), then each passage's id and
-    source URLs, which the budget does not count."""
+    """Search results as text a model reads: ``grounded``, the numbered block that ``POST
+    /context`` returns for ``result`` within ``max_chars``, then each passage's id and source
+    URLs, which the budget does not count.
+
+    The passages are the closest the reports have, not necessarily an answer (no score tells
+    the two apart, EVALUATION.md), so the model is told to say when none answers; and an
+    empty result under filters names them, or it reads as the reports being silent.
+    """
     if not result.hits:
-        return f"No passage matches {result.query!r}."
-    grounded = build_context(result.hits, max_chars, document_titles)
+        if filters is None or filters.is_empty():
+            return f"No passage matches {result.query!r}."
+        return (
+            f"No passage matches {result.query!r} with {filters.describe()}: loosen or leave "
+            "out a filter to search more of the reports."
+        )
     if not grounded.citations:
         return (
             f"Found {_count(len(result.hits), 'passage')} for {result.query!r}, but not enough "
@@ -236,8 +286,9 @@ def format_results(
         )
     lines = [
         f"{_count(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
-        f"{language_label(result.query_lang)}), best first. Cite them as [n] with their "
-        "source URLs.",
+        f"{language_label(result.query_lang)}), best first: the closest the reports have, "
+        "which may not answer the question; say so when none does. Cite them as [n] with "
+        "their source URLs.",
         "",
         grounded.text,
         "",
@@ -332,6 +383,44 @@ class _ArgumentCheck:
             message = f"invalid arguments for {name}: {describe_errors(exc.errors())}"
             return CallToolResult(content=[TextContent(text=message)], is_error=True)
         return await call_next(ctx)
+
+
+class _ToolsNamingTheReports:
+    """``tools/list`` with ``search_report`` described as the HTTP tool definition describes
+    it: naming the indexed reports and their language, which tells a model when to call it
+    (and that it need not translate), with ``document`` an enumeration of their ids when
+    there are several.
+
+    The tools are declared before the index loads (the HTTP app loads it in the background),
+    so the reports are filled in per listing; until then the generic description stands.
+    Both tools also say they take no other argument, as ``_ArgumentCheck`` enforces.
+    """
+
+    def __init__(self, state: ServiceState) -> None:
+        self._state = state
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+        result = await call_next(ctx)
+        if ctx.method != "tools/list" or result is None:
+            return result
+        # The handler's result, or already its wire form (the SDK serialises in between).
+        listing = (
+            result.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if isinstance(result, BaseModel)
+            else result
+        )
+        engine = self._state.engine
+        documents = engine.searcher.index.manifest.documents if engine is not None else ()
+        tools = []
+        for tool in listing["tools"]:
+            schema = {**tool["inputSchema"], "additionalProperties": False}
+            tool = {**tool, "inputSchema": schema}
+            if tool["name"] == TOOL_NAME and documents:
+                tool["description"] = search_report_description(documents)
+                if (choice := document_choice(documents)) is not None:
+                    schema["properties"] = {**schema["properties"], "document": choice}
+            tools.append(tool)
+        return {**listing, "tools": tools}
 
 
 def _arguments_model(name: str, tool: Callable[..., object]) -> type[BaseModel]:

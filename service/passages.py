@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from indexer.messages import quoted
 from indexer.passage import Passage
 
+# Passages a caller may ask for on each side: enough to widen a context, not to page through
+# a document (its resource does that).
+MAX_NEIGHBOURS = 5
+
 
 class PassageNotFoundError(LookupError):
     """No passage has the requested id; the message says what ids look like."""

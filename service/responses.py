@@ -4,9 +4,10 @@ layer (``service/api``), which MCP and the CLI do not need."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from indexer.passage import Passage
+from service.context import GroundedContext
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
 
@@ -94,3 +95,74 @@ class PassageOut(BaseModel):
     def from_passage(cls, passage: Passage) -> PassageOut:
         """Map the core passage to the wire format (same fields as the artifact's)."""
         return cls(**passage.to_dict())
+
+
+class CitationOut(BaseModel):
+    """What ``[n]`` in the context refers to."""
+
+    n: int
+    passage_id: str
+    document: str
+    section: str
+    page: int
+    source_urls: list[str]
+    score: float
+    truncated: bool = Field(
+        description="Only part of the passage is quoted (marked '…'); GET /passages/{id} "
+        "has all of it."
+    )
+
+
+class ContextResponse(BaseModel):
+    """Numbered passages ready to paste into a prompt, and what each number cites."""
+
+    context: str
+    citations: list[CitationOut]
+    omitted: int = Field(
+        description="Results that did not fit in max_chars (the next ones in rank order)."
+    )
+    query_lang: str
+
+    @classmethod
+    def from_context(cls, grounded: GroundedContext, query_lang: str) -> ContextResponse:
+        """Map the core context to the wire format."""
+        return cls(
+            context=grounded.text,
+            citations=[
+                CitationOut(
+                    n=c.n,
+                    passage_id=c.passage.id,
+                    document=c.passage.document,
+                    section=c.passage.section,
+                    page=c.passage.page,
+                    source_urls=list(c.passage.source_urls),
+                    score=round(c.score, 4),
+                    truncated=c.truncated,
+                )
+                for c in grounded.citations
+            ],
+            omitted=grounded.omitted,
+            query_lang=query_lang,
+        )
+
+
+class PassageResponse(PassageOut):
+    """A passage and, when asked for, the passages around it in its document."""
+
+    previous: list[PassageOut] = Field(
+        default_factory=list, description="Passages just before, in reading order."
+    )
+    next: list[PassageOut] = Field(
+        default_factory=list, description="Passages just after, in reading order."
+    )
+
+    @classmethod
+    def around(
+        cls, passage: Passage, previous: list[Passage], following: list[Passage]
+    ) -> PassageResponse:
+        """``passage`` with the passages before and after it."""
+        return cls(
+            **PassageOut.from_passage(passage).model_dump(),
+            previous=[PassageOut.from_passage(p) for p in previous],
+            next=[PassageOut.from_passage(p) for p in following],
+        )

@@ -64,9 +64,10 @@ def test_a_passage_that_holds_a_joined_section_names_it(index_dir):
 
 
 def test_an_empty_result_says_so():
-    result = runner.invoke(search_app, ["query", "Operation Thunder", "--section", "no such"])
+    args = ["query", "Operation Thunder", "--section", "no such", "--page-min", "3"]
+    result = runner.invoke(search_app, args)
     assert result.exit_code == 0, result.output
-    assert "no passage matches with these filters" in result.output
+    assert "no passage matches with section='no such', page_min=3" in result.output
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,10 @@ from mcp_types import PARSE_ERROR
 
 from indexer.settings import Settings
 from service.api.app import create_app
+from service.context import build_context
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server, format_results
-from service.searcher import Searcher
+from service.searcher import Searcher, SearchResult
 from service.state import ServiceState
 from tests.conftest import live_server
 
@@ -34,32 +35,65 @@ async def _exercise(client: Client) -> None:
     """What every transport must do: list the tools and answer the election question."""
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert {"search_report", "get_passage"} <= set(tools)
-    assert tools["search_report"].input_schema["required"] == ["query"]
+    search_tool = tools["search_report"]
+    assert search_tool.input_schema["required"] == ["query"]
+    # The loaded report is named, as the HTTP tool definition names it; no stray arguments.
+    assert "INTERPOL — Rapport annuel 2021 (language: fr)" in search_tool.description
+    assert search_tool.input_schema["additionalProperties"] is False
 
     result = await client.call_tool("search_report", {"query": QUESTION, "k": 3})
     assert not result.is_error
-    top = result.structured_content["results"][0]
-    assert "Al Raisi" in top["text"]
+    context = result.structured_content
+    top = context["citations"][0]
+    assert "Al Raisi" in context["context"] and context["query_lang"] == "en"
     assert any("interpol.int" in url for url in top["source_urls"])
     text = result.content[0].text
+    assert context["context"] in text  # programs get the block the model reads
     assert f"[1] {top['section']} (p. {top['page']})" in text and "Al Raisi" in text
     assert f"[1] {top['passage_id']}: https://www.interpol.int/" in text
 
     narrowed = {"query": QUESTION, "k": 3, "page_min": 16, "page_max": 17, "section": "réforme"}
     filtered = await client.call_tool("search_report", narrowed)
     assert not filtered.is_error
-    assert [r["page"] for r in filtered.structured_content["results"]] == [16]
+    assert [c["page"] for c in filtered.structured_content["citations"]] == [16]
     reversed_pages = await client.call_tool("search_report", narrowed | {"page_min": 18})
     assert reversed_pages.is_error
     assert reversed_pages.content[0].text.endswith(": page_min (18) is after page_max (17)")
+    nothing = await client.call_tool("search_report", narrowed | {"section": "zzzz"})
+    assert not nothing.is_error and nothing.content[0].text == (
+        f"No passage matches {QUESTION!r} with section='zzzz', page_min=16, page_max=17: "
+        "loosen or leave out a filter to search more of the reports."
+    )
     budgeted = await client.call_tool("search_report", {"query": QUESTION, "max_chars": 600})
     assert not budgeted.is_error and "Al Raisi" in budgeted.content[0].text
     assert "more passages did not fit in max_chars=600" in budgeted.content[0].text
+    assert len(budgeted.structured_content["context"]) <= 600
+    # Without max_chars the budget is /context's: many passages do not all come whole.
+    many = await client.call_tool("search_report", {"query": QUESTION, "k": 50})
+    assert len(many.structured_content["context"]) <= 4000
+    assert "did not fit in max_chars=4000" in many.content[0].text
 
     passage = await client.call_tool("get_passage", {"passage_id": top["passage_id"]})
     assert not passage.is_error
-    assert passage.structured_content["text"] == top["text"]
+    assert "Al Raisi" in passage.structured_content["text"]
     assert passage.content[0].text.count(top["section"]) == 1  # its heading said once
+    assert passage.structured_content["previous"] == passage.structured_content["next"] == []
+    around = await client.call_tool(
+        "get_passage", {"passage_id": top["passage_id"], "neighbours": 1}
+    )
+    assert not around.is_error
+    before, after = around.structured_content["previous"], around.structured_content["next"]
+    assert len(before) == len(after) == 1  # the election passage is mid-report
+    text = around.content[0].text
+    # Reading order: the one before, the one asked for (marked), the one after.
+    assert text.index(before[0]["id"]) < text.index(f">>> {top['section']}")
+    assert text.index(f">>> {top['section']}") < text.index(after[0]["id"])
+    too_far = await client.call_tool(
+        "get_passage", {"passage_id": top["passage_id"], "neighbours": 6}
+    )
+    assert too_far.is_error and "neighbours: Input should be less than or equal to 5" in (
+        too_far.content[0].text
+    )
     missing = await client.call_tool("get_passage", {"passage_id": "no-such-passage"})
     assert missing.is_error and "no-such-passage" in missing.content[0].text
 
@@ -134,7 +168,9 @@ def test_tools_say_not_ready_while_the_index_loads() -> None:
 
     async def call() -> str:
         async with Client(build_mcp_server(state)) as client:
-            assert {t.name for t in (await client.list_tools()).tools} >= {"search_report"}
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            # Listed before the index loads, with the description that names no report.
+            assert tools["search_report"].description.startswith("Search the indexed reports")
             result = await client.call_tool("search_report", {"query": QUESTION})
             assert result.is_error
             return result.content[0].text
@@ -155,7 +191,7 @@ def test_malformed_messages_get_json_rpc_errors(http_url: str) -> None:
             # A query pasted from a PDF: the form feed is a line break, the NUL is refused.
             pasted = await client.call_tool("search_report", {"query": "HAECHI\x0cfraude"})
             assert not pasted.is_error
-            assert pasted.structured_content["query"] == "HAECHI\nfraude"
+            assert "for 'HAECHI\\nfraude'" in pasted.content[0].text
             control = await client.call_tool("search_report", {"query": "HAE\x00CHI"})
             assert control.is_error
             assert control.content[0].text.endswith("the query contains control characters")
@@ -182,20 +218,25 @@ def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url
     assert stream.status_code == 405 and stream.headers["allow"] == "POST"
 
 
+def _formatted(result: SearchResult, budget: int) -> str:
+    return format_results(result, build_context(result.hits, budget), budget)
+
+
 def test_an_unrecognised_query_language_reads_unknown(searcher: Searcher) -> None:
-    text = format_results(searcher.search("zxqv wqpl", k=1))
+    text = _formatted(searcher.search("zxqv wqpl", k=1), 4000)
     assert "(query language: unknown)" in text
+    assert "may not answer the question; say so when none does" in text
 
 
 def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Searcher) -> None:
     result = searcher.search("Quels pays ont participé à l'opération Lionfish ?", k=6)
-    whole = format_results(result)
+    whole = _formatted(result, 20_000)
     for hit in result.hits:
         assert hit.passage.body in whole
         assert f"[{hit.rank}] {hit.passage.id}: {', '.join(hit.passage.source_urls)}" in whole
 
     for budget in (200, 700, 2500):
-        text = format_results(result, budget)
+        text = _formatted(result, budget)
         block, _, sources = text.partition("\n\n")[2].rpartition("\n\nPassage ids")
         assert 0 < len(block) <= budget
         # One source line per cited passage, in rank order, then the count of the others.

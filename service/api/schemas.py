@@ -7,8 +7,7 @@ from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
 from indexer.text import written_in_digits
-from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS, GroundedContext
-from service.responses import PassageOut
+from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS
@@ -149,71 +148,11 @@ class ContextRequest(JsonSearchOptions):
         min_length=1, max_length=MAX_QUERY_CHARS, examples=["Who was elected President?"]
     )
     max_chars: int = Field(
-        default=4000,
+        default=DEFAULT_CONTEXT_CHARS,
         ge=MIN_CONTEXT_CHARS,
         le=MAX_CONTEXT_CHARS,
         strict=True,
         description="Longest the context block may be, in characters.",
-    )
-
-
-class CitationOut(BaseModel):
-    """What ``[n]`` in the context refers to."""
-
-    n: int
-    passage_id: str
-    document: str
-    section: str
-    page: int
-    source_urls: list[str]
-    score: float
-    truncated: bool = Field(
-        description="Only part of the passage is quoted (marked '…'); GET /passages/{id} "
-        "has all of it."
-    )
-
-
-class ContextResponse(BaseModel):
-    """Numbered passages ready to paste into a prompt, and what each number cites."""
-
-    context: str
-    citations: list[CitationOut]
-    omitted: int = Field(
-        description="Results that did not fit in max_chars (the next ones in rank order)."
-    )
-    query_lang: str
-
-    @classmethod
-    def from_context(cls, grounded: GroundedContext, query_lang: str) -> ContextResponse:
-        """Map the core context to the wire format."""
-        return cls(
-            context=grounded.text,
-            citations=[
-                CitationOut(
-                    n=c.n,
-                    passage_id=c.passage.id,
-                    document=c.passage.document,
-                    section=c.passage.section,
-                    page=c.passage.page,
-                    source_urls=list(c.passage.source_urls),
-                    score=round(c.score, 4),
-                    truncated=c.truncated,
-                )
-                for c in grounded.citations
-            ],
-            omitted=grounded.omitted,
-            query_lang=query_lang,
-        )
-
-
-class PassageResponse(PassageOut):
-    """A passage and, when asked for, the passages around it in its document."""
-
-    previous: list[PassageOut] = Field(
-        default_factory=list, description="Passages just before, in reading order."
-    )
-    next: list[PassageOut] = Field(
-        default_factory=list, description="Passages just after, in reading order."
     )
 
 

@@ -65,6 +65,13 @@ class SearchFilters:
         """True when nothing is filtered."""
         return all(value is None for value in vars(self).values())
 
+    def describe(self) -> str:
+        """The filters set, as a caller wrote them ("section='zzzz', page_min=500"): an
+        empty result must say it is empty under these filters, not that the reports are
+        silent on the question."""
+        chosen = {name: value for name, value in vars(self).items() if value is not None}
+        return ", ".join(f"{name}={value!r}" for name, value in chosen.items())
+
     def mask(self, passages: Sequence[Passage]) -> np.ndarray | None:
         """Boolean array of passages allowed, or None when every passage is."""
         if self.is_empty():

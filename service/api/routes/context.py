@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import ContextRequest, ContextResponse, error_responses
+from service.api.schemas import ContextRequest, error_responses
 from service.context import build_context, document_titles
+from service.responses import ContextResponse
 
 router = APIRouter(tags=["assistants"])
 

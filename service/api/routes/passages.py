@@ -8,11 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BeforeValidator
 
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import PassageResponse, error_responses, url_digits
-from service.passages import PassageNotFoundError
-from service.responses import PassageOut
-
-MAX_NEIGHBOURS = 5
+from service.api.schemas import error_responses, url_digits
+from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
+from service.responses import PassageResponse
 
 router = APIRouter(tags=["assistants"])
 
@@ -43,8 +41,4 @@ def get_passage(
         previous, following = store.neighbours(passage_id, neighbours)
     except PassageNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    return PassageResponse(
-        **PassageOut.from_passage(passage).model_dump(),
-        previous=[PassageOut.from_passage(p) for p in previous],
-        next=[PassageOut.from_passage(p) for p in following],
-    )
+    return PassageResponse.around(passage, previous, following)
