@@ -230,14 +230,22 @@ class Searcher:
         text = text or self.read(request)
         allowed = request.filters.mask(self.index.passages)
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
-        candidates = self._candidates(vector, keyword, allowed, request.mode, request.k)
-        # Each candidate's best sentence both scores it and, if it is kept, highlights it.
-        best_sentence, rows = self.index.sentences.closest(candidates, vector)
-        scores = self._score(
-            candidates, vector, keyword, text.language, request.mode, best_sentence
-        )
-        order = np.argsort(-scores, kind="stable")
-        hits = self._select(candidates[order], scores[order], rows[order], request.k, vector)
+        eligible = len(self.index.passages) if allowed is None else int(allowed.sum())
+        wanted = max(self.weights.candidates, 4 * request.k)
+        while True:
+            candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
+            # Each candidate's best sentence both scores it and, if it is kept, highlights it.
+            best_sentence, rows = self.index.sentences.closest(candidates, vector)
+            scores = self._score(
+                candidates, vector, keyword, text.language, request.mode, best_sentence
+            )
+            order = np.argsort(-scores, kind="stable")
+            hits = self._select(candidates[order], scores[order], rows[order], request.k, vector)
+            # Near-duplicates skipped can leave the pool short of k (a corpus of yearly
+            # editions repeats whole passages): a wider pool, until every passage was in it.
+            if len(hits) == request.k or wanted >= eligible:
+                break
+            wanted *= 4
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -256,10 +264,9 @@ class Searcher:
         keyword: np.ndarray,
         allowed: np.ndarray | None,
         mode: Mode,
-        k: int,
+        wanted: int,
     ) -> np.ndarray:
-        """Passage ids worth scoring: the dense and keyword front-runners."""
-        wanted = max(self.weights.candidates, 4 * k)
+        """Passage ids worth scoring: the ``wanted`` dense and keyword front-runners."""
         by_keyword = np.argsort(-keyword, kind="stable")[:wanted]
         by_keyword = by_keyword[keyword[by_keyword] > 0]
         if mode is Mode.KEYWORD:

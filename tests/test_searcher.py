@@ -157,37 +157,59 @@ def test_no_near_duplicates_in_one_result_list(searcher):
     assert len({fold(h.passage.text) for h in result.hits}) == len(result.hits)
 
 
-def test_duplicate_passages_are_collapsed(searcher):
-    """A passage repeated by the extraction appears once."""
-    index = searcher.index
-    doubled = dataclasses.replace(
-        index,
-        passages=(*index.passages, dataclasses.replace(index.passages[0], id="copy")),
-    )
-    vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+def _copied(searcher: Searcher, copies: int, weights: RankingWeights | None = None) -> Searcher:
+    """``searcher``'s index with every passage ``copies`` times (new ids, same text and
+    vectors): a corpus of yearly editions that repeat whole passages."""
     import faiss
 
+    index = searcher.index
+    vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
     flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(np.vstack([vectors, vectors[:1]]))
-    offsets = index.sentences.offsets
+    flat.add(np.vstack([vectors] * copies))
+    offsets, count = index.sentences.offsets, len(index.sentences.vectors)
     sentences = dataclasses.replace(
         index.sentences,
-        vectors=np.vstack([index.sentences.vectors, index.sentences.vectors[: offsets[1]]]),
-        spans=np.vstack([index.sentences.spans, index.sentences.spans[: offsets[1]]]),
-        offsets=np.append(offsets, offsets[-1] + offsets[1]),
+        vectors=np.vstack([index.sentences.vectors] * copies),
+        spans=np.vstack([index.sentences.spans] * copies),
+        offsets=np.concatenate(
+            [offsets[:-1] + c * count for c in range(copies)] + [[copies * count]]
+        ),
     )
-    twin = Searcher(
+    passages = tuple(
+        dataclasses.replace(p, id=f"{p.id}-copy{c}" if c else p.id)
+        for c in range(copies)
+        for p in index.passages
+    )
+    return Searcher(
         dataclasses.replace(
-            doubled,
+            index,
+            passages=passages,
             vectors=flat,
             sentences=sentences,
-            hubness=np.append(index.hubness, index.hubness[0]),
+            hubness=np.tile(index.hubness, copies),
         ),
         searcher.encoder,
+        weights,
     )
-    text = index.passages[0].text
-    hits = twin.search(text[:200], k=5).hits
+
+
+def test_duplicate_passages_are_collapsed(searcher):
+    """A passage repeated (by the extraction, or by another edition) appears once."""
+    text = searcher.index.passages[0].text
+    hits = _copied(searcher, 2).search(text[:200], k=5).hits
     assert sum(h.passage.text == text for h in hits) == 1
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_k_results_come_back_when_copies_crowd_the_candidates(searcher, mode):
+    """Candidates are a pool of the best few; when every passage has five copies, most of
+    the pool is copies, and skipping them used to leave fewer than k results."""
+    crowded = _copied(searcher, 5, RankingWeights(candidates=10))
+    for query in ("opération contre la traite des êtres humains", "cybercriminalité"):
+        alone = searcher.search(query, k=8, mode=mode).hits
+        hits = crowded.search(query, k=8, mode=mode).hits
+        assert len(hits) == len(alone) > 2  # 8, or as many passages as match the keywords
+        assert len({h.passage.text for h in hits}) == len(hits)
 
 
 @pytest.mark.parametrize(
