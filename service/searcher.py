@@ -24,7 +24,7 @@ from indexer.passage_vectors import SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS
 from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, sentence_spans, word_count
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
-from service.retrieval.filters import SearchFilters
+from service.retrieval.filters import PassageColumns, SearchFilters
 from service.retrieval.keyword import KeywordIndex, words_of
 from service.retrieval.query_language import QueryLanguage
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
@@ -123,7 +123,8 @@ class Searcher:
         self.encoder = encoder
         self.weights = weights or RankingWeights()
         passages = index.passages
-        self._languages = np.array([p.lang for p in passages])
+        self._columns = PassageColumns.of(passages)  # what filters compare
+        self._languages = self._columns.lang
         self.passage_languages = frozenset(self._languages.tolist())
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read)
@@ -228,7 +229,7 @@ class Searcher:
         :meth:`read` the query (``text``) while the encoder runs.
         """
         text = text or self.read(request)
-        allowed = request.filters.mask(self.index.passages)
+        allowed = request.filters.mask(self._columns)
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         eligible = len(self.index.passages) if allowed is None else int(allowed.sum())
         wanted = max(self.weights.candidates, 4 * request.k)
