@@ -118,6 +118,32 @@ def build_index(
         return _build(settings, corpus_dir, index_dir, force, show_progress, log)
 
 
+def corpus_warnings(documents: list[str], passages: list[Passage]) -> list[str]:
+    """What an operator should know about reports that index but will serve badly: the build
+    goes on (one odd report must not hold back the others), and says so."""
+    warnings = []
+    empty = sorted(set(documents) - {p.document for p in passages})
+    if empty:
+        warnings.append(
+            f"no passages in {', '.join(empty)} (only URLs or headings?): listed in the index, "
+            "but nothing of it can be found"
+        )
+    pages: dict[str, set[int]] = {}
+    sourced: set[str] = set()
+    for passage in passages:
+        pages.setdefault(passage.document, set()).add(passage.page)
+        if passage.source_urls:
+            sourced.add(passage.document)
+    for document in sorted(pages.keys() - sourced):
+        one_page = (
+            " and, with neither form feeds nor URL blocks to end its pages, it reads as one page"
+            if len(pages[document]) == 1
+            else ""
+        )
+        warnings.append(f"no source URLs in {document}: its passages cite none{one_page}")
+    return warnings
+
+
 def _build(
     settings: Settings,
     corpus_dir: Path,
@@ -148,12 +174,8 @@ def _build(
     if not passages:
         raise CorpusError(f"no passages in {corpus_dir}: the documents hold no text to index")
     log(f"{len(documents)} document(s) → {len(passages)} passages")
-    empty = sorted({d.id for d in documents} - {p.document for p in passages})
-    if empty:
-        log(
-            f"warning: no passages in {', '.join(empty)} (only URLs or headings?): listed in "
-            "the index, but nothing of it can be found"
-        )
+    for warning in corpus_warnings([d.id for d in documents], passages):
+        log(f"warning: {warning}")
     check_writable(index_dir)
 
     def encode(texts: list[tuple[str, str]]) -> np.ndarray:

@@ -467,3 +467,25 @@ def test_where_a_passage_body_starts_is_part_of_the_pipeline_fingerprint(tmp_pat
     changed.write_bytes(Path(str(passage_model.__file__)).read_bytes() + b"\n# changed\n")
     monkeypatch.setattr(passage_model, "__file__", str(changed))
     assert build.pipeline_version() != before
+
+
+def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
+    """An operator hears of a report without passages, or without sources and page breaks,
+    instead of finding out from its answers."""
+    from indexer.build import corpus_warnings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentence = "La coopération policière internationale a progressé cette année. "
+    sourced = f"TITRE\n\n{sentence * 5}\n\nhttps://www.interpol.int/fr/a\n"
+    (corpus / "sourced.txt").write_text(sourced * 3, "utf-8")
+    (corpus / "flat.txt").write_text(f"TITRE\n\n{sentence * 200}\n", "utf-8")
+    (corpus / "links.txt").write_text("https://www.interpol.int/fr/a\n", "utf-8")
+    documents = load_corpus(corpus)
+    warnings = corpus_warnings([d.id for d in documents], passages_for(documents))
+    assert warnings == [
+        "no passages in links (only URLs or headings?): listed in the index, but nothing of "
+        "it can be found",
+        "no source URLs in flat: its passages cite none and, with neither form feeds nor URL "
+        "blocks to end its pages, it reads as one page",
+    ]
