@@ -18,14 +18,19 @@ from indexer.language import LANGUAGE_CODE, UNDETERMINED
 from service.searcher import MAX_K, MAX_QUERY_CHARS
 
 TOOL_NAME = "search_report"
+# Reports the description names; a model reads every tool's description on every turn, so
+# with many more the rest are counted (``document`` still lists every id).
+NAMED_REPORTS = 20
 
 
 def search_report_description(documents: Sequence[DocumentEntry]) -> str:
     """What the tool searches and how to use what it returns."""
     corpus = "; ".join(
         f"{d.id}: {d.title}" + (f" (language: {d.language})" if d.language != UNDETERMINED else "")
-        for d in documents
+        for d in documents[:NAMED_REPORTS]
     )
+    if len(documents) > NAMED_REPORTS:
+        corpus += f"; and {len(documents) - NAMED_REPORTS} more (the document parameter lists them)"
     which = "this report" if len(documents) == 1 else "these reports"
     # As service.context heads each passage: the report's title too when there are several.
     header = "[n] SECTION (p. N)" if len(documents) == 1 else "[n] REPORT — SECTION (p. N)"
@@ -33,7 +38,8 @@ def search_report_description(documents: Sequence[DocumentEntry]) -> str:
         f"Search {which}: {corpus} for passages that answer a question. Ask in any "
         f"language: the search is cross-lingual. Returns numbered passages '{header}' "
         "and, for each n, its page and source URLs. Answer only from these passages, "
-        "cite them as [n] and give the source URLs of the passages you cite."
+        "cite them as [n] and give the source URLs of the passages you cite. Page N counts "
+        "pages in reading order, which can differ from the number printed on the page."
     )
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.artifact import DocumentEntry
 from indexer.passage import Passage
 from service.api.app import create_app
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
 from service.searcher import Highlight, Searcher, SearchHit
+from service.tool_definition import search_report_tool
 from tests.conftest import live_server
 
 QUESTION = "Who was elected INTERPOL President?"
@@ -342,6 +344,21 @@ def test_openai_tool_definition(client):
     assert set(parameters["properties"]) == {"query", "k", "lang"}  # one report: no `document`
     assert parameters["properties"]["k"]["maximum"] == 50
     assert "'[n] SECTION (p. N)'" in function["description"]
+
+
+def test_a_tool_over_many_reports_names_twenty_and_lets_the_model_choose_among_all():
+    reports = [
+        DocumentEntry(
+            f"report-{n:03d}", f"r{n}.txt", "0" * 64, f"Report {n}", 2000 + n, "en", None, None, 10
+        )
+        for n in range(300)
+    ]
+    function = search_report_tool(reports)["function"]
+    description = function["description"]
+    assert "report-019: Report 19 (language: en); and 280 more (the document" in description
+    assert "report-020" not in description
+    assert len(description) < 1500
+    assert function["parameters"]["properties"]["document"]["enum"] == [r.id for r in reports]
 
 
 def test_anthropic_tool_definition_is_the_same_tool(client):
