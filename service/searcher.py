@@ -22,7 +22,13 @@ from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.passage_vectors import SENTENCE_MAX_WORDS, SENTENCE_MIN_WORDS
 from indexer.settings import Settings
-from indexer.text import CONTROL_CHARACTERS, PAGE_BREAKS, canonical, sentence_spans, word_count
+from indexer.text import (
+    CONTROL_CHARACTERS,
+    canonical,
+    page_breaks_as_lines,
+    sentence_spans,
+    word_count,
+)
 from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
 from service.retrieval.filters import PassageColumns, SearchFilters
 from service.retrieval.keyword import KeywordIndex, words_of
@@ -500,7 +506,7 @@ def validate_query(query: str) -> str:
         )
     # Checked before stripping, which would drop some of them (U+0085, U+001C-U+001F) at
     # the ends and let them pass.
-    text = canonical(query).translate(PAGE_BREAKS)
+    text = page_breaks_as_lines(canonical(query))
     if CONTROL_CHARACTERS.search(text):
         raise InvalidQueryError("the query contains control characters")
     stripped = text.strip()

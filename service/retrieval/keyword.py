@@ -25,7 +25,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH, STOPWORDS_GERMAN, STOPWORDS_SPANISH
 from rapidfuzz import fuzz, process
 
-from indexer.text import APOSTROPHES, canonical, normalise_spaces, strip_accents
+from indexer.text import canonical, normalise_spaces, straight_apostrophes, strip_accents
 
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)", re.IGNORECASE)
 # "135 000", "135,000", "1.000.000": digit groups of three joined into one number.
@@ -74,7 +74,7 @@ def is_small_word(word: str) -> bool:
 
 def words_of(text: str) -> list[str]:
     """The words of ``text`` as :func:`analyse` reads them, stop words kept, not stemmed."""
-    text = normalise_spaces(canonical(text).translate(APOSTROPHES)).casefold()
+    text = normalise_spaces(straight_apostrophes(canonical(text))).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
     text = _DECIMAL.sub(r"\1_\2", text)
