@@ -74,6 +74,7 @@ bench: index
 	$(BIN)/python -m bench.txtai_peer --index $(INDEX_DIR)
 	$(BIN)/python -m bench.load_soak --index $(INDEX_DIR)
 	$(BIN)/python -m bench.ann_scale --out bench/results
+	$(BIN)/python -m bench.corpus_scale --index $(INDEX_DIR)
 	$(BIN)/python bench/encoder_speed.py --rounds 10 > bench/results/encoder_speed.md
 	cat bench/results/encoder_speed.md
 	$(BIN)/python -m bench.report

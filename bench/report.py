@@ -151,6 +151,40 @@ def section_build(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def section_corpus_scale(data: dict[str, Any]) -> list[str]:
+    kinds = list(data["rows"][0]["requests"])
+    rows = [
+        "## Many reports in one index",
+        "",
+        "`python -m bench.corpus_scale --index index` — the real index repeated as 1 to 1,000 "
+        'reports ("editions" whose passages are near-duplicates of each other\'s, cosine '
+        f"~0.98 after noise {data['noise']}), {data['queries']} queries encoded beforehand: "
+        "what loading costs (the searcher reads every passage for keywords and filters) and "
+        "what ranking costs beyond the encoder, p50 / p95 ms.",
+        "",
+        "| reports | passages | FAISS | load s | " + " | ".join(kinds) + " |",
+        "|---|---|---|---|" + "---|" * len(kinds),
+    ]
+    short = []
+    for row in data["rows"]:
+        cells = []
+        for kind in kinds:
+            measured = row["requests"][kind]
+            cells.append(f"{measured['ms']['p50']:.1f} / {measured['ms']['p95']:.1f}")
+            if measured["fewest_results"] < int(kind.split(",")[0].removeprefix("k=")):
+                short.append(f"{kind} at {row['editions']} reports")
+        rows.append(
+            f"| {row['editions']:,} | {row['passages']:,} | {row['faiss_index']} | "
+            f"{row['searcher_load_s']:.1f} | " + " | ".join(cells) + " |"
+        )
+    complete = (
+        "Every request returned its k distinct passages."
+        if not short
+        else "Fewer than k passages for: " + "; ".join(short) + "."
+    )
+    return [*rows, "", complete, ""]
+
+
 def section_txtai(data: dict[str, Any]) -> list[str]:
     ours, peer = data["ours"], data["txtai"]
 
@@ -268,6 +302,7 @@ def main() -> None:
     inprocess, http, build = _load("inprocess.json"), _load("http.json"), _load("build.json")
     peer, extra = _load("txtai.json"), (RESULTS / "sections.md")
     budget, soak, ann = _load("cpu_budget.json"), _load("load_soak.json"), _load("ann_scale.json")
+    corpus_scale = _load("corpus_scale.json")
     lines = [
         "# Benchmarks",
         "",
@@ -291,6 +326,8 @@ def main() -> None:
         lines += section_load_soak(soak)
     if build:
         lines += section_build(build)
+    if corpus_scale:
+        lines += section_corpus_scale(corpus_scale)
     if peer:
         lines += section_txtai(peer)
     if extra.exists():
