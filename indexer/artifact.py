@@ -170,7 +170,12 @@ class SentenceVectors:
         cosines = np.full((len(passages), max(width, 1)), -np.inf, dtype=np.float32)
         present = np.arange(width)[None, :] < counts[:, None]
         rows = (starts[:, None] + np.arange(width)[None, :])[present]
-        cosines[:, :width][present] = self.vectors[rows] @ vector
+        if 4 * len(rows) > len(self.vectors):
+            # Most sentences (every passage of a large index scored): one product over all of
+            # them, then a gather of cosines, beats gathering their vectors first.
+            cosines[:, :width][present] = (self.vectors @ vector)[rows]
+        else:
+            cosines[:, :width][present] = self.vectors[rows] @ vector
         best = cosines.argmax(axis=1)
         return cosines[np.arange(len(passages)), best], np.where(counts > 0, starts + best, -1)
 

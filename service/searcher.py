@@ -130,8 +130,7 @@ class Searcher:
         self.weights = weights or RankingWeights()
         passages = index.passages
         self._columns = PassageColumns.of(passages)  # what filters compare
-        self._languages = self._columns.lang
-        self.passage_languages = frozenset(self._languages.tolist())
+        self.passage_languages = frozenset(self._columns.lang.tolist())
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read)
         # As configured, so that a reload onto another report derives its own set from it.
@@ -141,7 +140,7 @@ class Searcher:
             {p.lang for p in passages} & supported_languages() if query_languages else set()
         )
         self._query_language = QueryLanguage(
-            read, self._languages.tolist(), self.detection_languages
+            read, self._columns.lang.tolist(), self.detection_languages
         )
         # Where each highlighted passage's sentences start and end, by passage id (filled as
         # needed).
@@ -237,22 +236,14 @@ class Searcher:
         text = text or self.read(request)
         allowed = request.filters.mask(self._columns)
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
-        eligible = len(self.index.passages) if allowed is None else int(allowed.sum())
         wanted = max(self.weights.candidates, 4 * request.k)
-        while True:
-            candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
-            # Each candidate's best sentence both scores it and, if it is kept, highlights it.
-            best_sentence, rows = self.index.sentences.closest(candidates, vector)
-            scores = self._score(
-                candidates, vector, keyword, text.language, request.mode, best_sentence
-            )
-            order = np.argsort(-scores, kind="stable")
-            hits = self._select(candidates[order], scores[order], rows[order], request.k, vector)
-            # Near-duplicates skipped can leave the pool short of k (a corpus of yearly
-            # editions repeats whole passages): a wider pool, until every passage was in it.
-            if len(hits) == request.k or wanted >= eligible:
-                break
-            wanted *= 4
+        candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
+        hits = self._ranked(candidates, vector, keyword, text.language, request)
+        if len(hits) < request.k and self._pool_was_cut(allowed, keyword, request.mode, wanted):
+            # Near-duplicates skipped left the pool short of k (a corpus of yearly editions
+            # repeats whole passages): every allowed passage is scored, exactly, once.
+            everything = self._candidates(vector, keyword, allowed, request.mode, None)
+            hits = self._ranked(everything, vector, keyword, text.language, request)
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -260,6 +251,36 @@ class Searcher:
             took_ms=(time.perf_counter() - request.started) * 1000,
             hits=hits,
         )
+
+    def _ranked(
+        self,
+        candidates: np.ndarray,
+        vector: np.ndarray,
+        keyword: np.ndarray,
+        query_lang: str,
+        request: PreparedSearch,
+    ) -> list[SearchHit]:
+        """The best ``request.k`` distinct passages among ``candidates``."""
+        vectors = self._vectors_of(candidates)
+        # Each candidate's best sentence both scores it and, if it is kept, highlights it.
+        best_sentence, rows = self.index.sentences.closest(candidates, vector)
+        scores = self._score(
+            candidates, vectors @ vector, keyword, query_lang, request.mode, best_sentence
+        )
+        order = np.argsort(-scores, kind="stable")
+        return self._select(
+            candidates[order], vectors[order], scores[order], rows[order], request.k, vector
+        )
+
+    @staticmethod
+    def _pool_was_cut(
+        allowed: np.ndarray | None, keyword: np.ndarray, mode: Mode, wanted: int
+    ) -> bool:
+        """Whether passages beyond the ``wanted`` front-runners could rank: not when there
+        are no more allowed passages, nor, in keyword mode, passages matching a keyword."""
+        if mode is Mode.KEYWORD:
+            return int(np.count_nonzero(keyword > 0)) > wanted
+        return (len(keyword) if allowed is None else int(np.count_nonzero(allowed))) > wanted
 
     def query_language(self, query: str) -> str:
         """Language of the query (:mod:`service.retrieval.query_language`)."""
@@ -271,13 +292,16 @@ class Searcher:
         keyword: np.ndarray,
         allowed: np.ndarray | None,
         mode: Mode,
-        wanted: int,
+        wanted: int | None,
     ) -> np.ndarray:
-        """Passage ids worth scoring: the ``wanted`` dense and keyword front-runners."""
+        """Passage ids worth scoring: the ``wanted`` dense and keyword front-runners (None:
+        every allowed passage, whatever the ANN index would find)."""
         by_keyword = np.argsort(-keyword, kind="stable")[:wanted]
         by_keyword = by_keyword[keyword[by_keyword] > 0]
         if mode is Mode.KEYWORD:
             return by_keyword
+        if wanted is None:
+            return np.arange(len(keyword)) if allowed is None else np.flatnonzero(allowed)
         by_dense = self._dense_candidates(vector, allowed, wanted)
         if mode is Mode.DENSE:
             return by_dense
@@ -315,21 +339,22 @@ class Searcher:
     def _score(
         self,
         candidates: np.ndarray,
-        vector: np.ndarray,
+        dense: np.ndarray,
         keyword: np.ndarray,
         query_lang: str,
         mode: Mode,
         best_sentence: np.ndarray,
     ) -> np.ndarray:
+        """Each candidate's score in ``mode``; ``dense`` holds their cosines to the query."""
         if mode is Mode.KEYWORD:
             return np.asarray(keyword[candidates], dtype=np.float32)
         hybrid = mode is Mode.HYBRID and keyword.max() > 0
         return fused_scores(
             self.weights,
-            dense=self._vectors_of(candidates) @ vector,
+            dense=dense,
             best_sentence=best_sentence,
             hubness=self.index.hubness[candidates],
-            same_language=self._languages[candidates] == query_lang,
+            same_language=self._columns.lang[candidates] == query_lang,
             keyword=keyword[candidates] / keyword.max() if hybrid else None,
         )
 
@@ -364,29 +389,44 @@ class Searcher:
     def _select(
         self,
         ranked: np.ndarray,
+        vectors: np.ndarray,
         scores: np.ndarray,
         sentence_rows: np.ndarray,
         k: int,
         vector: np.ndarray,
     ) -> list[SearchHit]:
-        """The top ``k`` of ``ranked``, skipping near-duplicates of passages already taken.
+        """The top ``k`` of ``ranked`` (passage ``vectors`` in the same order), skipping
+        near-duplicates of passages already taken.
 
         ``sentence_rows`` holds each ranked passage's best sentence, around which its
         highlight is drawn (``vector``, the query's, picks the neighbour that joins it).
         """
         hits: list[SearchHit] = []
-        taken: list[np.ndarray] = []
-        for passage_id, score, row in zip(ranked, scores, sentence_rows, strict=True):
-            own = self._vectors_of(np.array([passage_id]))[0]
-            if taken and float(np.max(np.array(taken) @ own)) >= self.weights.duplicate_cosine:
-                continue
-            passage = self.index.passages[passage_id]
-            highlight = self._highlight(passage, int(passage_id), int(row), vector)
-            hits.append(SearchHit(len(hits) + 1, float(score), passage, highlight))
-            taken.append(own)
-            if len(hits) == k:
-                break
+        taken = np.empty((0, vectors.shape[1]), dtype=vectors.dtype)
+        # Copies are compared a block at a time against the passages taken before the block,
+        # so that a run of a passage's copies (a corpus of many editions) costs array work,
+        # not a step each; only copies of one taken within the block are met one by one.
+        for start in range(0, len(ranked), _DUPLICATE_BLOCK):
+            block = slice(start, start + _DUPLICATE_BLOCK)
+            fresh = np.ones(len(ranked[block]), dtype=bool)
+            if len(taken):
+                fresh = (vectors[block] @ taken.T).max(axis=1) < self.weights.duplicate_cosine
+            for i in start + np.flatnonzero(fresh):
+                own = vectors[i]
+                if len(taken) and float((taken @ own).max()) >= self.weights.duplicate_cosine:
+                    continue
+                passage_id = int(ranked[i])
+                passage = self.index.passages[passage_id]
+                highlight = self._highlight(passage, passage_id, int(sentence_rows[i]), vector)
+                hits.append(SearchHit(len(hits) + 1, float(scores[i]), passage, highlight))
+                taken = np.vstack([taken, own])
+                if len(hits) == k:
+                    return hits
         return hits
+
+
+# Ranked passages checked for near-duplicates at a time (:meth:`Searcher._select`).
+_DUPLICATE_BLOCK = 64
 
 
 @dataclass(frozen=True)

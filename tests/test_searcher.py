@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from indexer import ann
 from indexer.language import supported_languages
 from indexer.parsing import parse_report
 from indexer.passage import Passage
@@ -157,15 +158,20 @@ def test_no_near_duplicates_in_one_result_list(searcher):
     assert len({fold(h.passage.text) for h in result.hits}) == len(result.hits)
 
 
-def _copied(searcher: Searcher, copies: int, weights: RankingWeights | None = None) -> Searcher:
+def _copied(
+    searcher: Searcher,
+    copies: int,
+    weights: RankingWeights | None = None,
+    ann_spec: ann.AnnSpec | None = None,
+) -> Searcher:
     """``searcher``'s index with every passage ``copies`` times (new ids, same text and
-    vectors): a corpus of yearly editions that repeat whole passages."""
-    import faiss
-
+    vectors): a corpus of yearly editions that repeat whole passages. Exact search unless
+    ``ann_spec`` says otherwise."""
     index = searcher.index
-    vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(np.vstack([vectors] * copies))
+    vectors = np.vstack([index.vectors.reconstruct_n(0, index.vectors.ntotal)] * copies)
+    spec = ann_spec or ann.AnnSpec("Flat")
+    searched = ann.build(vectors, spec)
+    ann.prepare(searched, spec)
     offsets, count = index.sentences.offsets, len(index.sentences.vectors)
     sentences = dataclasses.replace(
         index.sentences,
@@ -180,11 +186,15 @@ def _copied(searcher: Searcher, copies: int, weights: RankingWeights | None = No
         for c in range(copies)
         for p in index.passages
     )
+    manifest = dataclasses.replace(
+        index.manifest, faiss_index=spec.factory, faiss_nprobe=spec.nprobe
+    )
     return Searcher(
         dataclasses.replace(
             index,
+            manifest=manifest,
             passages=passages,
-            vectors=flat,
+            vectors=searched,
             sentences=sentences,
             hubness=np.tile(index.hubness, copies),
         ),
@@ -201,10 +211,13 @@ def test_duplicate_passages_are_collapsed(searcher):
 
 
 @pytest.mark.parametrize("mode", list(Mode))
-def test_k_results_come_back_when_copies_crowd_the_candidates(searcher, mode):
+@pytest.mark.parametrize("spec", [None, ann.AnnSpec("IVF16,Flat", nprobe=1)], ids=["exact", "ivf"])
+def test_k_results_come_back_when_copies_crowd_the_candidates(searcher, mode, spec):
     """Candidates are a pool of the best few; when every passage has five copies, most of
-    the pool is copies, and skipping them used to leave fewer than k results."""
-    crowded = _copied(searcher, 5, RankingWeights(candidates=10))
+    the pool is copies, and skipping them used to leave fewer than k results. An IVF index
+    probing one list of 16 (some 26 vectors: five copies each of about five passages) finds
+    no more however wide the pool: the passages are then scored exactly."""
+    crowded = _copied(searcher, 5, RankingWeights(candidates=10), spec)
     for query in ("opération contre la traite des êtres humains", "cybercriminalité"):
         alone = searcher.search(query, k=8, mode=mode).hits
         hits = crowded.search(query, k=8, mode=mode).hits
