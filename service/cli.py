@@ -28,6 +28,7 @@ from service.evaluation import (
     format_comparisons,
     format_table,
     load_queries,
+    mrr_interval,
 )
 from service.logging_setup import log_config
 from service.query_encoder import QueryBackend
@@ -285,7 +286,8 @@ def eval_command(
     if as_json:
         report = {
             "modes": {
-                m: {g: vars(x) for g, x in by_group.items()} for m, by_group in results.items()
+                m: {g: vars(x) | {"mrr_at_10_interval": mrr_interval(x)} for g, x in groups.items()}
+                for m, groups in results.items()
             },
             "hybrid_against": {
                 m: {g: vars(c) for g, c in by_group.items()} for m, by_group in against.items()

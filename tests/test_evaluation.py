@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from indexer.passage import Passage
-from service.evaluation import EvalFileError, EvalQuery, compare, evaluate, load_queries
+from service.evaluation import (
+    EvalFileError,
+    EvalQuery,
+    compare,
+    evaluate,
+    load_queries,
+    mrr_interval,
+)
 from service.searcher import Highlight, SearchHit
 
 
@@ -76,7 +85,7 @@ def test_highlight_at_hit_counts_the_first_relevant_hits_highlight():
     assert overall.highlight_at_hit == 0.5  # of the two found queries
 
 
-def _ranked(ranks: dict[str, int]) -> list[Passage]:
+def _ranked(ranks: dict[str, int]) -> Callable[[str], list[Passage]]:
     """A retriever putting the answer at ``ranks[query]`` (0-based; 11 is out of the top 10)."""
 
     def retrieve(query: str) -> list[Passage]:
@@ -88,16 +97,34 @@ def _ranked(ranks: dict[str, int]) -> list[Passage]:
 
 
 def test_compare_counts_queries_each_way_and_brackets_the_gain():
-    first = evaluate(QUERIES, _ranked({"who": 0, "vote": 0, "qui": 11}))["all"]
-    second = evaluate(QUERIES, _ranked({"who": 1, "vote": 0, "qui": 0}))["all"]
+    # Twelve queries: the first mode finds four of them a place higher, loses two.
+    queries = [
+        EvalQuery(id=f"q{n}", lang="fr", query=f"q{n}", answers=["68,9 %"]) for n in range(12)
+    ]
+    first_ranks = {f"q{n}": 0 for n in range(12)} | {"q10": 11, "q11": 3}
+    second_ranks = {f"q{n}": 1 if n < 4 else 0 for n in range(12)}
+    first = evaluate(queries, _ranked(first_ranks))["all"]
+    second = evaluate(queries, _ranked(second_ranks))["all"]
     c = compare(first, second)
-    # Per query: +1/2 (first against second), 0, -1.
-    assert (c.queries, c.better, c.worse) == (3, 1, 1)
-    assert c.mrr_gain == pytest.approx((0.5 - 1) / 3)
+    assert (c.queries, c.better, c.worse) == (12, 4, 2)
+    assert c.mrr_gain == pytest.approx((4 * 0.5 - 1 - 0.75) / 12)
+    assert c.low is not None and c.high is not None
     assert -1 <= c.low < c.mrr_gain < c.high <= 0.5
     assert compare(first, second) == c  # seeded: the same ranks, the same interval
     same = compare(first, first)
     assert (same.mrr_gain, same.low, same.high, same.better, same.worse) == (0, 0, 0, 0, 0)
+    low, high = mrr_interval(first)
+    assert low is not None and high is not None and low < first.mrr_at_10 < high <= 1
+
+
+def test_too_few_queries_get_no_interval():
+    few = evaluate(QUERIES, _passages)["all"]
+    assert compare(few, few).low is None and mrr_interval(few) == (None, None)
+
+
+def test_evaluating_two_queries_with_one_id_is_refused():
+    with pytest.raises(ValueError, match="same id"):
+        evaluate([QUERIES[0], QUERIES[0]], _passages)
 
 
 def test_compare_refuses_evaluations_of_different_queries():
