@@ -63,13 +63,6 @@ INSTRUCTIONS = (
     "it returns, cite them as [n] and give their source URLs. Use get_passage to read a "
     "cited passage again."
 )
-# Until the index is loaded; then tools/list names the reports (_ToolsNamingTheReports).
-_SEARCH_DESCRIPTION = (
-    "Search the indexed reports for passages that answer a question, in any language (the "
-    "search is cross-lingual). Returns numbered passages '[n] SECTION (p. N)' and, for each "
-    "n, its passage id and source URLs. Answer only from these passages, cite them as [n] "
-    "and give the source URLs of the passages you cite."
-)
 _READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
@@ -80,7 +73,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             SERVER_NAME, title="Report search", instructions=INSTRUCTIONS, version="0.1.0"
         )
 
-    @server.tool(annotations=_READ_ONLY, description=_SEARCH_DESCRIPTION)
+    # Until the index is loaded; then tools/list names the reports (_ToolsNamingTheReports).
+    @server.tool(annotations=_READ_ONLY, description=search_report_description(()))
     async def search_report(
         query: Annotated[
             str,
@@ -123,19 +117,18 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             int | None, Field(ge=1, strict=True, description="Last page to search.")
         ] = None,
         max_chars: Annotated[
-            int,
+            int | None,
             Field(
                 ge=MIN_CONTEXT_CHARS,
                 le=MAX_CONTEXT_CHARS,
                 strict=True,
                 description="Longest the quoted passages may be, in characters, all "
-                "together (a passage is about 1,000): one that does not fit whole is cut "
-                "around the sentences that matched best. Passage ids and source URLs come "
-                "on top.",
+                f"together (default {DEFAULT_CONTEXT_CHARS}; a passage is about 1,000): one "
+                "that does not fit whole is cut around the sentences that matched best. "
+                "Passage ids and source URLs come on top.",
             ),
         ] = DEFAULT_CONTEXT_CHARS,
     ) -> Annotated[CallToolResult, ContextResponse]:
-        """The tool's description is ``_SEARCH_DESCRIPTION``, and the reports' once loaded."""
         engine = _engine(state, ToolError)
         filters = SearchFilters(
             lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
@@ -145,6 +138,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         except InvalidQueryError as exc:
             raise ToolError(str(exc)) from exc
         titles = document_titles(engine.searcher.index.manifest.documents)
+        # null, as a client of the first version sent for "whole passages", is the default.
+        max_chars = DEFAULT_CONTEXT_CHARS if max_chars is None else max_chars
         grounded = build_context(result.hits, max_chars, titles)
         # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(

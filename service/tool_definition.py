@@ -24,18 +24,21 @@ NAMED_REPORTS = 20
 
 
 def search_report_description(documents: Sequence[DocumentEntry]) -> str:
-    """What the tool searches and how to use what it returns."""
+    """What the tool searches and how to use what it returns; with no ``documents`` (an MCP
+    server whose index is still loading), the indexed reports, unnamed."""
     corpus = "; ".join(
         f"{d.id}: {d.title}" + (f" (language: {d.language})" if d.language != UNDETERMINED else "")
         for d in documents[:NAMED_REPORTS]
     )
     if len(documents) > NAMED_REPORTS:
         corpus += f"; and {len(documents) - NAMED_REPORTS} more (the document parameter lists them)"
-    which = "this report" if len(documents) == 1 else "these reports"
+    which = {0: "the indexed reports", 1: f"this report: {corpus}"}.get(
+        len(documents), f"these reports: {corpus}"
+    )
     # As service.context heads each passage: the report's title too when there are several.
-    header = "[n] SECTION (p. N)" if len(documents) == 1 else "[n] REPORT — SECTION (p. N)"
+    header = "[n] REPORT — SECTION (p. N)" if len(documents) > 1 else "[n] SECTION (p. N)"
     return (
-        f"Search {which}: {corpus} for passages that answer a question. Ask in any "
+        f"Search {which} for passages that answer a question. Ask in any "
         f"language: the search is cross-lingual. Returns numbered passages '{header}' "
         "and, for each n, its page and source URLs. Answer only from these passages, "
         "cite them as [n] and give the source URLs of the passages you cite. Page N counts "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 import sys
@@ -156,6 +158,32 @@ def test_streamable_http_server_mounted_in_the_app(http_url: str) -> None:
     async def run() -> None:
         async with Client(http_url) as client:
             await _exercise(client)
+
+    anyio.run(run)
+
+
+def test_over_several_reports_the_tool_names_them_and_document_chooses_one(
+    settings: Settings, searcher: Searcher
+) -> None:
+    index = searcher.index
+    (report,) = index.manifest.documents
+    other = dataclasses.replace(report, id="europol-2022-en", title="Europol report 2022")
+    manifest = dataclasses.replace(index.manifest, documents=(report, other))
+    state = ServiceState(functools.partial(SearchEngine.configured, settings=settings))
+    state.serve(Searcher(dataclasses.replace(index, manifest=manifest), searcher.encoder))
+
+    async def run() -> None:
+        async with Client(build_mcp_server(state)) as client:
+            tool = {t.name: t for t in (await client.list_tools()).tools}["search_report"]
+            assert "these reports: interpol-2021-fr: INTERPOL" in tool.description
+            assert "europol-2022-en: Europol report 2022" in tool.description
+            document = tool.input_schema["properties"]["document"]
+            assert document["enum"] == [report.id, other.id]
+            # A client of the first version sent null for "whole passages": the default.
+            result = await client.call_tool("search_report", {"query": QUESTION, "max_chars": None})
+            assert not result.is_error and len(result.structured_content["context"]) <= 4000
+            assert result.structured_content["context"].startswith(f"[1] {report.title} — ")
+        await state.engine.close()
 
     anyio.run(run)
 
