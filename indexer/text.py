@@ -17,6 +17,8 @@ class CharacterMap:
     """
 
     def __init__(self, mapping: dict[str, str]) -> None:
+        if not mapping or any(len(key) != 1 for key in mapping):
+            raise ValueError("a character map maps single characters, at least one")
         self._mapping = mapping
         self._found = re.compile("[" + "".join(map(re.escape, mapping)) + "]")
 

@@ -481,6 +481,9 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     (corpus / "sourced.txt").write_text(sourced * 3, "utf-8")
     (corpus / "flat.txt").write_text(f"TITRE\n\n{sentence * 200}\n", "utf-8")
     (corpus / "links.txt").write_text("https://www.interpol.int/fr/a\n", "utf-8")
+    # Pages ended by form feeds, but no sources: only that is said.
+    pages = [f"TITRE {n}\n\nPage {n}. {sentence * 5}\n" for n in ("UN", "DEUX", "TROIS")]
+    (corpus / "paged.txt").write_text("\f".join(pages), "utf-8")
     documents = load_corpus(corpus)
     warnings = corpus_warnings([d.id for d in documents], passages_for(documents))
     assert warnings == [
@@ -488,4 +491,5 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
         "it can be found",
         "no source URLs in flat: its passages cite none and, with neither form feeds nor URL "
         "blocks to end its pages, it reads as one page",
+        "no source URLs in paged: its passages cite none",
     ]

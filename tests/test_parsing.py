@@ -515,3 +515,12 @@ def test_a_section_knows_whether_its_title_is_printed_above_it():
         ("UN ARTICLE", True),
         ("SON ARTICLE", False),  # "UN CHAPITRE" opens its text, above its title
     ]
+
+
+def test_a_character_map_takes_single_characters():
+    from indexer.text import CharacterMap
+
+    assert CharacterMap({"’": "'", "œ": "oe"})("l’œuvre") == "l'oeuvre"
+    for bad in ({}, {"ab": "c"}):
+        with pytest.raises(ValueError, match="single characters"):
+            CharacterMap(bad)

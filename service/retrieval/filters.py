@@ -107,6 +107,7 @@ class PassageColumns:
 
     @classmethod
     def of(cls, passages: Sequence[Passage]) -> PassageColumns:
+        """The columns of ``passages``, in their order (a passage's index is its row)."""
         distinct: dict[tuple[str, ...], int] = {}
         titles_of = [distinct.setdefault(p.sections, len(distinct)) for p in passages]
         return cls(
