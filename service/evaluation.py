@@ -195,33 +195,36 @@ def compare(first: Metrics, second: Metrics) -> Comparison:
     gains = np.array(
         [_reciprocal(first.ranks[q]) - _reciprocal(second.ranks[q]) for q in first.ranks]
     )
-    low, high = _interval(gains)
+    gain = float(gains.mean())
+    interval = _interval(gains, gain)
     return Comparison(
         queries=len(gains),
-        mrr_gain=float(gains.mean()),
-        low=low,
-        high=high,
+        mrr_gain=gain,
+        low=None if interval is None else interval[0],
+        high=None if interval is None else interval[1],
         better=int((gains > 0).sum()),
         worse=int((gains < 0).sum()),
     )
 
 
-def mrr_interval(metrics: Metrics) -> tuple[float, float] | tuple[None, None]:
-    """95 % bootstrap interval of ``metrics.mrr_at_10`` (None, None under
-    MIN_INTERVAL_QUERIES queries): a set of 60 queries measures it to about ±0.05."""
-    return _interval(np.array([_reciprocal(rank) for rank in metrics.ranks.values()]))
+def mrr_interval(metrics: Metrics) -> tuple[float, float] | None:
+    """95 % bootstrap interval of ``metrics.mrr_at_10`` (None under MIN_INTERVAL_QUERIES
+    queries): a set of 60 queries measures it to about ±0.05."""
+    values = np.array([_reciprocal(rank) for rank in metrics.ranks.values()])
+    return _interval(values, metrics.mrr_at_10)
 
 
 def _interval(
-    values: np.ndarray, resamples: int = 10_000
-) -> tuple[float, float] | tuple[None, None]:
-    """95 % bootstrap interval of the mean of ``values``, one per query. Seeded, so that the
-    same ranks always give the same interval."""
+    values: np.ndarray, mean: float, resamples: int = 10_000
+) -> tuple[float, float] | None:
+    """95 % bootstrap interval of ``mean``, the mean of ``values`` (one per query), or None
+    when there are too few. Seeded, so that the same ranks always give the same interval; it
+    always holds ``mean`` (resampled means of equal values can differ in the last bit)."""
     if len(values) < MIN_INTERVAL_QUERIES:
-        return None, None
+        return None
     samples = np.random.default_rng(0).integers(0, len(values), size=(resamples, len(values)))
     low, high = np.percentile(values[samples].mean(axis=1), [2.5, 97.5])
-    return float(low), float(high)
+    return min(float(low), mean), max(float(high), mean)
 
 
 def _reciprocal(rank: int | None) -> float:

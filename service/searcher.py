@@ -410,7 +410,11 @@ class Searcher:
             block = slice(start, start + _DUPLICATE_BLOCK)
             fresh = np.ones(len(ranked[block]), dtype=bool)
             if len(taken):
-                fresh = (vectors[block] @ taken.T).max(axis=1) < self.weights.duplicate_cosine
+                # Skipped here only when certainly a copy: a product of the whole block can
+                # round the last bit otherwise than the one-by-one check below, which decides
+                # a cosine at the threshold as it always did.
+                nearest = (vectors[block] @ taken.T).max(axis=1)
+                fresh = nearest < self.weights.duplicate_cosine + _ROUNDING
             for i in start + np.flatnonzero(fresh):
                 own = vectors[i]
                 if len(taken) and float((taken @ own).max()) >= self.weights.duplicate_cosine:
@@ -425,8 +429,10 @@ class Searcher:
         return hits
 
 
-# Ranked passages checked for near-duplicates at a time (:meth:`Searcher._select`).
+# Ranked passages checked for near-duplicates at a time (:meth:`Searcher._select`), and
+# more than float32 rounding of a cosine.
 _DUPLICATE_BLOCK = 64
+_ROUNDING = 1e-5
 
 
 @dataclass(frozen=True)

@@ -113,13 +113,17 @@ def test_compare_counts_queries_each_way_and_brackets_the_gain():
     assert compare(first, second) == c  # seeded: the same ranks, the same interval
     same = compare(first, first)
     assert (same.mrr_gain, same.low, same.high, same.better, same.worse) == (0, 0, 0, 0, 0)
-    low, high = mrr_interval(first)
-    assert low is not None and high is not None and low < first.mrr_at_10 < high <= 1
+    interval = mrr_interval(first)
+    assert interval is not None and interval[0] < first.mrr_at_10 < interval[1] <= 1
+    # All alike: the interval is the point, holding it.
+    alike = evaluate(queries, _ranked({f"q{n}": 9 for n in range(12)}))["all"]
+    low, high = mrr_interval(alike) or (2.0, 2.0)
+    assert low <= alike.mrr_at_10 <= high and high - low < 1e-12
 
 
 def test_too_few_queries_get_no_interval():
     few = evaluate(QUERIES, _passages)["all"]
-    assert compare(few, few).low is None and mrr_interval(few) == (None, None)
+    assert compare(few, few).low is None and mrr_interval(few) is None
 
 
 def test_evaluating_two_queries_with_one_id_is_refused():

@@ -566,3 +566,25 @@ def test_a_highlight_never_borrows_a_sentence_of_the_next_or_previous_passage(se
         spans = sentences.spans[[row, inside]]
         assert (highlight.start, highlight.end) == (spans[:, 0].min(), spans[:, 1].max())
         assert highlight.best == tuple(sentences.spans[row])
+
+
+def test_a_cosine_just_under_the_duplicate_threshold_is_kept_past_the_first_block():
+    """Copies are skipped a block at a time, by one product for the block: its float32
+    rounding must not drop a passage that the one-by-one check keeps (cosine 0.95 in float32
+    is 0.9499999881, under a threshold of 0.95)."""
+    import types
+
+    dimension = 70
+    vectors = np.zeros((65, dimension), np.float32)
+    vectors[np.arange(64), np.arange(64)] = 1  # 64 unrelated passages fill the first block
+    cosine = np.float32(0.95)
+    vectors[64, 0], vectors[64, 64] = cosine, np.sqrt(1 - np.float64(cosine) ** 2)
+    stub = types.SimpleNamespace(
+        weights=RankingWeights(duplicate_cosine=0.95),
+        index=types.SimpleNamespace(passages=list(range(65))),
+        _highlight=lambda passage, passage_id, row, vector: None,
+    )
+    ranked = np.arange(65)
+    scores = np.linspace(1, 0, 65, dtype=np.float32)
+    hits = Searcher._select(stub, ranked, vectors, scores, np.zeros(65, int), 100, vectors[0])
+    assert len(hits) == 65
