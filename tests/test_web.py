@@ -234,13 +234,56 @@ def test_empty_query_is_explained_without_asking_the_service(browser, base_url):
     assert not error.is_displayed()
 
 
-def test_service_4xx_messages_are_shown_as_is(browser, base_url):
+def test_service_4xx_messages_name_the_pages_own_fields(browser, base_url):
     browser.get(f"{base_url}/?{urlencode({'q': 'INTERPOL', 'lang': 'french!'})}")
     status = browser.find_element(By.ID, "status")
-    wait_for(browser, lambda _: "lang:" in status.text, "the service's 422 message")
-    assert "pattern" in status.text
+    wait_for(browser, lambda _: "Passage language:" in status.text, "the service's 422 message")
+    assert "pattern" in status.text and "lang:" not in status.text
     assert "status-error" in (status.get_attribute("class") or "")
     assert not results(browser)
+
+
+def test_a_refused_query_is_said_at_the_box_and_nothing_else_stays(browser, base_url):
+    """An earlier search's results and status would read as the answer to the refused one;
+    a query over the limit is said rather than cut short; one from a shared URL too."""
+    open_page(browser, f"{base_url}/")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys(QUERY, Keys.ENTER)
+    wait_for_results(browser, QUERY)
+    error = browser.find_element(By.ID, "q-error")
+    assert error.get_attribute("role") == "alert"
+    box.clear()
+    box.send_keys(Keys.ENTER)
+    wait_for(browser, lambda _: error.is_displayed(), "the empty-query message")
+    assert not results(browser) and not status_text(browser)
+
+    browser.execute_script("document.getElementById('q').value = 'x'.repeat(1200)")
+    box.send_keys(Keys.ENTER)
+    wait_for(browser, lambda _: "limited to 1,000 characters" in error.text, "the length message")
+    assert "this one has 1,200." in error.text and box.get_attribute("aria-invalid") == "true"
+
+    browser.get(f"{base_url}/?{urlencode({'q': 'y' * 1200})}")
+    error = browser.find_element(By.ID, "q-error")
+    wait_for(browser, lambda _: error.is_displayed(), "the service's refusal at the box")
+    assert "1000 characters" in error.text and not results(browser)
+
+
+def test_skip_link_lands_on_the_result_count(browser, base_url):
+    open_page(browser, f"{base_url}/?{urlencode({'q': QUERY})}")
+    wait_for_results(browser, QUERY)
+    skip = browser.find_element(By.CSS_SELECTOR, ".skip-link")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip.send_keys(Keys.ENTER)
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("id") == "status"
+    assert focused.is_displayed() and "passages for" in focused.text
+
+
+def test_a_section_in_a_shared_url_filters_and_is_said(browser, base_url):
+    open_page(browser, f"{base_url}/?{urlencode({'q': 'opération', 'section': 'zzzz'})}")
+    status = browser.find_element(By.ID, "status")
+    wait_for(browser, lambda _: "No passage matches" in status.text, "the empty result")
+    assert "in sections titled “zzzz”" in status.text
 
 
 def test_page_works_from_the_keyboard_with_visible_focus(browser, base_url):

@@ -7,10 +7,16 @@
 const RESULT_COUNT = 10;
 const SOURCES_SHOWN = 3;
 const READY_POLL_MS = 2000;
-const STATE_KEYS = ["q", "lang", "document"];
+// "section" has no control on the page, but a shared URL (or an API user's) may carry it.
+const STATE_KEYS = ["q", "lang", "document", "section"];
+// As the service counts: code points, not UTF-16 units.
+const MAX_QUERY_CHARS = 1000;
 
 const MESSAGES = {
   emptyQuery: "Type a question or some keywords to search for.",
+  longQuery: (chars) =>
+    `Questions are limited to ${MAX_QUERY_CHARS.toLocaleString("en")} characters; ` +
+    `this one has ${chars.toLocaleString("en")}.`,
   starting:
     "The search service is still starting (loading the model and the index). " +
     "Results will appear as soon as it is ready.",
@@ -28,6 +34,7 @@ const resultList = document.getElementById("results");
 
 const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
 const documentTitles = new Map();
+const documentLanguages = new Map(); // so that a screen reader reads a title in its language
 
 let searchInFlight = null; // AbortController of the latest search: a newer one cancels it
 let readiness = null; // shared promise while waiting for /readyz
@@ -64,7 +71,14 @@ function stateFromUrl() {
 }
 
 function stateFromForm() {
-  return { q: queryInput.value.trim(), lang: langSelect.value, document: documentSelect.value };
+  // The section filter has no control: it stays as the URL gave it.
+  const { section } = stateFromUrl();
+  return {
+    q: queryInput.value.trim(),
+    lang: langSelect.value,
+    document: documentSelect.value,
+    section,
+  };
 }
 
 function urlFor(state) {
@@ -95,11 +109,24 @@ function showStatus(text, kind = "info") {
   statusLine.className = `status status-${kind}`;
 }
 
+// Said at the box (an alert, since focus is already there) and nowhere else: results and
+// status of an earlier search would read as the answer to this one.
 function showQueryError(text) {
+  searchInFlight?.abort();
+  resultList.replaceChildren();
+  showStatus("");
   queryError.textContent = text;
   queryError.hidden = false;
   queryInput.setAttribute("aria-invalid", "true");
   queryInput.focus();
+}
+
+// The service names the field it refuses as its API does ("q: …"); the page names its own.
+const FIELD_LABELS = { lang: "Passage language", document: "Document", section: "Section" };
+
+function refusal(detail) {
+  const [, field, reason] = /^(\w+): (.*)$/s.exec(detail) ?? [null, null, detail];
+  return { field, text: field in FIELD_LABELS ? `${FIELD_LABELS[field]}: ${reason}` : detail };
 }
 
 function clearQueryError() {
@@ -240,13 +267,18 @@ function resultItem(hit) {
   // A short section joined to this passage's: its heading is a line of the text, and named
   // here so the reader knows the passage holds it too.
   const others = (hit.sections ?? []).filter((title) => title !== hit.section);
-  const also = others.length ? [el("span", { class: "also" }, `Also: ${others.join(" · ")}`)] : [];
+  const also = others.length
+    ? [el("span", { class: "also" }, "Also: ", inLanguage(others.join(" · "), hit.lang))]
+    : [];
   const meta = el(
     "p",
     { class: "meta" },
     el("span", {}, `Page ${hit.page}`),
     el("span", {}, languageName(hit.lang)),
-    el("span", {}, documentTitles.get(hit.document) ?? hit.document),
+    el("span", {}, inLanguage(
+      documentTitles.get(hit.document) ?? hit.document,
+      documentLanguages.get(hit.document),
+    )),
     ...also,
     el("span", { class: "score" }, `score ${hit.score.toFixed(2)}`),
   );
@@ -267,10 +299,16 @@ function resultItem(hit) {
   return el("li", { class: "result", "data-passage-id": hit.passage_id }, article);
 }
 
+// Text in the report's language inside the English page.
+function inLanguage(text, lang) {
+  return isLanguageTag(lang ?? "") ? el("span", { lang }, text) : text;
+}
+
 function filtersText(state) {
   const parts = [];
   if (state.lang) parts.push(`in ${languageName(state.lang)}`);
   if (state.document) parts.push(`in ${documentTitles.get(state.document) ?? state.document}`);
+  if (state.section) parts.push(`in sections titled “${state.section}”`);
   return parts.length ? ` ${parts.join(" ")}` : "";
 }
 
@@ -308,6 +346,7 @@ async function runSearch(state) {
   const params = new URLSearchParams({ q: state.q, k: String(RESULT_COUNT) });
   if (state.lang) params.set("lang", state.lang);
   if (state.document) params.set("document", state.document);
+  if (state.section) params.set("section", state.section);
   showStatus(`Searching for “${state.q}”…`);
   resultList.setAttribute("aria-busy", "true");
   try {
@@ -328,8 +367,10 @@ async function runSearch(state) {
         await serviceReady();
         if (!controller.signal.aborted) runSearch(state);
       }
+    } else if (response.status === 422 && detail?.startsWith("q: ")) {
+      showQueryError(detail.slice(3)); // a query from a shared URL: said at the box
     } else if (response.status < 500 && detail) {
-      showStatus(detail, "error"); // the service's 4xx messages are written for people
+      showStatus(refusal(detail).text, "error"); // the service's 4xx messages are for people
     } else {
       showStatus(`The search failed (HTTP ${response.status}). Please try again.`, "error");
     }
@@ -349,6 +390,11 @@ function onSubmit(event) {
     showQueryError(MESSAGES.emptyQuery); // no request for an empty query
     return;
   }
+  const chars = Array.from(state.q).length;
+  if (chars > MAX_QUERY_CHARS) {
+    showQueryError(MESSAGES.longQuery(chars)); // said, not cut short without a word
+    return;
+  }
   clearQueryError();
   const url = urlFor(state);
   if (url !== `${window.location.pathname}${window.location.search}`) {
@@ -357,8 +403,13 @@ function onSubmit(event) {
   runSearch(state);
 }
 
+// A filter applies at once. Arrowing through a closed list changes it at every step, so
+// the address is replaced rather than pushed: one history entry, not one per step.
 function onFilterChange() {
-  if (queryInput.value.trim()) form.requestSubmit();
+  const state = stateFromForm();
+  if (!state.q || queryError.textContent) return;
+  window.history.replaceState(null, "", urlFor(state));
+  runSearch(state);
 }
 
 function onHistoryChange() {
@@ -385,6 +436,7 @@ async function loadFilters() {
     const withYear = doc.year && !doc.title.includes(String(doc.year));
     const title = withYear ? `${doc.title} (${doc.year})` : doc.title;
     documentTitles.set(doc.id, title || doc.id);
+    documentLanguages.set(doc.id, doc.language);
     documentSelect.append(new Option(title || doc.id, doc.id));
   }
   selectValue(documentSelect, chosen);
