@@ -7,6 +7,7 @@ them, saying how to install them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -335,3 +336,16 @@ def test_not_ready_service_says_it_is_starting_then_answers(browser, settings, s
         assert not results(browser)
         state.serve(searcher)  # the page polls /readyz and runs the search once ready
         assert "Al Raisi" in wait_for_results(browser, QUERY)[0].text
+
+
+def test_source_links_are_named_by_words_not_by_ids(browser, base_url):
+    """A tweet's address ends in a number: "twitter.com › 1463417455980818435" named the
+    link by an id; the site alone says more."""
+    open_page(browser, f"{base_url}/?{urlencode({'q': 'Avant-propos du Secrétaire Général'})}")
+    wait_for_results(browser, "Avant-propos du Secrétaire Général")
+    names = browser.execute_script(
+        "return [...document.querySelectorAll('.sources a')].map(a => a.firstChild.textContent)"
+    )
+    assert "twitter.com" in names
+    assert not [name for name in names if re.search(r"› [^\w]*\d+$", name)]
+    assert any(name.startswith("interpol.int › ") for name in names)

@@ -218,7 +218,9 @@ function linkLabel(url) {
     // keep the raw segment
   }
   name = name.replace(/\.(html?|php|aspx?)$/i, "").replace(/[-_+]+/g, " ").trim();
-  return name ? `${host} › ${name}` : host;
+  // A last part without a word in it (a language code such as "fr", an id) names the site
+  // alone: "interpol.int › fr" read as if the page were called "fr".
+  return /\p{L}{4,}/u.test(name) ? `${host} › ${name}` : host;
 }
 
 function sourceItem(address) {
