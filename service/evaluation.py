@@ -156,17 +156,18 @@ def evaluate(
 def _metrics(outcomes: list[_Outcome]) -> Metrics:
     n = len(outcomes)
     ranks = [o.rank for o in outcomes]
+    by_id = {o.query.id: None if o.rank is None else o.rank + 1 for o in outcomes}
     url_hits = [o.url_hit for o in outcomes if o.url_hit is not None]
     highlight_hits = [o.highlight_hit for o in outcomes if o.highlight_hit is not None]
     return Metrics(
         queries=n,
         recall_at_1=sum(r is not None and r < 1 for r in ranks) / n,
         recall_at_5=sum(r is not None and r < 5 for r in ranks) / n,
-        mrr_at_10=sum(1 / (r + 1) for r in ranks if r is not None) / n,
+        mrr_at_10=sum(_reciprocal(rank) for rank in by_id.values()) / n,
         url_at_hit=sum(url_hits) / len(url_hits) if url_hits else None,
         url_queries=len(url_hits),
         highlight_at_hit=sum(highlight_hits) / len(highlight_hits) if highlight_hits else None,
-        ranks={o.query.id: None if o.rank is None else o.rank + 1 for o in outcomes},
+        ranks=by_id,
     )
 
 

@@ -137,7 +137,7 @@ class Searcher:
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
         self.detection_languages = self.query_languages | (
-            {p.lang for p in passages} & supported_languages() if query_languages else set()
+            self.passage_languages & supported_languages() if query_languages else set()
         )
         self._query_language = QueryLanguage(
             read, self._columns.lang.tolist(), self.detection_languages
