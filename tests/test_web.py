@@ -324,6 +324,27 @@ def test_page_fits_a_phone_screen(browser, base_url):
         browser.set_window_size(1280, 900)
 
 
+def test_page_reflows_on_a_narrow_screen_with_text_doubled(browser, base_url):
+    """320 px with the browser's text size at 200 %: a long word of a card and the search
+    button pushed the page sideways, and the hidden skip link, wrapped onto several lines,
+    showed its last one at the top."""
+    browser.set_window_size(320, 900)
+    browser.execute_cdp_cmd("Page.setFontSizes", {"fontSizes": {"standard": 32}})
+    try:
+        open_page(browser, f"{base_url}/?{urlencode({'q': QUERY})}")
+        wait_for_results(browser, QUERY)
+        overflow, skip_bottom = browser.execute_script(
+            "const root = document.documentElement;"
+            "return [root.scrollWidth - root.clientWidth,"
+            " document.querySelector('.skip-link').getBoundingClientRect().bottom]"
+        )
+        assert overflow <= 0
+        assert skip_bottom <= 0
+    finally:
+        browser.execute_cdp_cmd("Page.setFontSizes", {"fontSizes": {"standard": 16}})
+        browser.set_window_size(1280, 900)
+
+
 def test_not_ready_service_says_it_is_starting_then_answers(browser, settings, searcher):
     app = create_app(settings)
     state = app.state.service
