@@ -27,7 +27,9 @@ What the extracted text looks like, and what this module does about it:
 - Words hyphenated across lines are joined without the hyphen when the joined word occurs
   elsewhere in the document, and kept as compounds otherwise ("primo-intervenants").
 - Paragraphs repeated by the extraction are kept once, and rows of social-media handles
-  (page furniture next to icons) are dropped.
+  (page furniture next to icons) are dropped. Only a paragraph of a sentence's length counts
+  as a repeat: a figure with its unit recurs by coincidence ("34 millions d'EUR" twice in one
+  chart, for two different budget lines), and dropping it lost a figure.
 - Infographics print a figure group's caption under its figures ("… 216 arrestations" then
   "TURQUESA III" and its region): capitals that open a block right after a figure line are
   that caption, not a heading that would give the next group's figures its name, and it is
@@ -92,6 +94,7 @@ _CAPS_SHARE = 0.85
 _FIGURE_ITEM = re.compile(r"^(?!(?:19|20)\d\d\b)\d[\d\s.,]*\s+[^\W\d]")
 _STAT_LABEL_WORDS = 4
 _PROSE_MIN_WORDS = 4
+_REPEAT_MIN_WORDS = 8  # shorter paragraphs (figures, labels) recur by coincidence
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
 # A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
@@ -512,10 +515,10 @@ def _continues(previous: str, following: str) -> bool:
 def _drop_repeats(
     items: list[_Heading | _Paragraph], seen: set[str]
 ) -> list[_Heading | _Paragraph]:
-    """Drop paragraphs of a few words or more already seen earlier in the document."""
+    """Drop paragraphs of a sentence's length already seen earlier in the document."""
     kept: list[_Heading | _Paragraph] = []
     for item in items:
-        if isinstance(item, _Paragraph) and word_count(item.text) >= 4:
+        if isinstance(item, _Paragraph) and word_count(item.text) >= _REPEAT_MIN_WORDS:
             key = fold(item.text)
             if key in seen:
                 continue

@@ -97,11 +97,19 @@ def test_front_matter_takes_document_title():
 
 
 def test_repeated_paragraph_kept_once():
-    text = "Un paragraphe répété par l'extraction.\n\nUn paragraphe répété par l'extraction.\n"
-    pages = parse_report(text, "Doc")
-    assert [p for s in pages[0].sections for p in s.paragraphs] == [
-        "Un paragraphe répété par l'extraction."
-    ]
+    repeated = "Un paragraphe entier que l'extraction du PDF a répété."
+    pages = parse_report(f"{repeated}\n\n{repeated}\n", "Doc")
+    assert [p for s in pages[0].sections for p in s.paragraphs] == [repeated]
+
+
+def test_a_figure_that_recurs_is_not_taken_for_a_repeat():
+    """Two budget lines of one chart cost the same: the second figure was dropped."""
+    text = (
+        "Contributions en nature\n\n41 millions d’EUR\n\n34 millions d’EUR\n\n"
+        "Soutien institutionnel (TI, RH)\n\n34 millions d’EUR\n"
+    )
+    body = "\n".join(p for s in parse_report(text, "Doc")[0].sections for p in s.paragraphs)
+    assert body.count("34 millions d’EUR") == 2
 
 
 def test_social_media_handles_are_dropped_but_addresses_in_sentences_kept():
