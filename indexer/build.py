@@ -58,8 +58,8 @@ class BuildReport:
     """What a build did, for the CLI summary.
 
     ``embedded`` and ``cached`` count distinct texts embedded by this build and taken from
-    the embedding cache: passages and their sentences, and the sentences again as queries
-    (a text embedded with two prompts counts twice).
+    the embedding cache: passages and their sentences, the sentences again as queries (a
+    text embedded with two prompts counts twice) and the headlines of the URLs they cite.
     """
 
     index_dir: Path
@@ -189,7 +189,7 @@ def _build(
         return encoder.encode_prompted(texts, show_progress)
 
     titles = {d.id: d.metadata.title for d in documents}
-    vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)
+    passages, vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)
     spec = ann.choose(len(passages))
     languages: dict[str, list[str]] = {d.id: [] for d in documents}
     for passage in passages:

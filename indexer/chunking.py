@@ -10,7 +10,6 @@ from typing import NamedTuple
 from indexer.language import detect_language
 from indexer.parsing import Page, Section
 from indexer.passage import Passage, heading_length
-from indexer.sources import SourceRanker
 from indexer.text import fold, split_sentences, word_count, words
 
 
@@ -64,13 +63,12 @@ class SectionChunker:
         passage after a rebuild or gets a 404. Numbered by position on the page, an id
         named another passage as soon as an earlier one on its page was split or joined.
         """
-        # Language and sources are read from the body: the heading is the title too.
+        # Language is read from the body: the heading is the title too.
         chunks = [
             (page, chunk, chunk.text[heading_length(chunk.title, chunk.text) :])
             for page in pages
             for chunk in self.chunk_page(page)
         ]
-        ranker = SourceRanker(body for *_, body in chunks)
         passages: list[Passage] = []
         taken: set[str] = set()
         for page, chunk, body in chunks:
@@ -83,7 +81,7 @@ class SectionChunker:
                     text=chunk.text,
                     lang=detect_language(body, fallback=language),
                     position=len(passages),
-                    source_urls=ranker.rank(body, page.urls, chunk.title),
+                    source_urls=page.urls,  # ordered once embedded (indexer.sources)
                     sections=chunk.sections,
                 )
             )

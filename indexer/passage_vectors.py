@@ -25,6 +25,7 @@ from indexer.embedding.model import ModelIdentity
 from indexer.embedding_cache import CachedEmbeddings, embed_with_cache
 from indexer.parsing import parse_pages, parse_report
 from indexer.passage import Passage
+from indexer.sources import article_urls, headline, order_sources
 from indexer.text import sentence_spans
 
 
@@ -78,11 +79,12 @@ def embed(
     passages: list[Passage],
     encode: Callable[[list[tuple[str, str]]], np.ndarray],
     titles: Mapping[str, str],
-) -> tuple[IndexVectors, CachedEmbeddings]:
-    """Passage vectors, sentence vectors with their spans, and passage hubness.
+) -> tuple[list[Passage], IndexVectors, CachedEmbeddings]:
+    """The passages with their source URLs ordered (:func:`indexer.sources.order_sources`),
+    their vectors, sentence vectors with their spans, and passage hubness.
 
     ``titles`` maps document ids to titles (see :func:`embedding_text`). ``encode`` gets only
-    the (prompt, text) pairs missing from the embedding cache of ``index_dir``; the second
+    the (prompt, text) pairs missing from the embedding cache of ``index_dir``; the last
     value says how many that was.
     """
     # A "sentence" without a letter or digit (a closing quote left on its own line) says
@@ -101,15 +103,19 @@ def embed(
     owners = np.repeat(np.arange(len(passages)), [len(ss) for ss in spans])
     queries, members = pseudo_queries(sentences, owners)
     texts = [embedding_text(p, titles[p.document]) for p in passages]
+    urls = article_urls(passages)
     # One encoder call for all keeps one progress bar and full batches.
     embedded = embed_with_cache(
         index_dir,
         model,
         [(model.passage_prompt, text) for text in texts + sentences]
-        + [(model.query_prompt, query) for query in queries],
+        + [(model.query_prompt, query) for query in queries + [headline(u) for u in urls]],
         encode,
     )
     passage_vectors = embedded.vectors[: len(texts)]
+    headline_vectors = dict(
+        zip(urls, embedded.vectors[len(embedded.vectors) - len(urls) :], strict=True)
+    )
     vectors = IndexVectors(
         passages=passage_vectors,
         sentences=SentenceVectors(
@@ -117,9 +123,13 @@ def embed(
             spans=np.array([s for ss in spans for s in ss], dtype=np.int32).reshape(-1, 2),
             offsets=np.cumsum([0, *map(len, spans)]),
         ),
-        hubness=hubness(passage_vectors, embedded.vectors[len(texts) + len(sentences) :], members),
+        hubness=hubness(
+            passage_vectors,
+            embedded.vectors[len(texts) + len(sentences) : len(embedded.vectors) - len(urls)],
+            members,
+        ),
     )
-    return vectors, embedded
+    return order_sources(passages, passage_vectors, headline_vectors), vectors, embedded
 
 
 # Sentences embedded as queries to measure hubness against (see :func:`hubness`). This many

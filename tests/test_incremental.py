@@ -26,6 +26,7 @@ from indexer.passage_vectors import (
     passages_for,
 )
 from indexer.settings import Settings
+from indexer.sources import article_urls, headline
 from indexer.text import sentence_spans
 
 PIRACY = """\
@@ -91,7 +92,8 @@ def _corpus(folder: Path, **documents: str) -> Path:
 def _texts(corpus: Path) -> set[tuple[str, str]]:
     """Every distinct (prompt, text) a full build of ``corpus`` embeds: passages and their
     sentences with the passage prompt, and the sentences again with the query prompt (a
-    corpus this small has fewer sentences than ``PSEUDO_QUERIES``, so all of them)."""
+    corpus this small has fewer sentences than ``PSEUDO_QUERIES``, so all of them), as are
+    the headlines of the articles its pages cite."""
     documents = load_corpus(corpus)
     titles = {d.id: d.metadata.title for d in documents}
     passages = passages_for(documents)
@@ -105,6 +107,7 @@ def _texts(corpus: Path) -> set[tuple[str, str]]:
         {(identity.passage_prompt, embedding_text(p, titles[p.document])) for p in passages}
         | {(identity.passage_prompt, sentence) for sentence in sentences}
         | {(identity.query_prompt, sentence) for sentence in sentences}
+        | {(identity.query_prompt, headline(url)) for url in article_urls(passages)}
     )
 
 
@@ -285,6 +288,12 @@ def test_cache_key_covers_model_prompt_and_text(settings):
     )
 
 
+def _sentences_asked_as_queries(asked, query_prompt, passages) -> list[str]:
+    """Texts embedded as queries, but the cited articles' headlines."""
+    headlines = {headline(url) for url in article_urls(passages)}
+    return [text for prompt, text in asked if prompt == query_prompt and text not in headlines]
+
+
 def test_beyond_the_pseudo_query_limit_a_build_embeds_the_chosen_sentences_as_queries(
     settings, encoder, tmp_path, monkeypatch
 ):
@@ -292,8 +301,8 @@ def test_beyond_the_pseudo_query_limit_a_build_embeds_the_chosen_sentences_as_qu
     corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
     build_index(settings, corpus, root)
     query_prompt = encoder.encoder.identity.query_prompt
-    asked = [text for prompt, text in encoder.asked if prompt == query_prompt]
     loaded = load_index(root)
+    asked = _sentences_asked_as_queries(encoder.asked, query_prompt, loaded.passages)
     sentences = [
         p.text[a:b] for i, p in enumerate(loaded.passages) for a, b in loaded.sentences.of(i)[1]
     ]
@@ -311,8 +320,8 @@ def test_beyond_the_pseudo_query_limit_a_build_embeds_the_chosen_sentences_as_qu
     encoder.asked.clear()
     _corpus(corpus, piracy=PIRACY, wildlife=WILDLIFE)
     build_index(settings, corpus, root)
-    asked = {text for prompt, text in encoder.asked if prompt == query_prompt}
     loaded = load_index(root)
+    asked = set(_sentences_asked_as_queries(encoder.asked, query_prompt, loaded.passages))
     wildlife = {
         p.text[a:b]
         for i, p in enumerate(loaded.passages)

@@ -1,41 +1,58 @@
-"""Source URL ranking."""
+"""Source URL order: words shared with the slug and the headline's meaning.
 
-from indexer.sources import SourceRanker, is_social
+Vectors here are hand-made unit vectors standing for embeddings, so each test says exactly
+what the model would have seen; the real report's order is tested on the built index
+(tests/test_report.py).
+"""
 
-URLS = (
-    "https://twitter.com/INTERPOL_HQ/status/1",
-    "https://www.interpol.int/fr/Actualites/2021/Arrestation-de-286-personnes-traite",
-    "https://www.interpol.int/fr/Actualites/2021/L-operation-Weka-a-mobilise-24-pays",
-    "https://www.youtube.com/watch?v=abc",
-)
+import numpy as np
+
+from indexer.passage import Passage
+from indexer.sources import article_urls, headline, is_social, order_sources
+
+WEKA = "https://www.interpol.int/fr/Actualites/2021/L-operation-Weka-a-mobilise-24-pays"
+ARRESTS = "https://www.interpol.int/fr/Actualites/2021/Arrestation-de-286-personnes-traite"
+TWEET = "https://twitter.com/INTERPOL_HQ/status/1463417455980818435"
+VIDEO = "https://www.youtube.com/watch?v=abc"
+PAGE = (TWEET, ARRESTS, WEKA, VIDEO)
 
 
-DOCUMENT = [
-    "L'opération Weka a mobilisé 24 pays d'origine.",
-    "Arrestations de personnes lors d'une opération",
-    "Une opération de plus, sans rapport.",
-]
+def passage(text: str, page: int = 1, section: str = "", urls: tuple[str, ...] = PAGE) -> Passage:
+    return Passage(
+        id=f"doc-{abs(hash((text, page))) % 10**6:06d}",
+        document="doc",
+        page=page,
+        section=section,
+        text=text,
+        lang="fr",
+        position=0,
+        source_urls=urls,
+    )
 
 
-def rank_source_urls(text, urls, title=""):
-    return SourceRanker(DOCUMENT).rank(text, urls, title)
+def ordered(passages: list[Passage], vectors=None, headlines=None) -> list[tuple[str, ...]]:
+    """URL orders by words alone unless vectors are given."""
+    vectors = np.zeros((len(passages), 2), np.float32) if vectors is None else vectors
+    return [p.source_urls for p in order_sources(passages, vectors, headlines or {})]
 
 
 def test_best_slug_match_first_and_social_last():
-    ranked = rank_source_urls("L'opération Weka a mobilisé 24 pays d'origine.", URLS)
-    assert ranked[0] == URLS[2]
-    assert set(ranked) == set(URLS)
-    assert all(is_social(u) for u in ranked[-2:])
+    (urls,) = ordered([passage("L'opération Weka a mobilisé 24 pays d'origine.")])
+    assert urls[0] == WEKA and set(urls) == set(PAGE)
+    assert all(is_social(u) for u in urls[-2:])
 
 
 def test_accents_and_plural_match_slug_words():
-    ranked = rank_source_urls("Arrestations de personnes lors d'une opération", URLS)
-    assert ranked[0] == URLS[1]
+    (urls,) = ordered([passage("Arrestations de personnes lors d'une opération")])
+    assert urls[0] == ARRESTS
 
 
-def test_no_match_keeps_report_order_for_articles():
-    ranked = rank_source_urls("Rien à voir.", URLS)
-    assert ranked == (URLS[1], URLS[2], URLS[0], URLS[3])
+def test_no_evidence_keeps_the_reports_order_for_articles():
+    assert ordered([passage("Rien à voir.")]) == [(ARRESTS, WEKA, TWEET, VIDEO)]
+
+
+def test_one_article_still_puts_social_links_last():
+    assert ordered([passage("Rien.", urls=(VIDEO, WEKA))]) == [(WEKA, VIDEO)]
 
 
 def test_section_title_words_count_more():
@@ -44,6 +61,31 @@ def test_section_title_words_count_more():
         "https://www.interpol.int/fr/2021/L-Assemblee-s-acheve-sur-un-mandat",
     )
     text = "L'Assemblée a élu un président pour un mandat de quatre ans."
-    ranker = SourceRanker([text, "Le président parle.", "Un nouveau président.", "Autre."])
-    assert ranker.rank(text, urls)[0] == urls[1]  # "mandat" is rarer than "président"
-    assert ranker.rank(text, urls, "ÉLECTION DU NOUVEAU PRÉSIDENT")[0] == urls[0]
+    others = [passage(t, page=2) for t in ("Le président parle.", "Un nouveau président.")]
+    plain = ordered([passage(text, urls=urls), *others])[0]
+    titled = ordered([passage(text, section="ÉLECTION DU NOUVEAU PRÉSIDENT", urls=urls), *others])
+    assert plain[0] == urls[1]  # "mandat" is rarer than "président"
+    assert titled[0][0] == urls[0]
+
+
+def test_the_headlines_meaning_decides_where_words_mislead():
+    """The item shares "très actif" and "cybermalfaiteur" with the other article's headline."""
+    network = (
+        "https://www.interpol.int/fr/2021/Demantelement-d-un-reseau-tres-actif-de-cybermalfaiteurs"
+    )
+    morocco = "https://www.interpol.int/fr/2021/La-police-marocaine-arrete-un-suspect"
+    item = passage("Un cybermalfaiteur très actif arrêté au Maroc.", urls=(network, morocco))
+    assert ordered([item]) == [(network, morocco)]  # words alone
+    near, far = np.array([1.0, 0.0]), np.array([0.6, 0.8])
+    meaning = {network: far, morocco: near}
+    assert ordered([item], np.array([near], np.float32), meaning) == [(morocco, network)]
+
+
+def test_headlines_are_the_slugs_words():
+    assert headline(WEKA) == "L operation Weka a mobilise 24 pays"
+    assert headline("https://www.interpol.int/fr/Qui%20nous/R%C3%A9seau_Alliance/") == (
+        "Réseau Alliance"
+    )
+    assert headline("https://www.interpol.int/fr") == ""  # a language code, not a headline
+    assert headline(TWEET) == ""  # an id
+    assert article_urls([passage("x")]) == sorted([ARRESTS, WEKA])
