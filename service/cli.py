@@ -208,7 +208,9 @@ def query(
     page_max: Annotated[
         int | None, typer.Option(parser=_digits(1), help="Last page to search.")
     ] = None,
-    mode: Annotated[Mode, typer.Option(help="Ranking evidence.")] = Mode.HYBRID,
+    mode: Annotated[
+        Mode, typer.Option(help="Ranking evidence.", case_sensitive=False)
+    ] = Mode.HYBRID,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
@@ -264,7 +266,10 @@ def eval_command(
         int, typer.Option("-k", "--k", parser=_digits(1, MAX_K), help="Results per query.")
     ] = 10,
     mode: Annotated[
-        list[Mode] | None, typer.Option(help="Mode(s) to evaluate (default: all, side by side).")
+        list[Mode] | None,
+        typer.Option(
+            help="Mode(s) to evaluate (default: all, side by side).", case_sensitive=False
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,

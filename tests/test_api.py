@@ -105,6 +105,9 @@ def test_modes_differ_and_are_reported(client):
     assert {m: body["mode"] for m, body in by_mode.items()} == {m: m for m in by_mode}
     assert all("HAECHI" in r["section"] + r["text"] for r in by_mode["keyword"]["results"])
     assert by_mode["hybrid"]["query_lang"] == "fr"  # too short to detect; words are French
+    # In any case, as lang and document are read.
+    shouted = client.post("/search", json={"query": query, "k": 3, "mode": "KEYWORD"}).json()
+    assert shouted == by_mode["keyword"] | {"took_ms": shouted["took_ms"]}
 
 
 @pytest.mark.parametrize(
@@ -120,6 +123,9 @@ def test_modes_differ_and_are_reported(client):
         ({"q": "x", "lang": "french!"}, "lang"),
         ({"q": "x", "mode": "magic"}, "mode"),
         ({"q": "x", "page_min": 0}, "page_min"),
+        # The CLI's words: "unable to parse string as an integer" puzzled a user, as -1 is one.
+        ({"q": "x", "page_min": -1}, "page_min: Input should be a whole number written in digits"),
+        ({"q": "x", "k": "+5"}, "k: Input should be a whole number written in digits"),
         ({"q": "x", "page_min": 5, "page_max": 2}, "page_min"),
         ({"q": "x", "unknown": "1"}, "unknown"),
         ({}, "q"),

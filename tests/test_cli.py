@@ -101,7 +101,7 @@ def test_eval_prints_metrics_per_language(tmp_path):
         {"id": "b", "lang": "en", "query": "illegal fishing operation", "answers": ["Ikatere"]},
     ]
     queries.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
-    result = runner.invoke(search_app, ["eval", str(queries), "--json", "--mode", "hybrid"])
+    result = runner.invoke(search_app, ["eval", str(queries), "--json", "--mode", "Hybrid"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["hybrid_against"] == {}  # no other mode was asked for

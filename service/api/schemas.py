@@ -51,9 +51,7 @@ class SearchOptions(BaseModel):
 def url_digits(value: object) -> object:
     """A number in a URL is digits (:func:`indexer.text.written_in_digits`)."""
     if isinstance(value, str) and not written_in_digits(value):
-        raise PydanticCustomError(
-            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
-        )
+        raise PydanticCustomError("int_parsing", "Input should be a whole number written in digits")
     return value
 
 

@@ -32,6 +32,11 @@ class Mode(StrEnum):
     KEYWORD = "keyword"
     HYBRID = "hybrid"
 
+    @classmethod
+    def _missing_(cls, value: object) -> Mode | None:
+        """Any case, as language codes and document ids are read: "KEYWORD" was refused."""
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
+
 
 @dataclass(frozen=True)
 class RankingWeights:
