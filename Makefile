@@ -37,10 +37,10 @@ install-dev: $(DEV_STAMP)
 
 index: install
 	$(BIN)/report-index provision
-	$(BIN)/report-index build --corpus $(CORPUS_DIR) --out $(INDEX_DIR)
+	$(BIN)/report-index build --corpus "$(CORPUS_DIR)" --out "$(INDEX_DIR)"
 
 run: index
-	$(BIN)/report-search serve --index $(INDEX_DIR) --host $(HOST) --port $(PORT)
+	$(BIN)/report-search serve --index "$(INDEX_DIR)" --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it collected no test: that must fail loudly, not pass.
 test: install-dev
@@ -61,23 +61,23 @@ format: install-dev
 eval: index
 	@for file in $(EVAL_FILES); do \
 		echo "## $$file"; \
-		$(BIN)/report-search eval $$file --index $(INDEX_DIR) || exit 1; \
+		$(BIN)/report-search eval $$file --index "$(INDEX_DIR)" || exit 1; \
 	done
 
 # Benchmarks are never part of `make test`; they write bench/results/ and BENCHMARKS.md.
 bench: index
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
-	$(BIN)/python -m bench.build_index --corpus $(CORPUS_DIR)
-	$(BIN)/python -m bench.inprocess --index $(INDEX_DIR)
-	$(BIN)/python -m bench.http_load --index $(INDEX_DIR)
-	$(BIN)/python -m bench.cpu_budget --index $(INDEX_DIR)
-	$(BIN)/python -m bench.txtai_peer --index $(INDEX_DIR)
-	$(BIN)/python -m bench.load_soak --index $(INDEX_DIR)
+	$(BIN)/python -m bench.build_index --corpus "$(CORPUS_DIR)"
+	$(BIN)/python -m bench.inprocess --index "$(INDEX_DIR)"
+	$(BIN)/python -m bench.http_load --index "$(INDEX_DIR)"
+	$(BIN)/python -m bench.cpu_budget --index "$(INDEX_DIR)"
+	$(BIN)/python -m bench.txtai_peer --index "$(INDEX_DIR)"
+	$(BIN)/python -m bench.load_soak --index "$(INDEX_DIR)"
 	$(BIN)/python -m bench.ann_scale --out bench/results
-	$(BIN)/python -m bench.corpus_scale --index $(INDEX_DIR)
+	$(BIN)/python -m bench.corpus_scale --index "$(INDEX_DIR)"
 	$(BIN)/python bench/encoder_speed.py --rounds 10 > bench/results/encoder_speed.md
 	cat bench/results/encoder_speed.md
 	$(BIN)/python -m bench.report
 
 clean:
-	rm -rf $(INDEX_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf "$(INDEX_DIR)" .pytest_cache .mypy_cache .ruff_cache
