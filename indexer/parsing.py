@@ -50,7 +50,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.text import collapse_whitespace, fold, word_count
+from indexer.text import collapse_whitespace, fold, word_count, written_in_digits
 
 _URL_LINE = re.compile(r"^https?://\S+$")
 # A source cited on a line of its own, as reports and Markdown write them: behind a short
@@ -163,7 +163,11 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
     part of every passage and of its highlights.
     """
     running = _running_lines(pages)
-    kept = ["\n".join(_without(page, running)) for page in pages]
+    offset = _page_number_offset(pages)
+    kept = [
+        "\n".join(_without(page, running, None if offset is None else place + offset))
+        for place, page in enumerate(pages, start=1)
+    ]
     return _parse(map(_page_parts, kept), "\n".join(kept), default_title)
 
 
@@ -201,12 +205,33 @@ def _running_lines(pages: Sequence[str]) -> set[str]:
     return running
 
 
-def _without(page: str, running: set[str]) -> list[str]:
+def _page_number_offset(pages: Sequence[str]) -> int | None:
+    """What to add to a page's place to get the number printed on it, when most pages print
+    it alone on a line at an edge (None otherwise).
+
+    Under a running header ("Maritime Report 2023" then "1"), a bare number is not the
+    outermost line, where :func:`_without` would take any bare number for page furniture;
+    that it counts the pages tells it from a figure.
+    """
+    if len(pages) < _RUNNING_MIN_PAGES:
+        return None
+    counts: dict[int, int] = {}
+    for place, page in enumerate(pages, start=1):
+        lines = page.split("\n")
+        numbers = {lines[i].strip() for i in _edges(lines)}
+        for offset in {int(n) - place for n in numbers if written_in_digits(n) and len(n) < 5}:
+            counts[offset] = counts.get(offset, 0) + 1
+    offset, pages_printing_it = max(counts.items(), key=lambda item: item[1], default=(0, 0))
+    return offset if pages_printing_it >= _RUNNING_SHARE * len(pages) else None
+
+
+def _without(page: str, running: set[str], number: int | None = None) -> list[str]:
     """The page's lines, without the running lines at its edges.
 
     From each edge inwards, as long as the lines are running ones, up to two lines a round
     of :func:`_running_lines`. A bare number (a page number's shape) only counts as the
-    outermost line: further in, it is a figure ("216", "2021" closing a stat block).
+    outermost line, unless it is the page's ``number``: further in, it is a figure ("216",
+    "2021" closing a stat block).
     """
     lines = page.split("\n")
     content = [i for i, line in enumerate(lines) if line.strip()]
@@ -214,7 +239,10 @@ def _without(page: str, running: set[str]) -> list[str]:
     for side in (content, content[::-1]):
         for depth, i in enumerate(side[: 2 * _RUNNING_DEPTH]):
             shape = _shape(lines[i])
-            if shape not in running or (depth and not any(c.isalpha() for c in shape)):
+            page_number = number is not None and lines[i].strip() == str(number)
+            if not page_number and (
+                shape not in running or (depth and not any(c.isalpha() for c in shape))
+            ):
                 break
             dropped.add(i)
     return [line for i, line in enumerate(lines) if i not in dropped]

@@ -256,6 +256,24 @@ def test_figures_closing_a_page_are_kept_under_its_page_number():
     assert section.paragraphs == ("SAISIES 216 2021 45",)
 
 
+def test_a_page_number_under_a_running_header_is_dropped():
+    """The header first, then the page number: kept as a figure, the number opened every
+    page's text, and no heading under it was found."""
+    topics = [
+        ("PIRACY AT SEA", "Incidents fell to 19."),
+        ("PORT CONTROLS", "Inspectors detained 412 ships."),
+        ("TRAINING OF CREWS", "Some 300 officers were trained."),
+    ]
+    pages = [
+        f"Maritime Report 2023\n{n + 9}\n{title}\n{text}"
+        for n, (title, text) in enumerate(topics, start=1)
+    ]
+    parsed = parse_pages(pages)
+    assert [(s.title, s.paragraphs) for p in parsed for s in p.sections] == [
+        (title, (text,)) for title, text in topics
+    ]
+
+
 def test_running_lines_are_found_from_the_edges_inwards():
     """A page printed by a browser: the report's header and footer (fixed on the page, so
     last in its text layer), then the browser's date and address lines, four running lines
