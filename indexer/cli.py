@@ -105,6 +105,7 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
     except _USER_ERRORS as exc:
         typer.echo(f"(not checked against the configured model: {exc})", err=True)
         configured = None
+    serving = False
     for version in found:
         try:
             if configured is None:
@@ -117,9 +118,22 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
                 f"model {model.name} ({(model.checksum or 'no checksum')[:12]}, prompts "
                 f"{model.query_prompt!r}/{model.passage_prompt!r})"
             )
+            serving |= version.current
         except ArtifactError as exc:
             detail = f"cannot be served: {exc}"
         typer.echo(f"{'*' if version.current else ' '} {version.id}  {detail}")
+    # Also a check for scripts: the root has versions, but a service could not start on it.
+    if not serving:
+        try:
+            versions.require_current_link(root)
+        except VersionError as exc:
+            raise fail(exc) from exc
+        state = (
+            "no version is current"
+            if versions.current_id(root) is None
+            else "the current version cannot be served"
+        )
+        raise fail(VersionError(f"{state}; `report-index rollback` selects a servable one"))
 
 
 @app.command()

@@ -151,6 +151,19 @@ def check_writable(root: Path) -> None:
             pass
     except OSError as exc:
         raise _cannot_write(root, exc) from exc
+    require_current_link(root)
+
+
+def require_current_link(root: Path) -> None:
+    """``current`` must be a symlink (or absent) for a version to be selected. A root copied
+    with links followed (``cp -rL``, ``rsync -L``, an archive) has a folder there: the build
+    embedded everything and only then failed, leaving an orphan version."""
+    link = root / CURRENT_LINK
+    if link.exists() and not link.is_symlink():
+        raise VersionError(
+            f"{link} is a folder, not a link to a version (was the index root copied with its "
+            f"links followed?); move it away to use {root} as an index root"
+        )
 
 
 def _cannot_write(root: Path, exc: OSError | RuntimeError) -> VersionError:
@@ -271,9 +284,8 @@ def _prune(
 
 def _point_current(root: Path, version_id: str) -> None:
     """Switch ``root/current`` to ``versions/<id>`` with one atomic rename of a new symlink."""
+    require_current_link(root)
     link = root / CURRENT_LINK
-    if link.exists() and not link.is_symlink():
-        raise VersionError(f"{link} is not a symlink; move it away to use {root} as an index root")
     temporary = root / f".{CURRENT_LINK}-{secrets.token_hex(4)}"
     os.symlink(Path(VERSIONS_DIR) / version_id, temporary)
     os.replace(temporary, link)

@@ -148,6 +148,29 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     assert load_index(root).version == ids[1]
     empty = runner.invoke(index_app, ["list", "--index", str(tmp_path / "none")])
     assert empty.exit_code == 1 and "no index versions" in empty.output
+    # A current version that cannot be served is listed, and the listing fails.
+    (root / versions.VERSIONS_DIR / ids[1] / "hubness.npy").write_bytes(b"damaged")
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    assert listed.exit_code == 1 and f"* {ids[1]}  cannot be served" in listed.output
+    assert "the current version cannot be served" in listed.output
+
+
+def test_a_root_copied_with_its_links_followed_is_refused_before_any_work(
+    index_dir, settings, tmp_path
+):
+    """`cp -rL` turns `current` into a folder: the build embedded everything and only then
+    failed, leaving an orphan version; `list` marked nothing current and exited 0."""
+    root = tmp_path / "copied"
+    shutil.copytree(index_dir, root, symlinks=False)
+    assert (root / versions.CURRENT_LINK).is_dir() and not (
+        root / versions.CURRENT_LINK
+    ).is_symlink()
+    before = sorted(p.name for p in (root / versions.VERSIONS_DIR).iterdir())
+    with pytest.raises(versions.VersionError, match="is a folder, not a link"):
+        build_index(settings, settings.corpus_dir, root, force=True)
+    assert sorted(p.name for p in (root / versions.VERSIONS_DIR).iterdir()) == before
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    assert listed.exit_code == 1 and "is a folder, not a link" in listed.output
 
 
 def test_a_version_is_read_whole_while_current_moves(index_dir, tmp_path, monkeypatch):
