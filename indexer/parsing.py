@@ -9,9 +9,13 @@ What the extracted text looks like, and what this module does about it:
   are its sources, and a line that opens or closes most pages (a running header or footer)
   is dropped.
 - A URL on a line of its own behind a short label or a note number ("Source : https://…",
-  "[2] https://…"), as a list item ("- https://…", "• https://…"), in angle brackets or as a
-  Markdown link ("[Report](https://…)") is a URL line like a bare one. A URL that a PDF
-  wraps after a hyphen or a slash is joined back to the rest of it on the next line.
+  "[2] https://…"), as a list item ("- https://…", "• https://…"), in angle brackets or
+  parentheses or as a Markdown link ("[Report](https://…)") is a URL line like a bare one,
+  and so is each of several on one line ("https://… ; https://…"), without the full stop of
+  a sentence after it. In a block of URLs, a site's address without its scheme
+  ("www.example.org/…") is one too, and a short label over the block ("Sources:") is
+  dropped. A URL that a PDF wraps after a hyphen or a slash is joined back to the rest of it
+  on the next line.
 - A line that starts with a space begins a new text object in the PDF: a block boundary.
 - Markdown headings ("## Programme de contrôle") are headings whatever their case.
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
@@ -57,11 +61,19 @@ _URL_LINE = re.compile(r"^https?://\S+$")
 # label or a note number ("Source : https://…", "[1] https://…"), as a list item ("- …",
 # "• …"), in angle brackets, or as a Markdown link ("[Annual report](https://…)"). The URL
 # is a source like a bare URL line.
+# Several on one line ("Sources : https://a ; https://b") are each a source; a sentence's
+# full stop after a URL ("Source: https://example.org/s.") is not part of it.
 _LIST_ITEM = r"(?:[-*•·–]\s*)?"
-_LABELLED_URL = re.compile(
-    rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
-    r"<?(https?://[^\s<>]+)>?$"
+_SOURCE_LABEL = re.compile(
+    rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|(?!https?:)[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
 )
+_CITED_URL = re.compile(r"<(https?://[^\s<>]+)>?|\((https?://[^\s()]+)\)?|(https?://\S+)")
+_BETWEEN_URLS = re.compile(r"[\s;,|]*")
+_URL_CLOSING_PUNCTUATION = re.compile(r"[.,;:!?]+$")
+# A site's address without its scheme, inside a block of URLs ("www.example.org/siena").
+_SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
+# A short line that only introduces the block of URLs under it ("Sources:", "Références :").
+_SOURCES_LABEL_WORDS = 3
 # A Markdown link, its closing parenthesis on this line or, wrapped, on the next one.
 _MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)?$")
 # A URL too long for its line in a PDF goes on at the start of the next one, after a
@@ -271,7 +283,7 @@ def _raw_blocks(text: str) -> list[list[str]]:
     blocks: list[list[str]] = []
     current: list[str] = []
     for raw in _unwrap_urls(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
-        line = _source_url(collapse_whitespace(raw))
+        line = collapse_whitespace(raw)
         if _is_social_row(line):
             continue
         if not line:
@@ -279,25 +291,64 @@ def _raw_blocks(text: str) -> list[list[str]]:
                 blocks.append(current)
             current = []
             continue
+        if current and _is_url(current[-1]) and _SCHEMELESS_URL.match(line):
+            line = f"https://{line}"
+        urls = _cited_urls(line)
         starts_object = raw[:1].isspace()
-        switches_kind = bool(current) and _is_url(line) != _is_url(current[-1])
+        switches_kind = bool(current) and bool(urls) != _is_url(current[-1])
         if current and (starts_object or switches_kind):
             blocks.append(current)
             current = []
-        current.append(line)
+        current.extend(urls or [line])
     if current:
         blocks.append(current)
-    return blocks
+    return _without_sources_labels(blocks)
+
+
+def _without_sources_labels(blocks: list[list[str]]) -> list[list[str]]:
+    """Drop a short line ending in a colon that stands alone right above a block of URLs:
+    it only introduces them, and left in, it ended the passage before them."""
+    return [
+        block
+        for block, following in zip(blocks, [*blocks[1:], [""]], strict=False)
+        if not (
+            _is_url(following[0])
+            and len(block) == 1
+            and block[0].endswith(":")
+            and len(block[0].split()) <= _SOURCES_LABEL_WORDS
+        )
+    ]
 
 
 def _is_url(line: str) -> bool:
     return bool(_URL_LINE.match(line))
 
 
+def _cited_urls(line: str) -> list[str]:
+    """The URLs a line cites as sources when it is nothing else: after a label or a note
+    number, in a list item, in angle brackets or parentheses, several with separators
+    between them; none when the line says anything more."""
+    markdown = _MARKDOWN_LINK.match(line)
+    if markdown:
+        return [markdown.group(1)]
+    position = _SOURCE_LABEL.match(line).end()  # type: ignore[union-attr]  # matches ""
+    urls: list[str] = []
+    while position < len(line):
+        found = _CITED_URL.match(line, position)
+        if not found:
+            return []
+        bare = found.group(3)
+        urls.append(
+            _URL_CLOSING_PUNCTUATION.sub("", bare) if bare else found.group(1) or found.group(2)
+        )
+        position = _BETWEEN_URLS.match(line, found.end()).end()  # type: ignore[union-attr]
+    return urls
+
+
 def _source_url(line: str) -> str:
-    """The URL a line cites as a source, or the line itself when it cites none."""
-    found = _LABELLED_URL.match(line) or _MARKDOWN_LINK.match(line)
-    return found.group(1) if found else line
+    """The URL a line cites as its only source, or the line itself."""
+    urls = _cited_urls(line)
+    return urls[0] if len(urls) == 1 else line
 
 
 def _unwrap_urls(lines: list[str]) -> Iterable[str]:

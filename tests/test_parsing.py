@@ -380,12 +380,35 @@ def test_a_list_of_sources_or_a_url_wrapped_twice(lines, urls):
     assert list(first.urls) == (urls or [line.split(" ")[-1] for line in lines])
 
 
-@pytest.mark.parametrize("line", ["www.unodc.org", "1/12", "2023-2024", "N.B."])
+@pytest.mark.parametrize("line", ["1/12", "2023-2024", "N.B."])
 def test_a_line_after_a_url_ending_in_a_slash_stays_text_unless_it_is_a_path(line):
     text = f"A TITLE HERE\n\nText.\n\nhttps://www.interpol.int/\n{line}\n\nMORE TEXT\n\nWords.\n"
     pages = parse_report(text)
     assert pages[0].urls == ("https://www.interpol.int/",)
     assert any(line in p for page in pages for s in page.sections for p in s.paragraphs)
+
+
+def test_sources_written_otherwise_in_a_block_of_urls():
+    """From an operator's report: a site without its scheme ended the block and opened the
+    next page's text; a full stop stayed in a URL; two URLs on a line, or one in
+    parentheses, stayed text; the "Sources:" label ended the passage."""
+    text = (
+        "A TITLE HERE\n\nText of the page.\n\nSources:\n"
+        "https://www.interpol.int/\nwww.unodc.org\nSource: https://example.org/s.\n"
+        "(https://example.org/p)\nhttps://example.org/a ; https://example.org/b\n\n"
+        "NEXT PAGE\n\nWords, and www.example.org in a sentence.\n"
+    )
+    first, second = parse_report(text)
+    assert first.urls == (
+        "https://www.interpol.int/",
+        "https://www.unodc.org",
+        "https://example.org/s",
+        "https://example.org/p",
+        "https://example.org/a",
+        "https://example.org/b",
+    )
+    assert [p for s in first.sections for p in s.paragraphs] == ["Text of the page."]
+    assert second.sections[0].paragraphs == ("Words, and www.example.org in a sentence.",)
 
 
 def test_a_heading_inside_a_block_opens_its_article_after_figures():
