@@ -22,6 +22,7 @@ from indexer.messages import describe_errors
 from indexer.text import clean_text
 
 TEXT_SUFFIXES = (".txt", ".md")
+_FRONT_MATTER_MAX_LINES = 100  # beyond, a "---" is a rule in the text, not the end of it
 PDF_SUFFIX = ".pdf"
 METADATA_SUFFIX = ".json"
 SUFFIXES = (*TEXT_SUFFIXES, PDF_SUFFIX)
@@ -160,6 +161,8 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
         pages, text = pdf_pages, "\n\n".join(pdf_pages)
     else:
         decoded = _decode(path, raw)
+        if path.suffix.lower() == ".md":
+            decoded = _without_front_matter(decoded)
         pages = _form_feed_pages(decoded)
         text = "\n\n".join(pages) if pages is not None else clean_text(decoded)
     if not text.strip():
@@ -190,7 +193,23 @@ def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CorpusError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}, line {line}; Latin-1 "
+            "or Windows-1252?); save it as UTF-8"
+        ) from exc
+
+
+def _without_front_matter(text: str) -> str:
+    """A Markdown file's text without the YAML front matter that opens it ("---" lines around
+    "title: …"): indexed, it was a passage of its own, and a URL in it closed a page."""
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        return text
+    for end, line in enumerate(lines[1:_FRONT_MATTER_MAX_LINES], start=1):
+        if line.strip() in ("---", "..."):
+            return "\n".join(lines[end + 1 :])
+    return text
 
 
 def _form_feed_pages(text: str) -> tuple[str, ...] | None:

@@ -450,6 +450,24 @@ def test_utf16_text_is_refused_rather_than_indexed_as_garbage(tmp_path, encoding
         load_corpus(tmp_path)
 
 
+def test_latin1_text_is_refused_with_its_line_and_what_to_do(tmp_path):
+    (tmp_path / "report.txt").write_bytes(
+        "FOREWORD\nThe year in review.\nCaf\xe9\n".encode("latin-1")
+    )
+    with pytest.raises(CorpusError, match=r"at byte 32, line 3; Latin-1 .*save it as UTF-8"):
+        load_corpus(tmp_path)
+
+
+def test_markdown_front_matter_is_not_indexed(tmp_path):
+    """Indexed, it was a passage, and its URL closed the first page."""
+    body = "# FOREWORD\n\nThe year in review.\n\n---\n\n# ANNEX\n\nTables.\n"
+    (tmp_path / "report.md").write_text(
+        f"---\ntitle: Annual report\nsource: https://example.org/r\n---\n{body}", "utf-8"
+    )
+    (document,) = load_corpus(tmp_path)
+    assert document.text == body  # a later "---" is a rule of the text, kept
+
+
 def test_index_of_another_dimension_is_refused(index_dir):
     manifest = load_index(index_dir).manifest
     manifest.require_model(manifest.model, manifest.dimension)  # its own model passes
