@@ -104,7 +104,7 @@ def embed(
     queries, members = pseudo_queries(sentences, owners)
     texts = [embedding_text(p, titles[p.document]) for p in passages]
     urls = article_urls(passages)
-    # One encoder call for all keeps one progress bar and full batches.
+    # One call for all keeps batches full (the cache hands them on a checkpoint at a time).
     embedded = embed_with_cache(
         index_dir,
         model,

@@ -208,6 +208,34 @@ def _wrong_width(path: Path) -> None:
     np.savez(path, **{**arrays, "vectors": arrays["vectors"][:, :5].astype(np.float64)})
 
 
+def test_an_interrupted_build_keeps_what_it_embedded(settings, encoder, tmp_path, monkeypatch):
+    """The cache was written only at the end: a Ctrl-C after minutes of embedding lost it all."""
+    monkeypatch.setattr(embedding_cache, "CHECKPOINT_TEXTS", 5)
+    corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
+    calls = 0
+    encode = encoder.encode_prompted
+
+    def interrupted(items, show_progress=False):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return encode(items, show_progress)
+
+    monkeypatch.setattr(encoder, "encode_prompted", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(settings, corpus, root)
+    embedded = list(encoder.asked)
+    assert len(embedded) == 10 and len(read_cache(root)) == 10
+
+    encoder.asked.clear()
+    monkeypatch.setattr(encoder, "encode_prompted", encode)
+    report = build_index(settings, corpus, root)
+    assert not set(encoder.asked) & set(embedded)
+    assert set(encoder.asked) | set(embedded) == _texts(corpus)
+    assert report.cached == 10 and len(read_cache(root)) == len(_texts(corpus))
+
+
 @pytest.mark.parametrize("damage", [_garbage, _truncated, _foreign, _other_format, _wrong_width])
 def test_damaged_cache_reads_as_empty_with_a_warning(tmp_path, caplog, damage):
     write_cache(tmp_path, {"a" * 64: np.ones(4, dtype=np.float32)})
