@@ -118,11 +118,19 @@ def build_index(
         return _build(settings, corpus_dir, index_dir, force, show_progress, log)
 
 
-def corpus_warnings(documents: list[str], passages: list[Passage]) -> list[str]:
+def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[str]:
     """What an operator should know about reports that index but will serve badly: the build
     goes on (one odd report must not hold back the others), and says so."""
     warnings = []
-    empty = sorted(set(documents) - {p.document for p in passages})
+    for document in documents:
+        pages_given = enumerate(document.pages or (), start=1)
+        blank = [str(n) for n, page in pages_given if not page.strip()]
+        if blank:
+            warnings.append(
+                f"no text on page(s) {', '.join(blank)} of {document.id} (scanned images? run "
+                "OCR on the PDF): nothing there can be found"
+            )
+    empty = sorted({d.id for d in documents} - {p.document for p in passages})
     if empty:
         warnings.append(
             f"no passages in {', '.join(empty)} (only URLs or headings?): listed in the index, "
@@ -134,13 +142,14 @@ def corpus_warnings(documents: list[str], passages: list[Passage]) -> list[str]:
         pages.setdefault(passage.document, set()).add(passage.page)
         if passage.source_urls:
             sourced.add(passage.document)
-    for document in sorted(pages.keys() - sourced):
+    given_pages = {d.id for d in documents if d.pages is not None}
+    for unsourced in sorted(pages.keys() - sourced):
         one_page = (
             " and, with neither form feeds nor URL blocks to end its pages, it reads as one page"
-            if len(pages[document]) == 1
+            if len(pages[unsourced]) == 1 and unsourced not in given_pages
             else ""
         )
-        warnings.append(f"no source URLs in {document}: its passages cite none{one_page}")
+        warnings.append(f"no source URLs in {unsourced}: its passages cite none{one_page}")
     return warnings
 
 
@@ -174,7 +183,7 @@ def _build(
     if not passages:
         raise CorpusError(f"no passages in {corpus_dir}: the documents hold no text to index")
     log(f"{len(documents)} document(s) → {len(passages)} passages")
-    for warning in corpus_warnings([d.id for d in documents], passages):
+    for warning in corpus_warnings(documents, passages):
         log(f"warning: {warning}")
     check_writable(index_dir)
 

@@ -61,7 +61,11 @@ def build(
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     if ignored := ignored_files(corpus or settings.corpus_dir):
-        typer.echo(f"  not read (a report is .pdf, .txt or .md): {', '.join(ignored)}", err=True)
+        typer.echo(
+            f"  not read (a report is a .pdf, .txt or .md file of the folder itself): "
+            f"{', '.join(ignored)}",
+            err=True,
+        )
     state = "up to date" if report.up_to_date else "built"
     typer.echo(
         f"index {state}: {report.index_dir} version {report.version} — "

@@ -79,13 +79,14 @@ def require_folder(folder: Path) -> None:
 
 
 def ignored_files(folder: Path) -> list[str]:
-    """Names of the files in ``folder`` a build does not read (a .docx, an .html…), so that
-    the build can say so rather than skip them without a word. Hidden files are left out."""
+    """Names of the files in ``folder`` a build does not read (a .docx, an .html…), and of its
+    subfolders ("2024/"), so that the build can say so rather than skip them without a word.
+    Hidden ones are left out."""
     read = (*SUFFIXES, METADATA_SUFFIX)
     return sorted(
-        p.name
+        f"{p.name}/" if p.is_dir() else p.name
         for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in read
+        if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() not in read)
     )
 
 
@@ -151,8 +152,8 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
     """
     if not _DOCUMENT_ID.match(path.stem):
         raise CorpusError(
-            f"{path.name}: file names become document ids and may only use letters, digits, "
-            "'.', '_' and '-'"
+            f"{path.name}: file names become document ids and may only use ASCII letters "
+            "(a-z, A-Z: no accents), digits, '.', '_' and '-'"
         )
     raw = path.read_bytes()
     pages: tuple[str, ...] | None

@@ -502,12 +502,20 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     # Pages ended by form feeds, but no sources: only that is said.
     pages = [f"TITRE {n}\n\nPage {n}. {sentence * 5}\n" for n in ("UN", "DEUX", "TROIS")]
     (corpus / "paged.txt").write_text("\f".join(pages), "utf-8")
+    # A one-page export with a form feed: its page is its own, whatever it cites.
+    (corpus / "single.txt").write_text(f"TITRE\n\n{sentence * 5}\n\f", "utf-8")
+    # A page without text between two pages with text (a scan in a PDF, here a blank page).
+    (corpus / "scanned.txt").write_text(f"{pages[0]}\f \n\f{pages[1]}\f", "utf-8")
     documents = load_corpus(corpus)
-    warnings = corpus_warnings([d.id for d in documents], passages_for(documents))
+    warnings = corpus_warnings(documents, passages_for(documents))
     assert warnings == [
+        "no text on page(s) 2 of scanned (scanned images? run OCR on the PDF): nothing there "
+        "can be found",
         "no passages in links (only URLs or headings?): listed in the index, but nothing of "
         "it can be found",
         "no source URLs in flat: its passages cite none and, with neither form feeds nor URL "
         "blocks to end its pages, it reads as one page",
         "no source URLs in paged: its passages cite none",
+        "no source URLs in scanned: its passages cite none",
+        "no source URLs in single: its passages cite none",
     ]

@@ -216,11 +216,16 @@ def test_a_build_says_which_files_it_does_not_read_and_finds_a_reports_language(
     )
     (corpus / "annual-report.docx").write_bytes(b"PK\x03\x04")
     (corpus / ".gitkeep").write_text("")
+    (corpus / "2024").mkdir()  # reports in a subfolder were skipped without a word
+    (corpus / "2024" / "annual.txt").write_text("TITLE\n\nText.\n", "utf-8")
     result = runner.invoke(
         index_app, ["build", "--corpus", str(corpus), "--out", str(tmp_path / "i")]
     )
     assert result.exit_code == 0, result.output
-    assert "not read (a report is .pdf, .txt or .md): annual-report.docx\n" in result.output
+    assert (
+        "not read (a report is a .pdf, .txt or .md file of the folder itself): 2024/, "
+        "annual-report.docx\n"
+    ) in result.output
     (document,) = load_index(tmp_path / "i").manifest.documents
     assert document.language == "de"  # no metadata: the language its passages are in
 
