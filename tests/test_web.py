@@ -280,6 +280,15 @@ def test_skip_link_lands_on_the_result_count(browser, base_url):
     assert focused.is_displayed() and "passages for" in focused.text
 
 
+def test_the_status_says_the_query_in_its_own_language(browser, base_url):
+    query = "¿Quién fue elegido presidente de INTERPOL?"
+    open_page(browser, f"{base_url}/?{urlencode({'q': query})}")
+    wait_for_results(browser, query)
+    marked = browser.find_element(By.CSS_SELECTOR, "#status span[lang]")
+    assert (marked.get_attribute("lang"), marked.text) == ("es", query)
+    assert "asked in Spanish" in status_text(browser)
+
+
 def test_a_section_in_a_shared_url_filters_and_is_said(browser, base_url):
     open_page(browser, f"{base_url}/?{urlencode({'q': 'opération', 'section': 'zzzz'})}")
     status = browser.find_element(By.ID, "status")

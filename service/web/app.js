@@ -104,8 +104,9 @@ function fillForm(state) {
 
 // --- Messages --------------------------------------------------------------------------------
 
-function showStatus(text, kind = "info") {
-  statusLine.textContent = text;
+// ``content``: text, or a list of text and elements (a query marked with its language).
+function showStatus(content, kind = "info") {
+  statusLine.replaceChildren(...[content].flat());
   statusLine.className = `status status-${kind}`;
 }
 
@@ -327,10 +328,12 @@ function showResults(body, state) {
     body.query_lang === UNDETERMINED
       ? "language not recognised"
       : `asked in ${languageName(body.query_lang)}`;
-  showStatus(
-    `${count} passage${count === 1 ? "" : "s"} for “${body.query}”${filtersText(state)} ` +
-      `(${asked}, ${Math.round(body.took_ms)} ms).`,
-  );
+  // The query is said in its own language, as a screen reader should pronounce it.
+  showStatus([
+    `${count} passage${count === 1 ? "" : "s"} for “`,
+    inLanguage(body.query, body.query_lang),
+    `”${filtersText(state)} (${asked}, ${Math.round(body.took_ms)} ms).`,
+  ]);
 }
 
 // --- Searching -------------------------------------------------------------------------------
