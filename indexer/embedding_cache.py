@@ -41,8 +41,8 @@ CACHE_FORMAT = 1
 _PARTIAL_FILE = "vectors.npz.partial"
 _LOCK_FILE = ".lock"
 _KEY_DTYPE = np.dtype("S64")
-# Texts embedded between two saves of the cache: about 1.5 minutes of work on 2 cores (11
-# texts/s), what an interrupted build loses at most.
+# Texts embedded between two saves of the cache, at least (a minute or so on 2 cores; more
+# once the cache is large, see embed_with_cache): what an interrupted build loses at most.
 CHECKPOINT_TEXTS = 1024
 
 logger = logging.getLogger(__name__)
@@ -82,22 +82,28 @@ def embed_with_cache(
 ) -> CachedEmbeddings:
     """One vector per (prompt, text) pair (rows in the order of ``texts``), embedding only new ones.
 
-    ``encode`` gets the distinct pairs the cache lacks, :data:`CHECKPOINT_TEXTS` at a time,
-    and is not called when there are none; the cache is saved after each call. It then holds
-    exactly these pairs' vectors.
+    ``encode`` gets the distinct pairs the cache lacks, in parts of :data:`CHECKPOINT_TEXTS`
+    or more, and is not called when there are none; the cache is saved after each part. It
+    then holds exactly these pairs' vectors.
     """
     keys = [text_key(model, prompt, text) for prompt, text in texts]
     known = read_cache(root)
     missing = {key: pair for key, pair in zip(keys, texts, strict=True) if key not in known}
     found: dict[str, np.ndarray] = {key: known[key] for key in keys if key in known}
     pending = list(missing.items())
-    for start in range(0, len(pending), CHECKPOINT_TEXTS):
-        part = pending[start : start + CHECKPOINT_TEXTS]
+    saved = len(known)
+    while pending:
+        # A part is at least half as large as the cache last written, so that writing the
+        # cache (all of it, each time) stays a small cost beside embedding a part.
+        size = max(CHECKPOINT_TEXTS, saved // 2)
+        part, pending = pending[:size], pending[size:]
         found.update(zip([key for key, _ in part], encode([pair for _, pair in part]), strict=True))
-        if start + CHECKPOINT_TEXTS < len(pending):
+        if pending:
             # What is embedded so far, with the cache as it was: a build stopped later (Ctrl-C,
             # a full disk) embeds only the rest next time.
-            write_cache(root, known | found)
+            progress = known | found
+            write_cache(root, progress)
+            saved = len(progress)
     write_cache(root, found)
     return CachedEmbeddings(
         vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),

@@ -208,6 +208,15 @@ def _wrong_width(path: Path) -> None:
     np.savez(path, **{**arrays, "vectors": arrays["vectors"][:, :5].astype(np.float64)})
 
 
+def test_the_model_is_loaded_once_for_all_parts(settings, real_encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(embedding_cache, "CHECKPOINT_TEXTS", 5)
+    made = []
+    monkeypatch.setattr(build, "Encoder", lambda *_args, **_kwargs: made.append(1) or real_encoder)
+    corpus = _corpus(tmp_path / "corpus", piracy=PIRACY)
+    report = build_index(settings, corpus, tmp_path / "index")
+    assert report.embedded > 2 * 5 and made == [1]  # three parts at least
+
+
 def test_an_interrupted_build_keeps_what_it_embedded(settings, encoder, tmp_path, monkeypatch):
     """The cache was written only at the end: a Ctrl-C after minutes of embedding lost it all."""
     monkeypatch.setattr(embedding_cache, "CHECKPOINT_TEXTS", 5)
