@@ -38,9 +38,10 @@ _PREFIX = 5  # "pharmacies"/"pharmaceutiques", "arrestation"/"arrestations" shar
 _MIN_TOKEN = 3
 _SLUG_SEPARATORS = re.compile(r"[-_+\s]+")
 _HEADLINE_MIN_LETTERS = 4  # not a language code ("/fr") or an id
-# Meaning counts twice as much as shared words, each standardised over the page's URLs.
-# Over the 98 (passage, expected URL) pairs the evaluation queries lead to, the expected URL
-# came first for 68 by words alone and for 73-76 with meaning at weights 1 to 3 (EVALUATION.md).
+# Meaning counts twice as much as shared words, each on the scale of its spread over the
+# document. Over the 98 (passage, expected URL) pairs the evaluation queries lead to, the
+# expected URL came first for 68 by words alone and for 71-75 with meaning at weights 1 to 3
+# (EVALUATION.md).
 MEANING_WEIGHT = 2.0
 
 
@@ -53,9 +54,13 @@ def is_social(url: str) -> bool:
 def headline(url: str) -> str:
     """The words of a URL's last path segment ("" for a site's home page or a bare id):
     an article's slug is its headline."""
-    path = urlsplit(url).path.rstrip("/")
-    words = _SLUG_SEPARATORS.sub(" ", unquote(path.rsplit("/", 1)[-1])).strip()
+    words = _SLUG_SEPARATORS.sub(" ", _slug(url)).strip()
     return words if sum(c.isalpha() for c in words) >= _HEADLINE_MIN_LETTERS else ""
+
+
+def _slug(url: str) -> str:
+    """The last segment of a URL's path, percent-decoded ("R%C3%A9seau" is "Réseau")."""
+    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def article_urls(passages: Iterable[Passage]) -> list[str]:
@@ -70,7 +75,7 @@ def _stems(text: str) -> set[str]:
 
 
 def _slug_stems(url: str) -> set[str]:
-    return _stems(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    return _stems(_slug(url))
 
 
 class _WordEvidence:
@@ -112,26 +117,36 @@ class _WordEvidence:
         )
 
 
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    """``scores`` as z-scores (zeros where they are all alike)."""
-    if scores.size < 2 or (spread := scores.std()) == 0:
-        return np.zeros_like(scores)
-    return (scores - scores.mean()) / spread
+def _centred(scores: np.ndarray) -> np.ndarray:
+    """``scores`` less their mean: how much better than its page's average each URL fits."""
+    return scores - scores.mean() if scores.size else scores
+
+
+def _spread(rows: list[np.ndarray]) -> float:
+    """The typical size of centred scores across a document (1 where they are all alike).
+
+    One scale for a whole document, not one per passage: over a passage's own URLs, a page
+    with two of them made any gap, however small, one standard deviation, and a cosine
+    0.0001 apart outweighed an exact match of an operation's name in the slug.
+    """
+    values = np.concatenate([row for row in rows if row.size > 1] or [np.zeros(1)])
+    spread = float(np.sqrt(np.mean(values**2)))
+    return spread if spread > 0 else 1.0
 
 
 def _meaning(
     vector: np.ndarray, articles: list[str], headline_vectors: dict[str, np.ndarray]
-) -> np.ndarray | None:
-    """Cosines of a passage to the articles' headlines (None if no headline is known).
+) -> np.ndarray:
+    """Cosines of a passage to the articles' headlines.
 
     A URL without a headline has no meaning to compare: it scores as the least alike.
     """
     known = [n for n, url in enumerate(articles) if url in headline_vectors]
-    if not known:
-        return None
-    cosines = np.stack([headline_vectors[articles[n]] for n in known]) @ vector
-    scores = np.full(len(articles), cosines.min(), dtype=np.float64)
-    scores[known] = cosines
+    scores = np.zeros(len(articles), dtype=np.float64)
+    if known:
+        cosines = np.stack([headline_vectors[articles[n]] for n in known]) @ vector
+        scores[:] = cosines.min()
+        scores[known] = cosines
     return scores
 
 
@@ -146,27 +161,28 @@ def order_sources(
     :func:`headline` of each URL in :func:`article_urls`, embedded as queries. Ties keep the
     report's order.
     """
-    words = {
-        document: _WordEvidence(p.body for p in passages if p.document == document)
-        for document in {p.document for p in passages}
-    }
-    ordered = []
-    for passage, vector in zip(passages, passage_vectors, strict=True):
-        articles = [u for u in passage.source_urls if not is_social(u)]
-        evidence = _standardised(
-            words[passage.document].scores(passage.body, passage.section, articles)
-        )
-        meaning = _meaning(vector, articles, headline_vectors)
-        if meaning is not None:
-            evidence += MEANING_WEIGHT * _standardised(meaning)
-        score = dict(zip(articles, evidence, strict=True))
-        rank = {
-            url: (is_social(url), -score.get(url, 0.0), n)
-            for n, url in enumerate(passage.source_urls)
+    by_document: dict[str, list[int]] = {}
+    for i, passage in enumerate(passages):
+        by_document.setdefault(passage.document, []).append(i)
+    ordered = list(passages)
+    for members in by_document.values():
+        words = _WordEvidence(passages[i].body for i in members)
+        articles = {i: [u for u in passages[i].source_urls if not is_social(u)] for i in members}
+        shared = {
+            i: _centred(words.scores(passages[i].body, passages[i].section, articles[i]))
+            for i in members
         }
-        ordered.append(
-            dataclasses.replace(
-                passage, source_urls=tuple(sorted(passage.source_urls, key=rank.__getitem__))
+        close = {
+            i: _centred(_meaning(passage_vectors[i], articles[i], headline_vectors))
+            for i in members
+        }
+        word_scale, meaning_scale = _spread(list(shared.values())), _spread(list(close.values()))
+        for i in members:
+            evidence = shared[i] / word_scale + MEANING_WEIGHT * close[i] / meaning_scale
+            score = dict(zip(articles[i], evidence, strict=True))
+            urls = passages[i].source_urls
+            rank = {url: (is_social(url), -score.get(url, 0.0), n) for n, url in enumerate(urls)}
+            ordered[i] = dataclasses.replace(
+                passages[i], source_urls=tuple(sorted(urls, key=rank.__getitem__))
             )
-        )
     return ordered

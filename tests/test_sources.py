@@ -68,6 +68,17 @@ def test_section_title_words_count_more():
     assert titled[0][0] == urls[0]
 
 
+def _with_meaning(item: Passage, cosines: tuple[float, float]) -> list[tuple[str, ...]]:
+    """``item``'s URL order when its cosines to its two headlines are ``cosines``, in a
+    document whose other page spreads its passages' cosines by 0.1 (the usual spread)."""
+    first, second = item.source_urls
+    others = [f"https://www.interpol.int/fr/2021/Autre-{n}" for n in ("un", "deux")]
+    items = [item, passage("Autre.", page=2, urls=tuple(others))]
+    headlines = dict(zip([first, second, *others], np.eye(4), strict=True))
+    vectors = np.array([[*cosines, 0.0, 0.0], [0.0, 0.0, 0.5, 0.4]], np.float32)
+    return ordered(items, vectors, headlines)[:1]
+
+
 def test_the_headlines_meaning_decides_where_words_mislead():
     """The item shares "très actif" and "cybermalfaiteur" with the other article's headline."""
     network = (
@@ -76,9 +87,16 @@ def test_the_headlines_meaning_decides_where_words_mislead():
     morocco = "https://www.interpol.int/fr/2021/La-police-marocaine-arrete-un-suspect"
     item = passage("Un cybermalfaiteur très actif arrêté au Maroc.", urls=(network, morocco))
     assert ordered([item]) == [(network, morocco)]  # words alone
-    near, far = np.array([1.0, 0.0]), np.array([0.6, 0.8])
-    meaning = {network: far, morocco: near}
-    assert ordered([item], np.array([near], np.float32), meaning) == [(morocco, network)]
+    assert _with_meaning(item, (0.70, 0.85)) == [(morocco, network)]
+
+
+def test_a_tiny_gap_in_meaning_does_not_outweigh_the_words():
+    """With two URLs, standardising over the passage's own URLs made any gap one standard
+    deviation: a cosine 0.001 apart beat an operation's name spelled out in the slug."""
+    pangea = "https://www.interpol.int/fr/2021/Pangea-XIV-fausses-pharmacies"
+    other = "https://www.interpol.int/fr/2021/Une-autre-operation"
+    item = passage("L'opération Pangea XIV a visé les fausses pharmacies.", urls=(pangea, other))
+    assert _with_meaning(item, (0.800, 0.801)) == [(pangea, other)]
 
 
 def test_headlines_are_the_slugs_words():
