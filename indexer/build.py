@@ -127,8 +127,8 @@ def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[
         blank = [str(n) for n, page in pages_given if not page.strip()]
         if blank:
             warnings.append(
-                f"no text on page(s) {', '.join(blank)} of {document.id} (scanned images? run "
-                "OCR on the PDF): nothing there can be found"
+                f"no text on page(s) {', '.join(blank)} of {document.id}: blank, or scanned "
+                "images (run OCR on the PDF if they hold text, or nothing there can be found)"
             )
     empty = sorted({d.id for d in documents} - {p.document for p in passages})
     if empty:

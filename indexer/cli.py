@@ -126,7 +126,8 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
         except ArtifactError as exc:
             detail = f"cannot be served: {exc}"
         typer.echo(f"{'*' if version.current else ' '} {version.id}  {detail}")
-    # Also a check for scripts: the root has versions, but a service could not start on it.
+    # Also a check for scripts: the root has versions, but none is current and servable, or
+    # builds and rollbacks will refuse it.
     if not serving:
         try:
             versions.require_current_link(root)

@@ -23,6 +23,7 @@ from indexer.text import clean_text
 
 TEXT_SUFFIXES = (".txt", ".md")
 _FRONT_MATTER_MAX_LINES = 100  # beyond, a "---" is a rule in the text, not the end of it
+_YAML_LINE = re.compile(r"^(?:[A-Za-z_][\w-]*\s*:(?:\s|$)|\s+\S|-\s|#)")
 PDF_SUFFIX = ".pdf"
 METADATA_SUFFIX = ".json"
 SUFFIXES = (*TEXT_SUFFIXES, PDF_SUFFIX)
@@ -194,22 +195,29 @@ def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        # exc.start counts from after a byte-order mark, which the codec takes off first.
+        line = exc.object[: exc.start].count(b"\n") + 1
+        byte = exc.start + len(raw) - len(exc.object)
         raise CorpusError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}, line {line}; Latin-1 "
+            f"{path}: not UTF-8 text ({exc.reason} at byte {byte}, line {line}; Latin-1 "
             "or Windows-1252?); save it as UTF-8"
         ) from exc
 
 
 def _without_front_matter(text: str) -> str:
     """A Markdown file's text without the YAML front matter that opens it ("---" lines around
-    "title: …"): indexed, it was a passage of its own, and a URL in it closed a page."""
+    "title: …"): indexed, it was a passage of its own, and a URL in it closed a page. Only
+    "key: value" lines (and their lists and indented continuations) make front matter: a
+    report that opens with a horizontal rule keeps its text."""
     lines = text.split("\n")
     if lines[0].strip() != "---":
         return text
     for end, line in enumerate(lines[1:_FRONT_MATTER_MAX_LINES], start=1):
         if line.strip() in ("---", "..."):
-            return "\n".join(lines[end + 1 :])
+            inside = [line for line in lines[1:end] if line.strip()]
+            if inside and all(_YAML_LINE.match(line) for line in inside):
+                return "\n".join(lines[end + 1 :])
+            return text
     return text
 
 

@@ -68,7 +68,7 @@ _SOURCE_LABEL = re.compile(
     rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|(?!https?:)[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
 )
 _CITED_URL = re.compile(r"<(https?://[^\s<>]+)>?|\((https?://[^\s()]+)\)?|(https?://\S+)")
-_BETWEEN_URLS = re.compile(r"[\s;,|]*")
+_BETWEEN_URLS = re.compile(r"[\s;,|.]*")  # "(https://…)." ends a sentence too
 _URL_CLOSING_PUNCTUATION = re.compile(r"[.,;:!?]+$")
 # A site's address without its scheme, inside a block of URLs ("www.example.org/siena").
 _SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
@@ -175,7 +175,7 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
     part of every passage and of its highlights.
     """
     running = _running_lines(pages)
-    offset = _page_number_offset(pages)
+    offset = _page_number_offset(pages, running)
     kept = [
         "\n".join(_without(page, running, None if offset is None else place + offset))
         for place, page in enumerate(pages, start=1)
@@ -217,7 +217,7 @@ def _running_lines(pages: Sequence[str]) -> set[str]:
     return running
 
 
-def _page_number_offset(pages: Sequence[str]) -> int | None:
+def _page_number_offset(pages: Sequence[str], running: set[str]) -> int | None:
     """What to add to a page's place to get the number printed on it, when most pages print
     it alone on a line at an edge (None otherwise).
 
@@ -229,7 +229,7 @@ def _page_number_offset(pages: Sequence[str]) -> int | None:
         return None
     counts: dict[int, int] = {}
     for place, page in enumerate(pages, start=1):
-        lines = page.split("\n")
+        lines = _without(page, running)  # under a header and a date line, it is further in
         numbers = {lines[i].strip() for i in _edges(lines)}
         for offset in {int(n) - place for n in numbers if written_in_digits(n) and len(n) < 5}:
             counts[offset] = counts.get(offset, 0) + 1
@@ -331,17 +331,20 @@ def _cited_urls(line: str) -> list[str]:
     markdown = _MARKDOWN_LINK.match(line)
     if markdown:
         return [markdown.group(1)]
-    position = _SOURCE_LABEL.match(line).end()  # type: ignore[union-attr]  # matches ""
+    label = _SOURCE_LABEL.match(line)
+    position = label.end() if label else 0
     urls: list[str] = []
     while position < len(line):
         found = _CITED_URL.match(line, position)
         if not found:
             return []
         bare = found.group(3)
-        urls.append(
-            _URL_CLOSING_PUNCTUATION.sub("", bare) if bare else found.group(1) or found.group(2)
-        )
-        position = _BETWEEN_URLS.match(line, found.end()).end()  # type: ignore[union-attr]
+        url = _URL_CLOSING_PUNCTUATION.sub("", bare) if bare else found.group(1) or found.group(2)
+        if not _is_url(url):  # "https://." is no address
+            return []
+        urls.append(url)
+        between = _BETWEEN_URLS.match(line, found.end())
+        position = between.end() if between else found.end()
     return urls
 
 

@@ -30,7 +30,11 @@ from indexer.text import sentence_spans
 
 
 def passages_for(documents: list[Document], chunker: SectionChunker | None = None) -> list[Passage]:
-    """All passages of the corpus, document by document, in reading order."""
+    """All passages of the corpus, document by document, in reading order.
+
+    Each lists its page's source URLs in the report's order: :func:`embed` orders them, as
+    that needs the vectors.
+    """
     chunker = chunker or SectionChunker()
     passages: list[Passage] = []
     for document in documents:

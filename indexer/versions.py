@@ -161,8 +161,9 @@ def require_current_link(root: Path) -> None:
     link = root / CURRENT_LINK
     if link.exists() and not link.is_symlink():
         raise VersionError(
-            f"{link} is a folder, not a link to a version (was the index root copied with its "
-            f"links followed?); move it away to use {root} as an index root"
+            f"{link} is not a link to a version (was the index root copied with its links "
+            f"followed?); builds and rollbacks need one: move it away to use {root} as an "
+            "index root"
         )
 
 

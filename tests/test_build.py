@@ -456,6 +456,10 @@ def test_latin1_text_is_refused_with_its_line_and_what_to_do(tmp_path):
     )
     with pytest.raises(CorpusError, match=r"at byte 32, line 3; Latin-1 .*save it as UTF-8"):
         load_corpus(tmp_path)
+    # Counted in the file as it is, a byte-order mark included.
+    (tmp_path / "report.txt").write_bytes(b"\xef\xbb\xbfTITLE\nCaf\xe9\n")
+    with pytest.raises(CorpusError, match=r"at byte 12, line 2;"):
+        load_corpus(tmp_path)
 
 
 def test_markdown_front_matter_is_not_indexed(tmp_path):
@@ -466,6 +470,10 @@ def test_markdown_front_matter_is_not_indexed(tmp_path):
     )
     (document,) = load_corpus(tmp_path)
     assert document.text == body  # a later "---" is a rule of the text, kept
+    # A report that opens with a rule has no front matter: nothing of it is dropped.
+    (tmp_path / "report.md").write_text(f"---\n\n{body}", "utf-8")
+    (document,) = load_corpus(tmp_path)
+    assert document.text == f"---\n\n{body}"
 
 
 def test_index_of_another_dimension_is_refused(index_dir):
@@ -509,8 +517,8 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     documents = load_corpus(corpus)
     warnings = corpus_warnings(documents, passages_for(documents))
     assert warnings == [
-        "no text on page(s) 2 of scanned (scanned images? run OCR on the PDF): nothing there "
-        "can be found",
+        "no text on page(s) 2 of scanned: blank, or scanned images (run OCR on the PDF if they "
+        "hold text, or nothing there can be found)",
         "no passages in links (only URLs or headings?): listed in the index, but nothing of "
         "it can be found",
         "no source URLs in flat: its passages cite none and, with neither form feeds nor URL "

@@ -264,14 +264,14 @@ def test_a_page_number_under_a_running_header_is_dropped():
         ("PORT CONTROLS", "Inspectors detained 412 ships."),
         ("TRAINING OF CREWS", "Some 300 officers were trained."),
     ]
-    pages = [
-        f"Maritime Report 2023\n{n + 9}\n{title}\n{text}"
-        for n, (title, text) in enumerate(topics, start=1)
-    ]
-    parsed = parse_pages(pages)
-    assert [(s.title, s.paragraphs) for p in parsed for s in p.sections] == [
-        (title, (text,)) for title, text in topics
-    ]
+    for header in ("Maritime Report 2023", "Maritime Report 2023\nPrinted 12/03/2024"):
+        pages = [
+            f"{header}\n{n + 9}\n{title}\n{text}" for n, (title, text) in enumerate(topics, start=1)
+        ]
+        parsed = parse_pages(pages)
+        assert [(s.title, s.paragraphs) for p in parsed for s in p.sections] == [
+            (title, (text,)) for title, text in topics
+        ], header
 
 
 def test_running_lines_are_found_from_the_edges_inwards():

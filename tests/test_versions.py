@@ -166,11 +166,11 @@ def test_a_root_copied_with_its_links_followed_is_refused_before_any_work(
         root / versions.CURRENT_LINK
     ).is_symlink()
     before = sorted(p.name for p in (root / versions.VERSIONS_DIR).iterdir())
-    with pytest.raises(versions.VersionError, match="is a folder, not a link"):
+    with pytest.raises(versions.VersionError, match="is not a link to a version"):
         build_index(settings, settings.corpus_dir, root, force=True)
     assert sorted(p.name for p in (root / versions.VERSIONS_DIR).iterdir()) == before
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
-    assert listed.exit_code == 1 and "is a folder, not a link" in listed.output
+    assert listed.exit_code == 1 and "is not a link to a version" in listed.output
 
 
 def test_a_version_is_read_whole_while_current_moves(index_dir, tmp_path, monkeypatch):
