@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from indexer.build import build_index
+from indexer.passage import Passage
 from indexer.settings import Settings
 from service.api.app import create_app
 from service.searcher import Searcher
@@ -27,6 +28,27 @@ from service.searcher import Searcher
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 REPORT = CORPUS / "interpol-2021-fr.txt"
+
+
+def a_passage(
+    text: str,
+    passage_id: str,
+    page: int = 1,
+    section: str = "",
+    position: int = 0,
+    urls: tuple[str, ...] = (),
+) -> Passage:
+    """A French passage of document "doc", for tests that need no index."""
+    return Passage(
+        id=passage_id,
+        document="doc",
+        page=page,
+        section=section,
+        text=text,
+        lang="fr",
+        position=position,
+        source_urls=urls,
+    )
 
 
 @pytest.fixture(scope="session")

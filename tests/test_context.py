@@ -11,12 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.artifact import DocumentEntry
-from indexer.passage import Passage
 from service.api.app import create_app
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
 from service.searcher import Highlight, Searcher, SearchHit
 from service.tool_definition import search_report_tool
-from tests.conftest import live_server
+from tests.conftest import a_passage, live_server
 
 QUESTION = "Who was elected INTERPOL President?"
 
@@ -25,15 +24,8 @@ def _hit(
     rank: int, text: str, section: str = "SECTION", page: int = 1, matched: str | None = None
 ) -> SearchHit:
     """A hit on ``text`` whose highlight is ``matched`` (default: the whole text)."""
-    passage = Passage(
-        id=f"doc-p{page:03d}-{rank:02d}",
-        document="doc",
-        page=page,
-        section=section,
-        text=text,
-        lang="fr",
-        position=rank,
-        source_urls=(f"https://example.org/{rank}",),
+    passage = a_passage(
+        text, f"doc-p{page:03d}-{rank:02d}", page, section, rank, (f"https://example.org/{rank}",)
     )
     matched = matched or text
     start = text.index(matched)

@@ -9,6 +9,7 @@ import numpy as np
 
 from indexer.passage import Passage
 from indexer.sources import article_urls, headline, is_social, order_sources
+from tests.conftest import a_passage
 
 WEKA = "https://www.interpol.int/fr/Actualites/2021/L-operation-Weka-a-mobilise-24-pays"
 ARRESTS = "https://www.interpol.int/fr/Actualites/2021/Arrestation-de-286-personnes-traite"
@@ -18,16 +19,7 @@ PAGE = (TWEET, ARRESTS, WEKA, VIDEO)
 
 
 def passage(text: str, page: int = 1, section: str = "", urls: tuple[str, ...] = PAGE) -> Passage:
-    return Passage(
-        id=f"doc-{abs(hash((text, page))) % 10**6:06d}",
-        document="doc",
-        page=page,
-        section=section,
-        text=text,
-        lang="fr",
-        position=0,
-        source_urls=urls,
-    )
+    return a_passage(text, f"doc-p{page:03d}-{text[:8]}", page, section, urls=urls)
 
 
 def ordered(passages: list[Passage], vectors=None, headlines=None) -> list[tuple[str, ...]]:
