@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ HUBNESS_FILE = "hubness.npy"
 _FILES = (MANIFEST_FILE, PASSAGES_FILE, VECTORS_FILE, SENTENCES_FILE, HUBNESS_FILE)
 # A damaged version still has its manifest, so a plain build could take it for current.
 _REBUILD = "rebuild it with `report-index build --force`"
+_FAISS_WHERE = re.compile(r"Error in .*? at \S+:\d+: ")
 
 
 class ArtifactError(RuntimeError):
@@ -279,8 +281,8 @@ def _manifest_in(folder: Path, root: Path) -> Manifest:
         )
     if not path.is_file():
         raise ArtifactError(
-            f"no index at {root} (missing {MANIFEST_FILE}); build one with "
-            f"`report-index build --out {root}`"
+            f"no index at {root} (neither a current version nor a {MANIFEST_FILE}); build one "
+            f"with `report-index build --out {root}`"
         )
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -339,8 +341,12 @@ def load_index(root: Path) -> LoadedIndex:
         EOFError,
         zipfile.BadZipFile,
     ) as exc:
+        # FAISS puts its C++ function and source line before the reason, and sometimes a
+        # second one after it: the reason alone.
+        lines = _FAISS_WHERE.sub("", str(exc)).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
         raise ArtifactError(
-            f"index at {folder} is damaged: {reading} cannot be read ({exc}); {_REBUILD}"
+            f"index at {folder} is damaged: {reading} cannot be read ({reason}); {_REBUILD}"
         ) from exc
     n, m = manifest.passage_count, manifest.sentence_count
     disagreeing = [

@@ -223,7 +223,9 @@ def activate(root: Path, version_id: str | None = None, refusal: Refusal | None 
     with _locked(root, BUILD_LOCK_FILE, building_now), _locked(root):
         versions = list_versions(root)
         if not versions:
-            raise VersionError(f"no index versions in {root}; build one with `report-index build`")
+            raise VersionError(
+                f"no index versions in {root}; build one with `report-index build --out {root}`"
+            )
         ids = [v.id for v in versions]
         if version_id is None:
             version_id = _previous_usable(root, ids, refusal)
@@ -322,7 +324,9 @@ def _locked(
     runs unlocked (see :func:`building`).
     """
     if not root.is_dir():
-        raise VersionError(f"no index root at {root}; build one with `report-index build`")
+        raise VersionError(
+            f"no index root at {root}; build one with `report-index build --out {root}`"
+        )
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(durable.exclusive_lock(root / name, wait=False))
