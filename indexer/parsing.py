@@ -99,6 +99,14 @@ _LEADING_WORD = re.compile(r"^\w+")
 # A line of a heading that ends in a word of three letters or fewer ("DE", "SES", "OF"),
 # which the next line continues.
 _ENDS_SHORT_WORD = re.compile(r"(?:^|\W)\w{1,3}$")
+# Words a heading cannot end on (articles, prepositions, conjunctions of the languages
+# reports are written in): one that does goes on in the next heading block.
+_FUNCTION_WORDS = frozenset(
+    "à au aux de des du la le les par pour sur dans avec contre en et ou "  # noqa: SIM905
+    "a an the of for in on to with by and or "
+    "el los las del al y o por para con "
+    "der die das den dem und oder für von mit im zu zum zur".split()
+)
 _WORD_CHARS = re.compile(r"\w+")
 _CAPS_SHARE = 0.85
 # A figure with its label on one line ("216 arrestations", "4 000 migrants"), not a bare number
@@ -541,7 +549,9 @@ def _join_lines(lines: list[str], vocabulary: set[str]) -> str:
 
 
 def _merge_continuations(items: list[_Heading | _Paragraph]) -> list[_Heading | _Paragraph]:
-    """Re-join sentences that the extraction broke across blank lines (pull quotes, bullets)."""
+    """Re-join sentences that the extraction broke across blank lines (pull quotes, bullets),
+    and headings broken after a small word ("INFRACTIONS CIBLÉES PAR LES" / "OPÉRATIONS
+    HAECHI"): a heading does not end on an article or a preposition."""
     merged: list[_Heading | _Paragraph] = []
     for item in items:
         previous = merged[-1] if merged else None
@@ -552,6 +562,12 @@ def _merge_continuations(items: list[_Heading | _Paragraph]) -> list[_Heading | 
             and _continues(previous.text, item.text)
         ):
             merged[-1] = _Paragraph(f"{previous.text} {item.text}")
+        elif (
+            isinstance(item, _Heading)
+            and isinstance(previous, _Heading)
+            and previous.text.split()[-1].casefold() in _FUNCTION_WORDS
+        ):
+            merged[-1] = _Heading(f"{previous.text} {item.text}")
         else:
             merged.append(item)
     return merged

@@ -274,6 +274,23 @@ def test_a_page_number_under_a_running_header_is_dropped():
         ], header
 
 
+def test_a_heading_broken_after_a_small_word_is_one_heading():
+    """An infographic's title over two blocks: "INFRACTIONS CIBLÉES PAR LES" named nothing."""
+    text = (
+        "INFRACTIONS\nCIBLÉES\nPAR LES\n\nOPÉRATIONS\nHAECHI\n\nEscroquerie aux placements."
+        "\n\nUN AUTRE TITRE\n\nUNE OPÉRATION SOGA\n\nLe texte de l'article suit ici.\n"
+    )
+    (page,) = parse_report(text)
+    assert [(s.title, s.paragraphs) for s in page.sections] == [
+        ("INFRACTIONS CIBLÉES PAR LES OPÉRATIONS HAECHI", ("Escroquerie aux placements.",)),
+        # Headings in a row that do not end on a small word stay two headings.
+        (
+            "UNE OPÉRATION SOGA",
+            ("UN AUTRE TITRE", "UNE OPÉRATION SOGA", "Le texte de l'article suit ici."),
+        ),
+    ]
+
+
 def test_running_lines_are_found_from_the_edges_inwards():
     """A page printed by a browser: the report's header and footer (fixed on the page, so
     last in its text layer), then the browser's date and address lines, four running lines
