@@ -68,7 +68,7 @@ def build(
         )
     state = "up to date" if report.up_to_date else "built"
     typer.echo(
-        f"index {state}: {report.index_dir} version {report.version} — "
+        f"index {state}: version {report.version} of {report.index_dir} — "
         f"{report.documents} document(s), {report.passages} passages, {report.seconds:.1f} s"
     )
     if not report.up_to_date:
