@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -190,22 +191,20 @@ def _build(
     # Made at the first part of new texts and kept for the others (the cache hands them on a
     # part at a time), so the model is loaded once; a Ray cluster starts its actors for each
     # part, and parts grow with the cache, so there are few.
-    encoders: list[Encoder | RayPassageEncoder] = []
+    @functools.cache
+    def encoder() -> Encoder | RayPassageEncoder:
+        if settings.ray_address:
+            log(f"embedding new texts on Ray ({settings.ray_address})")
+            return RayPassageEncoder(
+                model, settings.ray_address, settings.embed_workers, settings.batch_size
+            )
+        log(f"embedding new texts; loading {model.location}")
+        return Encoder(model, batch_size=settings.batch_size)
 
     def encode(texts: list[tuple[str, str]]) -> np.ndarray:
-        if not encoders:
-            if settings.ray_address:
-                log(f"embedding new texts on Ray ({settings.ray_address})")
-                encoders.append(
-                    RayPassageEncoder(
-                        model, settings.ray_address, settings.embed_workers, settings.batch_size
-                    )
-                )
-            else:
-                log(f"embedding new texts; loading {model.location}")
-                encoders.append(Encoder(model, batch_size=settings.batch_size))
+        made = encoder()
         log(f"embedding {len(texts)} text(s)")
-        return encoders[0].encode_prompted(texts, show_progress)
+        return made.encode_prompted(texts, show_progress)
 
     titles = {d.id: d.metadata.title for d in documents}
     passages, vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)

@@ -183,11 +183,11 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
     part of every passage and of its highlights.
     """
     running = _running_lines(pages)
-    offset = _page_number_offset(pages, running)
-    kept = [
-        "\n".join(_without(page, running, None if offset is None else place + offset))
-        for place, page in enumerate(pages, start=1)
-    ]
+    lines = [_without(page, running) for page in pages]
+    offset = _page_number_offset(lines)
+    if offset is not None:  # walked again, the page number taken with the running lines
+        lines = [_without(page, running, place + offset) for place, page in enumerate(pages, 1)]
+    kept = ["\n".join(page_lines) for page_lines in lines]
     return _parse(map(_page_parts, kept), "\n".join(kept), default_title)
 
 
@@ -225,9 +225,10 @@ def _running_lines(pages: Sequence[str]) -> set[str]:
     return running
 
 
-def _page_number_offset(pages: Sequence[str], running: set[str]) -> int | None:
+def _page_number_offset(pages: Sequence[list[str]]) -> int | None:
     """What to add to a page's place to get the number printed on it, when most pages print
-    it alone on a line at an edge (None otherwise).
+    it alone on a line at an edge of what their running lines leave (``pages``, as lines;
+    None otherwise).
 
     Under a running header ("Maritime Report 2023" then "1"), a bare number is not the
     outermost line, where :func:`_without` would take any bare number for page furniture;
@@ -236,8 +237,7 @@ def _page_number_offset(pages: Sequence[str], running: set[str]) -> int | None:
     if len(pages) < _RUNNING_MIN_PAGES:
         return None
     counts: dict[int, int] = {}
-    for place, page in enumerate(pages, start=1):
-        lines = _without(page, running)  # under a header and a date line, it is further in
+    for place, lines in enumerate(pages, start=1):
         numbers = {lines[i].strip() for i in _edges(lines)}
         for offset in {int(n) - place for n in numbers if written_in_digits(n) and len(n) < 5}:
             counts[offset] = counts.get(offset, 0) + 1
