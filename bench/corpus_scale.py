@@ -30,7 +30,7 @@ from indexer import ann
 from indexer.artifact import LoadedIndex, SentenceVectors, load_index
 from indexer.embedding.model import resolve_model
 from indexer.settings import get_settings
-from service.query_encoder import QueryBackend, load_query_encoder
+from service.query_encoder import load_query_encoder
 from service.retrieval.filters import SearchFilters
 from service.searcher import Searcher
 
@@ -121,7 +121,7 @@ def main() -> None:
 
     settings = get_settings()
     base = load_index(args.index)
-    encoder = load_query_encoder(resolve_model(settings), QueryBackend(settings.query_backend), 16)
+    encoder = load_query_encoder(resolve_model(settings), settings.query_backend, 16)
     queries = [json.loads(line)["query"] for line in QUERIES.read_text("utf-8").splitlines()]
     vectors = encoder.encode_queries(queries)
     rows = []

@@ -48,7 +48,6 @@ PASSAGES_FILE = "passages.jsonl"
 VECTORS_FILE = "vectors.faiss"
 SENTENCES_FILE = "sentences.npz"
 HUBNESS_FILE = "hubness.npy"
-_FILES = (MANIFEST_FILE, PASSAGES_FILE, VECTORS_FILE, SENTENCES_FILE, HUBNESS_FILE)
 # A damaged version still has its manifest, so a plain build could take it for current.
 _REBUILD = "rebuild it with `report-index build --force`"
 _FAISS_WHERE = re.compile(r"Error in .*? at \S+:\d+: ")

@@ -21,7 +21,7 @@ from indexer.build import build_index
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.corpus import CorpusError, ignored_files
 from indexer.embedding.model import ModelLoadError, resolve_model
-from indexer.embedding.onnx_export import OnnxExportError, export_onnx
+from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
 from indexer.embedding.provision import ModelProvisionError
 from indexer.settings import get_settings
 from indexer.versions import VersionError
@@ -179,8 +179,7 @@ def provision() -> None:
     settings = get_settings()
     try:
         model = resolve_model(settings)
-        if settings.query_backend != "torch" and model.local_path is not None:
-            export_onnx(model.local_path, quantize=settings.query_backend == "onnx-int8")
+        export_query_encoder(model, settings.query_backend)
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     typer.echo(model.location)

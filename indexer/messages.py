@@ -7,7 +7,7 @@ which is noise in a CLI error or an HTTP ``detail``; and a value echoed back who
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 # Longest stretch of a user's value an error message repeats.
@@ -15,17 +15,21 @@ ECHOED_CHARS = 80
 
 
 def describe_errors(
-    errors: Iterable[Mapping[str, Any]], skip: int = 0, whole: str = "value"
+    errors: Iterable[Mapping[str, Any]],
+    skip: int = 0,
+    whole: str = "value",
+    name: Callable[[str], str] = str,
 ) -> str:
     """``errors`` (``ValidationError.errors()``) as ``field: message`` joined by "; ".
 
     ``skip`` leading parts of each location are left out: FastAPI's start with where the value
     came from ("body", "query"), which is no field name; an error about the value as a whole
-    is labelled ``whole``. A validator's own message loses the "Value error, " pydantic puts
+    is labelled ``whole``. ``name`` spells the field as the user set it (settings: its
+    environment variable). A validator's own message loses the "Value error, " pydantic puts
     before it.
     """
     return "; ".join(
-        f"{'.'.join(str(part) for part in tuple(e.get('loc', ()))[skip:]) or whole}: "
+        f"{name('.'.join(str(part) for part in tuple(e.get('loc', ()))[skip:]) or whole)}: "
         f"{str(e.get('msg', 'invalid value')).removeprefix('Value error, ')}"
         for e in errors
     )

@@ -9,6 +9,7 @@ directly. README.md lists every setting (a test keeps the list complete).
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,6 +18,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexer.language import supported_languages
+from indexer.messages import describe_errors
+
+
+class QueryBackend(StrEnum):
+    """How queries are encoded at serving time."""
+
+    ONNX_INT8 = "onnx-int8"
+    ONNX = "onnx"
+    TORCH = "torch"
 
 
 def _default_cache_dir() -> Path:
@@ -44,8 +54,8 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=Path("index"), description="Folder of the index artifact.")
     query_prompt: str = Field(default="query: ", description="Prefix for queries (E5 style).")
     passage_prompt: str = Field(default="passage: ", description="Prefix for passages (E5 style).")
-    query_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
-        default="onnx-int8",
+    query_backend: QueryBackend = Field(
+        default=QueryBackend.ONNX_INT8,
         description="Query encoder at serving time: ONNX int8 (fastest), ONNX fp32, or torch.",
     )
     batch_size: int = Field(default=16, ge=1, description="Passages per encoder call.")
@@ -164,13 +174,9 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_env_name(error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
+        problems = describe_errors(exc.errors(), whole="?", name=_env_name)
         raise SettingsError(f"invalid settings: {problems}") from exc
 
 
-def _env_name(location: tuple[int | str, ...]) -> str:
-    field = str(location[0]) if location else "?"
-    return f"REPORT_{field.upper()}"
+def _env_name(field: str) -> str:
+    return f"REPORT_{field.split('.')[0].upper()}"

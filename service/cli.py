@@ -16,7 +16,7 @@ import typer
 from indexer.artifact import ArtifactError, read_manifest
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
-from indexer.embedding.onnx_export import OnnxExportError, export_onnx
+from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
 from indexer.embedding.provision import ModelProvisionError
 from indexer.language import language_label
 from indexer.settings import Settings, get_settings
@@ -31,7 +31,6 @@ from service.evaluation import (
     mrr_interval,
 )
 from service.logging_setup import log_config
-from service.query_encoder import QueryBackend
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import (
@@ -143,11 +142,8 @@ def _export_query_encoder(settings: Settings, model: ResolvedModel) -> None:
     Each worker would otherwise find it missing and export it at the same time: ~3.6 GB of
     memory and ~1.5 GB of disk per worker. Once current, this is a few file stats.
     """
-    backend = QueryBackend(settings.query_backend)
-    if backend is QueryBackend.TORCH or model.local_path is None:
-        return
     try:
-        export_onnx(model.local_path, quantize=backend is QueryBackend.ONNX_INT8)
+        export_query_encoder(model, settings.query_backend)
     except OnnxExportError as exc:
         typer.secho(
             f"warning: {exc}; the workers encode queries with sentence-transformers", err=True
@@ -274,8 +270,10 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
-    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language, and
-    hybrid against each other mode query by query."""
+    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language.
+
+    Then hybrid against each other mode, query by query.
+    """
     try:
         loaded = load_queries(queries)
     except EvalFileError as exc:

@@ -10,7 +10,6 @@ BENCHMARKS.md). Models without a local folder (hub names) keep the reference enc
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -20,16 +19,9 @@ from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import ModelIdentity, ResolvedModel
 from indexer.embedding.onnx_encoder import OnnxQueryEncoder
 from indexer.embedding.onnx_export import OnnxExportError
+from indexer.settings import QueryBackend
 
 log = logging.getLogger(__name__)
-
-
-class QueryBackend(StrEnum):
-    """How queries are encoded."""
-
-    ONNX_INT8 = "onnx-int8"
-    ONNX = "onnx"
-    TORCH = "torch"
 
 
 class QueryEncoder(Protocol):

@@ -29,7 +29,7 @@ from indexer.text import (
     sentence_spans,
     word_count,
 )
-from service.query_encoder import QueryBackend, QueryEncoder, load_query_encoder
+from service.query_encoder import QueryEncoder, load_query_encoder
 from service.retrieval.filters import PassageColumns, SearchFilters
 from service.retrieval.keyword import KeywordIndex, words_of
 from service.retrieval.query_language import QueryLanguage
@@ -150,8 +150,9 @@ class Searcher:
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
         """Load the configured model and the index (default: ``settings.index_dir``)."""
         index = load_index(index_dir or settings.index_dir)
-        backend = QueryBackend(settings.query_backend)
-        encoder = load_query_encoder(resolve_model(settings), backend, settings.batch_size)
+        encoder = load_query_encoder(
+            resolve_model(settings), settings.query_backend, settings.batch_size
+        )
         return cls(index, encoder, query_languages=settings.query_languages)
 
     def warm_up(self) -> None:

@@ -37,9 +37,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer.embedding.files import hash_file, remove_stale_folders, replace_folder
+from indexer.settings import QueryBackend
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
+
+    from indexer.embedding.model import ResolvedModel
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +190,14 @@ def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     vectors = summed / np.maximum(mask.sum(axis=1), 1e-9)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def export_query_encoder(model: ResolvedModel, backend: QueryBackend) -> Path | None:
+    """The ONNX file ``backend`` encodes queries with, exported if needed (see
+    :func:`export_onnx`); None when queries go through torch or the model is only a hub name."""
+    if backend is QueryBackend.TORCH or model.local_path is None:
+        return None
+    return export_onnx(model.local_path, quantize=backend is QueryBackend.ONNX_INT8)
 
 
 def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
