@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cachetools import LRUCache
 
+from indexer.artifact import DocumentEntry
 from indexer.settings import Settings
 from service import metrics
 from service.batching import EncodeFn, MicroBatcher
+from service.context import GroundedContext, build_context, document_titles
 from service.passages import PassageStore
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
@@ -73,6 +75,16 @@ class SearchEngine:
             encoder_workers=workers,
         )
 
+    @property
+    def documents(self) -> tuple[DocumentEntry, ...]:
+        """The documents of the index being served."""
+        return self.searcher.index.manifest.documents
+
+    @property
+    def version(self) -> str:
+        """The version of the index being served."""
+        return self.searcher.index.version
+
     @functools.cached_property
     def passages(self) -> PassageStore:
         """The index's passages by id and by document, built on first use."""
@@ -113,6 +125,14 @@ class SearchEngine:
             with self._lock:
                 self._cache[key] = result
         return result
+
+    async def context(
+        self, query: str, k: int, filters: SearchFilters, mode: Mode, max_chars: int
+    ) -> tuple[SearchResult, GroundedContext]:
+        """The search and its hits quoted within ``max_chars`` (:func:`build_context`): what
+        ``POST /context`` and the MCP tool both answer with."""
+        result = await self.search(query, k, filters, mode)
+        return result, build_context(result.hits, max_chars, document_titles(self.documents))
 
     async def close(self) -> None:
         """Release the encoder and reader threads (shared with the engines :meth:`serving` made).

@@ -43,12 +43,11 @@ from service.context import (
     MAX_CONTEXT_CHARS,
     MIN_CONTEXT_CHARS,
     GroundedContext,
-    build_context,
-    document_titles,
 )
+from service.documents import document_markdown
 from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
-from service.responses import ContextResponse, PassageResponse
+from service.responses import ContextResponse, DocumentInfo, PassageResponse
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
@@ -133,14 +132,12 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         filters = SearchFilters(
             lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
         )
-        try:
-            result = await engine.search(query, k, filters, Mode.HYBRID)
-        except InvalidQueryError as exc:
-            raise ToolError(str(exc)) from exc
-        titles = document_titles(engine.searcher.index.manifest.documents)
         # null, as a client of the first version sent for "whole passages", is the default.
         max_chars = DEFAULT_CONTEXT_CHARS if max_chars is None else max_chars
-        grounded = build_context(result.hits, max_chars, titles)
+        try:
+            result, grounded = await engine.context(query, k, filters, Mode.HYBRID, max_chars)
+        except InvalidQueryError as exc:
+            raise ToolError(str(exc)) from exc
         # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(
             content=[TextContent(text=format_results(result, grounded, max_chars, filters))],
@@ -169,8 +166,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         neighbours, the passages around it in reading order)."""
         engine = _engine(state, ToolError)
         try:
-            passage = engine.passages.get(passage_id)
-            previous, following = engine.passages.neighbours(passage_id, neighbours)
+            passage, previous, following = engine.passages.around(passage_id, neighbours)
         except PassageNotFoundError as exc:
             raise ToolError(str(exc)) from exc
         blocks = [format_passage(p) for p in previous]
@@ -201,20 +197,10 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         mime_type="application/json",
     )
     def documents() -> str:
-        manifest = _engine(state, ResourceError).searcher.index.manifest
         return json.dumps(
             [
-                {
-                    "uri": f"{DOCUMENTS_URI}/{d.id}",
-                    "id": d.id,
-                    "title": d.title,
-                    "year": d.year,
-                    "language": d.language,
-                    "publisher": d.publisher,
-                    "source_url": d.source_url,
-                    "passages": d.passages,
-                }
-                for d in manifest.documents
+                {"uri": f"{DOCUMENTS_URI}/{d.id}"} | DocumentInfo.from_entry(d).model_dump()
+                for d in _engine(state, ResourceError).documents
             ],
             ensure_ascii=False,
             indent=2,
@@ -230,25 +216,12 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
     )
     def document(document_id: str) -> str:
         engine = _engine(state, ResourceError)
-        manifest = engine.searcher.index.manifest
-        entry = next((d for d in manifest.documents if d.id == document_id), None)
+        entry = next((d for d in engine.documents if d.id == document_id), None)
         if entry is None:
             raise ResourceNotFoundError(
                 f"no document has the id {quoted(document_id)}; {DOCUMENTS_URI} lists them"
             )
-        lines = [
-            f"# {entry.title}",
-            "",
-            f"Year: {entry.year or 'unknown'} · language: {language_label(entry.language)} · "
-            f"{entry.passages} passages",
-        ]
-        heading = None
-        for passage in engine.passages.in_document(document_id):
-            if (passage.section, passage.page) != heading:
-                heading = (passage.section, passage.page)
-                lines += ["", f"## {passage.section} (p. {passage.page})"]
-            lines += ["", passage.body]  # its opening heading is the "##" line above
-        return "\n".join(lines) + "\n"
+        return document_markdown(entry, engine.passages.in_document(document_id))
 
     return server
 
@@ -405,7 +378,7 @@ class _ToolsNamingTheReports:
             else result
         )
         engine = self._state.engine
-        documents = engine.searcher.index.manifest.documents if engine is not None else ()
+        documents = engine.documents if engine is not None else ()
         tools = []
         for tool in listing["tools"]:
             schema = {**tool["inputSchema"], "additionalProperties": False}

@@ -43,12 +43,12 @@ class PassageStore:
         document, i = self._locate(passage_id)
         return self._by_document[document][i]
 
-    def neighbours(self, passage_id: str, n: int) -> tuple[list[Passage], list[Passage]]:
-        """Up to ``n`` passages before and ``n`` after this one in its document, in reading
-        order (fewer at the start or end of the document)."""
+    def around(self, passage_id: str, n: int) -> tuple[Passage, list[Passage], list[Passage]]:
+        """The passage, and up to ``n`` passages before and ``n`` after it in its document, in
+        reading order (fewer at the start or end of the document)."""
         document, i = self._locate(passage_id)
         ordered = self._by_document[document]
-        return ordered[max(0, i - n) : i], ordered[i + 1 : i + 1 + n]
+        return ordered[i], ordered[max(0, i - n) : i], ordered[i + 1 : i + 1 + n]
 
     def in_document(self, document: str) -> list[Passage]:
         """The document's passages in reading order (none for an unknown document)."""

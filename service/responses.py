@@ -6,10 +6,36 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from indexer.artifact import DocumentEntry
 from indexer.passage import Passage
 from service.context import GroundedContext
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
+
+
+class DocumentInfo(BaseModel):
+    """A document in the index: what ``GET /stats`` and the MCP document list say of it."""
+
+    id: str
+    title: str
+    year: int | None
+    language: str
+    publisher: str | None
+    source_url: str | None = Field(description="Where the report itself is published.")
+    passages: int
+
+    @classmethod
+    def from_entry(cls, entry: DocumentEntry) -> DocumentInfo:
+        """The manifest's record of a document, without its file name and checksum."""
+        return cls(
+            id=entry.id,
+            title=entry.title,
+            year=entry.year,
+            language=entry.language,
+            publisher=entry.publisher,
+            source_url=entry.source_url,
+            passages=entry.passages,
+        )
 
 
 class HighlightOut(BaseModel):

@@ -8,6 +8,7 @@ from pydantic_core import PydanticCustomError
 from indexer.language import LANGUAGE_CODE
 from indexer.text import written_in_digits
 from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
+from service.responses import DocumentInfo
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
 from service.retrieval.ranking import Mode
 from service.searcher import MAX_K, MAX_QUERY_CHARS
@@ -95,16 +96,6 @@ class ModelInfo(BaseModel):
     path: str | None = Field(description="Local folder the model was loaded from.")
     source: str
     dimension: int
-
-
-class DocumentInfo(BaseModel):
-    """A document in the index."""
-
-    id: str
-    title: str
-    year: int | None
-    language: str
-    passages: int
 
 
 class StatsResponse(BaseModel):

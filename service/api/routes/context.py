@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from service.api.deps import StateDep, query_parameters
 from service.api.schemas import ContextRequest, error_responses
-from service.context import build_context, document_titles
 from service.responses import ContextResponse
 
 router = APIRouter(tags=["assistants"])
@@ -22,7 +21,7 @@ async def context(state: StateDep, body: ContextRequest) -> ContextResponse:
     """The ``k`` best passages as ``[n] SECTION (p. N)`` blocks of at most ``max_chars``
     characters in all, with a citation (passage, page, source URLs) for each ``[n]``."""
     engine = state.require_engine()  # after validation: a bad request gets its 422 first
-    result = await engine.search(body.query, body.k, body.filters(), body.mode)
-    titles = document_titles(engine.searcher.index.manifest.documents)
-    grounded = build_context(result.hits, body.max_chars, titles)
+    result, grounded = await engine.context(
+        body.query, body.k, body.filters(), body.mode, body.max_chars
+    )
     return ContextResponse.from_context(grounded, result.query_lang)

@@ -6,12 +6,12 @@ from fastapi import APIRouter
 
 from service.api.deps import StateDep, query_parameters
 from service.api.schemas import (
-    DocumentInfo,
     ModelInfo,
     ReadyResponse,
     StatsResponse,
     error_responses,
 )
+from service.responses import DocumentInfo
 
 router = APIRouter(tags=["health"])
 
@@ -30,7 +30,7 @@ def readyz(state: StateDep) -> ReadyResponse:
     """200 with the served index version once the model and index are loaded; 503 with the
     reason before that."""
     engine = state.require_engine()  # NotReadyError: a 503 with the reason
-    return ReadyResponse(status="ready", index_version=engine.searcher.index.version)
+    return ReadyResponse(status="ready", index_version=engine.version)
 
 
 @router.get(
@@ -46,12 +46,7 @@ def stats(state: StateDep) -> StatsResponse:
     encoder = searcher.encoder
     return StatsResponse(
         passages=manifest.passage_count,
-        documents=[
-            DocumentInfo(
-                id=d.id, title=d.title, year=d.year, language=d.language, passages=d.passages
-            )
-            for d in manifest.documents
-        ],
+        documents=[DocumentInfo.from_entry(d) for d in manifest.documents],
         index_built_at=manifest.built_at,
         index_format_version=manifest.format_version,
         index_version=searcher.index.version,

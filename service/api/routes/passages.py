@@ -37,8 +37,6 @@ def get_passage(
     """One passage by id; with ``neighbours`` the text around it, to widen a context."""
     store = state.require_engine().passages  # after validation: a bad request gets its 422
     try:
-        passage = store.get(passage_id)
-        previous, following = store.neighbours(passage_id, neighbours)
+        return PassageResponse.around(*store.around(passage_id, neighbours))
     except PassageNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    return PassageResponse.around(passage, previous, following)

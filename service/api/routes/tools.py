@@ -46,4 +46,4 @@ def anthropic_tools(state: StateDep) -> dict[str, Any]:
 
 
 def _documents(state: ServiceState) -> Sequence[DocumentEntry]:
-    return state.require_engine().searcher.index.manifest.documents  # NotReadyError: 503
+    return state.require_engine().documents  # NotReadyError: 503
