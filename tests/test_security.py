@@ -318,7 +318,7 @@ def test_settings_read_security_from_the_environment(monkeypatch):
 def test_rate_limit_counts_an_ipv6_client_by_its_64_block():
     """An IPv6 client usually holds a whole /64: a new address per request must not give it a
     new bucket each time. IPv4 clients (dual-stack sockets included) stay one per address."""
-    from service.api.security import RateLimiter
+    from service.api.middleware.rate_limit import RateLimiter
 
     async def ok(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})

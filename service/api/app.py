@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from indexer.messages import describe_errors
 from indexer.settings import Settings, get_settings
+from service.api.middleware import guarded_responses, install_security
+from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
 from service.api.observability import RequestObserver
 from service.api.routes import admin, context, health, metrics, passages, search, tools
 from service.api.routes.web import mount_web
-from service.api.security import DOCS_ASSETS, MCP_PATH, guarded_responses, install_security
 from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
 from service.logging_setup import hide_query_strings

@@ -1,52 +1,25 @@
-"""Request hardening and access control, applied before routing and before any model work.
+"""Checks on what a request carries: body size, UTF-8, JSON shape and the query string.
 
-Pure ASGI middleware, outermost first:
-
-- CORS (Starlette's ``CORSMiddleware``), only when ``cors_origins`` is configured, so that
-  the errors below carry CORS headers too and browser preflights need no key;
-- :class:`RateLimiter`, a token bucket per client IP, off unless ``rate_limit_per_minute``;
-- :class:`ApiKeyGuard`, only when ``api_key`` is set (not on ``/admin/``, whose routes
-  check their own token in the same ``Authorization`` header);
-- :class:`InputGuard`, always: body size, UTF-8, JSON depth, control characters, repeated
-  query parameters.
-
-The cheap refusals (rate, key) come first so an unauthenticated client never gets its body
-buffered. Every refusal is ``{"detail": str}`` JSON, like the app's own errors. Health
-probes, the search page and the API docs stay open (:func:`is_open`); every other path,
-including routes added later and ``/mcp``, is protected when a key is set.
+A JSON body is parsed here under the strictest rules any route needs (no repeated field, no
+``NaN``, no number too large to convert), so that the app's own parse cannot fail and every
+refusal names what is wrong.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import math
-import time
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from cachetools import LRUCache
-from fastapi import FastAPI, status
-from fastapi.responses import JSONResponse
+from fastapi import status
 from starlette.datastructures import Headers
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from indexer.settings import Settings
 from indexer.text import CONTROL_CHARACTERS
-from service.api.schemas import ErrorResponse
+from service.api.middleware.paths import MCP_PATH, is_open
+from service.api.middleware.rejection import RequestRejected, reject
 from service.searcher import LONE_SURROGATE
-
-OPEN_PATHS = frozenset(
-    {"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
-)
-# The API docs' scripts and styles, served locally (fastapi-offline).
-DOCS_ASSETS = "/docs-assets"
-OPEN_PREFIXES = ("/static/", f"{DOCS_ASSETS}/")
-ADMIN_PREFIX = "/admin/"
-MCP_PATH = "/mcp"
 
 # Nesting deeper than any request body of this API needs; far below the parser's recursion.
 MAX_JSON_DEPTH = 32
@@ -55,35 +28,6 @@ MAX_JSON_DEPTH = 32
 # would see a dropped connection instead of the 413.
 DRAIN_BYTES = 4 * 1024 * 1024
 _QUERY_FIELDS = frozenset({"q", "query"})
-
-
-class RequestRejected(Exception):
-    """A request refused before it reaches the app; becomes a ``{"detail": str}`` answer."""
-
-    def __init__(
-        self, status_code: int, detail: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
-        self.headers = headers
-
-
-def is_open(path: str) -> bool:
-    """Paths that never need a key nor count against the rate: probes, the page, the docs."""
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
-
-
-def needs_api_key(path: str) -> bool:
-    """Every path but the open ones and the admin ones, which check a token of their own."""
-    return not (is_open(path) or path.startswith(ADMIN_PREFIX))
-
-
-async def _reject(scope: Scope, receive: Receive, send: Send, error: RequestRejected) -> None:
-    response = JSONResponse(
-        status_code=error.status_code, content={"detail": error.detail}, headers=error.headers
-    )
-    await response(scope, receive, send)
 
 
 def _text_problem(name: str, value: str) -> str | None:
@@ -266,7 +210,7 @@ class InputGuard:
             if body and _is_json(headers) and path != MCP_PATH:
                 check_json_body(body)
         except RequestRejected as error:
-            await _reject(scope, receive, send, error)
+            await reject(scope, receive, send, error)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -317,136 +261,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-class ApiKeyGuard:
-    """Protected paths need the key as ``X-API-Key`` or ``Authorization: Bearer``."""
-
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
-        self.app = app
-        self._key = api_key.encode("utf-8")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not needs_api_key(scope["path"]) or self._authorised(scope):
-            await self.app(scope, receive, send)
-            return
-        error = RequestRejected(
-            status.HTTP_401_UNAUTHORIZED,
-            "an API key is required: send it as X-API-Key or Authorization: Bearer",
-            headers={"WWW-Authenticate": 'Bearer realm="report-search"'},
-        )
-        await _reject(scope, receive, send, error)
-
-    def _authorised(self, scope: Scope) -> bool:
-        headers = Headers(scope=scope)
-        given = headers.get("x-api-key")
-        if given is None:
-            scheme, _, token = headers.get("authorization", "").partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" else None
-        # Constant-time comparison: the time taken says nothing about how much matched.
-        return given is not None and hmac.compare_digest(given.encode("utf-8"), self._key)
-
-
-class RateLimiter:
-    """A token bucket per client IP on protected paths: ``burst`` at once, then
-    ``per_minute``. Refusals are 429 with ``Retry-After`` (whole seconds).
-
-    Buckets live in an LRU of ``max_clients``, so a flood of addresses cannot grow memory;
-    a client pushed out starts again with a full bucket. Behind a reverse proxy the client
-    IP is the proxy's unless uvicorn is told to trust its ``X-Forwarded-For``
-    (``--forwarded-allow-ips``).
-    """
-
-    def __init__(
-        self, app: ASGIApp, per_minute: float, burst: int, max_clients: int = 65536
-    ) -> None:
-        self.app = app
-        self.rate = per_minute / 60.0  # tokens per second
-        self.burst = float(burst)
-        self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(maxsize=max_clients)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        wait = self.take(_client_key(client[0]) if client else "unknown", time.monotonic())
-        if wait <= 0:
-            await self.app(scope, receive, send)
-            return
-        error = RequestRejected(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many requests from this client; retry in {math.ceil(wait)} s",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
-        await _reject(scope, receive, send, error)
-
-    def take(self, client: str, now: float) -> float:
-        """Spend one token of ``client``'s bucket: 0 if there was one, else seconds to wait.
-
-        Runs on the event loop without awaiting, so no lock is needed.
-        """
-        tokens, last = self._buckets.get(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[client] = (tokens - 1, now)
-            return 0.0
-        self._buckets[client] = (tokens, now)
-        return (1 - tokens) / self.rate
-
-
-def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware the settings ask for (see the module docstring for the order)."""
-    app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
-    if settings.api_key is not None:
-        app.add_middleware(ApiKeyGuard, api_key=settings.api_key.get_secret_value())
-    if settings.rate_limit_per_minute > 0:
-        app.add_middleware(
-            RateLimiter,
-            per_minute=settings.rate_limit_per_minute,
-            burst=settings.rate_limit_burst,
-        )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            # Mcp-Protocol-Version: what a browser MCP client sends (/mcp is stateless, so no
-            # session id header and no DELETE of a session).
-            allow_methods=["GET", "POST"],
-            allow_headers=[
-                "Content-Type",
-                "Authorization",
-                "X-API-Key",
-                "X-Request-ID",
-                "Mcp-Protocol-Version",
-            ],
-            expose_headers=["Retry-After", "X-Request-ID"],
-            max_age=600,
-        )
-
-
-def guarded_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
-    """The refusals above, for the OpenAPI description of the protected routes."""
-    described = {status.HTTP_413_CONTENT_TOO_LARGE: "The request body is over the size limit."}
-    if settings.api_key is not None:
-        described[status.HTTP_401_UNAUTHORIZED] = "The API key is missing or wrong."
-    if settings.rate_limit_per_minute > 0:
-        described[status.HTTP_429_TOO_MANY_REQUESTS] = "Too many requests; see Retry-After."
-    return {code: {"model": ErrorResponse, "description": text} for code, text in described.items()}
-
-
-def _client_key(address: str) -> str:
-    """Whose bucket a request draws from: an IPv4 address, or an IPv6 client's /64.
-
-    An IPv6 client is usually given a whole /64 and can send each request from a new address
-    in it: per address, every request would find a full bucket.
-    """
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # not an address (a test client, a Unix socket)
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:  # an IPv4 client seen through a dual-stack socket
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)

@@ -1,0 +1,70 @@
+"""Request hardening and access control, applied before routing and before any model work.
+
+Pure ASGI middleware, outermost first:
+
+- CORS (Starlette's ``CORSMiddleware``), only when ``cors_origins`` is configured, so that
+  the errors below carry CORS headers too and browser preflights need no key;
+- :class:`RateLimiter`, a token bucket per client IP, off unless ``rate_limit_per_minute``;
+- :class:`ApiKeyGuard`, only when ``api_key`` is set (not on ``/admin/``, whose routes
+  check their own token in the same ``Authorization`` header);
+- :class:`InputGuard`, always: body size, UTF-8, JSON depth, control characters, repeated
+  query parameters.
+
+The cheap refusals (rate, key) come first so an unauthenticated client never gets its body
+buffered. Every refusal is ``{"detail": str}`` JSON, like the app's own errors. Health
+probes, the search page and the API docs stay open (:func:`.paths.is_open`); every other
+path, including routes added later and ``/mcp``, is protected when a key is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, status
+from starlette.middleware.cors import CORSMiddleware
+
+from indexer.settings import Settings
+from service.api.middleware.api_key import ApiKeyGuard
+from service.api.middleware.input_guard import InputGuard
+from service.api.middleware.rate_limit import RateLimiter
+from service.api.schemas import ErrorResponse
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware the settings ask for (see the module docstring for the order)."""
+    app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
+    if settings.api_key is not None:
+        app.add_middleware(ApiKeyGuard, api_key=settings.api_key.get_secret_value())
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(
+            RateLimiter,
+            per_minute=settings.rate_limit_per_minute,
+            burst=settings.rate_limit_burst,
+        )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            # Mcp-Protocol-Version: what a browser MCP client sends (/mcp is stateless, so no
+            # session id header and no DELETE of a session).
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "Content-Type",
+                "Authorization",
+                "X-API-Key",
+                "X-Request-ID",
+                "Mcp-Protocol-Version",
+            ],
+            expose_headers=["Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
+
+
+def guarded_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
+    """The refusals above, for the OpenAPI description of the protected routes."""
+    described = {status.HTTP_413_CONTENT_TOO_LARGE: "The request body is over the size limit."}
+    if settings.api_key is not None:
+        described[status.HTTP_401_UNAUTHORIZED] = "The API key is missing or wrong."
+    if settings.rate_limit_per_minute > 0:
+        described[status.HTTP_429_TOO_MANY_REQUESTS] = "Too many requests; see Retry-After."
+    return {code: {"model": ErrorResponse, "description": text} for code, text in described.items()}
