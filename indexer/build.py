@@ -50,7 +50,10 @@ def pipeline_version() -> str:
     digest = hashlib.sha256()
     modules = (corpus, text, parsing, chunking, passage_model, language, sources, passage_vectors)
     for module in modules:
-        digest.update(Path(str(module.__file__)).read_bytes())
+        path = Path(str(module.__file__))
+        # A package (indexer.parsing) is all of its modules, not only its __init__.py.
+        for file in sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]:
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -58,14 +58,14 @@ def test_known_headings_found(passages):
 def test_no_text_lost(passages):
     """Every prose word of the report survives parsing and chunking (URLs and the row of
     social-media handles aside)."""
-    from indexer.parsing import _is_social_row
+    from indexer.parsing.urls import is_social_row
 
     texts = fold(" ".join(p.text for p in passages))
     titles = fold(" ".join(p.section for p in passages))
     for line in TEXT.splitlines():
         line = line.strip()
         prose = not line.startswith("http") and not line.endswith("-")
-        if word_count(line) >= 6 and prose and not _is_social_row(line):
+        if word_count(line) >= 6 and prose and not is_social_row(line):
             assert fold(line) in texts or fold(line) in titles, line
 
 

@@ -1,0 +1,173 @@
+"""A page's headings and paragraphs grouped into titled sections, after the passes that
+undo what the extraction did to them across blocks.
+
+- Pull quotes broken one phrase per line and bullets broken across blank lines: a paragraph
+  that does not end a sentence is joined to the next one when that starts in lower case, or
+  with a number right after a lower-case word ("sur quelque" / "135 000 personnes").
+- Paragraphs repeated by the extraction are kept once. Only a paragraph of a sentence's
+  length counts as a repeat: a figure with its unit recurs by coincidence ("34 millions
+  d'EUR" twice in one chart, for two different budget lines), and dropping it lost a figure.
+- When headings follow each other the last, most specific one names the section, and all of
+  them (a chapter title, a list in capitals) are its first lines, in reading order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer.parsing.blocks import ENDS_SENTENCE, Heading, Paragraph, is_caps, is_figure_item
+from indexer.text import fold, word_count
+
+_ENDS_LOWERCASE_WORD = re.compile(r"[a-zà-öø-ÿ]$")
+# Words a heading cannot end on (articles, prepositions, conjunctions of the languages
+# reports are written in): one that does goes on in the next heading block.
+_FUNCTION_WORDS = frozenset(
+    "à au aux de des du la le les par pour sur dans avec contre en et ou "  # noqa: SIM905
+    "a an the of for in on to with by and or "
+    "el los las del al y o por para con "
+    "der die das den dem und oder für von mit im zu zum zur".split()
+)
+_REPEAT_MIN_WORDS = 8  # shorter paragraphs (figures, labels) recur by coincidence
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled run of paragraphs on one page.
+
+    ``headed``: the title is printed right above the paragraphs; otherwise it is carried
+    over (text before a page's first heading, a page that continues the last one) or it
+    closes a run of ``headings`` (a chapter title above an article's), which are then the
+    first paragraphs, as printed.
+    """
+
+    title: str
+    paragraphs: tuple[str, ...]
+    headed: bool = False
+    headings: tuple[str, ...] = ()
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        """The paragraphs after the run of headings that opens them, if any."""
+        return self.paragraphs[len(self.headings) :]
+
+
+def merge_continuations(items: list[Heading | Paragraph]) -> list[Heading | Paragraph]:
+    """Re-join sentences that the extraction broke across blank lines (pull quotes, bullets),
+    and headings broken after a small word ("INFRACTIONS CIBLÉES PAR LES" / "OPÉRATIONS
+    HAECHI"): a heading does not end on an article or a preposition."""
+    merged: list[Heading | Paragraph] = []
+    for item in items:
+        previous = merged[-1] if merged else None
+        if (
+            isinstance(item, Paragraph)
+            and isinstance(previous, Paragraph)
+            and not previous.caption
+            and _continues(previous.text, item.text)
+        ):
+            merged[-1] = Paragraph(f"{previous.text} {item.text}")
+        elif (
+            isinstance(item, Heading)
+            and isinstance(previous, Heading)
+            and previous.text.split()[-1].casefold() in _FUNCTION_WORDS
+        ):
+            merged[-1] = Heading(f"{previous.text} {item.text}")
+        else:
+            merged.append(item)
+    return merged
+
+
+# A figure, its digit groups included ("10 000", "68,9", "216").
+_FIGURE = re.compile(r"\d(?:[\d .,]*\d)?")
+
+
+def captions_first(items: list[Heading | Paragraph]) -> list[Heading | Paragraph]:
+    """Each infographic caption moved above the figures it captions (printed under them).
+
+    Read in the printed order, "… 216 arrestations / TURQUESA III / 4 000 migrants … 286
+    arrestations / LIBERTERRA" puts each operation's name next to the next operation's
+    figures: a reader (and a highlight) took Liberterra's 286 arrests for Turquesa III's.
+    Only over a group of figures: a caption under a single figure line names a whole stat
+    block ("OPÉRATION LIONFISH – AFRIQUE ET MOYEN-ORIENT" under "214 comprimés").
+    """
+    ordered: list[Heading | Paragraph] = []
+    for item in items:
+        previous = ordered[-1] if ordered else None
+        if (
+            isinstance(item, Paragraph)
+            and item.caption
+            and isinstance(previous, Paragraph)
+            and not previous.caption
+            and is_figure_item(previous.text)
+            and len(_FIGURE.findall(previous.text)) >= 2
+        ):
+            ordered.insert(len(ordered) - 1, item)
+        else:
+            ordered.append(item)
+    return ordered
+
+
+def _continues(previous: str, following: str) -> bool:
+    if ENDS_SENTENCE.search(previous) or is_caps(previous):  # a label stays on its line
+        return False
+    first = following[:1]
+    return first.islower() or (first.isdigit() and bool(_ENDS_LOWERCASE_WORD.search(previous)))
+
+
+def drop_repeats(items: list[Heading | Paragraph], seen: set[str]) -> list[Heading | Paragraph]:
+    """Drop paragraphs of a sentence's length already seen earlier in the document."""
+    kept: list[Heading | Paragraph] = []
+    for item in items:
+        if isinstance(item, Paragraph) and word_count(item.text) >= _REPEAT_MIN_WORDS:
+            key = fold(item.text)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(item)
+    return kept
+
+
+def intro_title(headings: list[str], last_heading: str, default_title: str) -> str:
+    """Title for text that precedes a page's first heading.
+
+    It is the page's introduction, and the chapter title sits below it in the layout, so it
+    takes the page's first heading; a page without headings continues the previous one; and
+    text before the document's first heading is front matter, named by the document title.
+    """
+    if not last_heading:
+        return default_title
+    return headings[0] if headings else last_heading
+
+
+def group_sections(items: list[Heading | Paragraph], intro_title: str) -> list[Section]:
+    """Group a page's items into titled sections; text before any heading gets ``intro_title``."""
+    sections: list[Section] = []
+    run: list[str] = []  # the headings in a row over the paragraphs being gathered
+    paragraphs: list[str] = []
+    for item in items:
+        if isinstance(item, Heading):
+            if paragraphs:
+                sections.append(_titled(run, paragraphs, intro_title))
+                run, paragraphs = [], []
+            run.append(item.text)
+        else:
+            paragraphs.append(item.text)
+    if paragraphs or run:  # a heading that closes the page is text on it too
+        sections.append(_titled(run, paragraphs, intro_title))
+    return sections
+
+
+def _titled(run: list[str], paragraphs: list[str], intro_title: str) -> Section:
+    """The section of ``paragraphs`` under the headings ``run`` (none: text before the page's
+    first heading).
+
+    Headings in a row: the last, most specific one names the section (an article's heading
+    under a chapter title), and all of them stay as its first lines, in reading order, so
+    that the text holds every line printed (a list in capitals, "NOS PRINCIPAUX DONATEURS EN
+    2021" and the donors' names, ends with its last name, which titles the section).
+    """
+    if not run:
+        return Section(intro_title, tuple(paragraphs), headed=False)
+    if len(run) > 1:
+        return Section(run[-1], (*run, *paragraphs), headed=False, headings=tuple(run))
+    return Section(run[0], tuple(paragraphs), headed=True)

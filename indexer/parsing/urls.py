@@ -1,0 +1,156 @@
+"""Source-URL lines: which lines of a report cite sources, and their URLs.
+
+- A URL on a line of its own behind a short label or a note number ("Source : https://…",
+  "[2] https://…"), as a list item ("- https://…", "• https://…"), in angle brackets or
+  parentheses or as a Markdown link ("[Report](https://…)") is a URL line like a bare one,
+  and so is each of several on one line ("https://… ; https://…"), without the full stop of
+  a sentence after it. In a block of URLs, a site's address without its scheme
+  ("www.example.org/…") is one too, and a short label over the block ("Sources:") is
+  dropped. A URL that a PDF wraps after a hyphen or a slash is joined back to the rest of it
+  on the next line.
+- Rows of social-media handles (page furniture next to icons) are told apart here too: web
+  addresses and handles, not text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from indexer.text import collapse_whitespace
+
+_URL_LINE = re.compile(r"^https?://\S+$")
+# A source cited on a line of its own, as reports and Markdown write them: behind a short
+# label or a note number ("Source : https://…", "[1] https://…"), as a list item ("- …",
+# "• …"), in angle brackets, or as a Markdown link ("[Annual report](https://…)"). The URL
+# is a source like a bare URL line.
+# Several on one line ("Sources : https://a ; https://b") are each a source; a sentence's
+# full stop after a URL ("Source: https://example.org/s.") is not part of it.
+_LIST_ITEM = r"(?:[-*•·–]\s*)?"
+_SOURCE_LABEL = re.compile(
+    rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|(?!https?:)[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
+)
+_CITED_URL = re.compile(r"<(https?://[^\s<>]+)>?|\((https?://[^\s()]+)\)?|(https?://\S+)")
+_BETWEEN_URLS = re.compile(r"[\s;,|.]*")  # "(https://…)." ends a sentence too
+_URL_CLOSING_PUNCTUATION = re.compile(r"[.,;:!?]+$")
+# A site's address without its scheme, inside a block of URLs ("www.example.org/siena").
+SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
+# A short line that only introduces the block of URLs under it ("Sources:", "Références :").
+_SOURCES_LABEL_WORDS = 3
+# A Markdown link, its closing parenthesis on this line or, wrapped, on the next one.
+_MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)?$")
+# A URL too long for its line in a PDF goes on at the start of the next one, after a
+# hyphen or a slash: the rest of a slug ("scanners-" / "installed-in-terminal-b").
+_WRAPPED_URL_END = re.compile(r"^https?://\S+[-/]$")
+# The rest of a wrapped URL, with the ">" or ")" that closes a link written "<…>" or "[…](…)".
+_URL_REST = re.compile(r"^([\w\-./%?=&#~+]+)[>)]?(?:\s+(.*))?$")
+# After a slash, the rest of a path: letters and a separator ("2023/night-flights"), a file
+# ("full-report.pdf", "index.html") or a query ("?q=…"); not a bare figure ("1/12",
+# "2023-2024"), an address ("www.unodc.org") or an abbreviation ("N.B.").
+_PATH_PIECE = re.compile(
+    r"^(?!www\.)(?:(?=.*[^\W\d_])(?=.*[-_/])[\w\-./%?=&#~+]+"
+    r"|[\w\-]+\.(?:pdf|html?|php|aspx?|jsp)|[?#][\w\-./%?=&#~+]+)$"
+)
+# A handle (@name, name_with_underscore), a bare web address, or a short abbreviation (HQ).
+_SOCIAL_TOKEN = re.compile(r"@\w+|\S*_\S*|\S*www\.\S+|[A-Z]{1,4}")
+
+
+def without_sources_labels(blocks: list[list[str]]) -> list[list[str]]:
+    """Drop a short line ending in a colon that stands alone right above a block of URLs:
+    it only introduces them, and left in, it ended the passage before them."""
+    return [
+        block
+        for block, following in zip(blocks, [*blocks[1:], [""]], strict=False)
+        if not (
+            is_url(following[0])
+            and len(block) == 1
+            and block[0].endswith(":")
+            and len(block[0].split()) <= _SOURCES_LABEL_WORDS
+        )
+    ]
+
+
+def is_url(line: str) -> bool:
+    """A URL and nothing else on the line."""
+    return bool(_URL_LINE.match(line))
+
+
+def cited_urls(line: str) -> list[str]:
+    """The URLs a line cites as sources when it is nothing else: after a label or a note
+    number, in a list item, in angle brackets or parentheses, several with separators
+    between them; none when the line says anything more."""
+    markdown = _MARKDOWN_LINK.match(line)
+    if markdown:
+        return [markdown.group(1)]
+    label = _SOURCE_LABEL.match(line)
+    position = label.end() if label else 0
+    urls: list[str] = []
+    while position < len(line):
+        found = _CITED_URL.match(line, position)
+        if not found:
+            return []
+        bare = found.group(3)
+        url = _URL_CLOSING_PUNCTUATION.sub("", bare) if bare else found.group(1) or found.group(2)
+        if not is_url(url):  # "https://." is no address
+            return []
+        urls.append(url)
+        between = _BETWEEN_URLS.match(line, found.end())
+        position = between.end() if between else found.end()
+    return urls
+
+
+def _source_url(line: str) -> str:
+    """The URL a line cites as its only source, or the line itself."""
+    urls = cited_urls(line)
+    return urls[0] if len(urls) == 1 else line
+
+
+def unwrap_urls(lines: list[str]) -> Iterable[str]:
+    """``lines`` with a URL's end, wrapped onto the next line(s), joined back to it. The end
+    is a line of its own, or followed by the next source of a list (which stays a line):
+    anything else after a hyphen or a slash is text that happens to follow a URL, and a
+    line that is a source itself ("- https://…" in a list) is never an end."""
+    cut: str | None = None  # a source URL ending in a hyphen or a slash, maybe cut there
+    for raw in lines:
+        line = collapse_whitespace(raw)
+        if cut is not None:
+            rest = _URL_REST.match(line)
+            if rest and not is_url(_source_url(line)) and _ends_url(cut, *rest.groups()):
+                joined, line = cut + rest.group(1), rest.group(2) or ""
+                cut = None
+                if not line and _WRAPPED_URL_END.match(joined):
+                    cut = joined  # wrapped more than once
+                    continue
+                yield joined
+                if not line:
+                    continue
+                raw = line
+            else:
+                yield cut
+                cut = None
+        if _WRAPPED_URL_END.match(source := _source_url(line)):
+            cut = source
+            continue
+        yield raw
+    if cut is not None:
+        yield cut
+
+
+def _ends_url(cut: str, start: str, after: str | None) -> bool:
+    """Whether a line opening with ``start`` (then ``after``) ends the URL ``cut``.
+
+    After a hyphen any word does (a URL rarely ends in one); after a slash only a piece of
+    a path, not a word or a figure that happens to follow a site's address.
+    """
+    if after and not is_url(_source_url(after)):
+        return False
+    return cut.endswith("-") or bool(_PATH_PIECE.match(start))
+
+
+def is_social_row(line: str) -> bool:
+    """Handles printed next to social-media icons ("INTERPOL_HQ @INTERPOL HQ …www.x.int"):
+    page furniture that would otherwise open the next passage's text."""
+    tokens = line.split()
+    return any(t.startswith("@") for t in tokens) and all(
+        _SOCIAL_TOKEN.fullmatch(t) for t in tokens
+    )
