@@ -32,14 +32,9 @@ from service.evaluation import (
 )
 from service.logging_setup import log_config
 from service.retrieval.filters import SearchFilters
+from service.retrieval.query import MAX_K, InvalidQueryError, validate_query
 from service.retrieval.ranking import Mode
-from service.searcher import (
-    MAX_K,
-    InvalidQueryError,
-    Searcher,
-    SearchHit,
-    validate_query,
-)
+from service.searcher import Searcher, SearchHit
 
 app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
 app.callback()(require_valid_settings)

@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from indexer.messages import describe_errors
 from indexer.passage import Passage
-from service.searcher import InvalidQueryError, SearchHit, validate_query
+from service.retrieval.query import InvalidQueryError, validate_query
+from service.searcher import SearchHit
 
 
 class EvalQuery(BaseModel):

@@ -49,8 +49,9 @@ from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
 from service.responses import ContextResponse, DocumentInfo, PassageResponse
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
+from service.retrieval.query import MAX_K, MAX_QUERY_CHARS, InvalidQueryError
 from service.retrieval.ranking import Mode
-from service.searcher import MAX_K, MAX_QUERY_CHARS, InvalidQueryError, Searcher, SearchResult
+from service.searcher import Searcher, SearchResult
 from service.state import NotReadyError, ServiceState
 from service.tool_definition import TOOL_NAME, document_choice, search_report_description
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from indexer.artifact import DocumentEntry
 from indexer.language import LANGUAGE_CODE, UNDETERMINED
-from service.searcher import MAX_K, MAX_QUERY_CHARS
+from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
 
 TOOL_NAME = "search_report"
 # Reports the description names; a model reads every tool's description on every turn, so

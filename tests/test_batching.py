@@ -139,7 +139,7 @@ def test_engine_caches_repeated_requests_and_matches_searcher(searcher):
 
 def test_engine_rejects_bad_requests_before_encoding(searcher):
     engine, encoded = _engine_counting_queries(searcher)
-    from service.searcher import InvalidQueryError
+    from service.retrieval.query import InvalidQueryError
 
     with pytest.raises(InvalidQueryError):
         asyncio.run(engine.search("   ", 3, SearchFilters(), Mode.HYBRID))

@@ -286,7 +286,7 @@ def test_serve_options_reach_the_app_settings_and_the_workers(monkeypatch):
     monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append((target, options)))
     # Workers would each export the ONNX encoder at once: the parent does it first.
     monkeypatch.setattr(
-        service.cli, "export_onnx", lambda folder, quantize: calls.append(("export", {}))
+        service.cli, "export_query_encoder", lambda model, backend: calls.append(("export", {}))
     )
     # 10.1.2.3 is no address of this machine: whether serve can listen is another test's.
     monkeypatch.setattr(service.cli, "_check_can_listen", lambda host, port: None)

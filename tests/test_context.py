@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from indexer.artifact import DocumentEntry
 from service.api.app import create_app
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
-from service.searcher import Highlight, Searcher, SearchHit
+from service.retrieval.highlight import Highlight
+from service.searcher import Searcher, SearchHit
 from service.tool_definition import search_report_tool
 from tests.conftest import a_passage, live_server
 

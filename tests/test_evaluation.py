@@ -15,7 +15,8 @@ from service.evaluation import (
     load_queries,
     mrr_interval,
 )
-from service.searcher import Highlight, SearchHit
+from service.retrieval.highlight import Highlight
+from service.searcher import SearchHit
 
 
 def _passage(n: int, text: str, urls: tuple[str, ...] = ()) -> Passage:

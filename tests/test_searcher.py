@@ -14,10 +14,13 @@ from indexer.language import supported_languages
 from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.text import fold, sentence_spans, strip_accents, word_count
+from service.retrieval.distinct import distinct
 from service.retrieval.filters import PassageColumns, SearchFilters
+from service.retrieval.highlight import Highlighter
 from service.retrieval.keyword import KeywordIndex, analyse, words_of
+from service.retrieval.query import InvalidQueryError, model_text, validate_query
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
-from service.searcher import InvalidQueryError, Searcher, model_text, validate_query
+from service.searcher import Searcher
 from tests.conftest import REPORT
 
 
@@ -448,7 +451,8 @@ def test_the_document_filter_ignores_case_as_document_ids_do(searcher):
 def test_a_passage_without_sentences_is_highlighted_whole_but_for_its_heading(searcher):
     passage = dataclasses.replace(searcher.index.passages[0], section="TITRE", text="TITRE\n»")
     vector = np.zeros(searcher.index.vectors.d, dtype=np.float32)
-    highlight = searcher._highlight(passage, 0, -1, vector)  # -1: no sentence of it is indexed
+    # -1: no sentence of it is indexed
+    highlight = Highlighter(searcher.index.sentences).highlight(passage, 0, -1, vector)
     assert (highlight.text, highlight.start, highlight.end) == ("»", 6, 7)
 
 
@@ -562,7 +566,7 @@ def test_a_highlight_never_borrows_a_sentence_of_the_next_or_previous_passage(se
     first, end = int(sentences.offsets[pid]), int(sentences.offsets[pid + 1])
     for row, across, inside in ((end - 1, end, end - 2), (first, first - 1, first + 1)):
         vector = sentences.vectors[across]  # the sentence just across the boundary
-        highlight = searcher._highlight(passage, pid, row, vector)
+        highlight = Highlighter(sentences).highlight(passage, pid, row, vector)
         spans = sentences.spans[[row, inside]]
         assert (highlight.start, highlight.end) == (spans[:, 0].min(), spans[:, 1].max())
         assert highlight.best == tuple(sentences.spans[row])
@@ -572,19 +576,11 @@ def test_a_cosine_just_under_the_duplicate_threshold_is_kept_past_the_first_bloc
     """Copies are skipped a block at a time, by one product for the block: its float32
     rounding must not drop a passage that the one-by-one check keeps (cosine 0.95 in float32
     is 0.9499999881, under a threshold of 0.95)."""
-    import types
-
     dimension = 70
     vectors = np.zeros((65, dimension), np.float32)
     vectors[np.arange(64), np.arange(64)] = 1  # 64 unrelated passages fill the first block
     cosine = np.float32(0.95)
     vectors[64, 0], vectors[64, 64] = cosine, np.sqrt(1 - np.float64(cosine) ** 2)
-    stub = types.SimpleNamespace(
-        weights=RankingWeights(duplicate_cosine=0.95),
-        index=types.SimpleNamespace(passages=list(range(65))),
-        _highlight=lambda passage, passage_id, row, vector: None,
-    )
-    ranked = np.arange(65)
-    scores = np.linspace(1, 0, 65, dtype=np.float32)
-    hits = Searcher._select(stub, ranked, vectors, scores, np.zeros(65, int), 100, vectors[0])
-    assert len(hits) == 65
+    assert list(distinct(vectors, duplicate_cosine=0.95)) == list(range(65))
+    vectors[64] = vectors[0]  # a copy past the first block is still skipped
+    assert list(distinct(vectors, duplicate_cosine=0.95)) == list(range(64))

@@ -28,7 +28,8 @@ from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
 from service.logging_setup import hide_query_strings
 from service.mcp_server import build_mcp_server
-from service.searcher import InvalidQueryError, Searcher
+from service.retrieval.query import InvalidQueryError
+from service.searcher import Searcher
 from service.state import NotReadyError, ServiceState
 
 log = logging.getLogger(__name__)

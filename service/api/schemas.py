@@ -10,8 +10,8 @@ from indexer.text import written_in_digits
 from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.responses import DocumentInfo
 from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
+from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
 from service.retrieval.ranking import Mode
-from service.searcher import MAX_K, MAX_QUERY_CHARS
 
 
 class SearchOptions(BaseModel):

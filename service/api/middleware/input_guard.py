@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.text import CONTROL_CHARACTERS
 from service.api.middleware.paths import MCP_PATH, is_open
 from service.api.middleware.rejection import RequestRejected, reject
-from service.searcher import LONE_SURROGATE
+from service.retrieval.query import LONE_SURROGATE
 
 # Nesting deeper than any request body of this API needs; far below the parser's recursion.
 MAX_JSON_DEPTH = 32
