@@ -226,9 +226,8 @@ def query(
         typer.echo(SearchResponse.from_result(result).model_dump_json(indent=2))
         return
     typer.echo(f"query language: {language_label(result.query_lang)} · {result.took_ms:.0f} ms")
-    if not result.hits:
-        narrowed = "" if filters.is_empty() else f" with {filters.describe()}"
-        typer.echo(f"no passage matches{narrowed}")
+    if result.notice is not None:
+        typer.echo(result.notice)
     for hit in result.hits:
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)

@@ -141,8 +141,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             raise ToolError(str(exc)) from exc
         # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(
-            content=[TextContent(text=format_results(result, grounded, max_chars, filters))],
-            structured_content=ContextResponse.from_context(grounded, result.query_lang).model_dump(
+            content=[TextContent(text=format_results(result, grounded, max_chars))],
+            structured_content=ContextResponse.from_context(grounded, result).model_dump(
                 mode="json"
             ),
         )
@@ -227,12 +227,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
     return server
 
 
-def format_results(
-    result: SearchResult,
-    grounded: GroundedContext,
-    max_chars: int,
-    filters: SearchFilters | None = None,
-) -> str:
+def format_results(result: SearchResult, grounded: GroundedContext, max_chars: int) -> str:
     """Search results as text a model reads: ``grounded``, the numbered block that ``POST
     /context`` returns for ``result`` within ``max_chars``, then each passage's id and source
     URLs, which the budget does not count.
@@ -241,13 +236,8 @@ def format_results(
     the two apart, EVALUATION.md), so the model is told to say when none answers; and an
     empty result under filters names them, or it reads as the reports being silent.
     """
-    if not result.hits:
-        if filters is None or filters.is_empty():
-            return f"No passage matches {result.query!r}."
-        return (
-            f"No passage matches {result.query!r} with {filters.describe()}: loosen or leave "
-            "out a filter to search more of the reports."
-        )
+    if result.notice is not None:
+        return result.notice
     if not grounded.citations:
         return (
             f"Found {_count(len(result.hits), 'passage')} for {result.query!r}, but not enough "

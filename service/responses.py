@@ -12,6 +12,12 @@ from service.context import GroundedContext
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
 
+_NOTICE = (
+    "Set only when there are no results: why (the filters that left nothing, or keyword "
+    "mode's need for a shared word), so that an empty list is not read as the reports being "
+    "silent on the question."
+)
+
 
 class DocumentInfo(BaseModel):
     """A document in the index: what ``GET /stats`` and the MCP document list say of it."""
@@ -73,6 +79,7 @@ class SearchResponse(BaseModel):
     mode: Mode
     took_ms: float
     results: list[SearchHitOut]
+    notice: str | None = Field(default=None, description=_NOTICE)
 
     @classmethod
     def from_result(cls, result: SearchResult) -> SearchResponse:
@@ -82,6 +89,7 @@ class SearchResponse(BaseModel):
             query_lang=result.query_lang,
             mode=result.mode,
             took_ms=round(result.took_ms, 2),
+            notice=result.notice,
             results=[
                 SearchHitOut(
                     rank=hit.rank,
@@ -148,10 +156,11 @@ class ContextResponse(BaseModel):
         description="Results that did not fit in max_chars (the next ones in rank order)."
     )
     query_lang: str
+    notice: str | None = Field(default=None, description=_NOTICE)
 
     @classmethod
-    def from_context(cls, grounded: GroundedContext, query_lang: str) -> ContextResponse:
-        """Map the core context to the wire format."""
+    def from_context(cls, grounded: GroundedContext, result: SearchResult) -> ContextResponse:
+        """Map the core context of ``result`` to the wire format."""
         return cls(
             context=grounded.text,
             citations=[
@@ -168,7 +177,8 @@ class ContextResponse(BaseModel):
                 for c in grounded.citations
             ],
             omitted=grounded.omitted,
-            query_lang=query_lang,
+            query_lang=result.query_lang,
+            notice=result.notice,
         )
 
 

@@ -81,6 +81,26 @@ class SearchResult:
     mode: Mode
     took_ms: float
     hits: list[SearchHit] = field(default_factory=list)
+    filters: SearchFilters = field(default_factory=SearchFilters)
+
+    @property
+    def notice(self) -> str | None:
+        """Why there are no hits (None when there are): an empty list alone reads as the
+        reports being silent on the question, when filters, or keyword mode's need for a
+        shared word, may be what left nothing."""
+        if self.hits:
+            return None
+        if not self.filters.is_empty():
+            return (
+                f"No passage matches {self.query!r} with {self.filters.describe()}: loosen or "
+                "leave out a filter to search more of the reports."
+            )
+        if self.mode is Mode.KEYWORD:
+            return (
+                f"No passage shares a word with {self.query!r}: keyword mode finds only "
+                "passages that do; hybrid or dense mode finds them by meaning."
+            )
+        return f"No passage matches {self.query!r}."
 
 
 class Searcher:
@@ -218,6 +238,7 @@ class Searcher:
             mode=request.mode,
             took_ms=(time.perf_counter() - request.started) * 1000,
             hits=hits,
+            filters=request.filters,
         )
 
     def _ranked(

@@ -72,6 +72,22 @@ def test_lang_filter_keeps_only_that_language(client):
         assert "in fr" in refused.json()["detail"]
 
 
+def test_an_empty_result_says_why_on_every_route(client):
+    """An empty list alone reads as "the report is silent on this"; the notice says that
+    the filters (or keyword mode's need for a shared word) left nothing."""
+    narrowed = {"q": "Operation Thunder", "section": "zzzz", "page_min": 3}
+    said = client.get("/search", params=narrowed).json()
+    assert said["results"] == []
+    assert said["notice"].startswith("No passage matches 'Operation Thunder' with section='zzzz'")
+    body = {"query": "Operation Thunder", "section": "zzzz", "page_min": 3}
+    context = client.post("/context", json=body).json()
+    assert context["citations"] == [] and context["notice"] == said["notice"]
+    keyword = client.get("/search", params={"q": "xylophone", "mode": "keyword"}).json()
+    assert keyword["results"] == [] and "keyword mode" in keyword["notice"]
+    found = client.get("/search", params={"q": "Operation Thunder"}).json()
+    assert found["results"] and found["notice"] is None
+
+
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_filters_return_k_results_when_k_passages_match(client, searcher, mode):
     """FAISS has no filters: the search must still fill k from the allowed passages."""

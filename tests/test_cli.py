@@ -67,7 +67,9 @@ def test_an_empty_result_says_so():
     args = ["query", "Operation Thunder", "--section", "no such", "--page-min", "3"]
     result = runner.invoke(search_app, args)
     assert result.exit_code == 0, result.output
-    assert "no passage matches with section='no such', page_min=3" in result.output
+    assert (
+        "No passage matches 'Operation Thunder' with section='no such', page_min=3" in result.output
+    )
 
 
 @pytest.mark.parametrize(
