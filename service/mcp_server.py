@@ -117,7 +117,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             int | None, Field(ge=1, strict=True, description="Last page to search.")
         ] = None,
         max_chars: Annotated[
-            int | None,
+            int,
             Field(
                 ge=MIN_CONTEXT_CHARS,
                 le=MAX_CONTEXT_CHARS,
@@ -133,8 +133,6 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         filters = SearchFilters(
             lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
         )
-        # null, as a client of the first version sent for "whole passages", is the default.
-        max_chars = DEFAULT_CONTEXT_CHARS if max_chars is None else max_chars
         try:
             result, grounded = await engine.context(query, k, filters, Mode.HYBRID, max_chars)
         except InvalidQueryError as exc:
@@ -336,11 +334,18 @@ class _ArgumentCheck:
                 f"its arguments are {', '.join(allowed)}"
             )
             return CallToolResult(content=[TextContent(text=message)], is_error=True)
+        # null means the default, as in the HTTP API (models fill in every optional field).
+        arguments = {
+            key: value
+            for key, value in arguments.items()
+            if value is not None or model.model_fields[key].is_required()
+        }
         try:
             model.model_validate(arguments)
         except ValidationError as exc:
             message = f"invalid arguments for {name}: {describe_errors(exc.errors())}"
             return CallToolResult(content=[TextContent(text=message)], is_error=True)
+        params["arguments"] = arguments
         return await call_next(ctx)
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from indexer.settings import Settings
 from indexer.text import fold
 from service.api.app import create_app
+from service.context import DEFAULT_CONTEXT_CHARS
 
 RESULT_FIELDS = {
     "rank",
@@ -70,6 +71,19 @@ def test_lang_filter_keeps_only_that_language(client):
         assert refused.status_code == 422, refused.text
         assert "no passage is in language 'en'" in refused.json()["detail"]
         assert "in fr" in refused.json()["detail"]
+
+
+def test_null_options_mean_their_defaults_in_a_json_body(client):
+    """Models that fill in every optional field send null for the ones they leave alone."""
+    body = {"query": "Operation Thunder", "k": None, "mode": None, "lang": None, "page_min": None}
+    said = client.post("/search", json=body)
+    assert said.status_code == 200, said.text
+    assert len(said.json()["results"]) == 5 and said.json()["mode"] == "hybrid"
+    context = client.post("/context", json={"query": "Operation Thunder", "max_chars": None})
+    assert context.status_code == 200, context.text
+    assert len(context.json()["context"]) <= DEFAULT_CONTEXT_CHARS
+    refused = client.post("/search", json={"query": None})
+    assert refused.status_code == 422 and "query" in refused.json()["detail"]
 
 
 def test_an_empty_result_says_why_on_every_route(client):

@@ -179,9 +179,15 @@ def test_over_several_reports_the_tool_names_them_and_document_chooses_one(
             assert "europol-2022-en: Europol report 2022" in tool.description
             document = tool.input_schema["properties"]["document"]
             assert document["enum"] == [report.id, other.id]
-            # A client of the first version sent null for "whole passages": the default.
-            result = await client.call_tool("search_report", {"query": QUESTION, "max_chars": None})
+            # null means the default, as models that fill in every optional field send it.
+            nulls = {"k": None, "lang": None, "page_min": None, "max_chars": None}
+            result = await client.call_tool("search_report", {"query": QUESTION, **nulls})
             assert not result.is_error and len(result.structured_content["context"]) <= 4000
+            assert len(result.structured_content["citations"]) == 5  # k's default
+            refused = await client.call_tool("search_report", {"query": None})
+            assert refused.is_error and "query: Input should be a valid string" in str(
+                refused.content
+            )
             assert result.structured_content["context"].startswith(f"[1] {report.title} — ")
         await state.engine.close()
 

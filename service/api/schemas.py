@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
@@ -71,6 +71,17 @@ class JsonSearchOptions(SearchOptions):
     ``"k": "3"``, ``"k": 3.0`` or ``"k": true`` has a bug its sender should hear of (``true``
     was read as ``k`` = 1), and MCP's arguments and ``max_chars`` refuse them too.
     """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_default(cls, data: object) -> object:
+        """``null`` for an option means its default: models that fill in every optional
+        field send ``"k": null`` or ``"max_chars": null``, and so do MCP clients, which get
+        the default for it too. A required field's ``null`` is still refused."""
+        if not isinstance(data, dict):
+            return data
+        required = {name for name, field in cls.model_fields.items() if field.is_required()}
+        return {key: v for key, v in data.items() if v is not None or key in required}
 
     @field_validator("k", "page_min", "page_max", mode="before")
     @classmethod
