@@ -81,6 +81,11 @@ class SearchEngine:
         return self.searcher.index.manifest.documents
 
     @property
+    def passage_languages(self) -> frozenset[str]:
+        """The languages the served passages are written in: what the ``lang`` filter takes."""
+        return self.searcher.passage_languages
+
+    @property
     def version(self) -> str:
         """The version of the index being served."""
         return self.searcher.index.version

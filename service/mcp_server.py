@@ -34,26 +34,29 @@ from mcp.server.mcpserver.exceptions import (
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from indexer.language import LANGUAGE_CODE, language_label
+from indexer.language import language_label
 from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.context import (
     DEFAULT_CONTEXT_CHARS,
-    MAX_CONTEXT_CHARS,
-    MIN_CONTEXT_CHARS,
     GroundedContext,
 )
 from service.documents import document_markdown
 from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
 from service.responses import ContextResponse, DocumentInfo, PassageResponse
-from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
-from service.retrieval.query import MAX_K, MAX_QUERY_CHARS, InvalidQueryError
+from service.retrieval.filters import SearchFilters
+from service.retrieval.query import InvalidQueryError
 from service.retrieval.ranking import Mode
 from service.searcher import Searcher, SearchResult
 from service.state import NotReadyError, ServiceState
-from service.tool_definition import TOOL_NAME, document_choice, search_report_description
+from service.tool_definition import (
+    TOOL_NAME,
+    SearchReportArguments,
+    search_report_description,
+    search_report_parameters,
+)
 
 SERVER_NAME = "report-search"
 DOCUMENTS_URI = "report://documents"
@@ -73,61 +76,19 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             SERVER_NAME, title="Report search", instructions=INSTRUCTIONS, version="0.1.0"
         )
 
-    # Until the index is loaded; then tools/list names the reports (_ToolsNamingTheReports).
+    # Calls are checked against SearchReportArguments first (_ArgumentCheck), and tools/list
+    # shows its schema and names the loaded reports (_ToolsNamingTheReports): the limits and
+    # descriptions are written there once, for HTTP's tool definitions too.
     @server.tool(annotations=_READ_ONLY, description=search_report_description(()))
     async def search_report(
-        query: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=MAX_QUERY_CHARS,
-                description="The question or keywords, in any language (search is cross-lingual).",
-            ),
-        ],
-        k: Annotated[int, Field(ge=1, le=MAX_K, strict=True, description="How many passages.")] = 5,
-        lang: Annotated[
-            str | None,
-            Field(
-                pattern=LANGUAGE_CODE,
-                description="Only passages written in this language (e.g. 'fr'), whatever "
-                "the query's language; leave unset to search passages in every language.",
-            ),
-        ] = None,
-        document: Annotated[
-            str | None,
-            Field(
-                max_length=MAX_FILTER_CHARS,
-                description=f"Only this document (an id that {DOCUMENTS_URI} lists).",
-            ),
-        ] = None,
-        section: Annotated[
-            str | None,
-            Field(
-                max_length=MAX_FILTER_CHARS,
-                description=(
-                    "Only passages from a section whose title contains this (case and accents "
-                    "ignored)."
-                ),
-            ),
-        ] = None,
-        page_min: Annotated[
-            int | None, Field(ge=1, strict=True, description="First page to search.")
-        ] = None,
-        page_max: Annotated[
-            int | None, Field(ge=1, strict=True, description="Last page to search.")
-        ] = None,
-        max_chars: Annotated[
-            int,
-            Field(
-                ge=MIN_CONTEXT_CHARS,
-                le=MAX_CONTEXT_CHARS,
-                strict=True,
-                description="Longest the quoted passages may be, in characters, all "
-                f"together (default {DEFAULT_CONTEXT_CHARS}; a passage is about 1,000): one "
-                "that does not fit whole is cut around the sentences that matched best. "
-                "Passage ids and source URLs come on top.",
-            ),
-        ] = DEFAULT_CONTEXT_CHARS,
+        query: str,
+        k: int = 5,
+        lang: str | None = None,
+        document: str | None = None,
+        section: str | None = None,
+        page_min: int | None = None,
+        page_max: int | None = None,
+        max_chars: int = DEFAULT_CONTEXT_CHARS,
     ) -> Annotated[CallToolResult, ContextResponse]:
         engine = _engine(state, ToolError)
         filters = SearchFilters(
@@ -185,7 +146,11 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             ),
         )
 
-    server.middleware.append(_ArgumentCheck({f.__name__: f for f in (search_report, get_passage)}))
+    arguments: dict[str, type[BaseModel]] = {
+        TOOL_NAME: SearchReportArguments,
+        "get_passage": _arguments_model(get_passage),
+    }
+    server.middleware.append(_ArgumentCheck(arguments))
     server.middleware.append(_ToolsNamingTheReports(state))
 
     @server.resource(
@@ -310,11 +275,12 @@ class _ArgumentCheck:
     ``top_k`` would be ignored without a word and the model would trust a search it did not
     make. The SDK's own refusals (a ``k`` out of range) are pydantic reports with a type code
     and a documentation link per error, so the arguments are validated here first, against
-    the tool's own signature, and the model gets "k: Input should be …" instead.
+    the tool's model of them (``SearchReportArguments``, or the signature's constraints for
+    ``get_passage``), and the model gets "k: Input should be …" instead.
     """
 
-    def __init__(self, tools: dict[str, Callable[..., object]]) -> None:
-        self._models = {name: _arguments_model(name, tool) for name, tool in tools.items()}
+    def __init__(self, models: dict[str, type[BaseModel]]) -> None:
+        self._models = models
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
         params = ctx.params if ctx.method == "tools/call" and isinstance(ctx.params, dict) else {}
@@ -350,10 +316,11 @@ class _ArgumentCheck:
 
 
 class _ToolsNamingTheReports:
-    """``tools/list`` with ``search_report`` described as the HTTP tool definition describes
-    it: naming the indexed reports and their language, which tells a model when to call it
-    (and that it need not translate), with ``document`` an enumeration of their ids when
-    there are several.
+    """``tools/list`` with ``search_report`` as the HTTP tool definitions show it
+    (:mod:`service.tool_definition`): its description names the indexed reports and their
+    language, which tells a model when to call it (and that it need not translate);
+    ``document`` is an enumeration of their ids, ``lang`` of the passages' languages, each
+    offered only when there is a choice.
 
     The tools are declared before the index loads (the HTTP app loads it in the background),
     so the reports are filled in per listing; until then the generic description stands.
@@ -375,26 +342,26 @@ class _ToolsNamingTheReports:
         )
         engine = self._state.engine
         documents = engine.documents if engine is not None else ()
+        languages = engine.passage_languages if engine is not None else frozenset()
         tools = []
         for tool in listing["tools"]:
-            schema = {**tool["inputSchema"], "additionalProperties": False}
-            tool = {**tool, "inputSchema": schema}
-            if tool["name"] == TOOL_NAME and documents:
-                tool["description"] = search_report_description(documents)
-                if (choice := document_choice(documents)) is not None:
-                    schema["properties"] = {**schema["properties"], "document": choice}
-            tools.append(tool)
+            if tool["name"] == TOOL_NAME:
+                schema = search_report_parameters(documents, languages)
+                tool = {**tool, "description": search_report_description(documents)}
+            else:
+                schema = {**tool["inputSchema"], "additionalProperties": False}
+            tools.append({**tool, "inputSchema": schema})
         return {**listing, "tools": tools}
 
 
-def _arguments_model(name: str, tool: Callable[..., object]) -> type[BaseModel]:
+def _arguments_model(tool: Callable[..., object]) -> type[BaseModel]:
     """A pydantic model of ``tool``'s parameters, with their ``Field`` constraints."""
     parameters = inspect.signature(tool, eval_str=True).parameters.values()
     fields: dict[str, Any] = {
         p.name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
         for p in parameters
     }
-    return create_model(f"{name}_arguments", **fields)
+    return create_model(f"{getattr(tool, '__name__', 'tool')}_arguments", **fields)
 
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:

@@ -10,11 +10,15 @@ another.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from indexer.artifact import DocumentEntry
 from indexer.language import LANGUAGE_CODE, UNDETERMINED
+from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
+from service.retrieval.filters import MAX_FILTER_CHARS
 from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
 
 TOOL_NAME = "search_report"
@@ -23,78 +27,125 @@ TOOL_NAME = "search_report"
 NAMED_REPORTS = 20
 
 
+class SearchReportArguments(BaseModel):
+    """What ``search_report`` takes, with the limits the HTTP API applies to the same fields:
+    MCP checks calls against it, and both MCP's ``tools/list`` and the HTTP tool definitions
+    show it to the model (:func:`search_report_parameters`)."""
+
+    query: str = Field(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="The question or keywords, in the user's language (search is cross-lingual).",
+    )
+    k: int = Field(default=5, ge=1, le=MAX_K, strict=True, description="How many passages.")
+    lang: str | None = Field(
+        default=None,
+        pattern=LANGUAGE_CODE,
+        description="Only passages written in this language, whatever the query's language; "
+        "leave it out to search passages in every language.",
+    )
+    document: str | None = Field(
+        default=None,
+        max_length=MAX_FILTER_CHARS,
+        description="Only this report, when the question is about one of them.",
+    )
+    section: str | None = Field(
+        default=None,
+        max_length=MAX_FILTER_CHARS,
+        description="Only passages from a section whose title contains this (case and accents "
+        "ignored).",
+    )
+    page_min: int | None = Field(
+        default=None, ge=1, strict=True, description="First page to search."
+    )
+    page_max: int | None = Field(
+        default=None, ge=1, strict=True, description="Last page to search."
+    )
+    max_chars: int = Field(
+        default=DEFAULT_CONTEXT_CHARS,
+        ge=MIN_CONTEXT_CHARS,
+        le=MAX_CONTEXT_CHARS,
+        strict=True,
+        description="Longest the quoted passages may be, in characters, all together (a "
+        "passage is about 1,000): one that does not fit whole is cut around the sentences "
+        "that matched best. Passage ids and source URLs come on top.",
+    )
+
+
 def search_report_description(documents: Sequence[DocumentEntry]) -> str:
     """What the tool searches and how to use what it returns; with no ``documents`` (an MCP
     server whose index is still loading), the indexed reports, unnamed."""
-    corpus = "; ".join(
-        f"{d.id}: {d.title}" + (f" (language: {d.language})" if d.language != UNDETERMINED else "")
-        for d in documents[:NAMED_REPORTS]
-    )
+    named = "; ".join(_report(d) for d in documents[:NAMED_REPORTS])
     if len(documents) > NAMED_REPORTS:
-        corpus += f"; and {len(documents) - NAMED_REPORTS} more (the document parameter lists them)"
-    which = {0: "the indexed reports", 1: f"this report: {corpus}"}.get(
-        len(documents), f"these reports: {corpus}"
+        named += f"; and {len(documents) - NAMED_REPORTS} more (the document parameter lists them)"
+    which = {0: "the indexed reports", 1: f"the report {named}"}.get(
+        len(documents), f"these reports ({named})"
     )
     # As service.context heads each passage: the report's title too when there are several.
     header = "[n] REPORT — SECTION (p. N)" if len(documents) > 1 else "[n] SECTION (p. N)"
     return (
-        f"Search {which} for passages that answer a question. Ask in any "
-        f"language: the search is cross-lingual. Returns numbered passages '{header}' "
-        "and, for each n, its page and source URLs. Answer only from these passages, "
-        "cite them as [n] and give the source URLs of the passages you cite. Page N counts "
-        "pages in reading order, which can differ from the number printed on the page."
+        f"Search {which} for passages that answer a question. Ask in the user's language: "
+        "the search is cross-lingual (measured in French, English, Spanish and German). "
+        f"Returns numbered passages '{header}', best first, and for each n its page and "
+        "source URLs (the likeliest to back it first). Answer only from these passages, cite "
+        "them as [n] and give the "
+        "source URLs of the passages you cite. Page N counts pages in reading order, which "
+        "can differ from the number printed on the page."
     )
 
 
-def document_choice(documents: Sequence[DocumentEntry]) -> dict[str, Any] | None:
-    """The ``document`` parameter's schema, or None when there is only one report to choose."""
+def _report(document: DocumentEntry) -> str:
+    language = "" if document.language == UNDETERMINED else f", language {document.language}"
+    return f"'{document.title}' (id {document.id}{language})"
+
+
+def search_report_parameters(
+    documents: Sequence[DocumentEntry], languages: Collection[str]
+) -> dict[str, Any]:
+    """The JSON Schema of :class:`SearchReportArguments` a model is shown.
+
+    An option is shown with its own type: ``null`` is taken as its default, but offering it
+    only lengthens the schema. ``document`` is an enumeration of the report ids, shown only
+    when there are several to choose from; ``lang`` an enumeration of the passages'
+    languages, shown only when they are several: over one language a model that passes the
+    user's ("en") would get an error, or nothing.
+    """
+    schema = SearchReportArguments.model_json_schema()
+    properties: dict[str, Any] = {}
+    for name, field in schema["properties"].items():
+        field = {key: value for key, value in field.items() if key != "title"}
+        choices = field.pop("anyOf", None)
+        if choices is not None:  # "X or null": X, with the field's own description
+            field = {**next(c for c in choices if c.get("type") != "null"), **field}
+            field.pop("default", None)
+        properties[name] = field
     if len(documents) < 2:
-        return None
+        del properties["document"]
+    else:
+        properties["document"] = {**properties["document"], "enum": [d.id for d in documents]}
+        properties["document"].pop("maxLength", None)
+    if len(languages) < 2:
+        del properties["lang"]
+    else:
+        properties["lang"] = {**properties["lang"], "enum": sorted(languages)}
+        properties["lang"].pop("pattern", None)
     return {
-        "type": "string",
-        "description": "Only this report, when the question is about one of them.",
-        "enum": [d.id for d in documents],
+        "type": "object",
+        "properties": properties,
+        "required": schema["required"],
+        "additionalProperties": False,
     }
 
 
-def search_report_tool(documents: Sequence[DocumentEntry]) -> dict[str, Any]:
-    """The function definition chat-completion APIs take."""
-    properties: dict[str, Any] = {
-        "query": {
-            "type": "string",
-            "description": "The question or keywords, in any language.",
-            "minLength": 1,
-            "maxLength": MAX_QUERY_CHARS,
-        },
-        "k": {
-            "type": "integer",
-            "description": "How many passages to return (default 5).",
-            "minimum": 1,
-            "maximum": MAX_K,
-            "default": 5,
-        },
-        "lang": {
-            "type": "string",
-            "description": (
-                "Only passages written in this language (ISO 639-1 code such as 'fr'), "
-                "whatever the query's language. Leave it out to search passages in every "
-                "language."
-            ),
-            "pattern": LANGUAGE_CODE,
-        },
-    }
-    if (choice := document_choice(documents)) is not None:
-        properties["document"] = choice
+def search_report_tool(
+    documents: Sequence[DocumentEntry], languages: Collection[str]
+) -> dict[str, Any]:
+    """The function definition chat-completion APIs take; answered by ``POST /context``."""
     return {
         "type": "function",
         "function": {
             "name": TOOL_NAME,
             "description": search_report_description(documents),
-            "parameters": {
-                "type": "object",
-                "properties": properties,
-                "required": ["query"],
-                "additionalProperties": False,
-            },
+            "parameters": search_report_parameters(documents, languages),
         },
     }

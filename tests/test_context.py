@@ -235,7 +235,7 @@ def test_context_headers_name_the_report_in_an_index_of_several(settings, search
     assert body["context"].startswith(f"[1] {report.title} — ")
     assert body["citations"][0]["document"] == report.id
     assert tool["parameters"]["properties"]["document"]["enum"] == [report.id, other.id]
-    assert f"{other.id}: {other.title}" in tool["description"]
+    assert f"'{other.title}' (id {other.id}" in tool["description"]
     # The tool tells the model how the passages it gets are headed.
     assert "'[n] REPORT — SECTION (p. N)'" in tool["description"]
 
@@ -329,12 +329,26 @@ def test_openai_tool_definition(client):
     function = tool["function"]
     assert function["name"] == "search_report"
     assert function["description"].startswith(
-        "Search this report: interpol-2021-fr: INTERPOL — Rapport annuel 2021 (language: fr) "
+        "Search the report 'INTERPOL — Rapport annuel 2021' (id interpol-2021-fr, language fr) "
     )
     parameters = function["parameters"]
     assert parameters["type"] == "object"
     assert parameters["required"] == ["query"]
-    assert set(parameters["properties"]) == {"query", "k", "lang"}  # one report: no `document`
+    # One report, in one language: nothing to choose with `document` or `lang` (a model
+    # passing the user's language, "en", would get an error); the MCP tool's arguments.
+    assert set(parameters["properties"]) == {
+        "query",
+        "k",
+        "section",
+        "page_min",
+        "page_max",
+        "max_chars",
+    }
+    assert parameters["properties"]["page_min"] == {
+        "type": "integer",
+        "minimum": 1,
+        "description": "First page to search.",
+    }
     assert parameters["properties"]["k"]["maximum"] == 50
     assert "'[n] SECTION (p. N)'" in function["description"]
 
@@ -346,12 +360,13 @@ def test_a_tool_over_many_reports_names_twenty_and_lets_the_model_choose_among_a
         )
         for n in range(300)
     ]
-    function = search_report_tool(reports)["function"]
+    function = search_report_tool(reports, {"en", "de"})["function"]
     description = function["description"]
-    assert "report-019: Report 19 (language: en); and 280 more (the document" in description
+    assert "'Report 19' (id report-019, language en); and 280 more (the document" in description
     assert "report-020" not in description
     assert len(description) < 1500
     assert function["parameters"]["properties"]["document"]["enum"] == [r.id for r in reports]
+    assert function["parameters"]["properties"]["lang"]["enum"] == ["de", "en"]
 
 
 def test_anthropic_tool_definition_is_the_same_tool(client):

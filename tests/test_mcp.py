@@ -40,7 +40,18 @@ async def _exercise(client: Client) -> None:
     search_tool = tools["search_report"]
     assert search_tool.input_schema["required"] == ["query"]
     # The loaded report is named, as the HTTP tool definition names it; no stray arguments.
-    assert "INTERPOL — Rapport annuel 2021 (language: fr)" in search_tool.description
+    assert "'INTERPOL — Rapport annuel 2021' (id interpol-2021-fr, language fr)" in (
+        search_tool.description
+    )
+    # One report in one language: neither document nor lang to choose; the HTTP tool's schema.
+    assert set(search_tool.input_schema["properties"]) == {
+        "query",
+        "k",
+        "section",
+        "page_min",
+        "page_max",
+        "max_chars",
+    }
     assert search_tool.input_schema["additionalProperties"] is False
 
     result = await client.call_tool("search_report", {"query": QUESTION, "k": 3})
@@ -175,8 +186,10 @@ def test_over_several_reports_the_tool_names_them_and_document_chooses_one(
     async def run() -> None:
         async with Client(build_mcp_server(state)) as client:
             tool = {t.name: t for t in (await client.list_tools()).tools}["search_report"]
-            assert "these reports: interpol-2021-fr: INTERPOL" in tool.description
-            assert "europol-2022-en: Europol report 2022" in tool.description
+            assert "these reports ('INTERPOL — Rapport annuel 2021' (id interpol-2021-fr" in (
+                tool.description
+            )
+            assert "'Europol report 2022' (id europol-2022-en" in tool.description
             document = tool.input_schema["properties"]["document"]
             assert document["enum"] == [report.id, other.id]
             # null means the default, as models that fill in every optional field send it.

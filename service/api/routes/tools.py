@@ -9,15 +9,12 @@ API's own limits; the caller answers the model's ``search_report`` calls by post
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
 
-from indexer.artifact import DocumentEntry
 from service.api.deps import StateDep, query_parameters
 from service.api.schemas import error_responses
-from service.state import ServiceState
 from service.tool_definition import search_report_tool
 
 router = APIRouter(tags=["assistants"])
@@ -31,19 +28,16 @@ def openai_tools(state: StateDep) -> dict[str, Any]:
     reports, and a host that fetches it once at start-up would otherwise keep one that
     names none.
     """
-    return search_report_tool(_documents(state))
+    engine = state.require_engine()  # NotReadyError: 503
+    return search_report_tool(engine.documents, engine.passage_languages)
 
 
 @router.get("/tools/anthropic", dependencies=[query_parameters()], responses=error_responses(503))
 def anthropic_tools(state: StateDep) -> dict[str, Any]:
     """The same definition in the form Anthropic's Messages API takes (``input_schema``)."""
-    function = search_report_tool(_documents(state))["function"]
+    function = openai_tools(state)["function"]
     return {
         "name": function["name"],
         "description": function["description"],
         "input_schema": function["parameters"],
     }
-
-
-def _documents(state: ServiceState) -> Sequence[DocumentEntry]:
-    return state.require_engine().documents  # NotReadyError: 503
