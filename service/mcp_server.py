@@ -106,7 +106,12 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             ),
         )
 
-    @server.tool(annotations=_READ_ONLY)
+    @server.tool(
+        annotations=_READ_ONLY,
+        # Not the docstring: the SDK would pass its line breaks and indentation on to the model.
+        description="One passage by id, whole: its text, section, page and source URLs (and, "
+        "with neighbours, the passages around it in reading order).",
+    )
     async def get_passage(
         passage_id: Annotated[
             str, Field(min_length=1, description="A passage id from search_report results.")
@@ -122,8 +127,6 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             ),
         ] = 0,
     ) -> Annotated[CallToolResult, PassageResponse]:
-        """One passage by id, whole: its text, section, page and source URLs (and, with
-        neighbours, the passages around it in reading order)."""
         engine = _engine(state, ToolError)
         try:
             passage, previous, following = engine.passages.around(passage_id, neighbours)

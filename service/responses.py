@@ -142,8 +142,8 @@ class CitationOut(BaseModel):
     source_urls: list[str]
     score: float
     truncated: bool = Field(
-        description="Only part of the passage is quoted (marked '…'); GET /passages/{id} "
-        "has all of it."
+        description="Only part of the passage is quoted (marked '…'); get_passage (MCP) or "
+        "GET /passages/{id} gives all of it."
     )
 
 

@@ -23,6 +23,11 @@ _RELOAD_POLL_S = 0.05  # how often a waiting reload looks whether the running on
 class NotReadyError(RuntimeError):
     """No engine to search with yet; the message says why (loading, or the load failed)."""
 
+    def __init__(self, message: str, loading: bool) -> None:
+        super().__init__(message)
+        # Still loading: a retry in a few seconds may succeed. A failed load needs an operator.
+        self.loading = loading
+
 
 @dataclass(frozen=True)
 class Reloaded:
@@ -57,7 +62,7 @@ class ServiceState:
         engine = self.engine
         if engine is None:
             reason = self.error or "the model and index are still loading; retry in a few seconds"
-            raise NotReadyError(f"service not ready: {reason}")
+            raise NotReadyError(f"service not ready: {reason}", loading=self.error is None)
         return engine
 
     def serve(self, searcher: Searcher) -> None:

@@ -11,6 +11,7 @@ from indexer.settings import Settings
 from indexer.text import fold
 from service.api.app import create_app
 from service.context import DEFAULT_CONTEXT_CHARS
+from service.state import ServiceState
 
 RESULT_FIELDS = {
     "rank",
@@ -278,6 +279,18 @@ def test_openapi_docs_served_without_anything_from_elsewhere(client):
         for asset in assets:
             assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
             assert client.get(asset).status_code == 200, asset
+
+
+def test_a_503_says_when_to_retry_only_while_loading(tmp_path):
+    settings = Settings(index_dir=tmp_path / "missing", corpus_dir=tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        app.state.service.wait(timeout=120)
+        failed = test_client.get("/readyz")  # no index: retrying will not help
+        assert failed.status_code == 503 and "retry-after" not in failed.headers
+        app.state.service = ServiceState(lambda searcher: None)  # a load still running
+        loading = test_client.get("/search", params={"q": "x"})
+        assert loading.status_code == 503 and loading.headers["retry-after"] == "5"
 
 
 def test_not_ready_until_loaded_and_says_why(tmp_path):

@@ -271,7 +271,17 @@ def test_bad_context_requests_get_readable_422(client, body, fragment):
 def test_context_without_a_query_is_a_422(client):
     response = client.post("/context", json={"max_chars": 1000})
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"] == ["body", "query"]
+    assert response.json()["errors"] == [
+        {
+            "loc": ["body", "query"],
+            "msg": "Field required",
+            "type": "missing",
+            "input": {"max_chars": 1000},
+        }
+    ]
+    # A long value comes back cut, as in messages; not the whole 2,000 characters.
+    long = client.post("/context", json={"query": "x" * 2000}).json()["errors"]
+    assert long[0]["type"] == "string_too_long" and long[0]["input"] == "x" * 80 + "…"
 
 
 # --- GET /passages/{id} ----------------------------------------------------------------

@@ -39,6 +39,8 @@ async def _exercise(client: Client) -> None:
     assert {"search_report", "get_passage"} <= set(tools)
     search_tool = tools["search_report"]
     assert search_tool.input_schema["required"] == ["query"]
+    # What a model reads: no line breaks and indentation of a Python docstring.
+    assert "\n" not in tools["get_passage"].description
     # The loaded report is named, as the HTTP tool definition names it; no stray arguments.
     assert "'INTERPOL — Rapport annuel 2021' (id interpol-2021-fr, language fr)" in (
         search_tool.description

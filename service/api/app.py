@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -17,7 +18,7 @@ from fastapi_offline import FastAPIOffline
 from mcp.server.transport_security import TransportSecuritySettings
 from tqdm import tqdm
 
-from indexer.messages import describe_errors
+from indexer.messages import ECHOED_CHARS, describe_errors
 from indexer.settings import Settings, get_settings
 from service.api.middleware import guarded_responses, install_security
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
@@ -33,6 +34,8 @@ from service.searcher import Searcher
 from service.state import NotReadyError, ServiceState
 
 log = logging.getLogger(__name__)
+# What a 503 during loading tells clients to wait: the model and index load in seconds.
+RETRY_AFTER_NOT_READY_S = 5
 
 
 def create_app(
@@ -182,9 +185,24 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={
             "detail": describe_errors(errors, skip=1, whole="request"),
-            "errors": jsonable_encoder(errors),
+            "errors": [_field_error(e) for e in errors],
         },
     )
+
+
+def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """One of pydantic's errors for programs: where, what and the value sent, a long one cut
+    as messages cut it (a 5,000-character query came back whole), without the per-error
+    link to pydantic's documentation."""
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > ECHOED_CHARS:
+        value = value[:ECHOED_CHARS] + "…"
+    return {
+        "loc": list(error.get("loc", ())),
+        "msg": error.get("msg", ""),
+        "type": error.get("type", ""),
+        "input": jsonable_encoder(value),
+    }
 
 
 async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
@@ -192,7 +210,11 @@ async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
 
 
 async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
-    return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    # Clients and proxies that honour Retry-After wait rather than retry at once.
+    response = _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    if exc.loading:
+        response.headers["Retry-After"] = str(RETRY_AFTER_NOT_READY_S)
+    return response
 
 
 async def _internal_error(_: Request, exc: Exception) -> JSONResponse:

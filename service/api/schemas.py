@@ -156,10 +156,22 @@ class ContextRequest(JsonSearchOptions):
     )
 
 
+class FieldError(BaseModel):
+    """One field that did not pass the API's schema, for programs (``detail`` says it too)."""
+
+    loc: list[str | int] = Field(description='Where: ["body", "k"], ["query", "page_min"]…')
+    msg: str
+    type: str = Field(description="pydantic's error type, such as int_type or string_too_long.")
+    input: object = Field(description="The value sent, a string cut to 80 characters.")
+
+
 class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer: a message a person can act on."""
 
     detail: str
+    errors: list[FieldError] | None = Field(
+        default=None, description="With a 422 for fields the schema refused: one per field."
+    )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
