@@ -148,7 +148,7 @@ def _export_query_encoder(settings: Settings, model: ResolvedModel) -> None:
 @app.command("mcp")
 def mcp_command(index: IndexOption = None) -> None:
     """Serve the MCP tools over stdio, for chat assistants such as Claude Desktop."""
-    from service.mcp_server import run_stdio
+    from service.mcp_stdio import run_stdio
 
     settings = get_settings()
     # stdout carries the MCP protocol alone: anything printed while loading goes to stderr,

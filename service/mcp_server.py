@@ -6,7 +6,7 @@ content for programs, the ``POST /context`` response; the filters of the HTTP AP
 ``get_passage``. Resources: the list of indexed documents and each document's text.
 
 Two transports share one server definition: stdio (``report-search mcp``, one process per
-client, see :func:`run_stdio`) and streamable HTTP, mounted at ``/mcp`` by the FastAPI app.
+client, see :mod:`service.mcp_stdio`) and streamable HTTP, mounted at ``/mcp`` by the FastAPI app.
 The server reads the engine from a :class:`ServiceState` at each call because the HTTP app
 loads the model and index in the background: until they are loaded, tools answer with an
 error result saying the service is not ready instead of failing the connection.
@@ -19,10 +19,8 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Annotated, Any
 
-import anyio
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import (
@@ -37,7 +35,6 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from indexer.language import language_label
 from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
-from indexer.settings import Settings
 from service.context import (
     DEFAULT_CONTEXT_CHARS,
     GroundedContext,
@@ -49,7 +46,7 @@ from service.responses import ContextResponse, DocumentInfo, PassageResponse
 from service.retrieval.filters import SearchFilters
 from service.retrieval.query import InvalidQueryError
 from service.retrieval.ranking import Mode
-from service.searcher import Searcher, SearchResult
+from service.searcher import SearchResult
 from service.state import NotReadyError, ServiceState
 from service.tool_definition import (
     TOOL_NAME,
@@ -240,21 +237,6 @@ def format_passage(passage: Passage) -> str:
         f"{passage.body}\n"  # the line above names the section: not its heading again
         f"{_sources(passage)}"
     )
-
-
-def run_stdio(searcher: Searcher, settings: Settings) -> None:
-    """Serve ``searcher`` over stdin/stdout until the client closes the connection."""
-    state = ServiceState(partial(SearchEngine.configured, settings=settings))
-    state.serve(searcher)
-    anyio.run(_serve_stdio, build_mcp_server(state), state)
-
-
-async def _serve_stdio(server: MCPServer, state: ServiceState) -> None:
-    try:
-        await server.run_stdio_async()
-    finally:
-        if state.engine is not None:
-            await state.engine.close()
 
 
 @contextlib.contextmanager

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import re
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +147,56 @@ async def _exercise(client: Client) -> None:
     document = await client.read_resource("report://documents/interpol-2021-fr")
     assert "Al Raisi" in document.contents[0].text
     assert document.contents[0].text.count("ÉLECTION DU NOUVEAU PRÉSIDENT ET DE 11") == 1
+
+
+def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_dir: Path) -> None:
+    """The SDK's stdio transport dropped such a line without a word: the client waited for
+    an answer until it timed out. Now it gets a parse error, for its request id if any."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
+    env |= {"REPORT_CACHE_DIR": str(settings.cache_dir), "REPORT_MODEL": settings.model}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    call = {"name": "search_report", "arguments": {"query": "président", "k": 1}}
+    lines = [
+        json.dumps(initialize),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        "{bad",
+        # A lone surrogate: JSON that Python reads but the SDK's parser refuses.
+        '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": '
+        '{"name": "search_report", "arguments": {"query": "abc \\ud800"}}}',
+        json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call}),
+    ]
+    # stdin stays open until the last answer: at its end the server stops, cancelling calls.
+    with subprocess.Popen(
+        [str(REPORT_SEARCH), "mcp", "--index", str(index_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    ) as served:
+        assert served.stdin is not None and served.stdout is not None
+        # A line left unanswered would block the read below for ever: end the server instead.
+        watchdog = threading.Timer(120, served.kill)
+        watchdog.start()
+        served.stdin.write("\n".join(lines) + "\n")
+        served.stdin.flush()
+        answers = [json.loads(served.stdout.readline()) for _ in range(4)]
+        watchdog.cancel()
+        served.stdin.close()
+        served.wait(timeout=60)
+    errors = [a for a in answers if "error" in a]
+    assert [(e["id"], e["error"]["code"]) for e in errors] == [(None, -32700), (2, -32700)]
+    assert "lone surrogates" in errors[1]["error"]["message"]
+    assert not next(a for a in answers if a.get("id") == 3)["result"]["isError"]  # still serving
 
 
 def test_stdio_server_launched_from_the_cli(settings: Settings, index_dir: Path) -> None:
