@@ -27,7 +27,6 @@ from mcp.server.mcpserver.exceptions import (
     MCPServerError,
     ResourceError,
     ResourceNotFoundError,
-    ToolError,
 )
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -87,14 +86,14 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         page_max: int | None = None,
         max_chars: int = DEFAULT_CONTEXT_CHARS,
     ) -> Annotated[CallToolResult, ContextResponse]:
-        engine = _engine(state, ToolError)
         filters = SearchFilters(
             lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
         )
         try:
+            engine = state.require_engine()
             result, grounded = await engine.context(query, k, filters, Mode.HYBRID, max_chars)
-        except InvalidQueryError as exc:
-            raise ToolError(str(exc)) from exc
+        except (NotReadyError, InvalidQueryError) as exc:
+            return _refused(str(exc))
         # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(
             content=[TextContent(text=format_results(result, grounded, max_chars))],
@@ -124,11 +123,11 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             ),
         ] = 0,
     ) -> Annotated[CallToolResult, PassageResponse]:
-        engine = _engine(state, ToolError)
         try:
+            engine = state.require_engine()
             passage, previous, following = engine.passages.around(passage_id, neighbours)
-        except PassageNotFoundError as exc:
-            raise ToolError(str(exc)) from exc
+        except (NotReadyError, PassageNotFoundError) as exc:
+            return _refused(str(exc))
         blocks = [format_passage(p) for p in previous]
         blocks.append(
             format_passage(passage) if neighbours == 0 else f">>> {format_passage(passage)}"
@@ -277,14 +276,15 @@ class _ArgumentCheck:
             arguments = {}
         if model is None or not isinstance(arguments, dict):
             return await call_next(ctx)
-        allowed = sorted(model.model_fields)
+        fields = model.model_fields
+        # Required first, as the HTTP API lists a request's fields: what must be sent.
+        allowed = sorted(fields, key=lambda name: not fields[name].is_required())
         unknown = sorted(set(arguments) - set(allowed))
         if unknown:
-            message = (
-                f"{name} takes no argument {', '.join(map(repr, unknown))}; "
-                f"its arguments are {', '.join(allowed)}"
+            return _refused(
+                f"unknown argument {', '.join(map(repr, unknown))} for {name}; "
+                f"it takes {', '.join(map(repr, allowed))}"
             )
-            return CallToolResult(content=[TextContent(text=message)], is_error=True)
         # null means the default, as in the HTTP API (models fill in every optional field).
         arguments = {
             key: value
@@ -294,8 +294,7 @@ class _ArgumentCheck:
         try:
             model.model_validate(arguments)
         except ValidationError as exc:
-            message = f"invalid arguments for {name}: {describe_errors(exc.errors())}"
-            return CallToolResult(content=[TextContent(text=message)], is_error=True)
+            return _refused(describe_errors(exc.errors()))
         params["arguments"] = arguments
         return await call_next(ctx)
 
@@ -347,6 +346,13 @@ def _arguments_model(tool: Callable[..., object]) -> type[BaseModel]:
         for p in parameters
     }
     return create_model(f"{getattr(tool, '__name__', 'tool')}_arguments", **fields)
+
+
+def _refused(message: str) -> CallToolResult:
+    """A tool call refused in the words the HTTP API's ``detail`` uses for the same input,
+    without the "Error executing tool …" the SDK puts before a raised ToolError: one wording
+    for every interface, and the model knows which tool it called."""
+    return CallToolResult(content=[TextContent(text=message)], is_error=True)
 
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from indexer.artifact import DocumentEntry
 from indexer.language import LANGUAGE_CODE, UNDETERMINED
 from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
-from service.retrieval.filters import MAX_FILTER_CHARS
+from service.retrieval.filters import MAX_FILTER_CHARS, refuse_blank
 from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
 
 TOOL_NAME = "search_report"
@@ -70,6 +70,8 @@ class SearchReportArguments(BaseModel):
         "passage is about 1,000): one that does not fit whole is cut around the sentences "
         "that matched best. Passage ids and source URLs come on top.",
     )
+
+    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
 
 
 def search_report_description(documents: Sequence[DocumentEntry]) -> str:

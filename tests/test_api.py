@@ -158,8 +158,9 @@ def test_modes_differ_and_are_reported(client):
         ({"q": "x", "page_min": -1}, "page_min: Input should be a whole number written in digits"),
         ({"q": "x", "k": "+5"}, "k: Input should be a whole number written in digits"),
         ({"q": "x", "page_min": 5, "page_max": 2}, "page_min"),
-        ({"q": "x", "unknown": "1"}, "unknown"),
+        ({"q": "x", "unknown": "1"}, "unknown query parameter 'unknown' for GET /search; it "),
         ({}, "q"),
+        ({"q": "x", "lang": ""}, "lang: must not be blank; leave the filter out"),
         ({"q": "x", "document": ""}, "document: must not be blank"),
         ({"q": "x", "section": "  "}, "section: must not be blank"),
         ({"q": "x", "document": "nope"}, "no document 'nope' in the index; it has interpol-"),
@@ -207,6 +208,18 @@ def test_a_json_body_sends_numbers_as_numbers(client, path, body):
     (field,) = set(body) - {"query"}
     assert response.json()["detail"].startswith(f"{field}: Input should be a valid integer")
     assert client.get("/search", params={"q": "x", "k": "3"}).status_code == 200
+
+
+def test_an_unknown_field_is_named_with_the_fields_the_request_takes(client):
+    """As MCP and the query-string check word it; pydantic said "Extra inputs are not
+    permitted", which names neither what was wrong nor what would be right."""
+    said = client.post("/context", json={"query": "x", "top_k": 3}).json()["detail"]
+    assert said == (
+        "unknown field 'top_k' in the JSON body of POST /context; it takes 'query', 'k', "
+        "'lang', 'document', 'section', 'page_min', 'page_max', 'mode', 'max_chars'"
+    )
+    said = client.get("/search", params={"q": "x", "top_k": 3}).json()["detail"]
+    assert said.startswith("unknown query parameter 'top_k' for GET /search; it takes 'q', 'k'")
 
 
 def test_malformed_json_is_a_400(client):

@@ -76,7 +76,8 @@ async def _exercise(client: Client) -> None:
     assert [c["page"] for c in filtered.structured_content["citations"]] == [16]
     reversed_pages = await client.call_tool("search_report", narrowed | {"page_min": 18})
     assert reversed_pages.is_error
-    assert reversed_pages.content[0].text.endswith(": page_min (18) is after page_max (17)")
+    # The HTTP API's words, without the SDK's "Error executing tool …" before them.
+    assert reversed_pages.content[0].text == "page_min (18) is after page_max (17)"
     nothing = await client.call_tool("search_report", narrowed | {"section": "zzzz"})
     assert not nothing.is_error and nothing.content[0].text == (
         f"No passage matches {QUESTION!r} with section='zzzz', page_min=16, page_max=17: "
@@ -117,27 +118,30 @@ async def _exercise(client: Client) -> None:
 
     invalid = await client.call_tool("search_report", {"query": "x", "k": 999})
     assert invalid.is_error
-    assert invalid.content[0].text == (
-        "invalid arguments for search_report: k: Input should be less than or equal to 50"
-    )
+    assert invalid.content[0].text == "k: Input should be less than or equal to 50"
     two = await client.call_tool("search_report", {"query": "", "k": 0})
     assert two.is_error and two.content[0].text.startswith(
-        "invalid arguments for search_report: query: String should have at least 1 character; k:"
+        "query: String should have at least 1 character; k:"
     )
     # A JSON string or boolean is no number: true used to be read as k = 1.
     for wrong in (True, "3"):
         typed = await client.call_tool("search_report", {"query": QUESTION, "k": wrong})
         assert typed.is_error and typed.content[0].text.startswith(
-            "invalid arguments for search_report: k: Input should be a valid integer"
+            "k: Input should be a valid integer"
         )
     # Arguments left out (MCP makes them optional) are refused in the same plain words.
     bare = await client.call_tool("search_report")
     assert bare.is_error
-    assert bare.content[0].text == "invalid arguments for search_report: query: Field required"
+    assert bare.content[0].text == "query: Field required"
     misspelt = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3})
     assert misspelt.is_error
-    assert "no argument 'top_k'; its arguments are document, k, lang, max_chars," in (
-        misspelt.content[0].text
+    assert misspelt.content[0].text == (
+        "unknown argument 'top_k' for search_report; it takes 'query', 'k', 'lang', "
+        "'document', 'section', 'page_min', 'page_max', 'max_chars'"
+    )
+    blank = await client.call_tool("search_report", {"query": QUESTION, "lang": " "})
+    assert blank.content[0].text == (
+        "lang: must not be blank; leave the filter out to search everything"
     )
     english = await client.call_tool("search_report", {"query": QUESTION, "lang": "en"})
     assert english.is_error and "passages are in fr" in english.content[0].text

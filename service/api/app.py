@@ -14,8 +14,10 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import BaseModel
 from tqdm import tqdm
 
 from indexer.messages import ECHOED_CHARS, describe_errors
@@ -164,7 +166,7 @@ def create_worker_app() -> FastAPI:
     return create_app(wait_until_loaded=True)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """One readable sentence per problem, plus the structured list for programs."""
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -181,12 +183,48 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             "the request body must be JSON, sent with the header Content-Type: application/json",
         )
+    unknown = [e for e in errors if e.get("type") == "extra_forbidden" and len(e["loc"]) == 2]
+    # An unknown field is named with what the request takes, as MCP and the query-string
+    # check word it; pydantic's "Extra inputs are not permitted" says neither.
+    detail = _unknown_fields(request, unknown) if unknown else None
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={
-            "detail": describe_errors(errors, skip=1, whole="request"),
+            "detail": detail or describe_errors(errors, skip=1, whole="request"),
             "errors": [_field_error(e) for e in errors],
         },
+    )
+
+
+def _unknown_fields(request: Request, errors: list[Any]) -> str | None:
+    """ "unknown field 'top_k' in the JSON body of POST /search; it takes 'query', 'k', …" for
+    ``extra_forbidden`` errors of one place (the body or the query string); None when the
+    route's model of that place cannot be found."""
+    where = errors[0]["loc"][0]
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or any(e["loc"][0] != where for e in errors):
+        return None
+    if where == "body" and route.body_field is not None:
+        models = [route.body_field.field_info.annotation]
+        kind, place = "field", "in the JSON body of"
+    elif where == "query":
+        models = [q.field_info.annotation for q in route.dependant.query_params]
+        kind, place = "query parameter", "for"
+    else:
+        return None
+    taken = [
+        name
+        for model in models
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        # Required fields first: what a caller must send, then what it may.
+        for name, _ in sorted(model.model_fields.items(), key=lambda f: not f[1].is_required())
+    ]
+    if not taken:
+        return None
+    names = ", ".join(repr(e["loc"][1]) for e in errors)
+    return (
+        f"unknown {kind} {names} {place} {request.method} {request.url.path}; it takes "
+        f"{', '.join(map(repr, taken))}"
     )
 
 

@@ -9,7 +9,7 @@ from indexer.language import LANGUAGE_CODE
 from indexer.text import written_in_digits
 from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.responses import DocumentInfo
-from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters
+from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters, refuse_blank
 from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
 from service.retrieval.ranking import Mode
 
@@ -62,6 +62,7 @@ class SearchParams(SearchOptions):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
 
     _digits = field_validator("k", "page_min", "page_max", mode="before")(url_digits)
+    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
 
 
 class JsonSearchOptions(SearchOptions):
@@ -82,6 +83,8 @@ class JsonSearchOptions(SearchOptions):
             return data
         required = {name for name, field in cls.model_fields.items() if field.is_required()}
         return {key: v for key, v in data.items() if v is not None or key in required}
+
+    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
 
     @field_validator("k", "page_min", "page_max", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
 from indexer.passage import Passage
@@ -14,6 +15,22 @@ from indexer.text import CONTROL_CHARACTERS, canonical, fold
 
 # Longest document id or section text a filter takes (a section title is shorter).
 MAX_FILTER_CHARS = 200
+# Blank (invisible characters count as nothing, as in a query), a filter would match nothing
+# (lang, document) or everything (section): said in these words by every interface.
+BLANK_FILTER = "must not be blank; leave the filter out to search everything"
+
+
+def is_blank(value: str) -> bool:
+    """Whether a filter's text is nothing but spaces and invisible characters."""
+    return not canonical(value).strip()
+
+
+def refuse_blank(value: object) -> object:
+    """A pydantic before-validator: a blank filter refused in :data:`BLANK_FILTER`'s words
+    rather than as a pattern that does not match."""
+    if isinstance(value, str) and is_blank(value):
+        raise PydanticCustomError("blank", BLANK_FILTER)
+    return value
 
 
 @dataclass(frozen=True)
@@ -34,13 +51,15 @@ class SearchFilters:
         """Why these filters cannot be applied, or None. Needs no index, so an interface can
         ask before loading one; the searcher asks again, so that every interface refuses the
         same filters with the same words."""
-        for name, value in (("document", self.document), ("section", self.section)):
+        for name, value in (
+            ("lang", self.lang),
+            ("document", self.document),
+            ("section", self.section),
+        ):
             if value is None:
                 continue
-            if not canonical(value).strip():
-                # Blank (invisible characters count as nothing, as in a query), a filter would
-                # match nothing (document) or everything (section).
-                return f"{name}: must not be blank; leave the filter out to search everything"
+            if is_blank(value):
+                return f"{name}: {BLANK_FILTER}"
             if len(value) > MAX_FILTER_CHARS:
                 return f"{name}: String should have at most {MAX_FILTER_CHARS} characters"
             if CONTROL_CHARACTERS.search(value):
