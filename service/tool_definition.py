@@ -35,7 +35,10 @@ class SearchReportArguments(BaseModel):
     query: str = Field(
         min_length=1,
         max_length=MAX_QUERY_CHARS,
-        description="The question or keywords, in the user's language (search is cross-lingual).",
+        description="The question or keywords, in the user's language (search is "
+        "cross-lingual). Name the subject itself ('operations against human trafficking', "
+        "not 'what did the organisation do?'): every page of a report is about its "
+        "publisher, so a question framed around the publisher also matches general pages.",
     )
     k: int = Field(default=5, ge=1, le=MAX_K, strict=True, description="How many passages.")
     lang: str | None = Field(
