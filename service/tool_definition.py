@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from indexer.artifact import DocumentEntry
-from indexer.language import LANGUAGE_CODE, UNDETERMINED
+from indexer.language import UNDETERMINED
 from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
-from service.retrieval.filters import MAX_FILTER_CHARS, refuse_blank
-from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
+from service.request_fields import SearchFields, json_integer
+from service.retrieval.query import MAX_QUERY_CHARS
 
 TOOL_NAME = "search_report"
 # Reports the description names; a model reads every tool's description on every turn, so
@@ -27,7 +27,7 @@ TOOL_NAME = "search_report"
 NAMED_REPORTS = 20
 
 
-class SearchReportArguments(BaseModel):
+class SearchReportArguments(SearchFields):
     """What ``search_report`` takes, with the limits the HTTP API applies to the same fields:
     MCP checks calls against it, and both MCP's ``tools/list`` and the HTTP tool definitions
     show it to the model (:func:`search_report_parameters`)."""
@@ -40,41 +40,18 @@ class SearchReportArguments(BaseModel):
         "not 'what did the organisation do?'): every page of a report is about its "
         "publisher, so a question framed around the publisher also matches general pages.",
     )
-    k: int = Field(default=5, ge=1, le=MAX_K, strict=True, description="How many passages.")
-    lang: str | None = Field(
-        default=None,
-        pattern=LANGUAGE_CODE,
-        description="Only passages written in this language, whatever the query's language; "
-        "leave it out to search passages in every language.",
-    )
-    document: str | None = Field(
-        default=None,
-        max_length=MAX_FILTER_CHARS,
-        description="Only this report, when the question is about one of them.",
-    )
-    section: str | None = Field(
-        default=None,
-        max_length=MAX_FILTER_CHARS,
-        description="Only passages from a section whose title contains this (case and accents "
-        "ignored).",
-    )
-    page_min: int | None = Field(
-        default=None, ge=1, strict=True, description="First page to search."
-    )
-    page_max: int | None = Field(
-        default=None, ge=1, strict=True, description="Last page to search."
-    )
     max_chars: int = Field(
         default=DEFAULT_CONTEXT_CHARS,
         ge=MIN_CONTEXT_CHARS,
         le=MAX_CONTEXT_CHARS,
-        strict=True,
         description="Longest the quoted passages may be, in characters, all together (a "
         "passage is about 1,000): one that does not fit whole is cut around the sentences "
         "that matched best. Passage ids and source URLs come on top.",
     )
 
-    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
+    _json_integer = field_validator("k", "page_min", "page_max", "max_chars", mode="before")(
+        json_integer
+    )
 
 
 def search_report_description(documents: Sequence[DocumentEntry]) -> str:
@@ -116,8 +93,10 @@ def search_report_parameters(
     user's ("en") would get an error, or nothing.
     """
     schema = SearchReportArguments.model_json_schema()
+    required = schema["required"]
     properties: dict[str, Any] = {}
-    for name, field in schema["properties"].items():
+    # What must be sent first, then the filters' common fields, as the model reads them.
+    for name, field in sorted(schema["properties"].items(), key=lambda f: f[0] not in required):
         field = {key: value for key, value in field.items() if key != "title"}
         choices = field.pop("anyOf", None)
         if choices is not None:  # "X or null": X, with the field's own description
@@ -137,7 +116,7 @@ def search_report_parameters(
     return {
         "type": "object",
         "properties": properties,
-        "required": schema["required"],
+        "required": required,
         "additionalProperties": False,
     }
 

@@ -5,48 +5,20 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from indexer.language import LANGUAGE_CODE
 from indexer.text import written_in_digits
 from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
+from service.request_fields import SearchFields, json_integer
 from service.responses import DocumentInfo
-from service.retrieval.filters import MAX_FILTER_CHARS, SearchFilters, refuse_blank
-from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
+from service.retrieval.query import MAX_QUERY_CHARS
 from service.retrieval.ranking import Mode
 
 
-class SearchOptions(BaseModel):
+class SearchOptions(SearchFields):
     """What can narrow or steer a search (query string of GET, body of POST)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    k: int = Field(default=5, ge=1, le=MAX_K, description="Number of passages to return.")
-    lang: str | None = Field(
-        default=None, pattern=LANGUAGE_CODE, description="Only passages in this language."
-    )
-    document: str | None = Field(
-        default=None, max_length=MAX_FILTER_CHARS, description="Only this document."
-    )
-    section: str | None = Field(
-        default=None,
-        max_length=MAX_FILTER_CHARS,
-        description=(
-            "Only passages from a section whose title contains this (case and accents "
-            "ignored); a passage's `sections` lists them."
-        ),
-    )
-    page_min: int | None = Field(default=None, ge=1, description="First page to search.")
-    page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
     mode: Mode = Field(default=Mode.HYBRID, description="Ranking: dense, keyword or hybrid.")
-
-    def filters(self) -> SearchFilters:
-        """The core filters these options describe."""
-        return SearchFilters(
-            lang=self.lang,
-            document=self.document,
-            section=self.section,
-            page_min=self.page_min,
-            page_max=self.page_max,
-        )
 
 
 def url_digits(value: object) -> object:
@@ -62,7 +34,6 @@ class SearchParams(SearchOptions):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
 
     _digits = field_validator("k", "page_min", "page_max", mode="before")(url_digits)
-    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
 
 
 class JsonSearchOptions(SearchOptions):
@@ -84,15 +55,7 @@ class JsonSearchOptions(SearchOptions):
         required = {name for name, field in cls.model_fields.items() if field.is_required()}
         return {key: v for key, v in data.items() if v is not None or key in required}
 
-    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
-
-    @field_validator("k", "page_min", "page_max", mode="before")
-    @classmethod
-    def _json_integer(cls, value: object) -> object:
-        # Worded as pydantic's strict check, which body-only fields and MCP arguments use.
-        if isinstance(value, bool | str | float):
-            raise PydanticCustomError("int_type", "Input should be a valid integer")
-        return value
+    _json_integer = field_validator("k", "page_min", "page_max", mode="before")(json_integer)
 
 
 class SearchRequest(JsonSearchOptions):

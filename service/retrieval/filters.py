@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
 from indexer.passage import Passage
@@ -23,14 +22,6 @@ BLANK_FILTER = "must not be blank; leave the filter out to search everything"
 def is_blank(value: str) -> bool:
     """Whether a filter's text is nothing but spaces and invisible characters."""
     return not canonical(value).strip()
-
-
-def refuse_blank(value: object) -> object:
-    """A pydantic before-validator: a blank filter refused in :data:`BLANK_FILTER`'s words
-    rather than as a pattern that does not match."""
-    if isinstance(value, str) and is_blank(value):
-        raise PydanticCustomError("blank", BLANK_FILTER)
-    return value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""The fields of a search request, defined once for the interfaces that take them as data.
+
+The HTTP API's query strings and JSON bodies (:mod:`service.api.schemas`) and MCP's
+``search_report`` (:mod:`service.tool_definition`) read ``k`` and the filters with the same
+limits, descriptions and words for what is wrong. The CLI reads them as options, and
+:meth:`SearchFilters.problem` checks them again in the core, in the same words.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from indexer.language import LANGUAGE_CODE
+from service.retrieval.filters import BLANK_FILTER, MAX_FILTER_CHARS, SearchFilters, is_blank
+from service.retrieval.query import MAX_K
+
+
+def refuse_blank(value: object) -> object:
+    """A before-validator: a blank filter refused in :data:`BLANK_FILTER`'s words rather
+    than as a pattern that does not match."""
+    if isinstance(value, str) and is_blank(value):
+        raise PydanticCustomError("blank", BLANK_FILTER)
+    return value
+
+
+def json_integer(value: object) -> object:
+    """A before-validator: a number sent as data is a JSON number. A body that sends
+    ``"k": "3"``, ``3.0`` or ``true`` has a bug its sender should hear of (``true`` was read
+    as ``k`` = 1); worded as pydantic's strict check."""
+    if isinstance(value, bool | str | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+class SearchFields(BaseModel):
+    """How many passages, and which ones a search may return."""
+
+    k: int = Field(default=5, ge=1, le=MAX_K, description="How many passages to return.")
+    lang: str | None = Field(
+        default=None,
+        pattern=LANGUAGE_CODE,
+        description="Only passages written in this language, whatever the query's language; "
+        "leave it out to search passages in every language.",
+    )
+    document: str | None = Field(
+        default=None,
+        max_length=MAX_FILTER_CHARS,
+        description="Only this report (its id), when the question is about one of them.",
+    )
+    section: str | None = Field(
+        default=None,
+        max_length=MAX_FILTER_CHARS,
+        description="Only passages from a section whose title contains this (case and accents "
+        "ignored); a passage's `sections` lists its titles.",
+    )
+    page_min: int | None = Field(default=None, ge=1, description="First page to search.")
+    page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
+
+    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
+
+    def filters(self) -> SearchFilters:
+        """The core filters these fields describe."""
+        return SearchFilters(
+            lang=self.lang,
+            document=self.document,
+            section=self.section,
+            page_min=self.page_min,
+            page_max=self.page_max,
+        )
