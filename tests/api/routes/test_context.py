@@ -1,24 +1,21 @@
-"""Grounded context for chat assistants: the budgeted block, passages by id, the tool schema."""
+"""POST /context: the budgeted, cited block; service.context on hand-made hits too."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.artifact import DocumentEntry
 from service.api.app import create_app
 from service.context import ELLIPSIS, build_context, excerpt, passage_header
 from service.retrieval.highlight import Highlight
 from service.searcher import Searcher, SearchHit
-from service.tool_definition import search_report_tool
-from tests.conftest import a_passage, live_server
+from tests.api.conftest import QUESTION
+from tests.conftest import a_passage
 
-QUESTION = "Who was elected INTERPOL President?"
+# --- service.context on hand-made hits -------------------------------------------------
 
 
 def _hit(
@@ -48,9 +45,6 @@ def _is_excerpt(body: str, text: str) -> bool:
         and body.startswith(ELLIPSIS) == (start > 0)
         and body.endswith(ELLIPSIS) == (end < len(text.rstrip()))
     )
-
-
-# --- service.context on hand-made hits -------------------------------------------------
 
 
 def test_everything_fits_in_rank_order():
@@ -187,6 +181,26 @@ def test_headers_name_the_report_when_there_are_several():
     assert "[2] Rapport annuel 2021 — SECTION (p. 2)\n" in grounded.text
 
 
+def test_a_cut_two_sentence_highlight_keeps_the_sentence_that_matched():
+    """When the highlight (the best sentence and its neighbour before it) does not fit, the
+    excerpt is drawn around the best sentence: the neighbour must not take the room."""
+    neighbour = "Nous avons publié une alerte mondiale sur les faux vaccins en début d'année. "
+    matched = "Les opérations ont conduit à l'arrestation de 80 suspects."
+    text = "Introduction du passage. " + neighbour + matched + " Une phrase qui suit."
+    hit = _hit(1, text, matched=neighbour + matched)
+    best_start = text.index(matched)
+    hit = dataclasses.replace(
+        hit,
+        highlight=dataclasses.replace(hit.highlight, best=(best_start, best_start + len(matched))),
+    )
+    budget = len(passage_header(1, hit.passage)) + 1 + len(matched) + 10
+    quoted = build_context([hit], budget).text.split("\n", 1)[1]
+    assert "80 suspects" in quoted and _is_excerpt(quoted, text)
+    assert excerpt(text, hit.highlight.start, hit.highlight.end, len(matched) + 10).startswith(
+        ELLIPSIS + " Nous avons"
+    )  # without the best sentence's span: the neighbour's words, and the figure is lost
+
+
 # --- POST /context ---------------------------------------------------------------------
 
 
@@ -282,160 +296,3 @@ def test_context_without_a_query_is_a_422(client):
     # A long value comes back cut, as in messages; not the whole 2,000 characters.
     long = client.post("/context", json={"query": "x" * 2000}).json()["errors"]
     assert long[0]["type"] == "string_too_long" and long[0]["input"] == "x" * 80 + "…"
-
-
-# --- GET /passages/{id} ----------------------------------------------------------------
-
-
-def test_passage_by_id(client, searcher):
-    passage = searcher.index.passages[10]
-    response = client.get(f"/passages/{passage.id}")
-    assert response.status_code == 200
-    body = response.json()
-    assert body == {
-        "id": passage.id,
-        "document": passage.document,
-        "page": passage.page,
-        "section": passage.section,
-        "sections": list(passage.sections),
-        "text": passage.text,
-        "lang": passage.lang,
-        "source_urls": list(passage.source_urls),
-        "position": passage.position,
-        "previous": [],
-        "next": [],
-    }
-
-
-def test_unknown_passage_is_a_readable_404(client):
-    response = client.get("/passages/no-such-passage")
-    assert response.status_code == 404
-    assert "no-such-passage" in response.json()["detail"]
-    long = client.get("/passages/" + "x" * 5000).json()["detail"]
-    assert "x" * 80 + "…" in long and len(long) < 300
-
-
-def test_neighbours_are_the_passages_around_in_reading_order(client, searcher):
-    passages = searcher.index.passages
-    middle = passages[20]
-    body = client.get(f"/passages/{middle.id}", params={"neighbours": 2}).json()
-    assert [p["id"] for p in body["previous"]] == [p.id for p in passages[18:20]]
-    assert [p["id"] for p in body["next"]] == [p.id for p in passages[21:23]]
-    assert [p["position"] for p in body["previous"]] == [middle.position - 2, middle.position - 1]
-    first = client.get(f"/passages/{passages[0].id}", params={"neighbours": 5}).json()
-    assert first["previous"] == [] and len(first["next"]) == 5
-    last = client.get(f"/passages/{passages[-1].id}", params={"neighbours": 1}).json()
-    assert len(last["previous"]) == 1 and last["next"] == []
-    too_many = client.get(f"/passages/{middle.id}", params={"neighbours": 6})
-    assert too_many.status_code == 422 and "neighbours" in too_many.json()["detail"]
-
-
-# --- GET /tools/openai -----------------------------------------------------------------
-
-
-def test_openai_tool_definition(client):
-    tool = client.get("/tools/openai").json()
-    assert tool["type"] == "function"
-    function = tool["function"]
-    assert function["name"] == "search_report"
-    assert function["description"].startswith(
-        "Search the report 'INTERPOL — Rapport annuel 2021' (id interpol-2021-fr, language fr) "
-    )
-    parameters = function["parameters"]
-    assert parameters["type"] == "object"
-    assert parameters["required"] == ["query"]
-    # One report, in one language: nothing to choose with `document` or `lang` (a model
-    # passing the user's language, "en", would get an error); the MCP tool's arguments.
-    assert set(parameters["properties"]) == {
-        "query",
-        "k",
-        "section",
-        "page_min",
-        "page_max",
-        "max_chars",
-    }
-    assert parameters["properties"]["page_min"] == {
-        "type": "integer",
-        "minimum": 1,
-        "description": "First page to search.",
-    }
-    assert parameters["properties"]["k"]["maximum"] == 50
-    assert "'[n] SECTION (p. N)'" in function["description"]
-
-
-def test_a_tool_over_many_reports_names_twenty_and_lets_the_model_choose_among_all():
-    reports = [
-        DocumentEntry(
-            f"report-{n:03d}", f"r{n}.txt", "0" * 64, f"Report {n}", 2000 + n, "en", None, None, 10
-        )
-        for n in range(300)
-    ]
-    function = search_report_tool(reports, {"en", "de"})["function"]
-    description = function["description"]
-    assert "'Report 19' (id report-019, language en); and 280 more (the document" in description
-    assert "report-020" not in description
-    assert len(description) < 1500
-    assert function["parameters"]["properties"]["document"]["enum"] == [r.id for r in reports]
-    assert function["parameters"]["properties"]["lang"]["enum"] == ["de", "en"]
-
-
-def test_anthropic_tool_definition_is_the_same_tool(client):
-    openai = client.get("/tools/openai").json()["function"]
-    anthropic = client.get("/tools/anthropic").json()
-    assert anthropic == {
-        "name": "search_report",
-        "description": openai["description"],
-        "input_schema": openai["parameters"],
-    }
-    assert client.get("/tools/anthropic", params={"x": 1}).status_code == 422
-
-
-def test_readme_tool_calling_loop_runs_against_the_service(settings, searcher):
-    """The README's tool loop, as printed, with a scripted model in place of the chat API:
-    one tool call with the model's arguments (a bad one first), then an answer quoting the
-    tool's result."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
-    section = readme.split("### Tool calling", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    definitions, loop = code.split("\nsystem = ", 1)
-    (report,) = searcher.index.manifest.documents
-    calls = iter([{"query": QUESTION, "k": 99}, {"query": QUESTION, "k": 2, "document": report.id}])
-
-    def chat(messages: list[dict], tools: list[dict]) -> dict:
-        assert [tool["function"]["name"] for tool in tools] == ["search_report"]
-        arguments = next(calls, None)
-        if arguments is None:
-            return {"role": "assistant", "content": messages[-1]["content"]}
-        function = {"name": "search_report", "arguments": json.dumps(arguments)}
-        return {"role": "assistant", "tool_calls": [{"id": "1", "function": function}]}
-
-    with live_server(create_app(settings, searcher)) as url:
-        namespace: dict = {}
-        exec(definitions.replace("http://127.0.0.1:8000", url), namespace)
-        namespace["chat"] = chat
-        exec("system = " + loop.replace("print(", "(lambda *_: None)("), namespace)
-    tool_results = [m["content"] for m in namespace["messages"] if m["role"] == "tool"]
-    assert tool_results[0].startswith("Error: k: Input should be less than or equal to 50")
-    answer = namespace["message"]["content"]
-    assert answer.startswith("[1] ") and "Al Raisi" in answer
-    assert "\n\nSources:\n[1] https://www.interpol.int/" in answer
-
-
-def test_a_cut_two_sentence_highlight_keeps_the_sentence_that_matched():
-    """When the highlight (the best sentence and its neighbour before it) does not fit, the
-    excerpt is drawn around the best sentence: the neighbour must not take the room."""
-    neighbour = "Nous avons publié une alerte mondiale sur les faux vaccins en début d'année. "
-    matched = "Les opérations ont conduit à l'arrestation de 80 suspects."
-    text = "Introduction du passage. " + neighbour + matched + " Une phrase qui suit."
-    hit = _hit(1, text, matched=neighbour + matched)
-    best_start = text.index(matched)
-    hit = dataclasses.replace(
-        hit,
-        highlight=dataclasses.replace(hit.highlight, best=(best_start, best_start + len(matched))),
-    )
-    budget = len(passage_header(1, hit.passage)) + 1 + len(matched) + 10
-    quoted = build_context([hit], budget).text.split("\n", 1)[1]
-    assert "80 suspects" in quoted and _is_excerpt(quoted, text)
-    assert excerpt(text, hit.highlight.start, hit.highlight.end, len(matched) + 10).startswith(
-        ELLIPSIS + " Nous avons"
-    )  # without the best sentence's span: the neighbour's words, and the figure is lost

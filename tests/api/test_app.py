@@ -1,0 +1,162 @@
+"""The app as a whole: body and error handling shared by routes, not-ready, HEAD, docs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.settings import Settings
+from service.api.app import create_app
+from service.context import DEFAULT_CONTEXT_CHARS
+from service.state import ServiceState
+
+
+def test_null_options_mean_their_defaults_in_a_json_body(client):
+    """Models that fill in every optional field send null for the ones they leave alone."""
+    body = {"query": "Operation Thunder", "k": None, "mode": None, "lang": None, "page_min": None}
+    said = client.post("/search", json=body)
+    assert said.status_code == 200, said.text
+    assert len(said.json()["results"]) == 5 and said.json()["mode"] == "hybrid"
+    context = client.post("/context", json={"query": "Operation Thunder", "max_chars": None})
+    assert context.status_code == 200, context.text
+    assert len(context.json()["context"]) <= DEFAULT_CONTEXT_CHARS
+    refused = client.post("/search", json={"query": None})
+    assert refused.status_code == 422 and "query" in refused.json()["detail"]
+
+
+def test_an_empty_result_says_why_on_every_route(client):
+    """An empty list alone reads as "the report is silent on this"; the notice says that
+    the filters (or keyword mode's need for a shared word) left nothing."""
+    narrowed = {"q": "Operation Thunder", "section": "zzzz", "page_min": 3}
+    said = client.get("/search", params=narrowed).json()
+    assert said["results"] == []
+    assert said["notice"].startswith("No passage matches 'Operation Thunder' with section='zzzz'")
+    body = {"query": "Operation Thunder", "section": "zzzz", "page_min": 3}
+    context = client.post("/context", json=body).json()
+    assert context["citations"] == [] and context["notice"] == said["notice"]
+    keyword = client.get("/search", params={"q": "xylophone", "mode": "keyword"}).json()
+    assert keyword["results"] == [] and "keyword mode" in keyword["notice"]
+    found = client.get("/search", params={"q": "Operation Thunder"}).json()
+    assert found["results"] and found["notice"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/search", {"query": "x", "k": True}),
+        ("/search", {"query": "x", "k": "3"}),
+        ("/search", {"query": "x", "page_min": "2"}),
+        ("/context", {"query": "x", "max_chars": "900"}),
+    ],
+)
+def test_a_json_body_sends_numbers_as_numbers(client, path, body):
+    """A query string's "3" is read as 3; a JSON body's "3" or true is the sender's bug."""
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    (field,) = set(body) - {"query"}
+    assert response.json()["detail"].startswith(f"{field}: Input should be a valid integer")
+    assert client.get("/search", params={"q": "x", "k": "3"}).status_code == 200
+
+
+def test_an_unknown_field_is_named_with_the_fields_the_request_takes(client):
+    """As MCP and the query-string check word it; pydantic said "Extra inputs are not
+    permitted", which names neither what was wrong nor what would be right."""
+    said = client.post("/context", json={"query": "x", "top_k": 3}).json()["detail"]
+    assert said == (
+        "unknown field 'top_k' in the JSON body of POST /context; it takes 'query', 'k', "
+        "'lang', 'document', 'section', 'page_min', 'page_max', 'mode', 'max_chars'"
+    )
+    said = client.get("/search", params={"q": "x", "top_k": 3}).json()["detail"]
+    assert said.startswith("unknown query parameter 'top_k' for GET /search; it takes 'q', 'k'")
+
+
+def test_malformed_json_is_a_400(client):
+    response = client.post(
+        "/search", content=b'{"query": "x",', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["detail"]
+
+
+def test_bodies_that_are_not_json_objects_say_what_to_send(client):
+    # curl -d sends a form content type; the body here is not even UTF-8.
+    form = client.post("/search", content=b'{"query":"caf\xe9"}')
+    assert form.status_code == 415
+    assert "Content-Type: application/json" in form.json()["detail"]
+    json_type = {"content-type": "application/json"}
+    empty = client.post("/context", content=b"", headers=json_type)
+    assert empty.status_code == 400 and "empty" in empty.json()["detail"]
+    twice = client.post("/search", content=b'{"query": "HAECHI", "query": "x"}', headers=json_type)
+    assert twice.status_code == 422 and "'query' is given more than once" in twice.json()["detail"]
+    # A byte-order mark is allowed before JSON (RFC 8259 lets parsers ignore it).
+    bom = client.post("/search", content=b'\xef\xbb\xbf{"query": "HAECHI"}', headers=json_type)
+    assert bom.status_code == 200
+
+
+def test_parameters_a_route_does_not_read_are_refused(client, searcher):
+    posted = client.post("/search?k=2", json={"query": "HAECHI"})
+    assert posted.status_code == 422
+    assert "'k'" in posted.json()["detail"] and "JSON body" in posted.json()["detail"]
+    passage_id = searcher.index.passages[0].id
+    misspelt = client.get(f"/passages/{passage_id}", params={"neighbors": 1})
+    assert misspelt.status_code == 422 and "'neighbours'" in misspelt.json()["detail"]
+    assert client.get(f"/passages/{passage_id}", params={"neighbours": 1}).status_code == 200
+    assert client.get("/stats", params={"verbose": 1}).status_code == 422
+
+
+def test_probes_and_the_page_answer_head(client):
+    for path in ("/healthz", "/readyz", "/"):
+        assert client.head(path).status_code == 200, path
+
+
+def test_openapi_docs_served_without_anything_from_elsewhere(client):
+    assert "/search" in client.get("/openapi.json").json()["paths"]
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            assert client.get(asset).status_code == 200, asset
+
+
+def test_a_503_says_when_to_retry_only_while_loading(tmp_path):
+    settings = Settings(index_dir=tmp_path / "missing", corpus_dir=tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        app.state.service.wait(timeout=120)
+        failed = test_client.get("/readyz")  # no index: retrying will not help
+        assert failed.status_code == 503 and "retry-after" not in failed.headers
+        app.state.service = ServiceState(lambda searcher: None)  # a load still running
+        loading = test_client.get("/search", params={"q": "x"})
+        assert loading.status_code == 503 and loading.headers["retry-after"] == "5"
+
+
+def test_not_ready_until_loaded_and_says_why(tmp_path):
+    settings = Settings(index_dir=tmp_path / "missing", corpus_dir=tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        app.state.service.wait(timeout=120)
+        assert test_client.get("/healthz").status_code == 200
+        ready = test_client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["detail"].startswith("service not ready: ")
+        assert "report-index build" in ready.json()["detail"]
+        search = test_client.get("/search", params={"q": "x"})
+        assert search.status_code == 503
+        # A request that can never succeed is told so now, not asked to retry first.
+        for response in (
+            test_client.get("/search", params={"q": "x", "k": 0}),
+            test_client.post("/search", json={"k": 3}),
+            test_client.post("/context", json={"query": "x", "max_chars": 1}),
+            test_client.get("/passages/some-id", params={"neighbours": 99}),
+        ):
+            assert response.status_code == 422, response.request.url
+        assert test_client.post("/context", json={"query": "x"}).status_code == 503
+        assert test_client.get("/passages/some-id").status_code == 503
+        assert test_client.get("/stats").status_code == 503
+        # The tool definition names the reports: none that names nothing while loading.
+        for tools in ("/tools/openai", "/tools/anthropic"):
+            assert test_client.get(tools).status_code == 503, tools
