@@ -1,13 +1,14 @@
-"""A document read whole, as Markdown: its passages in reading order under their sections.
+"""A document as a whole: its outline (sections, pages, passages) and its text as Markdown.
 
 An assistant that found where a report speaks of something may want the whole chapter
 around it, or the report itself; headings with page numbers let it cite what it reads there
-as it cites search results.
+as it cites search results. An outline says which sections there are to filter on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from indexer.artifact import DocumentEntry
 from indexer.language import language_label
@@ -30,3 +31,41 @@ def document_markdown(entry: DocumentEntry, passages: Iterable[Passage]) -> str:
             lines += ["", f"## {passage.section} (p. {passage.page})"]
         lines += ["", passage.body]  # its opening heading is the "##" line above
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SectionOutline:
+    """A run of passages under one section title, in reading order."""
+
+    title: str
+    page_first: int
+    page_last: int
+    passage_ids: tuple[str, ...]
+    # Titles of short sections joined to these passages (:attr:`Passage.sections`).
+    also: tuple[str, ...] = ()
+
+
+def outline(passages: Iterable[Passage]) -> list[SectionOutline]:
+    """A document's sections in reading order, from its passages (in reading order): each
+    run of passages under one title, with the pages it spans and the passages' ids.
+
+    What a reader scans to find a chapter, and the titles the ``section`` filter matches; a
+    title that comes back later in the report (a heading repeated on another page) is a run
+    of its own, where it is.
+    """
+    runs: list[list[Passage]] = []
+    for passage in passages:
+        if runs and runs[-1][-1].section == passage.section:
+            runs[-1].append(passage)
+        else:
+            runs.append([passage])
+    return [
+        SectionOutline(
+            title=run[0].section,
+            page_first=min(p.page for p in run),
+            page_last=max(p.page for p in run),
+            passage_ids=tuple(p.id for p in run),
+            also=tuple(dict.fromkeys(t for p in run for t in p.sections if t != run[0].section)),
+        )
+        for run in runs
+    ]

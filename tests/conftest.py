@@ -23,6 +23,7 @@ from indexer.build import build_index
 from indexer.passage import Passage
 from indexer.settings import Settings
 from service.api.app import create_app
+from service.context import ELLIPSIS
 from service.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,3 +169,20 @@ def run_fresh_python(code: str) -> list[str]:
         check=True,
     )
     return result.stdout.splitlines()
+
+
+def is_excerpt(body: str, text: str) -> bool:
+    """``body`` is a run of ``text`` cut between words, with "…" where text was left out."""
+    inner = body.removeprefix(ELLIPSIS + " ").removesuffix(" " + ELLIPSIS)
+    if inner not in text:
+        return False
+    start = text.index(inner)
+    end = start + len(inner)
+    starts_well = start == 0 or text[start - 1].isspace()
+    ends_well = end == len(text.rstrip()) or text[end].isspace() or text[end - 1] in ".!?»"
+    return (
+        starts_well
+        and ends_well
+        and body.startswith(ELLIPSIS) == (start > 0)
+        and body.endswith(ELLIPSIS) == (end < len(text.rstrip()))
+    )

@@ -25,7 +25,16 @@ from indexer.settings import Settings, get_settings
 from service.api.middleware import guarded_responses, install_security
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
 from service.api.observability import RequestObserver
-from service.api.routes import admin, context, health, metrics, passages, search, tools
+from service.api.routes import (
+    admin,
+    context,
+    documents,
+    health,
+    metrics,
+    passages,
+    search,
+    tools,
+)
 from service.api.routes.web import mount_web
 from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
@@ -96,6 +105,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(context.router, responses=guarded)
     app.include_router(passages.router, responses=guarded)
+    app.include_router(documents.router, responses=guarded)
     app.include_router(tools.router, responses=guarded)
     app.include_router(metrics.router, responses=guarded)
     app.include_router(admin.router, responses=guarded)

@@ -66,6 +66,23 @@ class SearchRequest(JsonSearchOptions):
     )
 
 
+class SectionOut(BaseModel):
+    """A run of passages under one section title, in reading order."""
+
+    title: str = Field(description="What the `section` filter matches (a part of it will do).")
+    page_first: int
+    page_last: int
+    passage_ids: list[str] = Field(description="For GET /passages/{id}, in reading order.")
+    also: list[str] = Field(description="Titles of short sections joined to these passages.")
+
+
+class DocumentOutline(DocumentInfo):
+    """A document and its sections in reading order."""
+
+    pages: int = Field(description="Pages in reading order: what page_min/page_max range over.")
+    sections: list[SectionOut]
+
+
 class ModelInfo(BaseModel):
     """The embedding model being served."""
 
