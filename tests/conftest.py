@@ -186,3 +186,17 @@ def is_excerpt(body: str, text: str) -> bool:
         and body.startswith(ELLIPSIS) == (start > 0)
         and body.endswith(ELLIPSIS) == (end < len(text.rstrip()))
     )
+
+
+def mcp_initialize(client: str) -> dict[str, object]:
+    """An MCP ``initialize`` request as raw JSON-RPC, for tests that speak it on the wire."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "1"},
+        },
+    }

@@ -27,7 +27,8 @@ from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server, format_results
 from service.searcher import Searcher, SearchResult
 from service.state import ServiceState
-from tests.conftest import live_server
+from service.tool_definition import SearchReportArguments
+from tests.conftest import live_server, mcp_initialize
 
 QUESTION = "Who was elected INTERPOL President?"
 REPORT_SEARCH = Path(sys.executable).parent / "report-search"
@@ -49,14 +50,8 @@ async def _exercise(client: Client) -> None:
         search_tool.description
     )
     # One report in one language: neither document nor lang to choose; the HTTP tool's schema.
-    assert set(search_tool.input_schema["properties"]) == {
-        "query",
-        "k",
-        "section",
-        "page_min",
-        "page_max",
-        "max_chars",
-    }
+    offered = set(SearchReportArguments.model_fields) - {"document", "lang"}
+    assert set(search_tool.input_schema["properties"]) == offered
     assert search_tool.input_schema["additionalProperties"] is False
 
     result = await client.call_tool("search_report", {"query": QUESTION, "k": 3})
@@ -159,16 +154,7 @@ def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_di
     an answer until it timed out. Now it gets a parse error, for its request id if any."""
     env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ON)}
     env |= {"REPORT_CACHE_DIR": str(settings.cache_dir), "REPORT_MODEL": settings.model}
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
+    initialize = mcp_initialize("t")
     call = {"name": "search_report", "arguments": {"query": "président", "k": 1}}
     lines = [
         json.dumps(initialize),

@@ -23,7 +23,7 @@ from indexer.settings import Settings
 from service.api.app import create_app
 from service.logging_setup import hide_query_strings
 from service.searcher import Searcher
-from tests.conftest import live_server
+from tests.conftest import live_server, mcp_initialize
 
 JSON = {"content-type": "application/json"}
 KEY = "s3cret-key-for-tests"
@@ -238,16 +238,7 @@ def test_cors_allows_only_the_configured_origins(locked_url):
 
 def test_allowed_browser_origins_can_use_mcp(settings, searcher):
     opened = settings.model_copy(update={"cors_origins": ["https://app.example"]})
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "page", "version": "1"},
-        },
-    }
+    initialize = mcp_initialize("page")
     accept = {"accept": "application/json, text/event-stream"}
     with live_server(create_app(opened, searcher)) as url:
         preflight = _preflight(f"{url}/mcp", "POST", "content-type, mcp-protocol-version")
