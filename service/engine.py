@@ -80,6 +80,12 @@ class SearchEngine:
         """The documents of the index being served."""
         return self.searcher.index.manifest.documents
 
+    def document(self, document_id: str) -> DocumentEntry | None:
+        """The served document with this id, in any case, as the ``document`` filter reads
+        ids (ids that differ only in case cannot both be in a corpus)."""
+        wanted = document_id.casefold()
+        return next((d for d in self.documents if d.id.casefold() == wanted), None)
+
     @property
     def passage_languages(self) -> frozenset[str]:
         """The languages the served passages are written in: what the ``lang`` filter takes."""

@@ -41,6 +41,7 @@ from service.context import (
 from service.documents import document_markdown
 from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
+from service.request_fields import fields_in_order, nulls_as_defaults
 from service.responses import ContextResponse, DocumentInfo, PassageResponse
 from service.retrieval.filters import SearchFilters
 from service.retrieval.query import InvalidQueryError
@@ -179,12 +180,12 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
     )
     def document(document_id: str) -> str:
         engine = _engine(state, ResourceError)
-        entry = next((d for d in engine.documents if d.id == document_id), None)
+        entry = engine.document(document_id)
         if entry is None:
             raise ResourceNotFoundError(
                 f"no document has the id {quoted(document_id)}; {DOCUMENTS_URI} lists them"
             )
-        return document_markdown(entry, engine.passages.in_document(document_id))
+        return document_markdown(entry, engine.passages.in_document(entry.id))
 
     return server
 
@@ -276,21 +277,14 @@ class _ArgumentCheck:
             arguments = {}
         if model is None or not isinstance(arguments, dict):
             return await call_next(ctx)
-        fields = model.model_fields
-        # Required first, as the HTTP API lists a request's fields: what must be sent.
-        allowed = sorted(fields, key=lambda name: not fields[name].is_required())
+        allowed = fields_in_order(model)
         unknown = sorted(set(arguments) - set(allowed))
         if unknown:
             return _refused(
                 f"unknown argument {', '.join(map(repr, unknown))} for {name}; "
                 f"it takes {', '.join(map(repr, allowed))}"
             )
-        # null means the default, as in the HTTP API (models fill in every optional field).
-        arguments = {
-            key: value
-            for key, value in arguments.items()
-            if value is not None or model.model_fields[key].is_required()
-        }
+        arguments = nulls_as_defaults(model, arguments)  # as the HTTP API reads a JSON body
         try:
             model.model_validate(arguments)
         except ValidationError as exc:
@@ -325,13 +319,19 @@ class _ToolsNamingTheReports:
             else result
         )
         engine = self._state.engine
-        documents = engine.documents if engine is not None else ()
-        languages = engine.passage_languages if engine is not None else frozenset()
+        if engine is None:
+            # Still loading: the reports and languages are not known yet, so document and
+            # lang are offered as free text rather than left out of a listing that a client
+            # may keep for the whole connection.
+            search_schema = search_report_parameters(None, None)
+        else:
+            search_schema = search_report_parameters(engine.documents, engine.passage_languages)
         tools = []
         for tool in listing["tools"]:
             if tool["name"] == TOOL_NAME:
-                schema = search_report_parameters(documents, languages)
-                tool = {**tool, "description": search_report_description(documents)}
+                schema = search_schema
+                if engine is not None:
+                    tool = {**tool, "description": search_report_description(engine.documents)}
             else:
                 schema = {**tool["inputSchema"], "additionalProperties": False}
             tools.append({**tool, "inputSchema": schema})

@@ -16,7 +16,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp_types import PARSE_ERROR, ErrorData, JSONRPCError
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
 
 from indexer.settings import Settings
@@ -58,26 +58,32 @@ async def _serve(server: MCPServer, state: ServiceState) -> None:
 
 
 def parse_error(exc: Exception) -> JSONRPCError:
-    """The JSON-RPC answer to a line the transport could not read: a parse error, with the
-    id of the request when Python's more lenient parser still finds one in the line."""
-    line = None
-    if isinstance(exc, ValidationError):
-        line = next((e.get("input") for e in exc.errors() if isinstance(e.get("input"), str)), None)
-    request_id: int | str | None = None
-    if line is not None:
+    """The JSON-RPC answer to a line the transport could not read, as ``/mcp`` answers it: a
+    parse error (-32700) for a line that is not JSON to the SDK's parser, an invalid request
+    (-32600) for JSON that is no JSON-RPC message; with the request's id whenever Python's
+    more lenient parser finds one in the line (it reads lone surrogates)."""
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    # JSON the parser read comes back as an object among the errors' inputs; a line it could
+    # not read, as the line.
+    message = next((e["input"] for e in errors if isinstance(e.get("input"), dict)), None)
+    line = next((e["input"] for e in errors if isinstance(e.get("input"), str)), None)
+    if message is None and line is not None:
         try:
             message = json.loads(line)
         except ValueError:
             message = None
-        if isinstance(message, dict) and type(message.get("id")) in (int, str):
-            request_id = message["id"]
-    reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+    request_id = message.get("id") if isinstance(message, dict) else None
+    reason = errors[0]["msg"] if errors else str(exc)
+    if any(e.get("type") == "json_invalid" for e in errors) or not errors:
+        code, what = PARSE_ERROR, "not JSON this server can read"
+    else:
+        code, what = INVALID_REQUEST, "not a JSON-RPC message"
     return JSONRPCError(
         jsonrpc="2.0",
-        id=request_id,
+        id=request_id if type(request_id) in (int, str) else None,
         error=ErrorData(
-            code=PARSE_ERROR,
-            message=f"the message is not a JSON-RPC message this server can read ({reason}); "
-            "send one JSON object per line, in UTF-8, without lone surrogates such as \\ud800",
+            code=code,
+            message=f"the message is {what} ({reason}); send one JSON-RPC object per line, "
+            "in UTF-8, without lone surrogates such as \\ud800",
         ),
     )

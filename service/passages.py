@@ -38,11 +38,6 @@ class PassageStore:
             for i, passage in enumerate(ordered)
         }
 
-    def get(self, passage_id: str) -> Passage:
-        """The passage with this id, or PassageNotFoundError."""
-        document, i = self._locate(passage_id)
-        return self._by_document[document][i]
-
     def around(self, passage_id: str, n: int) -> tuple[Passage, list[Passage], list[Passage]]:
         """The passage, and up to ``n`` passages before and ``n`` after it in its document, in
         reading order (fewer at the start or end of the document)."""

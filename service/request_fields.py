@@ -8,12 +8,48 @@ limits, descriptions and words for what is wrong. The CLI reads them as options,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Annotated, Any
+
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
+from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.retrieval.filters import BLANK_FILTER, MAX_FILTER_CHARS, SearchFilters, is_blank
-from service.retrieval.query import MAX_K
+from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
+
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
+MaxChars = Annotated[
+    int,
+    Field(
+        ge=MIN_CONTEXT_CHARS,
+        le=MAX_CONTEXT_CHARS,
+        description="Longest the quoted passages may be, in characters, all together (a "
+        "passage is about 1,000): one that does not fit whole is cut around the sentences "
+        "that matched best. Passage ids and source URLs come on top.",
+    ),
+]
+
+
+def fields_in_order(model: type[BaseModel]) -> list[str]:
+    """``model``'s fields as a request lists them: the required ones first (what must be
+    sent), then the others in the order they are declared."""
+    fields = model.model_fields
+    return sorted(fields, key=lambda name: not fields[name].is_required())
+
+
+def nulls_as_defaults(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without the ``null`` of ``model``'s optional fields, so that they take their
+    defaults: models that fill in every optional field send ``"k": null``. A required
+    field's ``null``, and any key the model lacks (a misspelt ``"top_k": null``), stay, to
+    be refused."""
+    fields = model.model_fields
+    return {
+        key: value
+        for key, value in data.items()
+        if value is not None or key not in fields or fields[key].is_required()
+    }
 
 
 def refuse_blank(value: object) -> object:

@@ -17,9 +17,14 @@ from pydantic import Field, field_validator
 
 from indexer.artifact import DocumentEntry
 from indexer.language import UNDETERMINED
-from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
-from service.request_fields import SearchFields, json_integer
-from service.retrieval.query import MAX_QUERY_CHARS
+from service.context import DEFAULT_CONTEXT_CHARS
+from service.request_fields import (
+    MaxChars,
+    QueryText,
+    SearchFields,
+    fields_in_order,
+    json_integer,
+)
 
 TOOL_NAME = "search_report"
 # Reports the description names; a model reads every tool's description on every turn, so
@@ -32,22 +37,13 @@ class SearchReportArguments(SearchFields):
     MCP checks calls against it, and both MCP's ``tools/list`` and the HTTP tool definitions
     show it to the model (:func:`search_report_parameters`)."""
 
-    query: str = Field(
-        min_length=1,
-        max_length=MAX_QUERY_CHARS,
+    query: QueryText = Field(
         description="The question or keywords, in the user's language (search is "
         "cross-lingual). Name the subject itself ('operations against human trafficking', "
         "not 'what did the organisation do?'): every page of a report is about its "
         "publisher, so a question framed around the publisher also matches general pages.",
     )
-    max_chars: int = Field(
-        default=DEFAULT_CONTEXT_CHARS,
-        ge=MIN_CONTEXT_CHARS,
-        le=MAX_CONTEXT_CHARS,
-        description="Longest the quoted passages may be, in characters, all together (a "
-        "passage is about 1,000): one that does not fit whole is cut around the sentences "
-        "that matched best. Passage ids and source URLs come on top.",
-    )
+    max_chars: MaxChars = DEFAULT_CONTEXT_CHARS
 
     _json_integer = field_validator("k", "page_min", "page_max", "max_chars", mode="before")(
         json_integer
@@ -82,7 +78,7 @@ def _report(document: DocumentEntry) -> str:
 
 
 def search_report_parameters(
-    documents: Sequence[DocumentEntry], languages: Collection[str]
+    documents: Sequence[DocumentEntry] | None, languages: Collection[str] | None
 ) -> dict[str, Any]:
     """The JSON Schema of :class:`SearchReportArguments` a model is shown.
 
@@ -90,35 +86,38 @@ def search_report_parameters(
     only lengthens the schema. ``document`` is an enumeration of the report ids, shown only
     when there are several to choose from; ``lang`` an enumeration of the passages'
     languages, shown only when they are several: over one language a model that passes the
-    user's ("en") would get an error, or nothing.
+    user's ("en") would get an error, or nothing. Passages of undetermined language count
+    for no language. None for either (an index still loading): the field as free text.
     """
     schema = SearchReportArguments.model_json_schema()
-    required = schema["required"]
     properties: dict[str, Any] = {}
-    # What must be sent first, then the filters' common fields, as the model reads them.
-    for name, field in sorted(schema["properties"].items(), key=lambda f: f[0] not in required):
-        field = {key: value for key, value in field.items() if key != "title"}
+    for name in fields_in_order(SearchReportArguments):
+        field = {key: value for key, value in schema["properties"][name].items() if key != "title"}
         choices = field.pop("anyOf", None)
         if choices is not None:  # "X or null": X, with the field's own description
             field = {**next(c for c in choices if c.get("type") != "null"), **field}
             field.pop("default", None)
         properties[name] = field
-    if len(documents) < 2:
-        del properties["document"]
-    else:
-        properties["document"] = {**properties["document"], "enum": [d.id for d in documents]}
-        properties["document"].pop("maxLength", None)
-    if len(languages) < 2:
-        del properties["lang"]
-    else:
-        properties["lang"] = {**properties["lang"], "enum": sorted(languages)}
-        properties["lang"].pop("pattern", None)
+    if documents is not None:
+        _choice(properties, "document", [d.id for d in documents], drop="maxLength")
+    if languages is not None:
+        _choice(properties, "lang", sorted(set(languages) - {UNDETERMINED}), drop="pattern")
     return {
         "type": "object",
         "properties": properties,
-        "required": required,
+        "required": schema["required"],
         "additionalProperties": False,
     }
+
+
+def _choice(properties: dict[str, Any], name: str, values: list[str], drop: str) -> None:
+    """``name`` as an enumeration of ``values`` (its ``drop`` constraint said by them), or
+    left out when there is nothing to choose."""
+    if len(values) < 2:
+        del properties[name]
+    else:
+        properties[name] = {key: v for key, v in properties[name].items() if key != drop}
+        properties[name]["enum"] = values
 
 
 def search_report_tool(

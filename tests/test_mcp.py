@@ -18,19 +18,20 @@ import httpx
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
-from mcp_types import PARSE_ERROR
+from mcp_types import PARSE_ERROR, jsonrpc_message_adapter
+from pydantic import ValidationError
 
 from indexer.settings import Settings
 from service.api.app import create_app
 from service.context import build_context
 from service.engine import SearchEngine
 from service.mcp_server import build_mcp_server, format_results
+from service.mcp_stdio import parse_error
 from service.searcher import Searcher, SearchResult
 from service.state import ServiceState
 from service.tool_definition import SearchReportArguments
-from tests.conftest import live_server, mcp_initialize
+from tests.conftest import QUESTION, live_server, mcp_initialize
 
-QUESTION = "Who was elected INTERPOL President?"
 REPORT_SEARCH = Path(sys.executable).parent / "report-search"
 # What the model and its libraries read from the environment; the stdio client passes on
 # only a minimal environment unless told otherwise.
@@ -149,6 +150,25 @@ async def _exercise(client: Client) -> None:
     assert document.contents[0].text.count("ÉLECTION DU NOUVEAU PRÉSIDENT ET DE 11") == 1
 
 
+@pytest.mark.parametrize(
+    ("line", "code", "request_id"),
+    [
+        ("{bad", -32700, None),  # not JSON
+        ('{"jsonrpc": "2.0", "id": 2, "method": "m", "params": {"q": "\\ud800"}}', -32700, 2),
+        ('{"jsonrpc": "2.0", "id": 9, "method": 5}', -32600, 9),  # JSON, not JSON-RPC
+        ("[1, 2]", -32600, None),
+    ],
+)
+def test_a_line_the_transport_cannot_read_gets_the_answer_mcp_over_http_gives(
+    line: str, code: int, request_id: int | None
+) -> None:
+    try:
+        jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except ValidationError as exc:
+        answer = parse_error(exc)
+    assert (answer.error.code, answer.id) == (code, request_id)
+
+
 def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_dir: Path) -> None:
     """The SDK's stdio transport dropped such a line without a word: the client waited for
     an answer until it timed out. Now it gets a parse error, for its request id if any."""
@@ -262,8 +282,11 @@ def test_tools_say_not_ready_while_the_index_loads() -> None:
     async def call() -> str:
         async with Client(build_mcp_server(state)) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
-            # Listed before the index loads, with the description that names no report.
+            # Listed before the index loads, with the description that names no report, and
+            # lang and document as free text: a client may keep this listing throughout.
             assert tools["search_report"].description.startswith("Search the indexed reports")
+            properties = tools["search_report"].input_schema["properties"]
+            assert "enum" not in properties["lang"] and "enum" not in properties["document"]
             result = await client.call_tool("search_report", {"query": QUESTION})
             assert result.is_error
             return result.content[0].text

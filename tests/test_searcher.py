@@ -14,9 +14,7 @@ from indexer.language import supported_languages
 from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.text import fold, sentence_spans, strip_accents, word_count
-from service.retrieval.distinct import distinct
 from service.retrieval.filters import PassageColumns, SearchFilters
-from service.retrieval.highlight import Highlighter
 from service.retrieval.keyword import KeywordIndex, analyse, words_of
 from service.retrieval.query import InvalidQueryError, model_text, validate_query
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
@@ -448,14 +446,6 @@ def test_the_document_filter_ignores_case_as_document_ids_do(searcher):
     assert len(hits) == 3 and {h.passage.document for h in hits} == {report.id}
 
 
-def test_a_passage_without_sentences_is_highlighted_whole_but_for_its_heading(searcher):
-    passage = dataclasses.replace(searcher.index.passages[0], section="TITRE", text="TITRE\n»")
-    vector = np.zeros(searcher.index.vectors.d, dtype=np.float32)
-    # -1: no sentence of it is indexed
-    highlight = Highlighter(searcher.index.sentences).highlight(passage, 0, -1, vector)
-    assert (highlight.text, highlight.start, highlight.end) == ("»", 6, 7)
-
-
 @pytest.mark.parametrize(
     "query",
     [
@@ -554,33 +544,3 @@ def test_a_highlight_starts_under_a_chapter_opener_as_printed(searcher):
     hits = searcher.search("migrant smuggling operation Turquesa arrests", k=50, filters=filters)
     highlight = next(h.highlight for h in hits.hits if h.passage == passage)
     assert any(c.islower() for c in highlight.text.split("\n", 1)[0]), highlight.text[:80]
-
-
-def test_a_highlight_never_borrows_a_sentence_of_the_next_or_previous_passage(searcher):
-    """At a passage's first and last sentence, the neighbour is taken inside the passage,
-    even when the query is closest to the sentence across the boundary."""
-    sentences = searcher.index.sentences
-    counts = np.diff(sentences.offsets)
-    pid = next(i for i in range(1, len(counts) - 1) if counts[i] >= 2 and counts[i + 1] >= 1)
-    passage = searcher.index.passages[pid]
-    first, end = int(sentences.offsets[pid]), int(sentences.offsets[pid + 1])
-    for row, across, inside in ((end - 1, end, end - 2), (first, first - 1, first + 1)):
-        vector = sentences.vectors[across]  # the sentence just across the boundary
-        highlight = Highlighter(sentences).highlight(passage, pid, row, vector)
-        spans = sentences.spans[[row, inside]]
-        assert (highlight.start, highlight.end) == (spans[:, 0].min(), spans[:, 1].max())
-        assert highlight.best == tuple(sentences.spans[row])
-
-
-def test_a_cosine_just_under_the_duplicate_threshold_is_kept_past_the_first_block():
-    """Copies are skipped a block at a time, by one product for the block: its float32
-    rounding must not drop a passage that the one-by-one check keeps (cosine 0.95 in float32
-    is 0.9499999881, under a threshold of 0.95)."""
-    dimension = 70
-    vectors = np.zeros((65, dimension), np.float32)
-    vectors[np.arange(64), np.arange(64)] = 1  # 64 unrelated passages fill the first block
-    cosine = np.float32(0.95)
-    vectors[64, 0], vectors[64, 64] = cosine, np.sqrt(1 - np.float64(cosine) ** 2)
-    assert list(distinct(vectors, duplicate_cosine=0.95)) == list(range(65))
-    vectors[64] = vectors[0]  # a copy past the first block is still skipped
-    assert list(distinct(vectors, duplicate_cosine=0.95)) == list(range(64))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -40,6 +41,7 @@ from service.api.sighup import reload_on_sighup
 from service.engine import SearchEngine
 from service.logging_setup import hide_query_strings
 from service.mcp_server import build_mcp_server
+from service.request_fields import fields_in_order
 from service.retrieval.query import InvalidQueryError
 from service.searcher import Searcher
 from service.state import NotReadyError, ServiceState
@@ -196,13 +198,14 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     unknown = [e for e in errors if e.get("type") == "extra_forbidden" and len(e["loc"]) == 2]
     # An unknown field is named with what the request takes, as MCP and the query-string
     # check word it; pydantic's "Extra inputs are not permitted" says neither.
-    detail = _unknown_fields(request, unknown) if unknown else None
+    named = _unknown_fields(request, unknown) if unknown else None
+    others = [e for e in errors if named is None or e not in unknown]
+    problems = [named] if named else []
+    if others:
+        problems.append(describe_errors(others, skip=1, whole="request"))
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={
-            "detail": detail or describe_errors(errors, skip=1, whole="request"),
-            "errors": [_field_error(e) for e in errors],
-        },
+        content={"detail": "; ".join(problems), "errors": [_field_error(e) for e in errors]},
     )
 
 
@@ -226,8 +229,7 @@ def _unknown_fields(request: Request, errors: list[Any]) -> str | None:
         name
         for model in models
         if isinstance(model, type) and issubclass(model, BaseModel)
-        # Required fields first: what a caller must send, then what it may.
-        for name, _ in sorted(model.model_fields.items(), key=lambda f: not f[1].is_required())
+        for name in fields_in_order(model)
     ]
     if not taken:
         return None
@@ -241,16 +243,21 @@ def _unknown_fields(request: Request, errors: list[Any]) -> str | None:
 def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
     """One of pydantic's errors for programs: where, what and the value sent, a long one cut
     as messages cut it (a 5,000-character query came back whole), without the per-error
-    link to pydantic's documentation."""
-    value = error.get("input")
-    if isinstance(value, str) and len(value) > ECHOED_CHARS:
-        value = value[:ECHOED_CHARS] + "…"
-    return {
+    link to pydantic's documentation. A missing field has no value: pydantic's ``input``
+    there is the whole body, left out."""
+    field: dict[str, Any] = {
         "loc": list(error.get("loc", ())),
         "msg": error.get("msg", ""),
         "type": error.get("type", ""),
-        "input": jsonable_encoder(value),
     }
+    if field["type"] != "missing":
+        value = jsonable_encoder(error.get("input"))
+        if not isinstance(value, str) and len(json.dumps(value)) > ECHOED_CHARS:
+            value = json.dumps(value, ensure_ascii=False)  # a long list or object: cut as text
+        if isinstance(value, str) and len(value) > ECHOED_CHARS:
+            value = value[:ECHOED_CHARS] + "…"
+        field["input"] = value
+    return field
 
 
 async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:

@@ -6,10 +6,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from indexer.text import written_in_digits
-from service.context import DEFAULT_CONTEXT_CHARS, MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
-from service.request_fields import SearchFields, json_integer
+from service.context import DEFAULT_CONTEXT_CHARS
+from service.request_fields import (
+    MaxChars,
+    QueryText,
+    SearchFields,
+    json_integer,
+    nulls_as_defaults,
+)
 from service.responses import DocumentInfo
-from service.retrieval.query import MAX_QUERY_CHARS
 from service.retrieval.ranking import Mode
 
 
@@ -31,7 +36,7 @@ def url_digits(value: object) -> object:
 class SearchParams(SearchOptions):
     """Query string of ``GET /search``."""
 
-    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")
+    q: QueryText = Field(description="The query.")
 
     _digits = field_validator("k", "page_min", "page_max", mode="before")(url_digits)
 
@@ -50,10 +55,7 @@ class JsonSearchOptions(SearchOptions):
         """``null`` for an option means its default: models that fill in every optional
         field send ``"k": null`` or ``"max_chars": null``, and so do MCP clients, which get
         the default for it too. A required field's ``null`` is still refused."""
-        if not isinstance(data, dict):
-            return data
-        required = {name for name, field in cls.model_fields.items() if field.is_required()}
-        return {key: v for key, v in data.items() if v is not None or key in required}
+        return nulls_as_defaults(cls, data) if isinstance(data, dict) else data
 
     _json_integer = field_validator("k", "page_min", "page_max", mode="before")(json_integer)
 
@@ -61,13 +63,11 @@ class JsonSearchOptions(SearchOptions):
 class SearchRequest(JsonSearchOptions):
     """Body of ``POST /search``."""
 
-    query: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, examples=["Who was elected President?"]
-    )
+    query: QueryText = Field(examples=["Who was elected President?"])
 
 
 class SectionOut(BaseModel):
-    """A run of passages under one section title, in reading order."""
+    """A section of a document's outline (:class:`service.documents.SectionOutline`)."""
 
     title: str = Field(description="What the `section` filter matches (a part of it will do).")
     page_first: int
@@ -127,16 +127,10 @@ class ReloadResponse(BaseModel):
 class ContextRequest(JsonSearchOptions):
     """Body of ``POST /context``: a search whose passages come back as one cited block."""
 
-    query: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, examples=["Who was elected President?"]
-    )
-    max_chars: int = Field(
-        default=DEFAULT_CONTEXT_CHARS,
-        ge=MIN_CONTEXT_CHARS,
-        le=MAX_CONTEXT_CHARS,
-        strict=True,
-        description="Longest the context block may be, in characters.",
-    )
+    query: QueryText = Field(examples=["Who was elected President?"])
+    max_chars: MaxChars = DEFAULT_CONTEXT_CHARS
+
+    _json_max_chars = field_validator("max_chars", mode="before")(json_integer)
 
 
 class FieldError(BaseModel):
@@ -145,7 +139,11 @@ class FieldError(BaseModel):
     loc: list[str | int] = Field(description='Where: ["body", "k"], ["query", "page_min"]…')
     msg: str
     type: str = Field(description="pydantic's error type, such as int_type or string_too_long.")
-    input: object = Field(description="The value sent, a string cut to 80 characters.")
+    input: object = Field(
+        default=None,
+        description="The value sent, cut to 80 characters (a long list or object as JSON "
+        "text); absent for a missing field.",
+    )
 
 
 class ErrorResponse(BaseModel):

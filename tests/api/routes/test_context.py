@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.searcher import Searcher
-from tests.api.conftest import QUESTION
-from tests.conftest import is_excerpt
+from tests.conftest import QUESTION, is_excerpt
 
 
 @pytest.mark.parametrize("max_chars", [200, 500, 1200, 4000, 20000])
@@ -95,14 +94,12 @@ def test_bad_context_requests_get_readable_422(client, body, fragment):
 def test_context_without_a_query_is_a_422(client):
     response = client.post("/context", json={"max_chars": 1000})
     assert response.status_code == 422
+    # No "input" for a missing field: pydantic's is the whole body.
     assert response.json()["errors"] == [
-        {
-            "loc": ["body", "query"],
-            "msg": "Field required",
-            "type": "missing",
-            "input": {"max_chars": 1000},
-        }
+        {"loc": ["body", "query"], "msg": "Field required", "type": "missing"}
     ]
+    listed = client.post("/context", json={"query": "x", "section": ["y" * 5000]}).json()
+    assert listed["errors"][0]["input"] == ('["' + "y" * 78)[:80] + "…"  # JSON text, cut
     # A long value comes back cut, as in messages; not the whole 2,000 characters.
     long = client.post("/context", json={"query": "x" * 2000}).json()["errors"]
     assert long[0]["type"] == "string_too_long" and long[0]["input"] == "x" * 80 + "…"

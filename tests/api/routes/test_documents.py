@@ -50,3 +50,9 @@ def test_an_unknown_document_is_a_readable_404(client):
     assert response.json()["detail"] == (
         "no document has the id 'no-such-report'; GET /stats lists them"
     )
+
+
+def test_a_document_id_is_read_in_any_case_as_the_document_filter_reads_it(client, searcher):
+    (report,) = searcher.index.manifest.documents
+    response = client.get(f"/documents/{report.id.upper()}")
+    assert response.status_code == 200 and response.json()["id"] == report.id
