@@ -31,6 +31,7 @@ from mcp.server.mcpserver.exceptions import (
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from indexer.artifact import DocumentEntry
 from indexer.language import language_label
 from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
@@ -38,11 +39,11 @@ from service.context import (
     DEFAULT_CONTEXT_CHARS,
     GroundedContext,
 )
-from service.documents import document_markdown
+from service.documents import document_markdown, outline
 from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
 from service.request_fields import fields_in_order, nulls_as_defaults
-from service.responses import ContextResponse, DocumentInfo, PassageResponse
+from service.responses import ContextResponse, DocumentInfo, DocumentOutline, PassageResponse
 from service.retrieval.filters import SearchFilters
 from service.retrieval.query import InvalidQueryError
 from service.retrieval.ranking import Mode
@@ -163,7 +164,8 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
     def documents() -> str:
         return json.dumps(
             [
-                {"uri": f"{DOCUMENTS_URI}/{d.id}"} | DocumentInfo.from_entry(d).model_dump()
+                {"uri": f"{DOCUMENTS_URI}/{d.id}", "outline_uri": f"{DOCUMENTS_URI}/{d.id}/outline"}
+                | DocumentInfo.from_entry(d).model_dump()
                 for d in _engine(state, ResourceError).documents
             ],
             ensure_ascii=False,
@@ -179,13 +181,22 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         mime_type="text/markdown",
     )
     def document(document_id: str) -> str:
-        engine = _engine(state, ResourceError)
-        entry = engine.document(document_id)
-        if entry is None:
-            raise ResourceNotFoundError(
-                f"no document has the id {quoted(document_id)}; {DOCUMENTS_URI} lists them"
-            )
+        engine, entry = _document(state, document_id)
         return document_markdown(entry, engine.passages.in_document(entry.id))
+
+    @server.resource(
+        DOCUMENTS_URI + "/{document_id}/outline",
+        name="document outline",
+        title="Document outline",
+        description="A document's pages and its sections in reading order, with the pages "
+        "each spans and its passage ids: what the section and page filters of search_report "
+        "can narrow a search to (GET /documents/{id} over HTTP).",
+        mime_type="application/json",
+    )
+    def document_outline(document_id: str) -> str:
+        engine, entry = _document(state, document_id)
+        sections = outline(engine.passages.in_document(entry.id))
+        return DocumentOutline.of(entry, sections).model_dump_json(indent=2)
 
     return server
 
@@ -353,6 +364,17 @@ def _refused(message: str) -> CallToolResult:
     without the "Error executing tool …" the SDK puts before a raised ToolError: one wording
     for every interface, and the model knows which tool it called."""
     return CallToolResult(content=[TextContent(text=message)], is_error=True)
+
+
+def _document(state: ServiceState, document_id: str) -> tuple[SearchEngine, DocumentEntry]:
+    """The engine and the served document with this id (any case), or the resource error."""
+    engine = _engine(state, ResourceError)
+    entry = engine.document(document_id)
+    if entry is None:
+        raise ResourceNotFoundError(
+            f"no document has the id {quoted(document_id)}; {DOCUMENTS_URI} lists them"
+        )
+    return engine, entry
 
 
 def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:

@@ -4,11 +4,14 @@ layer (``service/api``), which MCP and the CLI do not need."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 
 from indexer.artifact import DocumentEntry
 from indexer.passage import Passage
 from service.context import GroundedContext
+from service.documents import SectionOutline
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
 
@@ -41,6 +44,32 @@ class DocumentInfo(BaseModel):
             publisher=entry.publisher,
             source_url=entry.source_url,
             passages=entry.passages,
+        )
+
+
+class SectionOut(BaseModel):
+    """A section of a document's outline (:class:`service.documents.SectionOutline`)."""
+
+    title: str = Field(description="What the `section` filter matches (a part of it will do).")
+    page_first: int
+    page_last: int
+    passage_ids: list[str] = Field(description="For GET /passages/{id}, in reading order.")
+    also: list[str] = Field(description="Titles of short sections joined to these passages.")
+
+
+class DocumentOutline(DocumentInfo):
+    """A document and its sections in reading order."""
+
+    pages: int = Field(description="Pages in reading order: what page_min/page_max range over.")
+    sections: list[SectionOut]
+
+    @classmethod
+    def of(cls, entry: DocumentEntry, sections: Sequence[SectionOutline]) -> DocumentOutline:
+        """Map the core outline of a document to the wire format."""
+        return cls(
+            **DocumentInfo.from_entry(entry).model_dump(),
+            pages=max((s.page_last for s in sections), default=0),
+            sections=[SectionOut.model_validate(s, from_attributes=True) for s in sections],
         )
 
 

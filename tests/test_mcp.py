@@ -148,6 +148,12 @@ async def _exercise(client: Client) -> None:
     document = await client.read_resource("report://documents/interpol-2021-fr")
     assert "Al Raisi" in document.contents[0].text
     assert document.contents[0].text.count("ÉLECTION DU NOUVEAU PRÉSIDENT ET DE 11") == 1
+    # The outline GET /documents/{id} serves, under the URI the document list gives.
+    (listed,) = json.loads(documents.contents[0].text)
+    outlined = await client.read_resource(listed["outline_uri"])
+    sections = json.loads(outlined.contents[0].text)["sections"]
+    election = next(s for s in sections if s["title"].startswith("ÉLECTION DU NOUVEAU"))
+    assert election["page_first"] == 15 and len(election["passage_ids"]) == 1
 
 
 @pytest.mark.parametrize(

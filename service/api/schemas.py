@@ -66,23 +66,6 @@ class SearchRequest(JsonSearchOptions):
     query: QueryText = Field(examples=["Who was elected President?"])
 
 
-class SectionOut(BaseModel):
-    """A section of a document's outline (:class:`service.documents.SectionOutline`)."""
-
-    title: str = Field(description="What the `section` filter matches (a part of it will do).")
-    page_first: int
-    page_last: int
-    passage_ids: list[str] = Field(description="For GET /passages/{id}, in reading order.")
-    also: list[str] = Field(description="Titles of short sections joined to these passages.")
-
-
-class DocumentOutline(DocumentInfo):
-    """A document and its sections in reading order."""
-
-    pages: int = Field(description="Pages in reading order: what page_min/page_max range over.")
-    sections: list[SectionOut]
-
-
 class ModelInfo(BaseModel):
     """The embedding model being served."""
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, HTTPException, status
 
 from indexer.messages import quoted
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import DocumentOutline, SectionOut, error_responses
+from service.api.schemas import error_responses
 from service.documents import outline
-from service.responses import DocumentInfo
+from service.responses import DocumentOutline
 
 router = APIRouter(tags=["documents"])
 
@@ -34,9 +34,4 @@ def document_outline(state: StateDep, document_id: str) -> DocumentOutline:
             status.HTTP_404_NOT_FOUND,
             detail=f"no document has the id {quoted(document_id)}; GET /stats lists them",
         )
-    sections = outline(engine.passages.in_document(entry.id))
-    return DocumentOutline(
-        **DocumentInfo.from_entry(entry).model_dump(),
-        pages=max((s.page_last for s in sections), default=0),
-        sections=[SectionOut.model_validate(s, from_attributes=True) for s in sections],
-    )
+    return DocumentOutline.of(entry, outline(engine.passages.in_document(entry.id)))
