@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from indexer.settings import Settings
 from service.api.app import create_app
@@ -296,6 +296,33 @@ def test_a_section_in_a_shared_url_filters_and_is_said(browser, base_url):
     assert "in sections titled “zzzz”" in status.text
 
 
+def test_section_filter_offers_the_report_s_sections_and_narrows_the_search(
+    browser, base_url, client
+):
+    outline = client.get("/documents/interpol-2021-fr").json()
+    finance = next(s for s in outline["sections"] if s["title"].startswith("FINANCES"))
+    open_page(browser, f"{base_url}/?{urlencode({'q': 'revenus'})}")
+    wait_for_results(browser, "revenus")
+    wait_for(
+        browser,
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "#section option")) > 1,
+        "the section filter to list the sections",
+    )
+    sections = Select(browser.find_element(By.ID, "section"))
+    offered = [option.get_attribute("value") for option in sections.options]
+    # Every title of the outline once, in reading order, after "All sections".
+    assert offered == ["", *dict.fromkeys(s["title"] for s in outline["sections"])]
+    sections.select_by_value(finance["title"])
+    wait_for(browser, lambda _: url_state(browser).get("section") == [finance["title"]], "the URL")
+    wait_for(
+        browser,
+        lambda b: "in sections titled" in status_text(b) and results(b),
+        "results within the section",
+    )
+    titles = {h.text for h in browser.find_elements(By.CSS_SELECTOR, "#results .section")}
+    assert titles == {finance["title"]}
+
+
 def test_page_works_from_the_keyboard_with_visible_focus(browser, base_url):
     open_page(browser, f"{base_url}/")
     body = browser.find_element(By.TAG_NAME, "body")
@@ -308,7 +335,7 @@ def test_page_works_from_the_keyboard_with_visible_focus(browser, base_url):
         focused.send_keys(Keys.TAB)
     assert order == ["skip-link", "q", "search-button", "lang", "document"]
     labels = {label.get_attribute("for") for label in browser.find_elements(By.TAG_NAME, "label")}
-    assert {"q", "lang", "document"} <= labels
+    assert {"q", "lang", "document", "section"} <= labels
     assert browser.find_element(By.ID, "status").get_attribute("aria-live") == "polite"
 
 

@@ -7,7 +7,6 @@
 const RESULT_COUNT = 10;
 const SOURCES_SHOWN = 3;
 const READY_POLL_MS = 2000;
-// "section" has no control on the page, but a shared URL (or an API user's) may carry it.
 const STATE_KEYS = ["q", "lang", "document", "section"];
 // As the service counts: code points, not UTF-16 units.
 const MAX_QUERY_CHARS = 1000;
@@ -29,6 +28,7 @@ const queryInput = document.getElementById("q");
 const queryError = document.getElementById("q-error");
 const langSelect = document.getElementById("lang");
 const documentSelect = document.getElementById("document");
+const sectionSelect = document.getElementById("section");
 const statusLine = document.getElementById("status");
 const resultList = document.getElementById("results");
 
@@ -71,13 +71,11 @@ function stateFromUrl() {
 }
 
 function stateFromForm() {
-  // The section filter has no control: it stays as the URL gave it.
-  const { section } = stateFromUrl();
   return {
     q: queryInput.value.trim(),
     lang: langSelect.value,
     document: documentSelect.value,
-    section,
+    section: sectionSelect.value,
   };
 }
 
@@ -100,6 +98,7 @@ function fillForm(state) {
   queryInput.value = state.q;
   selectValue(langSelect, state.lang);
   selectValue(documentSelect, state.document);
+  selectValue(sectionSelect, state.section);
 }
 
 // --- Messages --------------------------------------------------------------------------------
@@ -445,6 +444,37 @@ async function loadFilters() {
     documentSelect.append(new Option(title || doc.id, doc.id));
   }
   selectValue(documentSelect, chosen);
+  await loadSections(documents);
+}
+
+// Each document's sections in reading order (GET /documents/{id}), under the document's
+// title when there are several. The filter matches any part of a title, so a title chosen
+// here finds its passages; a title the report repeats is offered once per document.
+async function loadSections(documents) {
+  const outlines = await Promise.all(
+    documents.map(async (doc) => {
+      const response = await fetch(`/documents/${encodeURIComponent(doc.id)}`, {
+        headers: { accept: "application/json" },
+      });
+      return response.ok ? response.json() : null;
+    }),
+  );
+  const chosen = stateFromUrl().section || sectionSelect.value;
+  sectionSelect.replaceChildren(new Option("All sections", ""));
+  for (const outline of outlines) {
+    if (!outline) continue;
+    const group = documents.length > 1 ? document.createElement("optgroup") : sectionSelect;
+    if (group !== sectionSelect) {
+      group.label = documentTitles.get(outline.id) ?? outline.id;
+      sectionSelect.append(group);
+    }
+    const titles = new Map(); // title -> its first page
+    for (const section of outline.sections) {
+      if (!titles.has(section.title)) titles.set(section.title, section.page_first);
+    }
+    for (const [title, page] of titles) group.append(new Option(`${title} (p. ${page})`, title));
+  }
+  selectValue(sectionSelect, chosen);
 }
 
 async function start() {
@@ -452,6 +482,7 @@ async function start() {
   queryInput.addEventListener("input", clearQueryError);
   langSelect.addEventListener("change", onFilterChange);
   documentSelect.addEventListener("change", onFilterChange);
+  sectionSelect.addEventListener("change", onFilterChange);
   window.addEventListener("popstate", onHistoryChange);
 
   const state = stateFromUrl();
@@ -463,7 +494,8 @@ async function start() {
     return;
   }
   if (statusLine.classList.contains("status-notice")) showStatus("");
-  await loadFilters().catch(() => {}); // the filters just keep "Any language", "All documents"
+  // On failure the filters just keep "Any language", "All documents", "All sections".
+  await loadFilters().catch(() => {});
   if (!searchInFlight && state.q) runSearch(stateFromUrl());
 }
 
