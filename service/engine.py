@@ -16,6 +16,7 @@ from indexer.settings import Settings
 from service import metrics
 from service.batching import EncodeFn, MicroBatcher
 from service.context import GroundedContext, build_context, document_titles
+from service.documents import find_document
 from service.passages import PassageStore
 from service.retrieval.filters import SearchFilters
 from service.retrieval.ranking import Mode
@@ -81,10 +82,8 @@ class SearchEngine:
         return self.searcher.index.manifest.documents
 
     def document(self, document_id: str) -> DocumentEntry | None:
-        """The served document with this id, in any case, as the ``document`` filter reads
-        ids (ids that differ only in case cannot both be in a corpus)."""
-        wanted = document_id.casefold()
-        return next((d for d in self.documents if d.id.casefold() == wanted), None)
+        """The served document with this id, in any case (:func:`find_document`)."""
+        return find_document(self.documents, document_id)
 
     @property
     def passage_languages(self) -> frozenset[str]:

@@ -7,6 +7,7 @@ them, saying how to install them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -206,12 +207,17 @@ def test_a_query_of_no_known_language_says_so_in_words(browser, base_url):
 
 
 def test_language_filter_offers_the_languages_of_the_passages(browser, base_url, searcher):
-    """A language no passage is in would only get the service's 422."""
+    """A language no passage is in would only get the service's 422; over passages all in
+    one language the filter has nothing to choose, and is shown only when a URL sets it."""
     open_page(browser, f"{base_url}/")
     select = browser.find_element(By.ID, "lang")
     wait_for(browser, lambda _: len(options(select)) > 1, "the languages from /stats")
-    assert options(select) == ["", *sorted(searcher.passage_languages)]
-    assert select.find_elements(By.TAG_NAME, "option")[1].text == "French"
+    assert options(select) == ["", *sorted(searcher.passage_languages)] == ["", "fr"]
+    assert select.find_elements(By.TAG_NAME, "option")[1].get_attribute("textContent") == "French"
+    assert not select.is_displayed()
+    open_page(browser, f"{base_url}/?{urlencode({'q': 'pêche', 'lang': 'fr'})}")
+    wait_for_results(browser, "pêche")
+    assert browser.find_element(By.ID, "lang").is_displayed()
 
 
 def options(select: WebElement) -> list[str]:
@@ -323,6 +329,42 @@ def test_section_filter_offers_the_report_s_sections_and_narrows_the_search(
     assert titles == {finance["title"]}
 
 
+def test_the_section_list_follows_the_document_filter(browser, settings, searcher):
+    """Over two reports, each one's sections come under its title; choosing one of them
+    chooses its report, and choosing another report drops a section it does not have."""
+    index = searcher.index
+    (report,) = index.manifest.documents
+    other = dataclasses.replace(report, id="later-report", title="A later report")
+    passages = tuple(
+        dataclasses.replace(p, document=other.id) if p.page >= 18 else p for p in index.passages
+    )
+    manifest = dataclasses.replace(index.manifest, documents=(report, other))
+    two = Searcher(
+        dataclasses.replace(index, manifest=manifest, passages=passages), searcher.encoder
+    )
+    later_title = next(p.section for p in passages if p.document == other.id)
+    with live_server(create_app(settings, two)) as url:
+        open_page(browser, f"{url}/?{urlencode({'q': 'police'})}")
+        wait_for_results(browser, "police")
+        wait_for(
+            browser,
+            lambda b: len(b.find_elements(By.CSS_SELECTOR, "#section optgroup")) == 2,
+            "two groups",
+        )
+        groups = browser.find_elements(By.CSS_SELECTOR, "#section optgroup")
+        # Each group is labelled as the document filter names the report.
+        named = [o.text for o in Select(browser.find_element(By.ID, "document")).options[1:]]
+        assert [g.get_attribute("label") for g in groups] == named
+        assert named[1].startswith(other.title)
+        Select(browser.find_element(By.ID, "section")).select_by_value(later_title)
+        wait_for(browser, lambda _: url_state(browser).get("document") == [other.id], "its report")
+        assert url_state(browser)["section"] == [later_title]
+        Select(browser.find_element(By.ID, "document")).select_by_value(report.id)
+        wait_for(browser, lambda _: "section" not in url_state(browser), "the section dropped")
+        offered = options(browser.find_element(By.ID, "section"))
+        assert later_title not in offered and len(offered) > 1
+
+
 def test_page_works_from_the_keyboard_with_visible_focus(browser, base_url):
     open_page(browser, f"{base_url}/")
     body = browser.find_element(By.TAG_NAME, "body")
@@ -333,7 +375,8 @@ def test_page_works_from_the_keyboard_with_visible_focus(browser, base_url):
         order.append(focused.get_attribute("id") or focused.get_attribute("class"))
         assert focused.value_of_css_property("outline-style") == "solid", order[-1]
         focused.send_keys(Keys.TAB)
-    assert order == ["skip-link", "q", "search-button", "lang", "document"]
+    # No language filter: the passages are all in one language.
+    assert order == ["skip-link", "q", "search-button", "document", "section"]
     labels = {label.get_attribute("for") for label in browser.find_elements(By.TAG_NAME, "label")}
     assert {"q", "lang", "document", "section"} <= labels
     assert browser.find_element(By.ID, "status").get_attribute("aria-live") == "polite"

@@ -29,12 +29,14 @@ const queryError = document.getElementById("q-error");
 const langSelect = document.getElementById("lang");
 const documentSelect = document.getElementById("document");
 const sectionSelect = document.getElementById("section");
+const langFilter = langSelect.closest(".filter");
 const statusLine = document.getElementById("status");
 const resultList = document.getElementById("results");
 
 const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
 const documentTitles = new Map();
 const documentLanguages = new Map(); // so that a screen reader reads a title in its language
+let outlines = []; // each document's outline (GET /documents/{id}), for the section filter
 
 let searchInFlight = null; // AbortController of the latest search: a newer one cancels it
 let readiness = null; // shared promise while waiting for /readyz
@@ -98,7 +100,7 @@ function fillForm(state) {
   queryInput.value = state.q;
   selectValue(langSelect, state.lang);
   selectValue(documentSelect, state.document);
-  selectValue(sectionSelect, state.section);
+  fillSections(state.section);
 }
 
 // --- Messages --------------------------------------------------------------------------------
@@ -444,45 +446,78 @@ async function loadFilters() {
     documentSelect.append(new Option(title || doc.id, doc.id));
   }
   selectValue(documentSelect, chosen);
-  await loadSections(documents);
+  // A language filter over passages all in one language would only offer that language.
+  langFilter.hidden = languages.length < 2 && !langSelect.value;
+  // Not awaited: the first search need not wait for every document's outline.
+  loadSections(documents).catch(() => {});
 }
 
-// Each document's sections in reading order (GET /documents/{id}), under the document's
-// title when there are several. The filter matches any part of a title, so a title chosen
-// here finds its passages; a title the report repeats is offered once per document.
 async function loadSections(documents) {
-  const outlines = await Promise.all(
+  const answers = await Promise.allSettled(
     documents.map(async (doc) => {
       const response = await fetch(`/documents/${encodeURIComponent(doc.id)}`, {
         headers: { accept: "application/json" },
       });
-      return response.ok ? response.json() : null;
+      if (!response.ok) throw new Error(`GET /documents/${doc.id}: ${response.status}`);
+      return response.json();
     }),
   );
-  const chosen = stateFromUrl().section || sectionSelect.value;
+  // A document whose outline could not be read just offers no sections.
+  outlines = answers.filter((a) => a.status === "fulfilled").map((a) => a.value);
+  fillSections(stateFromUrl().section || sectionSelect.value);
+}
+
+// The sections of the chosen document, or of every document under its title, in reading
+// order; the filter matches any part of a title, so a title chosen here finds its passages.
+// ``keep``: a section to keep chosen, even one the list lacks (a shared URL's).
+function fillSections(keep) {
+  const chosenDocument = documentSelect.value;
+  const shown = chosenDocument ? outlines.filter((o) => o.id === chosenDocument) : outlines;
   sectionSelect.replaceChildren(new Option("All sections", ""));
-  for (const outline of outlines) {
-    if (!outline) continue;
-    const group = documents.length > 1 ? document.createElement("optgroup") : sectionSelect;
-    if (group !== sectionSelect) {
-      group.label = documentTitles.get(outline.id) ?? outline.id;
-      sectionSelect.append(group);
-    }
-    const titles = new Map(); // title -> its first page
+  for (const outline of shown) {
+    const group =
+      shown.length > 1
+        ? el("optgroup", { label: documentTitles.get(outline.id) ?? outline.id })
+        : sectionSelect;
+    if (group !== sectionSelect) sectionSelect.append(group);
+    const seen = new Set(); // a title the report repeats is offered once
     for (const section of outline.sections) {
-      if (!titles.has(section.title)) titles.set(section.title, section.page_first);
+      if (seen.has(section.title)) continue;
+      seen.add(section.title);
+      const option = new Option(`${section.title} (p. ${section.page_first})`, section.title);
+      option.dataset.document = outline.id;
+      group.append(option);
     }
-    for (const [title, page] of titles) group.append(new Option(`${title} (p. ${page})`, title));
   }
-  selectValue(sectionSelect, chosen);
+  selectValue(sectionSelect, keep);
+}
+
+function onDocumentChange() {
+  // The section stays chosen only if the newly chosen document has it.
+  const section = sectionSelect.value;
+  fillSections("");
+  if ([...sectionSelect.options].some((option) => option.value === section)) {
+    sectionSelect.value = section;
+  }
+  onFilterChange();
+}
+
+function onSectionChange() {
+  // A section listed under one report's title means that report's section.
+  const owner = sectionSelect.selectedOptions[0]?.dataset.document;
+  if (owner && !documentSelect.value && outlines.length > 1) {
+    documentSelect.value = owner;
+    fillSections(sectionSelect.value);
+  }
+  onFilterChange();
 }
 
 async function start() {
   form.addEventListener("submit", onSubmit);
   queryInput.addEventListener("input", clearQueryError);
   langSelect.addEventListener("change", onFilterChange);
-  documentSelect.addEventListener("change", onFilterChange);
-  sectionSelect.addEventListener("change", onFilterChange);
+  documentSelect.addEventListener("change", onDocumentChange);
+  sectionSelect.addEventListener("change", onSectionChange);
   window.addEventListener("popstate", onHistoryChange);
 
   const state = stateFromUrl();
