@@ -36,7 +36,6 @@ from indexer.language import language_label
 from indexer.messages import describe_errors, quoted
 from indexer.passage import Passage
 from service.context import (
-    DEFAULT_CONTEXT_CHARS,
     GroundedContext,
 )
 from service.documents import document_markdown, outline
@@ -44,7 +43,6 @@ from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
 from service.request_fields import fields_in_order, nulls_as_defaults
 from service.responses import ContextResponse, DocumentInfo, DocumentOutline, PassageResponse
-from service.retrieval.filters import SearchFilters
 from service.retrieval.query import InvalidQueryError
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
@@ -74,35 +72,31 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             SERVER_NAME, title="Report search", instructions=INSTRUCTIONS, version="0.1.0"
         )
 
-    # Calls are checked against SearchReportArguments first (_ArgumentCheck), and tools/list
-    # shows its schema and names the loaded reports (_ToolsNamingTheReports): the limits and
-    # descriptions are written there once, for HTTP's tool definitions too.
-    @server.tool(annotations=_READ_ONLY, description=search_report_description(()))
-    async def search_report(
-        query: str,
-        k: int = 5,
-        lang: str | None = None,
-        document: str | None = None,
-        section: str | None = None,
-        page_min: int | None = None,
-        page_max: int | None = None,
-        max_chars: int = DEFAULT_CONTEXT_CHARS,
-    ) -> Annotated[CallToolResult, ContextResponse]:
-        filters = SearchFilters(
-            lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
-        )
+    async def search_report(**arguments: Any) -> CallToolResult:
+        asked = SearchReportArguments.model_validate(arguments)
         try:
             engine = state.require_engine()
-            result, grounded = await engine.context(query, k, filters, Mode.HYBRID, max_chars)
+            result, grounded = await engine.context(
+                asked.query, asked.k, asked.filters(), Mode.HYBRID, asked.max_chars
+            )
         except (NotReadyError, InvalidQueryError) as exc:
             return _refused(str(exc))
         # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(
-            content=[TextContent(text=format_results(result, grounded, max_chars))],
+            content=[TextContent(text=format_results(result, grounded, asked.max_chars))],
             structured_content=ContextResponse.from_context(grounded, result).model_dump(
                 mode="json"
             ),
         )
+
+    # The SDK reads a tool's arguments from its signature: here SearchReportArguments' fields,
+    # whose limits and descriptions are written once, for HTTP's tool definitions too. Calls
+    # are checked against the model first (_ArgumentCheck), and tools/list shows its schema
+    # and names the loaded reports (_ToolsNamingTheReports).
+    search_report.__signature__ = _signature_of(  # type: ignore[attr-defined]
+        SearchReportArguments, Annotated[CallToolResult, ContextResponse]
+    )
+    server.tool(annotations=_READ_ONLY, description=search_report_description(()))(search_report)
 
     @server.tool(
         annotations=_READ_ONLY,
@@ -347,6 +341,23 @@ class _ToolsNamingTheReports:
                 schema = {**tool["inputSchema"], "additionalProperties": False}
             tools.append({**tool, "inputSchema": schema})
         return {**listing, "tools": tools}
+
+
+def _signature_of(model: type[BaseModel], returns: object) -> inspect.Signature:
+    """A function signature taking ``model``'s fields as keyword arguments, with their types
+    and defaults."""
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=field.annotation,
+                default=inspect.Parameter.empty if field.is_required() else field.default,
+            )
+            for name, field in model.model_fields.items()
+        ],
+        return_annotation=returns,
+    )
 
 
 def _arguments_model(tool: Callable[..., object]) -> type[BaseModel]:
