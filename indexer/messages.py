@@ -37,6 +37,19 @@ def describe_errors(
 
 def quoted(value: str) -> str:
     """``value`` in quotes for a message, cut to :data:`ECHOED_CHARS` with "…"."""
-    if len(value) <= ECHOED_CHARS:
-        return repr(value)
-    return repr(value[:ECHOED_CHARS] + "…")
+    return repr(echoed(value))
+
+
+def echoed(value: str) -> str:
+    """``value`` cut to :data:`ECHOED_CHARS` with "…", as an answer may repeat it."""
+    return value if len(value) <= ECHOED_CHARS else value[:ECHOED_CHARS] + "…"
+
+
+def unknown_names(
+    kind: str, names: Iterable[str], where: str, allowed: Iterable[str], takes: str = ""
+) -> str:
+    """ "unknown field 'top_k' in the JSON body of POST /search; it takes 'query', 'k', …":
+    one wording for an unknown field, query parameter or tool argument on every interface.
+    ``takes`` says what is taken instead of the ``allowed`` names."""
+    takes = takes or f"it takes {', '.join(map(repr, allowed)) or 'none'}"
+    return f"unknown {kind} {', '.join(map(repr, names))} {where}; {takes}"

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from indexer.artifact import DocumentEntry
 from indexer.language import language_label
 from indexer.passage import Passage
+from service.retrieval.filters import SearchFilters
 
 
 def find_document(documents: Iterable[DocumentEntry], document_id: str) -> DocumentEntry | None:
-    """The document with this id in any case, as the ``document`` filter reads ids (ids that
-    differ only in case cannot both be in a corpus)."""
-    wanted = document_id.casefold()
+    """The document with this id, read as the ``document`` filter reads it
+    (:meth:`SearchFilters.document_key`: like a query, in any case)."""
+    wanted = SearchFilters(document=document_id).document_key()
     return next((d for d in documents if d.id.casefold() == wanted), None)
 
 

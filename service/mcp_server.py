@@ -24,7 +24,6 @@ from typing import Annotated, Any
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import (
-    MCPServerError,
     ResourceError,
     ResourceNotFoundError,
 )
@@ -33,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from indexer.artifact import DocumentEntry
 from indexer.language import language_label
-from indexer.messages import describe_errors, quoted
+from indexer.messages import describe_errors, quoted, unknown_names
 from indexer.passage import Passage
 from service.context import (
     GroundedContext,
@@ -160,7 +159,7 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
             [
                 {"uri": f"{DOCUMENTS_URI}/{d.id}", "outline_uri": f"{DOCUMENTS_URI}/{d.id}/outline"}
                 | DocumentInfo.from_entry(d).model_dump()
-                for d in _engine(state, ResourceError).documents
+                for d in _engine(state).documents
             ],
             ensure_ascii=False,
             indent=2,
@@ -285,10 +284,7 @@ class _ArgumentCheck:
         allowed = fields_in_order(model)
         unknown = sorted(set(arguments) - set(allowed))
         if unknown:
-            return _refused(
-                f"unknown argument {', '.join(map(repr, unknown))} for {name}; "
-                f"it takes {', '.join(map(repr, allowed))}"
-            )
+            return _refused(unknown_names("argument", unknown, f"for {name}", allowed))
         arguments = nulls_as_defaults(model, arguments)  # as the HTTP API reads a JSON body
         try:
             model.model_validate(arguments)
@@ -379,7 +375,7 @@ def _refused(message: str) -> CallToolResult:
 
 def _document(state: ServiceState, document_id: str) -> tuple[SearchEngine, DocumentEntry]:
     """The engine and the served document with this id (any case), or the resource error."""
-    engine = _engine(state, ResourceError)
+    engine = _engine(state)
     entry = engine.document(document_id)
     if entry is None:
         raise ResourceNotFoundError(
@@ -388,12 +384,13 @@ def _document(state: ServiceState, document_id: str) -> tuple[SearchEngine, Docu
     return engine, entry
 
 
-def _engine(state: ServiceState, error: type[MCPServerError]) -> SearchEngine:
-    """The loaded engine, or ``error`` saying why the service cannot answer yet."""
+def _engine(state: ServiceState) -> SearchEngine:
+    """The loaded engine for a resource read, or the error saying why the service cannot
+    answer yet (tools answer that as a refused call, :func:`_refused`)."""
     try:
         return state.require_engine()
     except NotReadyError as exc:
-        raise error(str(exc)) from exc
+        raise ResourceError(str(exc)) from exc
 
 
 def _count(n: int, noun: str) -> str:

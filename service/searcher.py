@@ -21,6 +21,7 @@ from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import canonical
+from service.documents import find_document
 from service.query_encoder import QueryEncoder, load_query_encoder
 from service.retrieval.distinct import distinct
 from service.retrieval.filters import PassageColumns, SearchFilters
@@ -184,8 +185,7 @@ class Searcher:
         if problem is not None:
             raise InvalidQueryError(problem)
         documents = self.index.manifest.documents
-        wanted = filters.document_key()
-        if wanted is not None and all(d.id.casefold() != wanted for d in documents):
+        if filters.document is not None and find_document(documents, filters.document) is None:
             ids = sorted(d.id for d in documents)
             listed = ", ".join(ids[:_LISTED_DOCUMENTS])
             more = len(ids) - _LISTED_DOCUMENTS

@@ -21,7 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import BaseModel
 from tqdm import tqdm
 
-from indexer.messages import ECHOED_CHARS, describe_errors
+from indexer.messages import ECHOED_CHARS, describe_errors, echoed, unknown_names
 from indexer.settings import Settings, get_settings
 from service.api.middleware import guarded_responses, install_security
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
@@ -233,11 +233,8 @@ def _unknown_fields(request: Request, errors: list[Any]) -> str | None:
     ]
     if not taken:
         return None
-    names = ", ".join(repr(e["loc"][1]) for e in errors)
-    return (
-        f"unknown {kind} {names} {place} {request.method} {request.url.path}; it takes "
-        f"{', '.join(map(repr, taken))}"
-    )
+    where = f"{place} {request.method} {request.url.path}"
+    return unknown_names(kind, [e["loc"][1] for e in errors], where, taken)
 
 
 def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
@@ -252,11 +249,10 @@ def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
     }
     if field["type"] != "missing":
         value = jsonable_encoder(error.get("input"))
-        if not isinstance(value, str) and len(json.dumps(value)) > ECHOED_CHARS:
-            value = json.dumps(value, ensure_ascii=False)  # a long list or object: cut as text
-        if isinstance(value, str) and len(value) > ECHOED_CHARS:
-            value = value[:ECHOED_CHARS] + "…"
-        field["input"] = value
+        if not isinstance(value, str):
+            text = json.dumps(value, ensure_ascii=False)
+            value = text if len(text) > ECHOED_CHARS else value  # a long list or object: as text
+        field["input"] = echoed(value) if isinstance(value, str) else value
     return field
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
+from indexer.messages import unknown_names
 from indexer.settings import Settings
 from service.state import ServiceState
 
@@ -37,17 +38,15 @@ def query_parameters(*allowed: str) -> Any:
         unknown = sorted(set(request.query_params) - set(allowed))
         if not unknown:
             return
-        names = ", ".join(repr(name) for name in unknown)
-        if allowed:
-            takes = f"it takes {', '.join(repr(name) for name in allowed)}"
-        elif request.method == "POST":
-            takes = "a POST takes its options in the JSON body"
-        else:
-            takes = "it takes none"
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown query parameter {names} for {request.method} {request.url.path}; {takes}",
+        post = not allowed and request.method == "POST"
+        said = unknown_names(
+            "query parameter",
+            unknown,
+            f"for {request.method} {request.url.path}",
+            allowed,
+            takes="a POST takes its options in the JSON body" if post else "",
         )
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, said)
 
     return Depends(check)
 
