@@ -56,3 +56,6 @@ def test_a_document_id_is_read_in_any_case_as_the_document_filter_reads_it(clien
     (report,) = searcher.index.manifest.documents
     response = client.get(f"/documents/{report.id.upper()}")
     assert response.status_code == 200 and response.json()["id"] == report.id
+    # Read like a query, as the filter reads it: an invisible character copied along is nothing.
+    pasted = client.get(f"/documents/{report.id}%E2%80%8B")
+    assert pasted.status_code == 200 and pasted.json()["id"] == report.id
