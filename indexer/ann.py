@@ -4,7 +4,7 @@ Exact search (``Flat``) is as fast as any approximate index on small corpora and
 misses, so it is used up to :data:`EXACT_LIMIT` vectors. Above that an inverted file
 (``IVF``) with ``nlist ≈ 4·√n`` lists and :data:`NPROBE` probes keeps single-query search
 in a few milliseconds at 1M vectors with recall@10 ≈ 0.98 against exact search
-(bench/ann_scale.py; figures in BENCHMARKS.md). All indexes use inner product on unit
+(bench/ann_scale/; figures in BENCHMARKS.md). All indexes use inner product on unit
 vectors, i.e. cosine similarity.
 """
 
