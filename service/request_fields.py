@@ -11,15 +11,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.retrieval.filters import BLANK_FILTER, MAX_FILTER_CHARS, SearchFilters, is_blank
-from service.retrieval.query import MAX_K, MAX_QUERY_CHARS
+from service.retrieval.query import (
+    EMPTY_QUERY,
+    MAX_K,
+    MAX_QUERY_CHARS,
+    InvalidQueryError,
+    validate_query,
+)
 
-QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
+
+def refuse_empty_query(value: object) -> object:
+    """A before-validator: an empty query refused in the words a blank one gets from the
+    search (:func:`validate_query`), rather than as "at least 1 character" beside them."""
+    if isinstance(value, str):
+        try:
+            validate_query(value)
+        except InvalidQueryError as exc:
+            if str(exc) == EMPTY_QUERY:
+                raise PydanticCustomError("empty_query", EMPTY_QUERY) from None
+    return value
+
+
+QueryText = Annotated[
+    str, BeforeValidator(refuse_empty_query), Field(min_length=1, max_length=MAX_QUERY_CHARS)
+]
 MaxChars = Annotated[
     int,
     Field(

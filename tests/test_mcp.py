@@ -117,7 +117,7 @@ async def _exercise(client: Client) -> None:
     assert invalid.content[0].text == "k: Input should be less than or equal to 50"
     two = await client.call_tool("search_report", {"query": "", "k": 0})
     assert two.is_error and set(two.content[0].text.split("; ")) == {
-        "query: String should have at least 1 character",
+        "query: the query is empty: type a question or keywords",
         "k: Input should be greater than or equal to 1",
     }
     # A JSON string or boolean is no number: true used to be read as k = 1.

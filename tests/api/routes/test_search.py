@@ -108,8 +108,8 @@ def test_modes_differ_and_are_reported(client):
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
-        ({"q": ""}, "q"),
-        ({"q": "   "}, "empty"),
+        ({"q": ""}, "q: the query is empty: type a question or keywords"),
+        ({"q": "   "}, "q: the query is empty: type a question or keywords"),
         ({"q": "x", "k": 0}, "k"),
         ({"q": "x", "k": 51}, "k"),
         ({"q": "x", "k": "abc"}, "k"),
