@@ -10,10 +10,12 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from indexer.embedding.onnx_export import (
     INT8_FILE,
     MANIFEST,
     ONNX_DIR,
+    ModelLayout,
     OnnxExportError,
     export_onnx,
 )
@@ -205,6 +208,98 @@ def test_an_export_cut_short_is_redone(exported_copy: Path) -> None:
     _rewrite(int8_file, int8_file.read_bytes()[:-4096])
     stats = onnx_export._source_stats(exported_copy)
     assert not onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / ONNX_DIR / MANIFEST).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Stand-ins for the minute-long torch export and the 0.5 GB checksum; lists what was built."""
+    built: list[Path] = []
+
+    def build(layout: ModelLayout, staging: Path, quantize: bool) -> dict[str, Any]:
+        built.append(layout.transformer_dir)
+        for name in (FP32_FILE, INT8_FILE):
+            (staging / name).write_bytes(b"graph")
+        return {**onnx_export._expected(), "quantized": quantize, "verification": {}}
+
+    monkeypatch.setattr(onnx_export, "_build", build)
+    monkeypatch.setattr(onnx_export, "_sha256", lambda transformer_dir, stats: "digest")
+    return built
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda manifest: "",
+        lambda manifest: json.dumps(manifest)[:100],
+        lambda manifest: json.dumps([manifest]),
+        lambda manifest: json.dumps({**manifest, "source": "sha256"}),
+        lambda manifest: json.dumps({**manifest, "source": {"files": manifest["source"]["files"]}}),
+    ],
+    ids=["empty", "cut-short", "not-an-object", "source-not-an-object", "no-checksum"],
+)
+def test_an_unreadable_manifest_is_exported_again(
+    exported_copy: Path, builds: list[Path], damage: Callable[[dict[str, Any]], str]
+) -> None:
+    """An empty export.json made `report-index provision` fail with "cannot read …; provision
+    the model again", while the service quietly fell back to the slower encoder."""
+    manifest_path = exported_copy / ONNX_DIR / MANIFEST
+    _rewrite(manifest_path, damage(_manifest(exported_copy)).encode())
+    assert export_onnx(exported_copy) == exported_copy / ONNX_DIR / INT8_FILE
+    assert builds == [exported_copy]
+    stats = onnx_export._source_stats(exported_copy)
+    assert onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
+
+
+@pytest.fixture
+def copied_without_times(exported_copy: Path, model_dir: Path) -> Path:
+    """The copy as `cp -r` leaves it: same bytes, new file times (the manifest's are older)."""
+    config = exported_copy / "config.json"
+    _rewrite(config, config.read_bytes())
+    assert _manifest(exported_copy)["source"] == _manifest(model_dir)["source"]
+    return exported_copy
+
+
+def test_a_copy_with_new_file_times_is_hashed_only_once(
+    copied_without_times: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checksum matched but the new times were never recorded, so every encoder start
+    hashed the 0.5 GB of weights again (0.8 s)."""
+    hashed: list[Path] = []
+    digest = onnx_export._sha256
+
+    def counted(transformer_dir: Path, stats: dict[str, list[int]]) -> str:
+        hashed.append(transformer_dir)
+        return digest(transformer_dir, stats)
+
+    monkeypatch.setattr(onnx_export, "_sha256", counted)
+    shared = (model_dir / ONNX_DIR / MANIFEST).read_bytes()
+    for _ in range(2):
+        assert export_onnx(copied_without_times) == copied_without_times / ONNX_DIR / INT8_FILE
+    assert hashed == [copied_without_times]
+    stats = onnx_export._source_stats(copied_without_times)
+    assert _manifest(copied_without_times)["source"]["files"] == stats
+    assert (model_dir / ONNX_DIR / MANIFEST).read_bytes() == shared  # hard link left alone
+    assert sorted(path.name for path in (copied_without_times / ONNX_DIR).iterdir()) == sorted(
+        [FP32_FILE, INT8_FILE, MANIFEST]
+    )
+
+
+def test_a_read_only_copy_with_new_file_times_still_serves(
+    copied_without_times: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the new times cannot be recorded, the export is still used (checked by checksum)."""
+    before = _manifest(copied_without_times)
+
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    assert export_onnx(copied_without_times) == copied_without_times / ONNX_DIR / INT8_FILE
+    assert _manifest(copied_without_times) == before
 
 
 def test_leftovers_of_a_killed_export_go_even_when_the_export_is_current(

@@ -24,6 +24,7 @@ import importlib.metadata
 import inspect
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexer.durable import fsync_file
 from indexer.embedding.files import hash_file, remove_stale_folders, replace_folder
 from indexer.settings import QueryBackend
 
@@ -238,7 +240,7 @@ def export_onnx(model_dir: Path, quantize: bool = True) -> Path:
         record["exported_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         record["export_seconds"] = round(time.perf_counter() - started, 1)
         record["outputs"] = _output_sizes(staging)
-        (staging / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        _write_manifest(staging / MANIFEST, record)
         staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
         if not replace_folder(
             staging,
@@ -414,8 +416,8 @@ def _is_current(
     target: Path, transformer_dir: Path, stats: dict[str, list[int]], quantize: bool
 ) -> bool:
     """Whether ``target`` holds the wanted files, made from these weights with these tools."""
-    manifest = _read_json(target / MANIFEST, required=False)
-    if not isinstance(manifest, dict):
+    manifest = _read_manifest(target / MANIFEST)
+    if manifest is None:
         return False
     if any(manifest.get(key) != value for key, value in _expected().items()):
         return False
@@ -428,11 +430,59 @@ def _is_current(
     # and the service would quietly fall back to the slower encoder.
     if manifest.get("outputs") != _output_sizes(target):
         return False
-    source = manifest.get("source") or {}
+    source = manifest["source"]
     # Same sizes and mtimes: trust the recorded checksum rather than re-reading ~0.5 GB.
-    return bool(
-        source.get("files") == stats or source.get("sha256") == _sha256(transformer_dir, stats)
-    )
+    if source["files"] == stats:
+        return True
+    if source["sha256"] != _sha256(transformer_dir, stats):
+        return False
+    _record_stats(target / MANIFEST, manifest, stats)
+    return True
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    """``export.json`` if it has the shape this module writes, else None.
+
+    An empty or cut-short manifest (a full disk, an interrupted copy of the cache) only means
+    the export is redone, like a cut-short ONNX file: the folder is ours to replace.
+    """
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    source = manifest.get("source") if isinstance(manifest, dict) else None
+    if not isinstance(source, dict):
+        return None
+    if not isinstance(source.get("sha256"), str) or not isinstance(source.get("files"), dict):
+        return None
+    return manifest
+
+
+def _record_stats(path: Path, manifest: dict[str, Any], stats: dict[str, list[int]]) -> None:
+    """Record the source files' new sizes and mtimes once their checksum has matched.
+
+    A copy of the model folder that did not keep file times would otherwise hash ~0.5 GB again
+    at every start. A folder that cannot be written (a read-only shared cache) keeps working:
+    only slower.
+    """
+    try:
+        _write_manifest(path, {**manifest, "source": {**manifest["source"], "files": stats}})
+    except OSError as exc:
+        logger.info("cannot record the model files' new times in %s (%s)", path, exc)
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write ``export.json`` aside and rename it into place: a reader never sees half of it."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    partial = Path(name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(manifest, indent=2) + "\n")
+        fsync_file(partial)
+        partial.chmod(0o644)  # mkstemp's 0600 would hide a shared cache's manifest from others
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)  # only left when something failed before the rename
 
 
 def _output_sizes(folder: Path) -> dict[str, int]:
