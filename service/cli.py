@@ -24,6 +24,7 @@ from indexer.settings import Settings, get_settings
 from indexer.text import written_in_digits
 from service.documents import find_document, outline
 from service.evaluation import (
+    RESULTS_PER_QUERY,
     EvalFileError,
     compare,
     evaluate,
@@ -246,9 +247,11 @@ def query(
             typer.echo(f"  source: {url}")
 
 
-def _retriever(searcher: Searcher, k: int, mode: Mode) -> Callable[[str], list[SearchHit]]:
+def _retriever(searcher: Searcher, mode: Mode) -> Callable[[str], list[SearchHit]]:
+    """Search as ``eval`` judges it: the metrics are defined on the top 10 results alone."""
+
     def retrieve(query: str) -> list[SearchHit]:
-        return searcher.search(query, k=k, mode=mode).hits
+        return searcher.search(query, k=RESULTS_PER_QUERY, mode=mode).hits
 
     return retrieve
 
@@ -308,9 +311,6 @@ def eval_command(
     queries: Annotated[
         Path, typer.Argument(metavar="QUERIES", help="JSONL query file (id, lang, query, answers).")
     ],
-    k: Annotated[
-        int, typer.Option("-k", "--k", parser=_digits(1, MAX_K), help="Results per query.")
-    ] = 10,
     mode: Annotated[
         list[Mode] | None,
         typer.Option(
@@ -320,7 +320,8 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
-    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language.
+    """Print R@1, R@5, MRR@10, url@hit and hl@hit per mode, overall and per language, on
+    each query's top 10 results.
 
     Then hybrid against each other mode, query by query.
     """
@@ -329,7 +330,7 @@ def eval_command(
     except EvalFileError as exc:
         raise fail(exc) from exc
     searcher = _open(get_settings(), index)
-    results = {m.value: evaluate(loaded, _retriever(searcher, k, m)) for m in (mode or list(Mode))}
+    results = {m.value: evaluate(loaded, _retriever(searcher, m)) for m in (mode or list(Mode))}
     # Hybrid is the default: how it does against each mode alone is the comparison that matters.
     against = {
         other: {g: compare(results[Mode.HYBRID][g], m) for g, m in by_group.items()}

@@ -27,6 +27,11 @@ from indexer.passage import Passage
 from service.retrieval.query import InvalidQueryError, validate_query
 from service.searcher import SearchHit
 
+# The group of every query, beside one per language: no query's ``lang`` may take its name.
+OVERALL = "all"
+# Results a query is judged on: the shared README defines R@1, R@5 and MRR@10 at k = 10.
+RESULTS_PER_QUERY = 10
+
 
 class EvalQuery(BaseModel):
     """One line of a query file."""
@@ -46,6 +51,35 @@ class EvalQuery(BaseModel):
             return validate_query(query)
         except InvalidQueryError as exc:
             raise ValueError(str(exc)) from exc
+
+    @field_validator("lang")
+    @classmethod
+    def _not_overall(cls, lang: str) -> str:
+        """Its group would replace the overall one, of the same name (in any case, it would
+        read as that one)."""
+        if lang.casefold() == OVERALL:
+            raise ValueError(f"{lang!r} names the group of every query: give the query's language")
+        return lang
+
+    @field_validator("answers")
+    @classmethod
+    def _not_blank(cls, answers: list[str]) -> list[str]:
+        """A blank answer is contained in every passage: the query would always score a hit."""
+        for number, answer in enumerate(answers, start=1):
+            if not matching_form(answer):
+                raise ValueError(f"answer {number} is blank, and every passage would contain it")
+        return answers
+
+    @field_validator("url")
+    @classmethod
+    def _url_not_blank(cls, url: str | None) -> str | None:
+        """A blank url is contained in every source URL: url@hit would count every hit."""
+        if url is not None and not matching_form(url):
+            raise ValueError(
+                "the url is blank, and every source URL would contain it; give part of the "
+                "source URL, or null"
+            )
+        return url
 
 
 class EvalFileError(ValueError):
@@ -131,14 +165,17 @@ def evaluate(
     queries: list[EvalQuery],
     retrieve: Callable[[str], Sequence[Passage | SearchHit]],
 ) -> dict[str, Metrics]:
-    """Metrics overall (key ``"all"``) and per language, ``retrieve`` giving the top 10
-    (search hits, whose highlights are then scored too, or bare passages)."""
+    """Metrics overall (key :data:`OVERALL`) and per language, ``retrieve`` giving the top
+    :data:`RESULTS_PER_QUERY` (search hits, whose highlights are then scored too, or bare
+    passages)."""
+    # Per-query ranks are kept by id. load_queries checks this with line numbers, but queries
+    # also come built by hand (bench/txtai_peer.py, tests) or pooled from several files.
     ids = [q.id for q in queries]
-    if len(set(ids)) != len(ids):  # per-query ranks are kept by id
+    if len(set(ids)) != len(ids):
         raise ValueError("two queries have the same id")
     outcomes: list[_Outcome] = []
     for query in queries:
-        results = list(retrieve(query.query))[:10]
+        results = list(retrieve(query.query))[:RESULTS_PER_QUERY]
         passages: list[Passage] = [r.passage if isinstance(r, SearchHit) else r for r in results]
         rank = first_relevant(passages, query.answers)
         url_hit = None
@@ -148,7 +185,7 @@ def evaluate(
         if rank is not None and isinstance(hit := results[rank], SearchHit):
             highlight_hit = contains_answer(hit.highlight.text, query.answers)
         outcomes.append(_Outcome(query, rank, url_hit, highlight_hit))
-    groups = {"all": outcomes}
+    groups = {OVERALL: outcomes}
     for language in sorted({q.lang for q in queries}):
         groups[language] = [o for o in outcomes if o.query.lang == language]
     return {name: _metrics(group) for name, group in groups.items()}

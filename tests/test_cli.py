@@ -148,6 +148,17 @@ def test_eval_table_compares_modes(tmp_path):
     assert "| fr | keyword | 1 |" in result.stdout
 
 
+def test_eval_takes_no_k_since_its_metrics_are_defined_at_ten(tmp_path):
+    # With -k, R@5 and MRR@10 were printed on fewer results, or silently on 10 of more asked.
+    queries = tmp_path / "q.jsonl"
+    line = {"id": "a", "lang": "fr", "query": "pêche illégale", "answers": ["Ikatere"]}
+    queries.write_text(json.dumps(line), "utf-8")
+    for k in ("1", "20"):
+        result = runner.invoke(search_app, ["eval", str(queries), "--mode", "keyword", "-k", k])
+        assert result.exit_code == 2, result.output
+        assert "No such option" in result.output
+
+
 def test_eval_bad_file_exits_non_zero(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n', "utf-8")
@@ -168,9 +179,13 @@ def test_eval_bad_file_exits_non_zero(tmp_path):
             "bad.jsonl:1: answers: List should have at least 1 item",
         ),
         ('{"id": "x", "query": "Qui ?"}\n', "bad.jsonl:1: lang: Field required; answers: Field"),
+        (
+            '{"id": "x", "lang": "fr", "query": "Qui ?", "answers": [" "]}\n',
+            "bad.jsonl:1: answers: answer 1 is blank, and every passage would contain it",
+        ),
         ("caf\xe9\n".encode("latin-1"), "is not UTF-8 text"),
     ],
-    ids=["blank-query", "no-answers", "missing-fields", "latin-1"],
+    ids=["blank-query", "no-answers", "missing-fields", "blank-answer", "latin-1"],
 )
 def test_eval_file_mistakes_are_one_line_before_any_search(tmp_path, content, said):
     bad = tmp_path / "bad.jsonl"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -143,4 +144,34 @@ def test_a_query_file_repeating_an_id_is_refused_with_both_lines(tmp_path):
     line = '{"id": "%s", "lang": "fr", "query": "Qui ?", "answers": ["a"]}'
     path.write_text("\n".join([line % "x", line % "y", "", line % "x"]), "utf-8")
     with pytest.raises(EvalFileError, match=r"q.jsonl:4: id 'x' is already the id of line 1"):
+        load_queries(path)
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"answers": [""]}, "answers: answer 1 is blank, and every passage would contain it"),
+        ({"answers": ["a", " \n "]}, "answers: answer 2 is blank"),
+        ({"answers": ["a"], "url": ""}, "url: the url is blank, and every source URL would"),
+        ({"answers": ["a"], "url": "  "}, "url: the url is blank"),
+    ],
+    ids=["empty-answer", "whitespace-answer", "empty-url", "whitespace-url"],
+)
+def test_a_blank_answer_or_url_is_refused_with_its_line(tmp_path, fields, said):
+    # Blank, it is contained in every passage (every source URL): the query would always hit.
+    good = {"id": "a", "lang": "en", "query": "Who?", "answers": ["a"]}
+    bad = {"id": "z", "lang": "en", "query": "zebra migration in the Serengeti"} | fields
+    path = tmp_path / "q.jsonl"
+    path.write_text(f"{json.dumps(good)}\n{json.dumps(bad)}\n", "utf-8")
+    with pytest.raises(EvalFileError, match=rf"q.jsonl:2: {said}"):
+        load_queries(path)
+
+
+@pytest.mark.parametrize("lang", ["all", "ALL"])
+def test_a_query_in_the_language_all_is_refused(tmp_path, lang):
+    # Its group would replace the overall group of the results, named "all" too.
+    path = tmp_path / "q.jsonl"
+    query = {"id": "a", "lang": lang, "query": "Qui ?", "answers": ["a"]}
+    path.write_text(json.dumps(query), "utf-8")
+    with pytest.raises(EvalFileError, match=rf"q.jsonl:1: lang: '{lang}' names the group of every"):
         load_queries(path)
