@@ -354,15 +354,7 @@ def load_index(root: Path) -> LoadedIndex:
             (PASSAGES_FILE, f"{len(passages)} passages", len(passages) == n),
             (VECTORS_FILE, f"{vectors.ntotal} vectors", vectors.ntotal == n),
             (HUBNESS_FILE, f"values of shape {hubness.shape}", hubness.shape == (n,)),
-            (
-                SENTENCES_FILE,
-                f"{sentences.vectors.shape[0]} sentence vectors, {sentences.spans.shape[0]} "
-                f"spans and offsets for {sentences.offsets.shape[0] - 1} passages ending at "
-                f"{int(sentences.offsets[-1]) if sentences.offsets.size else 0}",
-                sentences.offsets.shape == (n + 1,)
-                and sentences.vectors.shape[0] == sentences.spans.shape[0] == m
-                and int(sentences.offsets[-1]) == m,
-            ),
+            (SENTENCES_FILE, _sentences_described(sentences), _sentences_agree(sentences, n, m)),
         )
         if not agrees
     ]
@@ -377,3 +369,32 @@ def load_index(root: Path) -> LoadedIndex:
             f"{manifest.dimension}; {_REBUILD}"
         )
     return LoadedIndex(manifest, passages, vectors, sentences, hubness, versions.version_of(folder))
+
+
+def _sentences_agree(sentences: SentenceVectors, n: int, m: int) -> bool:
+    """Whether the sentence arrays have the shapes ``n`` passages and ``m`` sentences give,
+    and offsets that cut the ``m`` rows into ``n`` runs: anything else is a damaged file, to
+    be named as one rather than fail later as an IndexError in whatever reads it first."""
+    offsets = sentences.offsets
+    return (
+        sentences.vectors.ndim == 2
+        and sentences.vectors.shape[0] == m
+        and sentences.spans.shape == (m, 2)
+        and offsets.shape == (n + 1,)
+        and np.issubdtype(offsets.dtype, np.integer)
+        and offsets[0] == 0
+        and offsets[-1] == m
+        and bool(np.all(np.diff(offsets) >= 0))
+    )
+
+
+def _sentences_described(sentences: SentenceVectors) -> str:
+    """The sentence arrays' shapes, and where the offsets run, for a damaged index's error."""
+    offsets = sentences.offsets
+    described = (
+        f"sentence vectors of shape {sentences.vectors.shape}, spans of shape "
+        f"{sentences.spans.shape} and offsets of shape {offsets.shape}"
+    )
+    if offsets.ndim == 1 and offsets.size and np.issubdtype(offsets.dtype, np.integer):
+        described += f" running from {int(offsets[0])} to {int(offsets[-1])}"
+    return described

@@ -32,7 +32,7 @@ from indexer.embedding.ray_encoder import RayPassageEncoder
 from indexer.passage import Passage
 from indexer.passage_vectors import embed, passages_for
 from indexer.settings import Settings
-from indexer.versions import building, check_writable, current_id, resolve
+from indexer.versions import building, check_writable, resolve, version_of
 
 
 def pipeline_version() -> str:
@@ -67,7 +67,7 @@ class BuildReport:
     """
 
     index_dir: Path
-    version: str | None
+    version: str
     up_to_date: bool
     documents: int
     passages: int
@@ -173,7 +173,7 @@ def _build(
         manifest = read_manifest(index_dir)
         return BuildReport(
             index_dir=index_dir,
-            version=current_id(index_dir),
+            version=version_of(resolve(index_dir)),
             up_to_date=True,
             documents=len(documents),
             passages=manifest.passage_count,

@@ -102,9 +102,19 @@ def load_corpus(folder: Path) -> list[Document]:
     # an editor's ".x.txt.swp" or a draft kept out of sight.
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
-    if not paths:
+    # A link to a report on a share that is not mounted is neither a file nor a folder: it
+    # would drop out of the index without a word, and out of a running service at reload.
+    problems = [
+        f"{link} links to {link.readlink()}, which does not exist (a share not mounted?): "
+        "fix the link or remove it"
+        for link in sorted(folder.iterdir())
+        if link.is_symlink()
+        and not link.exists()
+        and not link.name.startswith(".")
+        and link.suffix.lower() in (*SUFFIXES, METADATA_SUFFIX)
+    ]
+    if not paths and not problems:
         raise CorpusError(f"no documents in {folder}: add report files ({', '.join(SUFFIXES)})")
-    problems: list[str] = []
     # Ids that differ only in case are one file on a case-insensitive file system (a copy
     # of the corpus would lose one) and two documents here: refused like "x.txt" + "x.md".
     by_id: dict[str, Path] = {}

@@ -260,9 +260,7 @@ def _previous_usable(root: Path, ids: list[str], refusal: Refusal | None) -> str
     )
 
 
-def _prune(
-    root: Path, keep: int, refusal: Refusal | None = None, spare: str | None = None
-) -> list[str]:
+def _prune(root: Path, keep: int, refusal: Refusal | None, spare: str | None) -> None:
     """Delete the versions ``refusal`` accepts but the current one, ``spare`` and the
     ``keep`` newest.
 
@@ -271,8 +269,6 @@ def _prune(
     back to; it may still be wanted (the model setting changed back, a damaged file to
     inspect), and ``report-index list`` shows why it cannot be served.
     """
-    if keep < 1:
-        raise VersionError(f"keep must be at least 1, not {keep}")
     candidates = [v for v in list_versions(root) if refusal is None or refusal(v.path) is None]
     doomed = [
         v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current and v.id != spare
@@ -282,7 +278,6 @@ def _prune(
         trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")
         version.path.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
-    return [v.id for v in doomed]
 
 
 def _point_current(root: Path, version_id: str) -> None:

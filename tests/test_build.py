@@ -307,6 +307,33 @@ def test_a_damaged_index_is_refused_naming_the_file_at_fault(index_dir, tmp_path
         load_index(copy)
 
 
+def _resave_sentences(folder: Path, **changed: np.ndarray) -> None:
+    with np.load(folder / "sentences.npz") as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    np.savez(folder / "sentences.npz", **(arrays | changed))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        # Each used to escape as an IndexError or TypeError: a traceback from every command
+        # that reads the index, the build (which checks the current version) included.
+        lambda a: {"vectors": np.zeros(len(a["vectors"]), dtype=np.float32)},
+        lambda a: {"offsets": a["offsets"][:, None]},
+        lambda a: {"offsets": a["offsets"] - 1},
+        lambda a: {"offsets": a["offsets"].astype(np.float64)},
+        lambda a: {"spans": a["spans"][:, :1]},
+    ],
+)
+def test_sentence_arrays_of_the_wrong_shape_are_a_damaged_index(index_dir, tmp_path, damage):
+    copy = tmp_path / "index" / "current"
+    shutil.copytree(index_dir / "current", copy)
+    with np.load(copy / "sentences.npz") as archive:
+        _resave_sentences(copy, **damage(archive))
+    with pytest.raises(ArtifactError, match=r"inconsistent: .* but sentences\.npz holds "):
+        load_index(copy)
+
+
 def test_a_current_version_without_its_files_says_how_to_recover(index_dir, tmp_path):
     root = tmp_path / "index"
     shutil.copytree(index_dir, root, symlinks=True)
@@ -438,6 +465,22 @@ def test_hidden_files_are_not_reports(tmp_path):
     assert [d.id for d in load_corpus(tmp_path)] == ["r"]
 
 
+def test_a_report_linked_from_a_share_that_is_gone_is_refused_not_skipped(tmp_path):
+    """A dangling link is neither a file nor a folder: the report left the index unsaid."""
+    (tmp_path / "r.txt").write_text("texte", "utf-8")
+    (tmp_path / "other-2022.txt").symlink_to(tmp_path / "unmounted" / "other-2022.txt")
+    (tmp_path / "notes.docx").symlink_to(tmp_path / "unmounted" / "notes.docx")  # not read
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path / 'other-2022.txt'} links to {tmp_path / 'unmounted' / 'other-2022.txt'}, "
+        "which does not exist (a share not mounted?): fix the link or remove it"
+    )
+    (tmp_path / "r.txt").unlink()
+    with pytest.raises(CorpusError, match="links to"):  # not "no documents"
+        load_corpus(tmp_path)
+
+
 def test_ids_that_differ_only_in_case_are_refused(tmp_path):
     """One file on a case-insensitive file system, two documents here."""
     (tmp_path / "europol-2022-en.txt").write_text("texte", "utf-8")
@@ -530,3 +573,12 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
         "no source URLs in scanned: its passages cite none",
         "no source URLs in single: its passages cite none",
     ]
+
+
+def test_an_up_to_date_bare_index_folder_is_reported_as_unversioned(index_dir, settings, tmp_path):
+    """A version folder copied out on its own serves as an index; "version None" read as a
+    bug."""
+    bare = tmp_path / "bare"
+    shutil.copytree(index_dir / "current", bare)
+    report = build_index(settings, settings.corpus_dir, bare)
+    assert report.up_to_date and report.version == "unversioned"
