@@ -29,9 +29,9 @@ from service.evaluation import (
     compare,
     evaluate,
     format_comparisons,
+    format_json,
     format_table,
     load_queries,
-    mrr_interval,
 )
 from service.logging_setup import log_config
 from service.passages import PassageStore
@@ -338,16 +338,7 @@ def eval_command(
         if Mode.HYBRID in results and other != Mode.HYBRID
     }
     if as_json:
-        report = {
-            "modes": {
-                m: {g: vars(x) | {"mrr_at_10_interval": mrr_interval(x)} for g, x in groups.items()}
-                for m, groups in results.items()
-            },
-            "hybrid_against": {
-                m: {g: vars(c) for g, c in by_group.items()} for m, by_group in against.items()
-            },
-        }
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(format_json(results, against, Mode.HYBRID))
     else:
         typer.echo(format_table(results))
         if against:
