@@ -21,20 +21,14 @@ import numpy as np
 import pytest
 
 from indexer.artifact import load_index
-from indexer.embedding import onnx_export
+from indexer.embedding import onnx_export, onnx_manifest
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.files import replace_folder
 from indexer.embedding.model import ResolvedModel, resolve_model
 from indexer.embedding.onnx_encoder import OnnxQueryEncoder
-from indexer.embedding.onnx_export import (
-    FP32_FILE,
-    INT8_FILE,
-    MANIFEST,
-    ONNX_DIR,
-    ModelLayout,
-    OnnxExportError,
-    export_onnx,
-)
+from indexer.embedding.onnx_export import FP32_FILE, INT8_FILE, ONNX_DIR, export_onnx
+from indexer.embedding.onnx_layout import ModelLayout, OnnxExportError
+from indexer.embedding.onnx_manifest import MANIFEST, source_stats
 from indexer.settings import Settings
 from service.evaluation import EvalQuery, evaluate
 from service.query_encoder import QueryEncoder
@@ -179,7 +173,7 @@ def test_export_is_reused_when_only_mtimes_changed(exported_copy: Path) -> None:
     config = exported_copy / "config.json"
     _rewrite(config, config.read_bytes())  # same bytes, new mtime: checksum decides
     assert onnx_export._is_current(
-        exported_copy / ONNX_DIR, exported_copy, onnx_export._source_stats(exported_copy), True
+        exported_copy / ONNX_DIR, exported_copy, source_stats(exported_copy), True
     )
 
 
@@ -197,7 +191,7 @@ def test_export_is_redone_when_its_inputs_changed(exported_copy: Path, change: s
     else:
         manifest["quantized"] = False
     _rewrite(manifest_path, json.dumps(manifest).encode())
-    stats = onnx_export._source_stats(exported_copy)
+    stats = source_stats(exported_copy)
     assert not onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
 
 
@@ -206,7 +200,7 @@ def test_an_export_cut_short_is_redone(exported_copy: Path) -> None:
     (and the service falls back to the slower encoder): it must not count as current."""
     int8_file = exported_copy / ONNX_DIR / INT8_FILE
     _rewrite(int8_file, int8_file.read_bytes()[:-4096])
-    stats = onnx_export._source_stats(exported_copy)
+    stats = source_stats(exported_copy)
     assert not onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
 
 
@@ -226,7 +220,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         return {**onnx_export._expected(), "quantized": quantize, "verification": {}}
 
     monkeypatch.setattr(onnx_export, "_build", build)
-    monkeypatch.setattr(onnx_export, "_sha256", lambda transformer_dir, stats: "digest")
+    monkeypatch.setattr(onnx_manifest, "_sha256", lambda transformer_dir, stats: "digest")
     return built
 
 
@@ -250,7 +244,7 @@ def test_an_unreadable_manifest_is_exported_again(
     _rewrite(manifest_path, damage(_manifest(exported_copy)).encode())
     assert export_onnx(exported_copy) == exported_copy / ONNX_DIR / INT8_FILE
     assert builds == [exported_copy]
-    stats = onnx_export._source_stats(exported_copy)
+    stats = source_stats(exported_copy)
     assert onnx_export._is_current(exported_copy / ONNX_DIR, exported_copy, stats, True)
 
 
@@ -269,18 +263,18 @@ def test_a_copy_with_new_file_times_is_hashed_only_once(
     """The checksum matched but the new times were never recorded, so every encoder start
     hashed the 0.5 GB of weights again (0.8 s)."""
     hashed: list[Path] = []
-    digest = onnx_export._sha256
+    digest = onnx_manifest._sha256
 
     def counted(transformer_dir: Path, stats: dict[str, list[int]]) -> str:
         hashed.append(transformer_dir)
         return digest(transformer_dir, stats)
 
-    monkeypatch.setattr(onnx_export, "_sha256", counted)
+    monkeypatch.setattr(onnx_manifest, "_sha256", counted)
     shared = (model_dir / ONNX_DIR / MANIFEST).read_bytes()
     for _ in range(2):
         assert export_onnx(copied_without_times) == copied_without_times / ONNX_DIR / INT8_FILE
     assert hashed == [copied_without_times]
-    stats = onnx_export._source_stats(copied_without_times)
+    stats = source_stats(copied_without_times)
     assert _manifest(copied_without_times)["source"]["files"] == stats
     assert (model_dir / ONNX_DIR / MANIFEST).read_bytes() == shared  # hard link left alone
     assert sorted(path.name for path in (copied_without_times / ONNX_DIR).iterdir()) == sorted(

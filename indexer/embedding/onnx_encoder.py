@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding.model import ModelIdentity, ResolvedModel
-from indexer.embedding.onnx_export import (
+from indexer.embedding.onnx_export import export_onnx
+from indexer.embedding.onnx_layout import (
     OUTPUT_NAME,
     OnnxExportError,
-    export_onnx,
     mean_pool,
     model_inputs,
     read_layout,
