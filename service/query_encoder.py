@@ -18,7 +18,7 @@ import numpy as np
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import ModelIdentity, ResolvedModel
 from indexer.embedding.onnx_encoder import OnnxQueryEncoder
-from indexer.embedding.onnx_export import OnnxExportError
+from indexer.embedding.onnx_layout import OnnxExportError
 from indexer.settings import QueryBackend
 
 log = logging.getLogger(__name__)
