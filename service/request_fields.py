@@ -38,8 +38,10 @@ def refuse_empty_query(value: object) -> object:
     return value
 
 
+# The constraints first: after a validator, pydantic checks max_length as a generic length
+# ("at most 1000 items after validation") instead of a string's.
 QueryText = Annotated[
-    str, BeforeValidator(refuse_empty_query), Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    str, Field(min_length=1, max_length=MAX_QUERY_CHARS), BeforeValidator(refuse_empty_query)
 ]
 MaxChars = Annotated[
     int,
