@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from indexer.artifact import DocumentEntry
 from indexer.passage import Passage
 from indexer.text import sentence_spans
-from service.searcher import SearchHit
+from service.searcher import SearchHit, SearchResult
 
 # Budgets a caller may ask for: below the minimum hardly a passage fits; above the maximum
 # the block is no longer a short piece of evidence.
@@ -170,3 +170,19 @@ def build_context(
         citations.append(Citation(n, hit.passage, hit.score, truncated=quoted != text))
         used += overhead + len(quoted)
     return GroundedContext(SEPARATOR.join(blocks), tuple(citations), len(hits) - len(citations))
+
+
+def context_notice(
+    result: SearchResult, grounded: GroundedContext, max_chars: int | None
+) -> str | None:
+    """Why the context of ``result`` quotes nothing (None when it quotes something): no
+    passage matched (the search's own notice), or not even the best one fits ``max_chars``.
+    An empty context without a word reads as the reports being silent on the question."""
+    if result.notice is not None or grounded.citations:
+        return result.notice
+    found = len(result.hits)
+    return (
+        f"Found {found} passage{'' if found == 1 else 's'} for {result.query!r}, but not "
+        f"enough of the best one fits in max_chars={max_chars}: ask again with a larger "
+        "max_chars."
+    )

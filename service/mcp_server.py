@@ -34,9 +34,7 @@ from indexer.artifact import DocumentEntry
 from indexer.language import language_label
 from indexer.messages import describe_errors, quoted, unknown_names
 from indexer.passage import Passage
-from service.context import (
-    GroundedContext,
-)
+from service.context import GroundedContext, context_notice
 from service.documents import document_markdown, outline
 from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
@@ -83,9 +81,9 @@ def build_mcp_server(state: ServiceState) -> MCPServer:
         # Programs get what the model reads, within the same budget: the /context response.
         return CallToolResult(
             content=[TextContent(text=format_results(result, grounded, asked.max_chars))],
-            structured_content=ContextResponse.from_context(grounded, result).model_dump(
-                mode="json"
-            ),
+            structured_content=ContextResponse.from_context(
+                grounded, result, asked.max_chars
+            ).model_dump(mode="json"),
         )
 
     # The SDK reads a tool's arguments from its signature: here SearchReportArguments' fields,
@@ -203,13 +201,8 @@ def format_results(result: SearchResult, grounded: GroundedContext, max_chars: i
     the two apart, EVALUATION.md), so the model is told to say when none answers; and an
     empty result under filters names them, or it reads as the reports being silent.
     """
-    if result.notice is not None:
-        return result.notice
-    if not grounded.citations:
-        return (
-            f"Found {_count(len(result.hits), 'passage')} for {result.query!r}, but not enough "
-            f"of the best one fits in max_chars={max_chars}: ask again with a larger max_chars."
-        )
+    if (notice := context_notice(result, grounded, max_chars)) is not None:
+        return notice
     lines = [
         f"{_count(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
         f"{language_label(result.query_lang)}), best first: the closest the reports have, "

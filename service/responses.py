@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from indexer.artifact import DocumentEntry
 from indexer.passage import Passage
-from service.context import GroundedContext
+from service.context import GroundedContext, context_notice
 from service.documents import SectionOutline
 from service.retrieval.ranking import Mode
 from service.searcher import SearchResult
@@ -19,6 +19,11 @@ _NOTICE = (
     "Set only when there are no results: why (the filters that left nothing, or keyword "
     "mode's need for a shared word), so that an empty list is not read as the reports being "
     "silent on the question."
+)
+_CONTEXT_NOTICE = (
+    "Set only when the context quotes nothing: why (no results, as for /search, or max_chars "
+    "too small for even the best passage), so that an empty context is not read as the "
+    "reports being silent on the question."
 )
 
 
@@ -185,11 +190,13 @@ class ContextResponse(BaseModel):
         description="Results that did not fit in max_chars (the next ones in rank order)."
     )
     query_lang: str
-    notice: str | None = Field(default=None, description=_NOTICE)
+    notice: str | None = Field(default=None, description=_CONTEXT_NOTICE)
 
     @classmethod
-    def from_context(cls, grounded: GroundedContext, result: SearchResult) -> ContextResponse:
-        """Map the core context of ``result`` to the wire format."""
+    def from_context(
+        cls, grounded: GroundedContext, result: SearchResult, max_chars: int
+    ) -> ContextResponse:
+        """Map the core context of ``result``, within ``max_chars``, to the wire format."""
         return cls(
             context=grounded.text,
             citations=[
@@ -207,7 +214,7 @@ class ContextResponse(BaseModel):
             ],
             omitted=grounded.omitted,
             query_lang=result.query_lang,
-            notice=result.notice,
+            notice=context_notice(result, grounded, max_chars),
         )
 
 

@@ -7,9 +7,11 @@ import dataclasses
 
 import pytest
 
-from service.context import ELLIPSIS, build_context, excerpt, passage_header
+from service.context import ELLIPSIS, build_context, context_notice, excerpt, passage_header
+from service.responses import ContextResponse
 from service.retrieval.highlight import Highlight
-from service.searcher import SearchHit
+from service.retrieval.ranking import Mode
+from service.searcher import SearchHit, SearchResult
 from tests.conftest import a_passage, is_excerpt
 
 
@@ -116,6 +118,26 @@ def test_the_block_stops_at_the_first_passage_of_which_too_little_fits():
     assert [c.passage.id for c in grounded.citations] == ["doc-p001-01"]
     assert grounded.omitted == 2
     assert len(grounded.text) <= 60
+
+
+def test_a_context_that_quotes_nothing_says_why():
+    """A long report title in every header can leave no room for the best passage: the
+    context was empty, with 'notice' null as if the reports were silent."""
+    hits = [_hit(1, "Le Président a été élu pour un mandat de quatre ans à Istanbul.")]
+    titled = {"doc": "Rapport " * 30}
+    result = SearchResult("Qui a été élu ?", "fr", Mode.HYBRID, 1.0, hits)
+    grounded = build_context(hits, 200, titled)
+    assert not grounded.citations and grounded.omitted == 1
+    assert context_notice(result, grounded, 200) == (
+        "Found 1 passage for 'Qui a été élu ?', but not enough of the best one fits in "
+        "max_chars=200: ask again with a larger max_chars."
+    )
+    # What POST /context and the MCP tool's structured content carry.
+    assert ContextResponse.from_context(grounded, result, 200).notice.startswith("Found 1 ")
+    quoted = build_context(hits, 1000, titled)
+    assert quoted.citations and context_notice(result, quoted, 1000) is None
+    nothing = SearchResult("Qui a été élu ?", "fr", Mode.KEYWORD, 1.0, [])
+    assert context_notice(nothing, build_context([], 200), 200) == nothing.notice
 
 
 def test_budget_is_exact_for_every_size():

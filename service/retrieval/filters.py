@@ -20,8 +20,10 @@ BLANK_FILTER = "must not be blank; leave the filter out to search everything"
 
 
 def is_blank(value: str) -> bool:
-    """Whether a filter's text is nothing but spaces and invisible characters."""
-    return not canonical(value).strip()
+    """Whether a filter's text is nothing but spaces, invisible characters and accents
+    without a letter: as a section filter reads it (folded), such a value matched every
+    title."""
+    return not fold(canonical(value)).strip()
 
 
 @dataclass(frozen=True)

@@ -24,4 +24,4 @@ async def context(state: StateDep, body: ContextRequest) -> ContextResponse:
     result, grounded = await engine.context(
         body.query, body.k, body.filters(), body.mode, body.max_chars
     )
-    return ContextResponse.from_context(grounded, result)
+    return ContextResponse.from_context(grounded, result, body.max_chars)
