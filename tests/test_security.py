@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,6 +123,22 @@ def test_malformed_framing_gets_a_4xx_not_a_reset(base_url, raw, expected):
         status_line = sock.recv(4096).split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 "), status_line
     assert int(status_line.split()[1]) == expected
+
+
+def test_a_client_hanging_up_mid_body_is_no_server_error(base_url, caplog):
+    """Nobody is left to answer: logged and counted as nginx's 499, not as a 500."""
+    port = int(base_url.rsplit(":", 1)[1])
+    caplog.set_level(logging.INFO, logger="service.access")
+    head = b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + b"Content-Length: 100\r\n\r\n" + b'{"query": ')
+    deadline = time.monotonic() + 30
+    while not (cut := [r for r in caplog.records if r.name == "service.access"]):
+        assert time.monotonic() < deadline, "no access line for the cut request"
+        time.sleep(0.05)
+    assert (cut[0].method, cut[0].path, cut[0].status) == ("POST", "/search", 499)
+    exported = httpx.get(f"{base_url}/metrics").text
+    assert 'method="POST",route="unmatched",status="499"' in exported
 
 
 def test_control_character_message_is_readable(base_url):

@@ -7,7 +7,8 @@ requests the security middleware refuses. It
   proxy's id carries through), or makes one, keeps it in :data:`REQUEST_ID` for every log
   line of the request, and echoes it in the response's ``X-Request-ID`` header;
 - counts the request and its latency by route template, method (``other`` beyond the
-  usual seven) and status;
+  usual seven) and status (499, as nginx logs it, for a client that hung up before the
+  answer: no server error);
 - logs one ``service.access`` line: method, route, path (control characters escaped),
   status, latency and client. The query string holds the searched text, so it is left out
   unless ``log_query_text``.
@@ -33,6 +34,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # the id can go into a log line or a header as it is.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 UNMATCHED = "unmatched"
+# nginx's "client closed request": the client went away before any answer was sent.
+CLIENT_CLOSED_REQUEST = 499
 # Metric labels must stay a bounded set: a client chooses the method it sends.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
@@ -83,7 +86,14 @@ class RequestObserver:
         started = time.perf_counter()
         request_id = request_id_from(Headers(scope=scope))
         token = REQUEST_ID.set(request_id)
-        status = 500  # what the client gets if the app raises before answering
+        status: int | None = None
+        client_left = False
+
+        async def receive_noting_disconnect() -> Message:
+            nonlocal client_left
+            message = await receive()
+            client_left = client_left or message["type"] == "http.disconnect"
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -93,9 +103,13 @@ class RequestObserver:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_noting_disconnect, send_with_id)
+            if status is None and client_left:  # nobody left to answer (the body was cut)
+                status = CLIENT_CLOSED_REQUEST
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            # Otherwise no answer means the server sends a 500, the app having raised or
+            # returned without one.
+            self._record(scope, status or 500, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
