@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from indexer.messages import quoted
 from indexer.passage import Passage
+from service.retrieval.filters import id_key
 
 # Passages a caller may ask for on each side: enough to widen a context, not to page through
 # a document (its resource does that).
@@ -33,7 +34,7 @@ class PassageStore:
         self._by_document = by_document
         self._example = passages[0].id if passages else "document-p001-4f9a1c"
         self._where = {
-            passage.id: (document, i)
+            id_key(passage.id): (document, i)
             for document, ordered in by_document.items()
             for i, passage in enumerate(ordered)
         }
@@ -51,7 +52,7 @@ class PassageStore:
 
     def _locate(self, passage_id: str) -> tuple[str, int]:
         try:
-            return self._where[passage_id]
+            return self._where[id_key(passage_id)]
         except KeyError:
             raise PassageNotFoundError(
                 f"no passage has the id {quoted(passage_id)}; ids look like {self._example!r} "

@@ -19,6 +19,14 @@ MAX_FILTER_CHARS = 200
 BLANK_FILTER = "must not be blank; leave the filter out to search everything"
 
 
+def id_key(text: str) -> str:
+    """An id (a document's, a passage's) as typed or pasted, in the form ids are compared
+    in: read like a query, case folded. Ids are ASCII and cannot differ only in case (the
+    corpus refuses such twins), so "INTERPOL-2021-FR" and one pasted with a zero-width space
+    find the same document, and a model retyping an id in capitals the same passage."""
+    return canonical(text).casefold()
+
+
 def is_blank(value: str) -> bool:
     """Whether a filter's text is nothing but spaces, invisible characters and accents
     without a letter: as a section filter reads it (folded), such a value matched every
@@ -70,7 +78,7 @@ class SearchFilters:
     def document_key(self) -> str | None:
         """The document filter as document ids are compared with it: read like a query,
         case folded (ids that differ only in case cannot both be in a corpus)."""
-        return canonical(self.document).casefold() if self.document is not None else None
+        return id_key(self.document) if self.document is not None else None
 
     def is_empty(self) -> bool:
         """True when nothing is filtered."""

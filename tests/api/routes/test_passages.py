@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 
 def test_passage_by_id(client, searcher):
     passage = searcher.index.passages[10]
@@ -21,6 +23,15 @@ def test_passage_by_id(client, searcher):
         "previous": [],
         "next": [],
     }
+
+
+def test_a_passage_id_is_read_as_a_document_id_is(client, searcher):
+    """In any case and without invisible characters, as /documents reads ids: a model that
+    retyped an id in capitals, or pasted one with a zero-width space, got a 404."""
+    passage = searcher.index.passages[10]
+    for typed in (passage.id.upper(), f"\u200b{passage.id}"):
+        response = client.get(f"/passages/{quote(typed)}")
+        assert response.status_code == 200 and response.json()["id"] == passage.id
 
 
 def test_unknown_passage_is_a_readable_404(client):
