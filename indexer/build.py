@@ -29,6 +29,7 @@ from indexer.corpus import CorpusError, Document, load_corpus, require_folder
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import ResolvedModel, resolve_model
 from indexer.embedding.ray_encoder import RayPassageEncoder
+from indexer.parsing.urls import unreadable_urls
 from indexer.passage import Passage
 from indexer.passage_vectors import embed, passages_for
 from indexer.settings import Settings
@@ -133,6 +134,12 @@ def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[
             warnings.append(
                 f"no text on page(s) {', '.join(blank)} of {document.id}: blank, or scanned "
                 "images (run OCR on the PDF if they hold text, or nothing there can be found)"
+            )
+        unreadable = unreadable_urls(document.text)
+        if unreadable:
+            warnings.append(
+                f"URL(s) in {document.id} that cannot be read as addresses (a bracket out of "
+                f"place?), so no passage cites them: {', '.join(unreadable)}"
             )
     empty = sorted({d.id for d in documents} - {p.document for p in passages})
     if empty:

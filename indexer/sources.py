@@ -16,10 +16,11 @@ import dataclasses
 import math
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 
+from indexer.parsing.urls import split_url
 from indexer.passage import Passage
 from indexer.text import fold
 
@@ -47,7 +48,8 @@ MEANING_WEIGHT = 2.0
 
 def is_social(url: str) -> bool:
     """True for social-media and video links."""
-    host = urlsplit(url).netloc.lower()
+    parts = split_url(url)  # the parser drops unreadable URLs; this must not rely on it
+    host = parts.netloc.lower() if parts else ""
     return any(host == h or host.endswith("." + h) for h in _SOCIAL_HOSTS)
 
 
@@ -59,8 +61,10 @@ def headline(url: str) -> str:
 
 
 def _slug(url: str) -> str:
-    """The last segment of a URL's path, percent-decoded ("R%C3%A9seau" is "Réseau")."""
-    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    """The last segment of a URL's path, percent-decoded ("R%C3%A9seau" is "Réseau"); none
+    for a URL that cannot be read."""
+    parts = split_url(url)
+    return unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) if parts else ""
 
 
 def article_urls(passages: Iterable[Passage]) -> list[str]:

@@ -575,6 +575,43 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     ]
 
 
+def test_a_url_that_cannot_be_read_is_warned_of_and_does_not_stop_the_build(tmp_path):
+    """From a code review: ``urlsplit`` raised ValueError on a host's unbalanced bracket when
+    the build ordered each passage's sources, and ``report-index build`` ended in a
+    traceback. The build goes on without that URL, and names the report and the URL."""
+    from indexer.build import corpus_warnings
+    from indexer.embedding.model import ModelIdentity
+    from indexer.passage_vectors import embed
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = (
+        "OPÉRATION TEST\n"
+        "La police a arrêté trois suspects lors d'une opération menée dans douze pays en "
+        "2021. Les enquêteurs ont saisi des armes et des stupéfiants.\n"
+        "https://www.interpol.int/fr/Actualites/Operation-test-douze-pays\n"
+        "https://[2001:db8::1/Operation-test\n"
+    )
+    (corpus / "mini.txt").write_text(text, "utf-8")
+    documents = load_corpus(corpus)
+    passages = passages_for(documents)
+    assert corpus_warnings(documents, passages) == [
+        "URL(s) in mini that cannot be read as addresses (a bracket out of place?), so no "
+        "passage cites them: https://[2001:db8::1/Operation-test"
+    ]
+    rng = np.random.default_rng(0)
+
+    def encode(pairs: list[tuple[str, str]]) -> np.ndarray:
+        vectors = rng.normal(size=(len(pairs), 8)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    model = ModelIdentity("fake", "test", None, "query: ", "passage: ")
+    ordered, _, _ = embed(tmp_path / "index", model, passages, encode, {"mini": "Mini"})
+    assert [p.source_urls for p in ordered] == [
+        ("https://www.interpol.int/fr/Actualites/Operation-test-douze-pays",)
+    ]
+
+
 def test_an_up_to_date_bare_index_folder_is_reported_as_unversioned(index_dir, settings, tmp_path):
     """A version folder copied out on its own serves as an index; "version None" read as a
     bug."""

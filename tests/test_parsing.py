@@ -428,6 +428,27 @@ def test_sources_written_otherwise_in_a_block_of_urls():
     assert second.sections[0].paragraphs == ("Words, and www.example.org in a sentence.",)
 
 
+def test_a_url_that_cannot_be_read_closes_its_page_but_cites_nothing():
+    """From a code review: ``urlsplit`` raises ValueError on a host's unbalanced bracket, and
+    such a URL stopped the build when sources were ordered. A stray closing bracket after a
+    URL is a typo, and goes like a sentence's full stop; a balanced one is the URL's."""
+    text = (
+        "A TITLE HERE\n\nText of the page.\n\n"
+        "https://example.org/a\nhttps://[2001:db8::1/Operation-test\n"
+        "Source : https://www.interpol.int]\nhttps://example.org/wiki/Bond_(finance)\n\n"
+        "NEXT PAGE\n\nMore text.\n\nhttps://[2001:db8::1]/next\n"
+    )
+    first, second = parse_report(text)
+    assert first.urls == (
+        "https://example.org/a",
+        "https://www.interpol.int",
+        "https://example.org/wiki/Bond_(finance)",
+    )
+    assert [p for s in first.sections for p in s.paragraphs] == ["Text of the page."]
+    assert second.sections[0].title == "NEXT PAGE"
+    assert second.urls == ("https://[2001:db8::1]/next",)  # a well-formed IPv6 host
+
+
 def test_a_heading_inside_a_block_opens_its_article_after_figures():
     """A PDF's text has no blank lines: a heading after a key-figures block, with its
     article's sentence under it, still opens a section; capitals a sentence runs through

@@ -99,3 +99,13 @@ def test_headlines_are_the_slugs_words():
     assert headline("https://www.interpol.int/fr") == ""  # a language code, not a headline
     assert headline(TWEET) == ""  # an id
     assert article_urls([passage("x")]) == sorted([ARRESTS, WEKA])
+
+
+def test_a_url_that_cannot_be_read_is_no_article_and_does_not_stop_the_ordering():
+    """``urlsplit`` raises ValueError on a host's unbalanced bracket: a build crashed here."""
+    bad = ("https://[2001:db8::1/Operation-Weka", "https://www.interpol.int]/fr/Weka-24-pays")
+    assert not any(is_social(url) for url in bad)
+    assert [headline(url) for url in bad] == ["", ""]
+    item = passage("L'opération Weka a mobilisé 24 pays.", urls=(*bad, WEKA, TWEET))
+    assert article_urls([item]) == [WEKA]
+    assert ordered([item]) == [(WEKA, *bad, TWEET)]

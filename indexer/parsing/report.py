@@ -25,6 +25,7 @@ from indexer.parsing.urls import (
     cited_urls,
     is_social_row,
     is_url,
+    split_url,
     unwrap_urls,
     without_sources_labels,
 )
@@ -83,7 +84,9 @@ def _parse(
         headings = [item.text for item in items if isinstance(item, Heading)]
         sections = group_sections(items, intro_title(headings, last_heading, default_title))
         last_heading = headings[-1] if headings else last_heading
-        pages.append(Page(number=number, sections=tuple(sections), urls=tuple(urls)))
+        # An unreadable URL still closes its page, as its author meant, but cites nothing.
+        readable = tuple(url for url in urls if split_url(url) is not None)
+        pages.append(Page(number=number, sections=tuple(sections), urls=readable))
     return pages
 
 

@@ -7,7 +7,10 @@
   a sentence after it. In a block of URLs, a site's address without its scheme
   ("www.example.org/…") is one too, and a short label over the block ("Sources:") is
   dropped. A URL that a PDF wraps after a hyphen or a slash is joined back to the rest of it
-  on the next line.
+  on the next line. A closing bracket that opens nowhere in the URL is a typo's, not the
+  URL's ("Source : https://www.interpol.int]").
+- A URL that cannot be read as an address ("https://[2001:db8::1/x", the host's bracket
+  never closed) is no page's source (:func:`split_url`).
 - Rows of social-media handles (page furniture next to icons) are told apart here too: web
   addresses and handles, not text.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import SplitResult, urlsplit
 
 from indexer.text import collapse_whitespace
 
@@ -33,6 +37,7 @@ _SOURCE_LABEL = re.compile(
 _CITED_URL = re.compile(r"<(https?://[^\s<>]+)>?|\((https?://[^\s()]+)\)?|(https?://\S+)")
 _BETWEEN_URLS = re.compile(r"[\s;,|.]*")  # "(https://…)." ends a sentence too
 _URL_CLOSING_PUNCTUATION = re.compile(r"[.,;:!?]+$")
+_BRACKETS = {")": "(", "]": "["}
 # A site's address without its scheme, inside a block of URLs ("www.example.org/siena").
 SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
 # A short line that only introduces the block of URLs under it ("Sources:", "Références :").
@@ -89,14 +94,49 @@ def cited_urls(line: str) -> list[str]:
         found = _CITED_URL.match(line, position)
         if not found:
             return []
-        bare = found.group(3)
-        url = _URL_CLOSING_PUNCTUATION.sub("", bare) if bare else found.group(1) or found.group(2)
+        url = _cited_url(found)
         if not is_url(url):  # "https://." is no address
             return []
         urls.append(url)
         between = _BETWEEN_URLS.match(line, found.end())
         position = between.end() if between else found.end()
     return urls
+
+
+def _cited_url(found: re.Match[str]) -> str:
+    """The URL of a match of ``_CITED_URL``: inside its brackets, or bare without the
+    punctuation of the text around it."""
+    bare = found.group(3)
+    return _without_closing_marks(bare) if bare else found.group(1) or found.group(2)
+
+
+def _without_closing_marks(url: str) -> str:
+    """A bare URL without a sentence's punctuation after it ("https://example.org/s.") and
+    without a closing bracket that opens nowhere in it (a typo, "https://www.interpol.int]",
+    which ``urlsplit`` cannot read); a balanced one stays ("…/wiki/Bond_(finance)")."""
+    while True:
+        url = _URL_CLOSING_PUNCTUATION.sub("", url)
+        opening = _BRACKETS.get(url[-1:])
+        if opening is None or url.count(url[-1]) <= url.count(opening):
+            return url
+        url = url[:-1]
+
+
+def split_url(url: str) -> SplitResult | None:
+    """``url``'s parts (host, path…), or None when ``urlsplit`` cannot read it: a bracket of
+    an IPv6 host left open or closed alone ("https://[2001:db8::1/x") raises ValueError, and
+    one such URL in a report must not stop a build."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
+def unreadable_urls(text: str) -> list[str]:
+    """The URLs of ``text`` that :func:`split_url` cannot read (each once, in order): no page
+    cites them as a source, and the report's author should hear of it."""
+    found = (_cited_url(m) for m in _CITED_URL.finditer(text))
+    return list(dict.fromkeys(url for url in found if split_url(url) is None))
 
 
 def _source_url(line: str) -> str:
