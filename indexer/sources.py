@@ -34,7 +34,7 @@ _SOCIAL_HOSTS = (
     "linkedin.com",
     "instagram.com",
 )
-_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_TOKEN_SPLIT = re.compile(r"[\W_]+")  # between words (after fold), in any script
 _PREFIX = 5  # "pharmacies"/"pharmaceutiques", "arrestation"/"arrestations" share a stem
 _MIN_TOKEN = 3
 _SLUG_SEPARATORS = re.compile(r"[-_+\s]+")
@@ -73,7 +73,7 @@ def article_urls(passages: Iterable[Passage]) -> list[str]:
 
 
 def _stems(text: str) -> set[str]:
-    """Folded 5-letter prefixes of the words of ``text`` (numbers kept whole)."""
+    """Folded 5-letter prefixes of the words of ``text``, in any script (numbers kept whole)."""
     tokens = _TOKEN_SPLIT.split(fold(text))
     return {t if t.isdigit() else t[:_PREFIX] for t in tokens if len(t) >= _MIN_TOKEN}
 

@@ -5,6 +5,8 @@ what the model would have seen; the real report's order is tested on the built i
 (tests/test_report.py).
 """
 
+from urllib.parse import quote
+
 import numpy as np
 
 from indexer.passage import Passage
@@ -89,6 +91,25 @@ def test_a_tiny_gap_in_meaning_does_not_outweigh_the_words():
     other = "https://www.interpol.int/fr/2021/Une-autre-operation"
     item = passage("L'opération Pangea XIV a visé les fausses pharmacies.", urls=(pangea, other))
     assert _with_meaning(item, (0.800, 0.801)) == [(pangea, other)]
+
+
+def test_slug_words_match_in_any_script():
+    """Words were runs of ASCII letters and digits: an item in Russian or Arabic shared no
+    word with any slug, and its article kept the report's place instead of coming first."""
+    news = "https://www.interpol.int/ar/%D8%A7%D9%84%D8%A3%D8%AE%D8%A8%D8%A7%D8%B1"
+    for text, other, article in (
+        (
+            "Операция полиции в Марокко: арестованы 12 человек.",
+            "https://www.interpol.int/ru/Новости/Конференция-в-Лионе",
+            "https://www.interpol.int/ru/Новости/Операция-полиции-в-Марокко",
+        ),
+        (
+            "عملية الشرطة في المغرب أدت إلى توقيف 12 شخصا.",
+            f"{news}/{quote('مؤتمر-في-ليون')}",
+            f"{news}/{quote('عملية-الشرطة-في-المغرب')}",
+        ),
+    ):
+        assert ordered([passage(text, urls=(other, article))]) == [(article, other)]
 
 
 def test_headlines_are_the_slugs_words():
