@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from indexer.settings import Settings
 from service.api.app import create_app
-from service.logging_setup import hide_query_strings
+from service.logging_setup import RequestIdFilter, hide_query_strings
 from service.searcher import Searcher
 from tests.conftest import live_server, mcp_initialize
 
@@ -283,17 +283,29 @@ def test_rate_limit_answers_429_with_retry_after(locked_url):
         assert client.get("/healthz").status_code == 200  # probes are never limited
 
 
-def test_unexpected_errors_are_json_500s(settings, searcher):
-    app = create_app(settings, searcher)
+def test_unexpected_errors_are_json_500s_with_the_request_id(settings, searcher, caplog):
+    """Answered like any other error, X-Request-ID and CORS headers included, and logged with
+    the traceback and the request id (Starlette's own handler had neither: it runs outside
+    every middleware)."""
+    app = create_app(
+        settings.model_copy(update={"cors_origins": ["https://app.example"]}), searcher
+    )
 
     def boom() -> None:
         raise RuntimeError("bug")
 
     app.add_api_route("/boom", boom)
+    caplog.handler.addFilter(RequestIdFilter())
+    headers = {"X-Request-ID": "bug-1", "Origin": "https://app.example"}
     with TestClient(app, raise_server_exceptions=False) as client:
-        response = client.get("/boom")
+        response = client.get("/boom", headers=headers)
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error; the server log has the details"}
+    assert response.headers["x-request-id"] == "bug-1"
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    (logged,) = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError
+    assert logged.request_id == "bug-1"
 
 
 def test_access_log_hides_the_query_text():

@@ -46,7 +46,6 @@ from service.retrieval.query import InvalidQueryError
 from service.searcher import Searcher
 from service.state import NotReadyError, ServiceState
 
-log = logging.getLogger(__name__)
 # What a 503 during loading tells clients to wait: the model and index load in seconds.
 RETRY_AFTER_NOT_READY_S = 5
 
@@ -127,8 +126,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
     app.add_exception_handler(NotReadyError, _not_ready)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _internal_error)
-    install_security(app, settings)  # size, encoding, key, CORS, rate limit (SECURITY.md)
+    install_security(app, settings)  # size, encoding, key, rate limit, 500s, CORS (SECURITY.md)
     if not settings.log_query_text:
         hide_query_strings(logging.getLogger("uvicorn.access"))
     # Outermost: request id, metrics and access line for every request, refusals included.
@@ -266,14 +264,6 @@ async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
     if exc.loading:
         response.headers["Retry-After"] = str(RETRY_AFTER_NOT_READY_S)
     return response
-
-
-async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
-    """A bug answers JSON like every other error; the traceback goes to the server log."""
-    log.error("unhandled error: %s", type(exc).__name__)
-    return _error(
-        status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the server log has the details"
-    )
 
 
 def _error(status_code: int, detail: str) -> JSONResponse:

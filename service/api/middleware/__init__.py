@@ -4,6 +4,8 @@ Pure ASGI middleware, outermost first:
 
 - CORS (Starlette's ``CORSMiddleware``), only when ``cors_origins`` is configured, so that
   the errors below carry CORS headers too and browser preflights need no key;
+- :class:`InternalErrorGuard`, always: an exception nothing handled (a bug, here or in the
+  app) is answered with a JSON 500 and logged with its traceback;
 - :class:`RateLimiter`, a token bucket per client IP, off unless ``rate_limit_per_minute``;
 - :class:`ApiKeyGuard`, only when ``api_key`` is set (not on ``/admin/``, whose routes
   check their own token in the same ``Authorization`` header);
@@ -26,6 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from indexer.settings import Settings
 from service.api.middleware.api_key import ApiKeyGuard
 from service.api.middleware.input_guard import InputGuard
+from service.api.middleware.internal_error import InternalErrorGuard
 from service.api.middleware.rate_limit import RateLimiter
 from service.api.schemas import ErrorResponse
 
@@ -41,6 +44,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             per_minute=settings.rate_limit_per_minute,
             burst=settings.rate_limit_burst,
         )
+    app.add_middleware(InternalErrorGuard)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
