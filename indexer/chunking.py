@@ -10,7 +10,7 @@ from typing import NamedTuple
 from indexer.language import detect_language
 from indexer.parsing import Page, Section
 from indexer.passage import Passage, heading_length
-from indexer.text import fold, split_sentences, word_count, words
+from indexer.text import even_runs, fold, split_sentences, word_count, words
 
 
 @dataclass(frozen=True)
@@ -228,19 +228,20 @@ class SectionChunker:
         return parts
 
     def _split_long(self, unit: _Unit) -> list[_Unit]:
-        """Cut a run-on "sentence" (lists without punctuation) on word boundaries."""
+        """Cut a run-on "sentence" (lists without punctuation) into near-equal runs of
+        words, none above ``target``: counted as ``unit.words`` counts them, so that a list
+        without spaces ("pays0,pays1,…") is cut too."""
         if unit.words <= self.policy.maximum:
             return [unit]
-        tokens = unit.text.split(" ")
-        size = self.policy.target
+        runs = even_runs(unit.text, (0, len(unit.text)), self.policy.target)
         return [
             _Unit(
-                " ".join(tokens[i : i + size]),
-                word_count(" ".join(tokens[i : i + size])),
-                unit.starts_paragraph and i == 0,
+                unit.text[start:end],
+                word_count(unit.text[start:end]),
+                unit.starts_paragraph and n == 0,
                 unit.section,
             )
-            for i in range(0, len(tokens), size)
+            for n, (start, end) in enumerate(runs)
         ]
 
 

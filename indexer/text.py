@@ -138,7 +138,9 @@ def sentence_spans(
     """
     spans = _sentence_spans(text)
     if max_words is not None:
-        spans = [piece for span in spans for piece in _cut(text, span, max_words)]
+        # What spaces separate ("l’opération" and "–" are one each), as ``fits`` counts:
+        # counted in words, every index's sentence vectors would be cut elsewhere.
+        spans = [piece for span in spans for piece in even_runs(text, span, max_words, _NON_SPACE)]
     if min_words is not None:
         spans = _join_short(text, spans, min_words, max_words)
     return spans
@@ -147,7 +149,7 @@ def sentence_spans(
 def _join_short(
     text: str, spans: list[tuple[int, int]], min_words: int, max_words: int | None
 ) -> list[tuple[int, int]]:
-    def fits(start: int, end: int) -> bool:  # counted as _cut counts, so the cap is one cap
+    def fits(start: int, end: int) -> bool:  # counted as the cut counts: the cap is one cap
         return max_words is None or len(_NON_SPACE.findall(text, start, end)) <= max_words
 
     joined: list[tuple[int, int]] = []
@@ -165,17 +167,52 @@ def _join_short(
     return joined
 
 
-def _cut(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, int]]:
+def even_runs(
+    text: str, span: tuple[int, int], max_words: int, unit: re.Pattern[str] = _WORD
+) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut into near-equal runs, none over ``max_words`` words, as
+    (start, end) offsets into ``text``; the span itself when it is not longer.
+
+    Words are what the caller's size check counts: those of :func:`word_count` unless
+    ``unit`` says otherwise, so a list without spaces ("pays0,pays1,…") is cut too. A run
+    ends after its last word and the punctuation that closes it, the next one opens with the
+    punctuation before its first word (see ``_between``): nothing between them is lost.
+    """
     start, end = span
-    tokens = list(_NON_SPACE.finditer(text, start, end))
+    tokens = list(unit.finditer(text, start, end))
     if len(tokens) <= max_words:
         return [span]
     pieces = math.ceil(len(tokens) / max_words)
     size = math.ceil(len(tokens) / pieces)  # near-equal pieces, none over max_words
-    return [
-        (tokens[i].start(), tokens[min(i + size, len(tokens)) - 1].end())
-        for i in range(0, len(tokens), size)
+    cuts = [
+        _between(text, tokens[i - 1].end(), tokens[i].start())
+        for i in range(size, len(tokens), size)
     ]
+    starts = [start, *(after for _, after in cuts)]
+    ends = [*(before for before, _ in cuts), end]
+    return list(zip(starts, ends, strict=True))
+
+
+def _between(text: str, left: int, right: int) -> tuple[int, int]:
+    """Where a run ends and the next starts in the gap ``text[left:right]`` between two
+    words: at a space that neither comes before closing punctuation nor after opening
+    punctuation ("Pays28 », « Pays29" is cut after the comma), else at the first space, or
+    right before the next word when the gap has none."""
+    spaces = list(_WHITESPACE.finditer(text, left, right))
+    for space in spaces:
+        if not _closing(text[space.end()]) and not _opening(text[space.start() - 1]):
+            return space.span()
+    return spaces[0].span() if spaces else (right, right)
+
+
+def _closing(character: str) -> bool:
+    """Punctuation that ends what comes before it: », ), a full stop, French's spaced : ; ! ?"""
+    return unicodedata.category(character) in ("Pe", "Pf") or character in ".,;:!?…"
+
+
+def _opening(character: str) -> bool:
+    """Punctuation that belongs to what comes after it: «, (, ¿."""
+    return unicodedata.category(character) in ("Ps", "Pi") or character in "¿¡"
 
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:

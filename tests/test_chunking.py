@@ -5,7 +5,7 @@ import re
 from indexer.chunking import ChunkingPolicy, SectionChunker
 from indexer.parsing import Page, Section, parse_pages
 from indexer.passage import Passage
-from indexer.text import sentence_spans, word_count
+from indexer.text import even_runs, sentence_spans, word_count
 
 
 def _sentence(i: int, n_words: int = 10) -> str:
@@ -30,6 +30,32 @@ def test_run_on_text_without_punctuation_is_cut_on_words():
     chunks = SectionChunker(ChunkingPolicy(target=100, maximum=150, minimum=20)).chunk_page(page)
     assert all(word_count(c.text) <= 150 for c in chunks)
     assert sum(word_count(c.text) for c in chunks) == 400
+
+
+def test_a_list_without_spaces_is_cut_too_and_no_passage_exceeds_the_maximum():
+    """From a code review: run-on text was cut on spaces but sized in words, so a list
+    written without spaces (701 words) stayed one passage, over ``maximum`` (300)."""
+    for separator in (",", "/"):
+        paragraph = separator.join(f"mot{i:02d}" for i in range(701))
+        page = Page(1, (Section("LISTE", (paragraph,)),), ())
+        chunks = SectionChunker().chunk_page(page)
+        assert [word_count(c.text) for c in chunks] == [141, 141, 141, 141, 137]
+        assert "".join(c.text for c in chunks) == paragraph  # cut after a separator
+
+
+def test_even_runs_count_words_as_word_count_does_and_lose_nothing():
+    listed = ",".join(f"pays{i}" for i in range(100))
+    runs = [listed[a:b] for a, b in even_runs(listed, (0, len(listed)), 40)]
+    assert [word_count(r) for r in runs] == [34, 34, 32]
+    assert "".join(runs) == listed
+    # A run ends after the punctuation that closes its last word, spaced or not; the next
+    # opens with the punctuation that opens its first.
+    text = "Les pays : " + ", ".join(f"« Pays{i} »" for i in range(60)) + "."
+    runs = [text[a:b] for a, b in even_runs(text, (0, len(text)), 32)]
+    assert [word_count(r) for r in runs] == [31, 31]
+    assert runs[0].endswith("« Pays28 »,") and runs[1].startswith("« Pays29 »")
+    assert " ".join(runs) == text
+    assert even_runs(text, (4, 8), 1) == [(4, 8)]  # "pays": not longer than asked
 
 
 def test_small_sections_join_the_next_and_take_the_bigger_title():
