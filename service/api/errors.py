@@ -1,0 +1,129 @@
+"""The app's own errors as readable answers: ``{"detail": str}`` JSON with a 4xx or 503.
+
+Validation errors say in one sentence per problem what to fix (and keep pydantic's list for
+programs); a query the search core refuses is a 422; a service still loading, or without an
+index, is a 503. An exception nothing handles is answered by the middleware's
+:class:`.InternalErrorGuard`, which sits inside CORS and the request observer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from indexer.messages import ECHOED_CHARS, describe_errors, echoed, unknown_names
+from service.request_fields import fields_in_order
+from service.retrieval.query import InvalidQueryError
+from service.state import NotReadyError
+
+# What a 503 during loading tells clients to wait: the model and index load in seconds.
+RETRY_AFTER_NOT_READY_S = 5
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer validation errors, refused queries and a service not ready (see above)."""
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
+    app.add_exception_handler(NotReadyError, _not_ready)  # type: ignore[arg-type]
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """One readable sentence per problem, plus the structured list for programs."""
+    errors = exc.errors()
+    # No "json_invalid" (a body that is not JSON): InputGuard has already parsed every body
+    # that FastAPI reads as JSON (same content types), under stricter rules, and refused it.
+    whole_body = [e for e in errors if tuple(e.get("loc", ())) == ("body",)]
+    if any(e.get("type") == "missing" for e in whole_body):
+        return _error(
+            status.HTTP_400_BAD_REQUEST,
+            'the request body is empty; send a JSON object such as {"query": "…"}',
+        )
+    # FastAPI hands a body it does not parse as JSON over as raw bytes.
+    if any(isinstance(e.get("input"), bytes) for e in whole_body):
+        return _error(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON, sent with the header Content-Type: application/json",
+        )
+    unknown = [e for e in errors if e.get("type") == "extra_forbidden" and len(e["loc"]) == 2]
+    # An unknown field is named with what the request takes, as MCP and the query-string
+    # check word it; pydantic's "Extra inputs are not permitted" says neither.
+    named = _unknown_fields(request, unknown) if unknown else None
+    others = [e for e in errors if named is None or e not in unknown]
+    problems = [named] if named else []
+    if others:
+        problems.append(describe_errors(others, skip=1, whole="request"))
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": "; ".join(problems), "errors": [_field_error(e) for e in errors]},
+    )
+
+
+def _unknown_fields(request: Request, errors: list[Any]) -> str | None:
+    """ "unknown field 'top_k' in the JSON body of POST /search; it takes 'query', 'k', …" for
+    ``extra_forbidden`` errors of one place (the body or the query string); None when the
+    route's model of that place cannot be found."""
+    where = errors[0]["loc"][0]
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or any(e["loc"][0] != where for e in errors):
+        return None
+    if where == "body" and route.body_field is not None:
+        models = [route.body_field.field_info.annotation]
+        kind, place = "field", "in the JSON body of"
+    elif where == "query":
+        models = [q.field_info.annotation for q in route.dependant.query_params]
+        kind, place = "query parameter", "for"
+    else:
+        return None
+    taken = [
+        name
+        for model in models
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        for name in fields_in_order(model)
+    ]
+    if not taken:
+        return None
+    where = f"{place} {request.method} {request.url.path}"
+    return unknown_names(kind, [e["loc"][1] for e in errors], where, taken)
+
+
+def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """One of pydantic's errors for programs: where, what and the value sent, a long one cut
+    as messages cut it (a 5,000-character query came back whole), without the per-error
+    link to pydantic's documentation. A missing field has no value: pydantic's ``input``
+    there is the whole body, left out."""
+    field: dict[str, Any] = {
+        "loc": list(error.get("loc", ())),
+        "msg": error.get("msg", ""),
+        "type": error.get("type", ""),
+    }
+    if field["type"] != "missing":
+        value = jsonable_encoder(error.get("input"))
+        if not isinstance(value, str):
+            text = json.dumps(value, ensure_ascii=False)
+            value = text if len(text) > ECHOED_CHARS else value  # a long list or object: as text
+        field["input"] = echoed(value) if isinstance(value, str) else value
+    return field
+
+
+async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
+    return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
+    # Clients and proxies that honour Retry-After wait rather than retry at once.
+    response = _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    if exc.loading:
+        response.headers["Retry-After"] = str(RETRY_AFTER_NOT_READY_S)
+    return response
+
+
+def _error(status_code: int, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"detail": detail})
