@@ -6,6 +6,7 @@ import itertools
 import math
 import re
 import unicodedata
+from collections.abc import Iterator
 
 
 class CharacterMap:
@@ -36,10 +37,15 @@ _WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
 _NON_SPACE = re.compile(r"\S+")
 
 # A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a
-# character that can start a sentence, but not at a lone capital's point: "M. Al Raisi" and
-# initials are not ends (cut there, "le rôle de M." became a highlight). Other abbreviations
-# are rare enough here that a missed boundary only makes a chunk slightly longer.
-_SENTENCE_END = re.compile(r"(?:(?<!\b[A-ZÀ-ÖØ-Ý])\.|[!?…])[»”\"]?(?=\s+[«“\"(A-ZÀ-ÖØ-Ý0-9•])")
+# character that can start a sentence (``_opens_sentence``), but not at a lone capital's
+# point: "M. Al Raisi" and initials are not ends (cut there, "le rôle de M." became a
+# highlight). Other abbreviations are rare enough here that a missed boundary only makes a
+# chunk slightly longer. Arabic's question mark and Urdu's full stop (؟ ۔) end one too, and
+# so do the CJK full stop and marks (。！？), which need no space after them.
+_SENTENCE_END = re.compile(r"[.!?…؟۔][»”\"]?(?=\s+(\S))|[。！？][」』”）]?(?=\s*(\S))")
+# Ends of scripts without capitals: any letter may follow.
+_CASELESS_ENDS = frozenset("؟۔。！？")
+_OPENING_MARKS = frozenset('«“"(•¿¡「『（')
 
 
 # Invisible format characters (Unicode category Cf: soft hyphen, zero-width spaces and
@@ -215,11 +221,43 @@ def _opening(character: str) -> bool:
     return unicodedata.category(character) in ("Ps", "Pi") or character in "¿¡"
 
 
+def _sentence_ends(line: str) -> Iterator[int]:
+    """Offsets in ``line`` right after each sentence's end (see ``_SENTENCE_END``)."""
+    for end in _SENTENCE_END.finditer(line):
+        mark, first = line[end.start()], end.group(1) or end.group(2)
+        if mark == "." and _after_initial(line, end.start()):
+            continue
+        if _opens_sentence(first, after_caseless_end=mark in _CASELESS_ENDS):
+            yield end.end()
+
+
+def _after_initial(line: str, point: int) -> bool:
+    """Whether the full stop at ``point`` follows a capital standing alone ("M.", "J.")."""
+    before = line[max(0, point - 2) : point]
+    return before[-1:].isupper() and (len(before) < 2 or not _word_character(before[0]))
+
+
+def _word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"  # what \w matches
+
+
+def _opens_sentence(character: str, after_caseless_end: bool) -> bool:
+    """Whether a sentence may start with ``character``: an opening mark (« ¿ ¡ …), a digit, a
+    capital of any script ("Quién", "Операция"), a letter of a script without capitals
+    (Arabic, Chinese) or, after a caseless script's end, any letter."""
+    return (
+        character in _OPENING_MARKS
+        or character.isdecimal()
+        or character.isupper()
+        or (character.isalpha() and (after_caseless_end or not character.islower()))
+    )
+
+
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     line_start = 0
     for line in text.split("\n"):
-        cuts = [0, *(m.end() for m in _SENTENCE_END.finditer(line)), len(line)]
+        cuts = [0, *_sentence_ends(line), len(line)]
         for start, end in itertools.pairwise(cuts):
             piece = line[start:end]
             if piece.strip():

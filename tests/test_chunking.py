@@ -2,10 +2,12 @@
 
 import re
 
+import pytest
+
 from indexer.chunking import ChunkingPolicy, SectionChunker
 from indexer.parsing import Page, Section, parse_pages
 from indexer.passage import Passage
-from indexer.text import even_runs, sentence_spans, word_count
+from indexer.text import even_runs, sentence_spans, split_sentences, word_count
 
 
 def _sentence(i: int, n_words: int = 10) -> str:
@@ -131,6 +133,38 @@ def test_a_capital_initial_does_not_end_a_sentence():
         "J. Stock reste en poste.",
         "Fin.",
     ]
+
+
+@pytest.mark.parametrize(
+    "sentences",
+    [
+        ["La operación terminó.", "¿Quién la dirigió?", "¡Nadie lo sabe!", "Fin."],
+        ["Полиция провела операцию.", "Операция длилась три дня."],
+        ["Η αστυνομία συνέλαβε δύο άτομα.", "Η επιχείρηση διήρκεσε τρεις ημέρες."],
+        ["من قاد العملية؟", "قادتها الشرطة المغربية.", "وشاركت فيها اثنتا عشرة دولة."],
+        ["یہ پہلا جملہ ہے۔", "یہ دوسرا ہے۔"],
+    ],
+)
+def test_sentences_start_with_a_capital_of_any_script_and_end_at_arabic_marks(sentences):
+    """From a code review: only a Latin capital could start a sentence, so "¿Quién…",
+    Cyrillic and Greek capitals and Arabic after a full stop started none, and ؟ and ۔
+    ended none: a passage in Spanish or Arabic was one "sentence" to highlight."""
+    assert split_sentences(" ".join(sentences)) == sentences
+
+
+def test_cjk_marks_end_sentences_without_a_space_after_them():
+    text = "警方逮捕了三人。行动持续了三天！谁领导了行动？「国际刑警组织。」"
+    assert split_sentences(text) == [
+        "警方逮捕了三人。",
+        "行动持续了三天！",
+        "谁领导了行动？",
+        "「国际刑警组织。」",
+    ]
+
+
+def test_initials_of_any_script_and_a_lower_case_word_after_a_point_end_no_sentence():
+    for text in ("А. С. Пушкин писал.", "M. Al Raisi est élu.", "Des armes, etc. et du reste."):
+        assert split_sentences(text) == [text]
 
 
 def test_sentences_shorter_than_asked_are_joined_to_a_neighbour():
