@@ -49,7 +49,10 @@ def unknown_names(
     kind: str, names: Iterable[str], where: str, allowed: Iterable[str], takes: str = ""
 ) -> str:
     """ "unknown field 'top_k' in the JSON body of POST /search; it takes 'query', 'k', …":
-    one wording for an unknown field, query parameter or tool argument on every interface.
-    ``takes`` says what is taken instead of the ``allowed`` names."""
+    one wording for an unknown field, query parameter or tool argument on every interface
+    ("unknown fields 'a', 'b'" for more than one). ``takes`` says what is taken instead of
+    the ``allowed`` names."""
+    names = list(names)
+    kinds = f"{kind}s" if len(names) > 1 else kind
     takes = takes or f"it takes {', '.join(map(repr, allowed)) or 'none'}"
-    return f"unknown {kind} {', '.join(map(repr, names))} {where}; {takes}"
+    return f"unknown {kinds} {', '.join(map(repr, names))} {where}; {takes}"

@@ -77,6 +77,13 @@ def test_an_unknown_field_is_named_with_the_fields_the_request_takes(client):
     said = client.post("/search", json={"query": "x", "top_k": 3, "k": 500}).json()["detail"]
     assert said.startswith("unknown field 'top_k' in the JSON body of POST /search; it takes")
     assert said.endswith("; k: Input should be less than or equal to 50")
+    # More than one: "unknown fields", as a sentence says it.
+    said = client.post("/search", json={"query": "x", "filters": {}, "zz": 1}).json()["detail"]
+    assert said.startswith("unknown fields 'filters', 'zz' in the JSON body of POST /search; ")
+    said = client.get("/search", params={"q": "x", "top_k": 3, "zz": 1}).json()["detail"]
+    assert said.startswith("unknown query parameters 'top_k', 'zz' for GET /search; it takes")
+    said = client.get("/stats", params={"verbose": 1, "zz": 1}).json()["detail"]
+    assert said == "unknown query parameters 'verbose', 'zz' for GET /stats; it takes none"
 
 
 def test_malformed_json_is_a_400(client):
