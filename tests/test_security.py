@@ -230,6 +230,28 @@ def test_api_key_is_required_on_api_routes(settings, searcher):
         assert "401" in schema["paths"]["/search"]["get"]["responses"]
 
 
+def test_the_api_key_and_the_admin_token_read_a_bearer_header_alike(settings, searcher):
+    """One reading of ``Authorization`` for both: the scheme in any case, then the token.
+    An unknown query parameter (422) shows a request that got past the check (not 401)."""
+    both = settings.model_copy(update={"api_key": SecretStr(KEY), "admin_token": SecretStr(KEY)})
+    headers = {
+        f"Bearer {KEY}": 422,
+        f"bearer  {KEY}": 422,
+        f"BEARER {KEY}": 422,
+        "Bearer": 401,
+        "Bearer ": 401,
+        f"Bearer {KEY}x": 401,
+        f"Basic {KEY}": 401,
+        KEY: 401,
+    }
+    with TestClient(create_app(both, searcher)) as client:
+        for authorization, expected in headers.items():
+            sent = {"authorization": authorization}
+            api = client.get("/stats", params={"zz": 1}, headers=sent)
+            admin = client.post("/admin/reload", params={"zz": 1}, headers=sent)
+            assert (api.status_code, admin.status_code) == (expected, expected), authorization
+
+
 def _preflight(url: str, method: str, headers: str) -> httpx.Response:
     """The OPTIONS request a browser page at https://app.example sends first."""
     return httpx.options(

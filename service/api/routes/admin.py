@@ -6,32 +6,27 @@ could call by default would let any client make the service reload in a loop.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.api.bearer import BearerToken, is_secret
 from service.api.deps import SettingsDep, StateDep, query_parameters
 from service.api.schemas import ErrorResponse, ReloadResponse
 from service.reload import ReloadBusy, ReloadRefused
 
-_bearer = HTTPBearer(auto_error=False, description="The admin token (REPORT_ADMIN_TOKEN).")
+_admin_token = BearerToken(description="The admin token (REPORT_ADMIN_TOKEN).")
 
 
-def require_admin(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def require_admin(
+    settings: SettingsDep, token: Annotated[str | None, Depends(_admin_token)]
 ) -> None:
     """403 when admin endpoints are off, 401 unless the bearer token is the configured one."""
     if settings.admin_token is None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "admin endpoints are disabled: set REPORT_ADMIN_TOKEN"
         )
-    expected = settings.admin_token.get_secret_value().encode("utf-8")
-    given = credentials.credentials.encode("utf-8") if credentials is not None else b""
-    # Constant time: how long the comparison takes says nothing about how much matched.
-    if not secrets.compare_digest(given, expected):
+    if not is_secret(token, settings.admin_token.get_secret_value()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "the admin token is missing or wrong: send it as Authorization: Bearer <token>",
