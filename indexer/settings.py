@@ -138,6 +138,20 @@ class Settings(BaseSettings):
         """``REPORT_API_KEY=`` (empty) means no key, not a key that is the empty string."""
         return None if value == "" else value
 
+    @field_validator("api_key", "admin_token")
+    @classmethod
+    def _key_fits_a_header(cls, value: SecretStr | None) -> SecretStr | None:
+        """A key is sent in an HTTP header, where clients encode other characters as they
+        please (curl as UTF-8, browsers as Latin-1): "clé" matched some clients and not
+        others. Spaces would end it at the first one."""
+        secret = value.get_secret_value() if value is not None else ""
+        if not all("!" <= c <= "~" for c in secret):
+            raise ValueError(
+                "must be printable ASCII without spaces (letters, digits, punctuation), as "
+                "HTTP clients send other characters in different encodings"
+            )
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -53,3 +53,18 @@ def test_a_bad_setting_is_named_in_one_readable_error(monkeypatch):
     message = str(caught.value)
     assert "REPORT_QUERY_LANGUAGES: langdetect has no profile for klingon" in message
     assert "REPORT_PORT:" in message
+
+
+@pytest.mark.parametrize("key", ["clé", "two words", "tab\there"])
+def test_a_key_that_no_header_carries_alike_is_refused(monkeypatch, key):
+    """curl sends "clé" as UTF-8 and a browser as Latin-1: it matched some clients only."""
+    monkeypatch.setenv("REPORT_API_KEY", key)
+    monkeypatch.setenv("REPORT_ADMIN_TOKEN", "s3cr3t-Token_~!")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert "REPORT_API_KEY: " in str(caught.value) and "printable ASCII" in str(caught.value)
+    assert "REPORT_ADMIN_TOKEN" not in str(caught.value)
