@@ -136,6 +136,8 @@ async def _exercise(client: Client) -> None:
         "unknown argument 'top_k' for search_report; it takes 'query', 'k', 'lang', "
         "'document', 'section', 'page_min', 'page_max', 'max_chars'"
     )
+    two = await client.call_tool("search_report", {"query": QUESTION, "top_k": 3, "n": 1})
+    assert two.content[0].text.startswith("unknown arguments 'n', 'top_k' for search_report")
     blank = await client.call_tool("search_report", {"query": QUESTION, "lang": " "})
     assert blank.content[0].text == (
         "lang: must not be blank; leave the filter out to search everything"
