@@ -18,7 +18,6 @@ from indexer.language import LANGUAGE_CODE
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.retrieval.filters import BLANK_FILTER, MAX_FILTER_CHARS, SearchFilters, is_blank
 from service.retrieval.query import (
-    EMPTY_QUERY,
     MAX_K,
     MAX_QUERY_CHARS,
     InvalidQueryError,
@@ -26,22 +25,24 @@ from service.retrieval.query import (
 )
 
 
-def refuse_empty_query(value: object) -> object:
-    """A before-validator: an empty query refused in the words a blank one gets from the
-    search (:func:`validate_query`), rather than as "at least 1 character" beside them."""
-    if isinstance(value, str):
+def refuse_unsearchable_query(value: object) -> object:
+    """A before-validator: a query the search would refuse (:func:`validate_query`: empty or
+    blank, no letter or digit, control characters) refused here, in its words, so that the
+    answer names the field ("q: the query is empty…", "query: …") as every other refused
+    field is named; a client (the search page) tells from it that the query is at fault.
+    A query too long is left to ``max_length``, which says so in the schema's own words."""
+    if isinstance(value, str) and len(value) <= MAX_QUERY_CHARS:
         try:
             validate_query(value)
         except InvalidQueryError as exc:
-            if str(exc) == EMPTY_QUERY:
-                raise PydanticCustomError("empty_query", EMPTY_QUERY) from None
+            raise PydanticCustomError("invalid_query", str(exc)) from None
     return value
 
 
 # The constraints first: after a validator, pydantic checks max_length as a generic length
 # ("at most 1000 items after validation") instead of a string's.
 QueryText = Annotated[
-    str, Field(min_length=1, max_length=MAX_QUERY_CHARS), BeforeValidator(refuse_empty_query)
+    str, Field(min_length=1, max_length=MAX_QUERY_CHARS), BeforeValidator(refuse_unsearchable_query)
 ]
 MaxChars = Annotated[
     int,

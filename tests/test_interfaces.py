@@ -75,6 +75,25 @@ def test_a_query_too_long_gets_the_same_refusal_everywhere(client, mcp_state):
     assert command.exit_code == 1 and said in command.output, command.output
 
 
+def test_a_query_the_search_refuses_is_refused_as_a_field_everywhere(client, mcp_state):
+    """Named by its field, as every refused field is: the search page tells from "q: " that
+    the query is at fault, and said it at the box only for an empty or long one."""
+    said = "the query has no letters or digits to search for"
+    got = client.get("/search", params={"q": "???"}).json()
+    assert got["detail"] == f"q: {said}" and got["errors"][0]["loc"] == ["query", "q"]
+    assert client.post("/context", json={"query": "???"}).json()["detail"] == f"query: {said}"
+
+    async def call() -> str:
+        async with Client(build_mcp_server(mcp_state)) as mcp:
+            result = await mcp.call_tool("search_report", {"query": "???"})
+            assert result.is_error
+            return result.content[0].text
+
+    assert anyio.run(call) == f"query: {said}"
+    command = CliRunner().invoke(search_app, ["query", "???", "--index", "/nowhere"])
+    assert command.exit_code == 1 and said in command.output, command.output
+
+
 def test_a_number_that_is_not_an_integer_gets_the_same_refusal_everywhere(client, mcp_state):
     """JSON bodies and MCP arguments take JSON integers; a URL takes digits only."""
     said = "k: Input should be a valid integer"

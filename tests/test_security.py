@@ -143,7 +143,7 @@ def test_a_client_hanging_up_mid_body_is_no_server_error(base_url, caplog):
 
 def test_control_character_message_is_readable(base_url):
     response = httpx.get(f"{base_url}/search", params={"q": "a\x00b"})
-    assert response.json() == {"detail": "the query contains control characters"}
+    assert response.json()["detail"] == "q: the query contains control characters"
     repeated = httpx.get(f"{base_url}/search?q=a&k=1&k=2").json()["detail"]
     assert "'k'" in repeated and "more than once" in repeated
     too_big = httpx.post(f"{base_url}/search", content=b"x" * 70_000, headers=JSON)
