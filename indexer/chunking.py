@@ -278,6 +278,9 @@ def _group_words(sections: list[Section]) -> int:
 
 _ID_DIGITS = 6  # hex digits of the text's hash: a chance collision within a page is negligible
 _FRAGMENT_WORDS = 10
+# Also the ends of Arabic, Urdu and Chinese sentences: a Chinese sentence, written without
+# spaces, is a "word" or two, so without its 。 every paragraph read as a stat label.
+_SENTENCE_ENDS = (".", "!", "?", "؟", "۔", "。", "！", "？")
 _STAT_SHARE = 0.6
 
 
@@ -289,7 +292,7 @@ def _is_stat_block(section: Section) -> bool:
     fragments = sum(
         word_count(p)
         for p in section.body
-        if word_count(p) <= _FRAGMENT_WORDS and not p.rstrip().endswith((".", "!", "?"))
+        if word_count(p) <= _FRAGMENT_WORDS and not p.rstrip().endswith(_SENTENCE_ENDS)
     )
     return total > 0 and fragments >= _STAT_SHARE * total
 

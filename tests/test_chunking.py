@@ -395,3 +395,15 @@ def test_a_part_that_holds_only_the_joined_section_goes_under_its_title():
     assert len(chunks) > 1
     assert all(c.title in c.sections for c in chunks)
     assert chunks[-1].sections == ("ENCADRÉ COURT",) and chunks[-1].title == "ENCADRÉ COURT"
+
+
+def test_short_sentences_of_other_scripts_are_prose_not_stat_labels():
+    """A Chinese sentence has no spaces, so it counts as a word or two: ended by 。 it is
+    prose, as a short French one ended by a full stop is."""
+    from indexer.chunking import _is_stat_block
+
+    chinese = ("国际刑警组织协调了行动。", "警方逮捕了三名嫌疑人！", "行动持续了两周。")
+    arabic = ("هل نجحت العملية؟", "نعم، واعتقلت الشرطة ثلاثة مشتبه بهم.")
+    assert not _is_stat_block(Section("行动", chinese))
+    assert not _is_stat_block(Section("العملية", arabic))
+    assert _is_stat_block(Section("CHIFFRES", ("1 016", "PERSONNES", "260", "MISES À DISPOSITION")))
