@@ -8,9 +8,12 @@ them, saying how to install them.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -32,6 +35,46 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 INSTALL = "run `apt-get install chromium chromium-driver` (as root) to run the browser tests"
 QUERY = "Who was elected INTERPOL President?"
 WAIT_S = 60  # the first query of a session warms the model up
+FAIL_S = 10  # for what the page does at once once the model is warm: a failure fails sooner
+LOADING = {  # the service's answer while it loads
+    "status": 503,
+    "headers": {"content-type": "application/json", "retry-after": "5"},
+    "body": json.dumps({"detail": "service not ready: the model and index are still loading"}),
+}
+# Run before the page's own script: fetch answers from the first of window.stubs whose path
+# starts the address (and whose ``times`` are not used up), else from the server: a stub
+# {path, status, headers, body} answers with them, {fail: true} as a network failure,
+# {hold: true} never. Timers are capped at 20 ms, so that the page polls at test speed;
+# window.answered lists what the server answered, window.loggedErrors what the page logged.
+FETCH_STUB = """(() => {
+  const realFetch = window.fetch.bind(window);
+  const realTimeout = window.setTimeout.bind(window);
+  window.setTimeout = (callback, ms, ...args) =>
+    realTimeout(callback, Math.min(ms ?? 0, 20), ...args);
+  window.stubs = STUBS;
+  window.answered = [];
+  window.loggedErrors = [];
+  const realError = console.error.bind(console);
+  console.error = (...args) => {
+    window.loggedErrors.push(args.map(String).join(" "));
+    realError(...args);
+  };
+  window.fetch = (resource, options) => {
+    const path = String(resource);
+    const stub = window.stubs.find((s) => path.startsWith(s.path) && s.times !== 0);
+    if (!stub) {
+      return realFetch(resource, options).then((response) => {
+        window.answered.push(path);
+        return response;
+      });
+    }
+    if (stub.times) stub.times -= 1;
+    if (stub.hold) return new Promise(() => {});
+    if (stub.fail) return Promise.reject(new TypeError("Failed to fetch"));
+    const { status = 200, headers = {}, body = "" } = stub;
+    return Promise.resolve(new Response(body, { status, headers }));
+  };
+})();"""
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +112,53 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         driver.quit()
 
 
-def wait_for(browser: WebDriver, condition: Callable[[WebDriver], object], what: str) -> object:
+def wait_for(
+    browser: WebDriver, condition: Callable[[WebDriver], object], what: str, timeout: float = WAIT_S
+) -> object:
     """Poll ``condition`` until it is truthy; fail saying ``what`` never happened."""
-    return WebDriverWait(browser, WAIT_S, poll_frequency=0.1).until(
+    return WebDriverWait(browser, timeout, poll_frequency=0.1).until(
         condition, message=f"timed out waiting for {what}"
     )
+
+
+@contextmanager
+def stubbed_fetch(browser: WebDriver, *stubs: dict[str, Any]) -> Iterator[None]:
+    """Pages opened meanwhile run FETCH_STUB, starting with ``stubs``; more are added with
+    :func:`stub` once a page is open."""
+    source = FETCH_STUB.replace("STUBS", json.dumps(list(stubs)))
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+    try:
+        yield
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
+
+
+def stub(browser: WebDriver, path: str, **answer: Any) -> None:
+    """From now on, fetch(``path``…) gets ``answer`` (see FETCH_STUB), before older stubs."""
+    browser.execute_script("window.stubs.unshift(arguments[0])", {"path": path, **answer})
+
+
+def unstub(browser: WebDriver) -> None:
+    browser.execute_script("window.stubs.length = 0")
+
+
+def answered(browser: WebDriver, path: str) -> int:
+    """How many of the page's requests for ``path`` the server has answered."""
+    return browser.execute_script(
+        "return window.answered.filter((p) => p.startsWith(arguments[0])).length", path
+    )
+
+
+def submit(browser: WebDriver, query: str) -> None:
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys(query, Keys.ENTER)
+
+
+def busy(browser: WebDriver) -> str | None:
+    return browser.find_element(By.ID, "results").get_attribute("aria-busy")
 
 
 def status_text(browser: WebDriver) -> str:
@@ -84,16 +169,13 @@ def results(browser: WebDriver) -> list[WebElement]:
     return browser.find_elements(By.CSS_SELECTOR, "#results > li.result")
 
 
-def wait_for_results(browser: WebDriver, query: str) -> list[WebElement]:
+def wait_for_results(browser: WebDriver, query: str, timeout: float = WAIT_S) -> list[WebElement]:
     """The results of ``query`` once the page has shown them."""
     wait_for(
         browser,
-        lambda b: (
-            f"for “{query}”" in status_text(b)
-            and results(b)
-            and b.find_element(By.ID, "results").get_attribute("aria-busy") is None
-        ),
+        lambda b: f"for “{query}”" in status_text(b) and results(b) and busy(b) is None,
         f"results for {query!r}",
+        timeout,
     )
     return results(browser)
 
@@ -449,3 +531,78 @@ def test_source_links_are_named_by_words_not_by_ids(browser, base_url):
     assert "twitter.com" in names
     assert not [name for name in names if re.search(r"› [^\w]*\d+$", name)]
     assert any(name.startswith("interpol.int › ") for name in names)
+
+
+def test_a_filter_changed_after_typing_a_new_query_keeps_the_last_search_in_history(
+    browser, base_url
+):
+    """The query typed, not submitted, is searched with the filter, as the form shows it, as a
+    new search: the address of the previous one was replaced, and Back skipped it."""
+    open_page(browser, f"{base_url}/")
+    for query in ("cybercriminalité", "budget"):
+        submit(browser, query)
+        wait_for_results(browser, query)
+    wait_for(
+        browser,
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "#section option")) > 1,
+        "the sections",
+    )
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys("terrorisme")
+    Select(browser.find_element(By.ID, "section")).select_by_index(1)
+    wait_for(browser, lambda _: url_state(browser).get("q") == ["terrorisme"], "the new search")
+    assert "section" in url_state(browser)
+    browser.back()
+    wait_for_results(browser, "budget", FAIL_S)
+    assert url_state(browser) == {"q": ["budget"]}
+    assert box.get_attribute("value") == "budget"
+
+
+def test_the_filters_load_with_the_first_answer_if_the_service_was_down_at_first(browser, base_url):
+    with stubbed_fetch(browser, {"path": "/readyz", "fail": True, "times": 1}):
+        browser.get(f"{base_url}/")
+        wait_for(browser, lambda b: "could not be reached" in status_text(b), "the failure")
+        assert options(browser.find_element(By.ID, "document")) == [""]
+        submit(browser, QUERY)
+        wait_for_results(browser, QUERY)
+        assert options(browser.find_element(By.ID, "document")) == ["", "interpol-2021-fr"]
+        wait_for(
+            browser,
+            lambda b: len(b.find_elements(By.CSS_SELECTOR, "#section option")) > 1,
+            "the sections",
+            FAIL_S,
+        )
+
+
+def test_a_search_left_for_the_blank_page_leaves_no_notice_and_no_busy_list(browser, base_url):
+    with stubbed_fetch(browser):
+        open_page(browser, f"{base_url}/")
+        # The service reloads: the search waits for it, and the user goes back meanwhile.
+        stub(browser, "/search", **LOADING)
+        stub(browser, "/readyz", **LOADING)
+        submit(browser, "pêche")
+        wait_for(browser, lambda b: "still starting" in status_text(b), "the notice", FAIL_S)
+        browser.back()
+        ready = answered(browser, "/readyz")
+        unstub(browser)
+        wait_for(browser, lambda b: answered(b, "/readyz") > ready, "the service ready", FAIL_S)
+        assert not status_text(browser) and busy(browser) is None
+        assert not results(browser) and url_state(browser) == {}
+        assert browser.execute_script("return searchInFlight") is None
+
+        # A search still under way when the user goes back.
+        stub(browser, "/search", hold=True)
+        submit(browser, "pêche")
+        wait_for(browser, lambda b: busy(b) == "true", "the search under way", FAIL_S)
+        browser.back()
+        wait_for(browser, lambda b: busy(b) is None, "the list no longer busy", FAIL_S)
+        assert not status_text(browser)
+
+
+def test_a_line_break_in_a_shared_query_is_searched_as_the_box_shows_it(browser, base_url):
+    """The box drops line breaks ("Interpolbudget"), while the search ran on them."""
+    browser.get(f"{base_url}/?q=Interpol%0D%0Abudget")
+    wait_for_results(browser, "Interpol budget")
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "Interpol budget"
+    assert browser.title.startswith("Interpol budget –")

@@ -37,8 +37,10 @@ const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback
 const documentTitles = new Map();
 const documentLanguages = new Map(); // so that a screen reader reads a title in its language
 let outlines = []; // each document's outline (GET /documents/{id}), for the section filter
+let filtersLoaded = false; // whether the lists hold what /stats offers
 
-let searchInFlight = null; // AbortController of the latest search: a newer one cancels it
+let searchInFlight = null; // AbortController of the search under way: a newer one cancels it
+let searchesRun = 0; // so that start() does not repeat a search the user has already made
 let readiness = null; // shared promise while waiting for /readyz
 
 // --- Building elements (text only, never HTML) ---------------------------------------------
@@ -67,14 +69,22 @@ function isLanguageTag(code) {
 
 // --- The state in the URL ------------------------------------------------------------------
 
+// A query as the box can hold it: the box drops line breaks, so "Interpol\r\nbudget" from a
+// shared URL would show as "Interpolbudget" while the search ran on the line break.
+function queryText(text) {
+  return text.replace(/\s+/g, " ").trim();
+}
+
 function stateFromUrl() {
   const params = new URLSearchParams(window.location.search);
-  return Object.fromEntries(STATE_KEYS.map((key) => [key, (params.get(key) ?? "").trim()]));
+  const state = Object.fromEntries(STATE_KEYS.map((key) => [key, (params.get(key) ?? "").trim()]));
+  state.q = queryText(state.q);
+  return state;
 }
 
 function stateFromForm() {
   return {
-    q: queryInput.value.trim(),
+    q: queryText(queryInput.value),
     lang: langSelect.value,
     document: documentSelect.value,
     section: sectionSelect.value,
@@ -114,7 +124,7 @@ function showStatus(content, kind = "info") {
 // Said at the box (an alert, since focus is already there) and nowhere else: results and
 // status of an earlier search would read as the answer to this one.
 function showQueryError(text) {
-  searchInFlight?.abort();
+  cancelSearch();
   resultList.replaceChildren();
   showStatus("");
   queryError.textContent = text;
@@ -129,6 +139,14 @@ const FIELD_LABELS = { lang: "Passage language", document: "Document", section: 
 function refusal(detail) {
   const [, field, reason] = /^(\w+): (.*)$/s.exec(detail) ?? [null, null, detail];
   return { field, text: field in FIELD_LABELS ? `${FIELD_LABELS[field]}: ${reason}` : detail };
+}
+
+// Why the page will not send ``q``, or null: an empty query or one over the limit is said at
+// the box in the page's words.
+function queryProblem(q) {
+  if (!q) return MESSAGES.emptyQuery;
+  const chars = Array.from(q).length;
+  return chars > MAX_QUERY_CHARS ? MESSAGES.longQuery(chars) : null;
 }
 
 function clearQueryError() {
@@ -159,8 +177,14 @@ function notReadyMessage(detail) {
 
 class ServiceUnavailable extends Error {}
 
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 // Resolves once /readyz answers 200, saying meanwhile that the service is starting; rejects
-// with a message for the page if loading failed or the service cannot be reached.
+// with a message for the page if loading failed or the service cannot be reached. The
+// notice is taken back either way: the search that waited may have been left (back to the
+// blank page) and would never replace it.
 function serviceReady() {
   readiness ??= (async () => {
     for (;;) {
@@ -176,11 +200,21 @@ function serviceReady() {
         throw new ServiceUnavailable(notReadyMessage(detail));
       }
       showStatus(MESSAGES.starting, "notice");
-      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+      await sleep(READY_POLL_MS);
     }
-  })().finally(() => {
-    readiness = null;
-  });
+  })()
+    .then(
+      () => {
+        if (statusLine.textContent === MESSAGES.starting) showStatus("");
+      },
+      (error) => {
+        if (statusLine.textContent === MESSAGES.starting) showStatus(error.message, "error");
+        throw error;
+      },
+    )
+    .finally(() => {
+      readiness = null;
+    });
   return readiness;
 }
 
@@ -339,16 +373,24 @@ function showResults(body, state) {
 
 // --- Searching -------------------------------------------------------------------------------
 
-async function runSearch(state) {
+// Abandons the search under way, if any: its answer would no longer be this page's.
+function cancelSearch() {
   searchInFlight?.abort();
-  const controller = new AbortController();
-  searchInFlight = controller;
+  searchInFlight = null;
+  resultList.removeAttribute("aria-busy");
+}
+
+async function runSearch(state) {
+  cancelSearch();
+  searchesRun += 1;
   document.title = state.q ? `${state.q} – Report search` : "Report search";
   if (!state.q) {
     resultList.replaceChildren();
     showStatus("");
     return;
   }
+  const controller = new AbortController();
+  searchInFlight = controller;
   const params = new URLSearchParams({ q: state.q, k: String(RESULT_COUNT) });
   if (state.lang) params.set("lang", state.lang);
   if (state.document) params.set("document", state.document);
@@ -361,19 +403,25 @@ async function runSearch(state) {
       headers: { accept: "application/json" },
     });
     if (response.ok) {
-      showResults(await response.json(), state);
+      const body = await response.json();
+      await filtersFor(body.results);
+      if (controller.signal.aborted) return;
+      showResults(body, state);
       return;
     }
     const detail = await detailOf(response);
     if (controller.signal.aborted) return;
     resultList.replaceChildren();
     if (response.status === 503) {
-      showStatus(notReadyMessage(detail), isStarting(detail) ? "notice" : "error");
-      if (isStarting(detail)) {
+      const starting = isStarting(detail);
+      showStatus(notReadyMessage(detail), starting ? "notice" : "error");
+      if (starting) {
         await serviceReady();
         if (!controller.signal.aborted) runSearch(state);
       }
-    } else if (response.status === 422 && detail?.startsWith("q: ")) {
+      return;
+    }
+    if (response.status === 422 && detail?.startsWith("q: ")) {
       showQueryError(detail.slice(3)); // a query from a shared URL: said at the box
     } else if (response.status < 500 && detail) {
       showStatus(refusal(detail).text, "error"); // the service's 4xx messages are for people
@@ -385,37 +433,44 @@ async function runSearch(state) {
     resultList.replaceChildren();
     showStatus(error instanceof ServiceUnavailable ? error.message : MESSAGES.unreachable, "error");
   } finally {
-    if (searchInFlight === controller) resultList.removeAttribute("aria-busy");
+    if (searchInFlight === controller) {
+      searchInFlight = null;
+      resultList.removeAttribute("aria-busy");
+    }
   }
 }
 
-function onSubmit(event) {
-  event.preventDefault();
-  const state = stateFromForm();
-  if (!state.q) {
-    showQueryError(MESSAGES.emptyQuery); // no request for an empty query
-    return;
-  }
-  const chars = Array.from(state.q).length;
-  if (chars > MAX_QUERY_CHARS) {
-    showQueryError(MESSAGES.longQuery(chars)); // said, not cut short without a word
+// Puts the form's search in the address and runs it. ``replace``: the new address takes the
+// place of the current one instead of adding a history entry.
+function search(state, replace = false) {
+  const problem = queryProblem(state.q);
+  if (problem) {
+    showQueryError(problem); // no request for an empty query, nor one cut short unsaid
     return;
   }
   clearQueryError();
   const url = urlFor(state);
-  if (url !== `${window.location.pathname}${window.location.search}`) {
+  if (replace) {
+    window.history.replaceState(null, "", url);
+  } else if (url !== `${window.location.pathname}${window.location.search}`) {
     window.history.pushState(null, "", url);
   }
   runSearch(state);
 }
 
+function onSubmit(event) {
+  event.preventDefault();
+  search(stateFromForm());
+}
+
 // A filter applies at once. Arrowing through a closed list changes it at every step, so
-// the address is replaced rather than pushed: one history entry, not one per step.
+// the address is replaced rather than pushed: one history entry, not one per step. A query
+// typed but not submitted is searched with the filter, as the form now shows, but as a new
+// search: its entry is added, so that Back still returns to the one searched before.
 function onFilterChange() {
   const state = stateFromForm();
   if (!state.q || queryError.textContent) return;
-  window.history.replaceState(null, "", urlFor(state));
-  runSearch(state);
+  search(state, state.q === stateFromUrl().q);
 }
 
 function onHistoryChange() {
@@ -438,6 +493,8 @@ async function loadFilters() {
   selectValue(langSelect, chosenLang);
   const chosen = stateFromUrl().document || documentSelect.value;
   documentSelect.replaceChildren(new Option("All documents", ""));
+  documentTitles.clear();
+  documentLanguages.clear();
   for (const doc of documents) {
     const withYear = doc.year && !doc.title.includes(String(doc.year));
     const title = withYear ? `${doc.title} (${doc.year})` : doc.title;
@@ -446,10 +503,19 @@ async function loadFilters() {
     documentSelect.append(new Option(title || doc.id, doc.id));
   }
   selectValue(documentSelect, chosen);
+  filtersLoaded = true;
   // A language filter over passages all in one language would only offer that language.
   langFilter.hidden = languages.length < 2 && !langSelect.value;
   // Not awaited: the first search need not wait for every document's outline.
   loadSections(documents).catch(() => {});
+}
+
+// Before results are shown: the filters are loaded if they never were (the service was
+// down when the page opened), or again if a result is from a document they do not list
+// (the service has since loaded another index).
+async function filtersFor(results) {
+  const unlisted = results.some((hit) => !documentTitles.has(hit.document));
+  if (!filtersLoaded || unlisted) await loadFilters().catch(() => {});
 }
 
 async function loadSections(documents) {
@@ -525,13 +591,12 @@ async function start() {
   try {
     await serviceReady();
   } catch (error) {
-    showStatus(error.message, "error");
+    showStatus(error.message, "error"); // the filters are loaded by the first search's answer
     return;
   }
-  if (statusLine.classList.contains("status-notice")) showStatus("");
   // On failure the filters just keep "Any language", "All documents", "All sections".
   await loadFilters().catch(() => {});
-  if (!searchInFlight && state.q) runSearch(stateFromUrl());
+  if (!searchesRun && state.q) runSearch(stateFromUrl());
 }
 
 start();
