@@ -41,6 +41,11 @@ LOADING = {  # the service's answer while it loads
     "headers": {"content-type": "application/json", "retry-after": "5"},
     "body": json.dumps({"detail": "service not ready: the model and index are still loading"}),
 }
+PROXY_503 = {  # a reverse proxy's answer with the service down
+    "status": 503,
+    "headers": {"content-type": "text/html"},
+    "body": "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+}
 # Run before the page's own script: fetch answers from the first of window.stubs whose path
 # starts the address (and whose ``times`` are not used up), else from the server: a stub
 # {path, status, headers, body} answers with them, {fail: true} as a network failure,
@@ -351,10 +356,18 @@ def test_a_refused_query_is_said_at_the_box_and_nothing_else_stays(browser, base
     wait_for(browser, lambda _: "limited to 1,000 characters" in error.text, "the length message")
     assert "this one has 1,200." in error.text and box.get_attribute("aria-invalid") == "true"
 
+    submit(browser, "???")  # refused by the service, which names the query ("q: …")
+    wait_for(browser, lambda _: "no letters" in error.text, "the service's refusal at the box")
+    assert error.text == "The query has no letters or digits to search for."
+    assert box.get_attribute("aria-invalid") == "true" and not status_text(browser)
+
+    # From a shared URL, in the page's words too, not the schema's ("String should have at
+    # most 1000 characters").
     browser.get(f"{base_url}/?{urlencode({'q': 'y' * 1200})}")
     error = browser.find_element(By.ID, "q-error")
-    wait_for(browser, lambda _: error.is_displayed(), "the service's refusal at the box")
-    assert "1000 characters" in error.text and not results(browser)
+    wait_for(browser, lambda _: error.is_displayed(), "the length message at the box")
+    assert error.text == "Questions are limited to 1,000 characters; this one has 1,200."
+    assert not results(browser) and not status_text(browser)
 
 
 def test_skip_link_lands_on_the_result_count(browser, base_url):
@@ -598,6 +611,46 @@ def test_a_search_left_for_the_blank_page_leaves_no_notice_and_no_busy_list(brow
         browser.back()
         wait_for(browser, lambda b: busy(b) is None, "the list no longer busy", FAIL_S)
         assert not status_text(browser)
+
+
+def test_a_503_not_from_the_service_is_no_start_up_and_waiting_ends(browser, base_url):
+    """A proxy's HTML 503 was read as "still starting", and the page polled every 2 s for
+    ever; with Retry-After it may be a start-up, but the page stops waiting (timers are
+    sped up here)."""
+    with stubbed_fetch(browser):
+        open_page(browser, f"{base_url}/")
+        stub(browser, "/search", **PROXY_503)
+        submit(browser, QUERY)
+        status = browser.find_element(By.ID, "status")
+        wait_for(browser, lambda _: "not available" in status.text, "the failure", FAIL_S)
+        assert status.text == (
+            "The search service is not available (HTTP 503). Please try again later."
+        )
+        assert "status-error" in (status.get_attribute("class") or "")
+
+        later = {**PROXY_503, "headers": {**PROXY_503["headers"], "retry-after": "5"}}
+        stub(browser, "/search", **later)
+        stub(browser, "/readyz", **later)
+        submit(browser, "budget")
+        wait_for(browser, lambda _: "still not ready" in status.text, "the end of waiting", FAIL_S)
+        assert status.text == (
+            "The search service is still not ready after 2 minutes. Please try again later."
+        )
+
+
+def test_only_a_failed_request_says_the_service_could_not_be_reached(browser, base_url):
+    with stubbed_fetch(browser):
+        open_page(browser, f"{base_url}/")
+        stub(browser, "/search", body="<html>Welcome to the captive portal</html>", times=1)
+        submit(browser, QUERY)
+        status = browser.find_element(By.ID, "status")
+        wait_for(browser, lambda _: "could not be read" in status.text, "the message", FAIL_S)
+        assert status.text == "The search failed: its answer could not be read. Please try again."
+        assert browser.execute_script("return window.loggedErrors.length") == 1
+
+        stub(browser, "/search", fail=True, times=1)
+        submit(browser, "budget")
+        wait_for(browser, lambda _: "could not be reached" in status.text, "the message", FAIL_S)
 
 
 def test_a_line_break_in_a_shared_query_is_searched_as_the_box_shows_it(browser, base_url):

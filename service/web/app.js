@@ -7,6 +7,8 @@
 const RESULT_COUNT = 10;
 const SOURCES_SHOWN = 3;
 const READY_POLL_MS = 2000;
+// The model and index load in seconds; a service still "starting" after this never will.
+const READY_WAIT_MS = 120_000;
 const STATE_KEYS = ["q", "lang", "document", "section"];
 // As the service counts: code points, not UTF-16 units.
 const MAX_QUERY_CHARS = 1000;
@@ -19,8 +21,12 @@ const MESSAGES = {
   starting:
     "The search service is still starting (loading the model and the index). " +
     "Results will appear as soon as it is ready.",
+  neverReady:
+    `The search service is still not ready after ${READY_WAIT_MS / 60_000} minutes. ` +
+    "Please try again later.",
   unreachable:
     "The search service could not be reached. Check that it is running, then try again.",
+  unexpected: "The search failed: its answer could not be read. Please try again.",
 };
 
 const form = document.getElementById("search-form");
@@ -141,8 +147,14 @@ function refusal(detail) {
   return { field, text: field in FIELD_LABELS ? `${FIELD_LABELS[field]}: ${reason}` : detail };
 }
 
+// "the query has no letters…" from the service, said at the box as the page's own messages.
+function sentence(text) {
+  const capitalised = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
+
 // Why the page will not send ``q``, or null: an empty query or one over the limit is said at
-// the box in the page's words.
+// the box, typed or from a shared URL, in the page's words.
 function queryProblem(q) {
   if (!q) return MESSAGES.emptyQuery;
   const chars = Array.from(q).length;
@@ -155,24 +167,27 @@ function clearQueryError() {
   queryInput.removeAttribute("aria-invalid");
 }
 
+// An error answer's ``detail``: null unless the service's JSON.
 async function detailOf(response) {
   try {
     const body = await response.json();
     return typeof body?.detail === "string" ? body.detail : null;
   } catch {
-    return null;
+    return null; // not JSON: a proxy's page, say
   }
 }
 
-// "loading" is how the service says it is still starting; any other reason is a failed load.
-function isStarting(detail) {
-  return !detail || /loading/i.test(detail);
+// A 503 means "still starting" when the service says it is loading or asks to retry later;
+// one with another reason is a failed load, and a bare one (a proxy's HTML page) could last.
+function isStarting(response, detail) {
+  return (detail !== null && /loading/i.test(detail)) || response.headers.has("Retry-After");
 }
 
-function notReadyMessage(detail) {
-  return isStarting(detail)
-    ? MESSAGES.starting
-    : `The search service is not available: ${detail}`;
+function notReadyMessage(response, detail) {
+  if (isStarting(response, detail)) return MESSAGES.starting;
+  return detail
+    ? `The search service is not available: ${detail}`
+    : `The search service is not available (HTTP ${response.status}). Please try again later.`;
 }
 
 class ServiceUnavailable extends Error {}
@@ -182,12 +197,12 @@ function sleep(ms) {
 }
 
 // Resolves once /readyz answers 200, saying meanwhile that the service is starting; rejects
-// with a message for the page if loading failed or the service cannot be reached. The
-// notice is taken back either way: the search that waited may have been left (back to the
-// blank page) and would never replace it.
+// with a message for the page if loading failed, never ends, or the service cannot be
+// reached. The notice is taken back either way: the search that waited may have been left
+// (back to the blank page) and would never replace it.
 function serviceReady() {
   readiness ??= (async () => {
-    for (;;) {
+    for (let waited = 0; ; waited += READY_POLL_MS) {
       let response;
       try {
         response = await fetch("/readyz", { headers: { accept: "application/json" } });
@@ -196,9 +211,10 @@ function serviceReady() {
       }
       if (response.ok) return;
       const detail = await detailOf(response);
-      if (response.status !== 503 || !isStarting(detail)) {
-        throw new ServiceUnavailable(notReadyMessage(detail));
+      if (response.status !== 503 || !isStarting(response, detail)) {
+        throw new ServiceUnavailable(notReadyMessage(response, detail));
       }
+      if (waited >= READY_WAIT_MS) throw new ServiceUnavailable(MESSAGES.neverReady);
       showStatus(MESSAGES.starting, "notice");
       await sleep(READY_POLL_MS);
     }
@@ -389,6 +405,11 @@ async function runSearch(state) {
     showStatus("");
     return;
   }
+  const problem = queryProblem(state.q);
+  if (problem) {
+    showQueryError(problem); // a query from a shared URL: said at the box, as a typed one
+    return;
+  }
   const controller = new AbortController();
   searchInFlight = controller;
   const params = new URLSearchParams({ q: state.q, k: String(RESULT_COUNT) });
@@ -398,10 +419,16 @@ async function runSearch(state) {
   showStatus(`Searching for “${state.q}”…`);
   resultList.setAttribute("aria-busy", "true");
   try {
-    const response = await fetch(`/search?${params}`, {
-      signal: controller.signal,
-      headers: { accept: "application/json" },
-    });
+    let response;
+    try {
+      response = await fetch(`/search?${params}`, {
+        signal: controller.signal,
+        headers: { accept: "application/json" },
+      });
+    } catch {
+      if (controller.signal.aborted) return;
+      throw new ServiceUnavailable(MESSAGES.unreachable); // no answer at all
+    }
     if (response.ok) {
       const body = await response.json();
       await filtersFor(body.results);
@@ -413,8 +440,8 @@ async function runSearch(state) {
     if (controller.signal.aborted) return;
     resultList.replaceChildren();
     if (response.status === 503) {
-      const starting = isStarting(detail);
-      showStatus(notReadyMessage(detail), starting ? "notice" : "error");
+      const starting = isStarting(response, detail);
+      showStatus(notReadyMessage(response, detail), starting ? "notice" : "error");
       if (starting) {
         await serviceReady();
         if (!controller.signal.aborted) runSearch(state);
@@ -422,7 +449,7 @@ async function runSearch(state) {
       return;
     }
     if (response.status === 422 && detail?.startsWith("q: ")) {
-      showQueryError(detail.slice(3)); // a query from a shared URL: said at the box
+      showQueryError(sentence(detail.slice("q: ".length))); // said at the box
     } else if (response.status < 500 && detail) {
       showStatus(refusal(detail).text, "error"); // the service's 4xx messages are for people
     } else {
@@ -431,7 +458,12 @@ async function runSearch(state) {
   } catch (error) {
     if (controller.signal.aborted) return;
     resultList.replaceChildren();
-    showStatus(error instanceof ServiceUnavailable ? error.message : MESSAGES.unreachable, "error");
+    if (error instanceof ServiceUnavailable) {
+      showStatus(error.message, "error");
+    } else {
+      console.error(error); // an answer that is not the service's JSON, or a bug of the page
+      showStatus(MESSAGES.unexpected, "error");
+    }
   } finally {
     if (searchInFlight === controller) {
       searchInFlight = null;
