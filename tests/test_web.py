@@ -659,3 +659,68 @@ def test_a_line_break_in_a_shared_query_is_searched_as_the_box_shows_it(browser,
     wait_for_results(browser, "Interpol budget")
     assert browser.find_element(By.ID, "q").get_attribute("value") == "Interpol budget"
     assert browser.title.startswith("Interpol budget –")
+
+
+def test_source_links_that_would_read_alike_are_told_apart(browser, base_url):
+    """Two videos were both "youtube.com › watch", every post "twitter.com"; a slug lost its
+    apostrophes and hyphens ("Afrique de l Est", "COVID 19")."""
+    open_page(browser, f"{base_url}/")
+    news = "https://www.interpol.int/fr/Actualites-et-evenements/Actualites/2021/"
+    urls = [
+        "https://www.youtube.com/watch?v=VfJfHz90Nt4&t=27s",
+        "https://www.youtube.com/watch?v=NSz6xuqedWg",
+        "https://twitter.com/INTERPOL_HQ/status/1376586744926195712",
+        "https://twitter.com/INTERPOL_HQ/status/1402193111435157508",
+        "https://twitter.com/INTERPOL_SG/status/1463417455980818435",
+        f"{news}Afrique-de-l-Est-detection-de-suspects",
+        f"{news}A-la-suite-d-une-vague-liee-au-COVID-19-INTERPOL-lance-un-projet",
+        f"{news}Arrestations-une-operation-INTERPOL-OMD-s-attaque-aux-reseaux",
+    ]
+    labels = browser.execute_script(
+        "return [...sourceList(arguments[0]).querySelectorAll('a')]"
+        ".map((a) => a.firstChild.textContent)",
+        urls,
+    )
+    assert labels == [
+        "youtube.com › video VfJfHz90Nt4",
+        "youtube.com › video NSz6xuqedWg",
+        "twitter.com › @INTERPOL_HQ › post 1376586744926195712",
+        "twitter.com › @INTERPOL_HQ › post 1402193111435157508",
+        "twitter.com › @INTERPOL_SG",
+        "interpol.int › Afrique de l’Est detection de suspects",
+        "interpol.int › A la suite d’une vague liee au COVID-19 INTERPOL lance un projet",
+        "interpol.int › Arrestations une operation INTERPOL-OMD s’attaque aux reseaux",
+    ]
+
+    query = "opération antiterroriste Afrique de l'Est"
+    open_page(browser, f"{base_url}/?{urlencode({'q': query})}")
+    wait_for_results(browser, query)
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('.sources')].map((box) =>"
+        " [...box.querySelectorAll('a')].map((a) => a.firstChild.textContent))"
+    )
+    assert any(sum("youtube.com" in name for name in names) == 2 for names in shown)
+    assert all(len(set(names)) == len(names) for names in shown)
+
+
+def test_a_document_id_in_other_case_is_the_listed_one_and_a_refused_one_goes(browser, base_url):
+    """An id in capitals was added as a second option, named by its id and with no sections;
+    "nope" stayed offered for the rest of the visit."""
+    open_page(browser, f"{base_url}/?{urlencode({'q': 'budget', 'document': 'INTERPOL-2021-FR'})}")
+    wait_for_results(browser, "budget")
+    document = browser.find_element(By.ID, "document")
+    assert options(document) == ["", "interpol-2021-fr"]
+    assert document.get_attribute("value") == "interpol-2021-fr"
+    assert "in INTERPOL — Rapport annuel 2021 (" in status_text(browser)
+    wait_for(
+        browser,
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "#section option")) > 1,
+        "the report's sections",
+        FAIL_S,
+    )
+
+    open_page(browser, f"{base_url}/?{urlencode({'q': 'budget', 'document': 'nope'})}")
+    document = browser.find_element(By.ID, "document")
+    wait_for(browser, lambda b: "no document 'nope'" in status_text(b), "the refusal")
+    assert options(document) == ["", "interpol-2021-fr"]
+    assert document.get_attribute("value") == ""

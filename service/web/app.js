@@ -40,6 +40,7 @@ const statusLine = document.getElementById("status");
 const resultList = document.getElementById("results");
 
 const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
+// Keyed by idKey: the service reads a document id in any case, and so does a shared URL.
 const documentTitles = new Map();
 const documentLanguages = new Map(); // so that a screen reader reads a title in its language
 let outlines = []; // each document's outline (GET /documents/{id}), for the section filter
@@ -71,6 +72,15 @@ function languageName(code) {
 
 function isLanguageTag(code) {
   return /^[A-Za-z]{2,3}$/.test(code);
+}
+
+// Ids (documents, language codes) are compared as the service compares them: in any case.
+function idKey(id) {
+  return id.toLowerCase();
+}
+
+function documentTitle(id) {
+  return documentTitles.get(idKey(id)) ?? id;
 }
 
 // --- The state in the URL ------------------------------------------------------------------
@@ -105,10 +115,16 @@ function urlFor(state) {
 }
 
 function selectValue(select, value) {
-  // A shared URL may name a value the list does not (yet) hold: keep it rather than drop it.
-  if (value && ![...select.options].some((option) => option.value === value)) {
-    select.append(new Option(value, value));
+  // A shared URL may name a value the list does not (yet) hold: keep it rather than drop it,
+  // marked as added (dropOptionsRefused). "INTERPOL-2021-FR" is the listed "interpol-2021-fr".
+  const listed = [...select.options].find((option) => idKey(option.value) === idKey(value));
+  if (listed) {
+    select.value = listed.value;
+    return;
   }
+  const added = new Option(value, value);
+  added.dataset.added = "";
+  select.append(added);
   select.value = value;
 }
 
@@ -259,34 +275,84 @@ function passageText(text, highlight, lang, section) {
   return passage;
 }
 
-function linkLabel(url) {
-  const host = url.hostname.replace(/^www\./, "");
-  const last = url.pathname.split("/").filter(Boolean).at(-1);
-  if (!last) return host;
-  let name = last;
+function decoded(part) {
   try {
-    name = decodeURIComponent(last);
+    return decodeURIComponent(part);
   } catch {
-    // keep the raw segment
+    return part; // keep the raw part
   }
-  name = name.replace(/\.(html?|php|aspx?)$/i, "").replace(/[-_+]+/g, " ").trim();
-  // A last part without a word in it (a language code such as "fr", an id) names the site
-  // alone: "interpol.int › fr" read as if the page were called "fr".
-  return /\p{L}{4,}/u.test(name) ? `${host} › ${name}` : host;
 }
 
-function sourceItem(address) {
-  let url = null;
-  try {
-    url = new URL(address);
-  } catch {
-    // not a URL: shown as text below
+// A slug as words: "Afrique-de-l-Est" reads "Afrique de l’Est", "COVID-19" and "INTERPOL-OMD"
+// keep their hyphen. A slug writes spaces, apostrophes and hyphens alike as "-", so the page
+// puts back what French elision ("l-", "d-", "qu-" before a vowel) and capitals tell.
+const ELIDED = /(?<![\p{L}\p{N}])(jusqu|lorsqu|puisqu|qu|[cdjlmns])-(?=[aeiouyhàâéèêëîïôûü])/giu;
+const JOINED = /(?<=(?<!\p{L})\p{Lu}{2,})-(?=\p{Lu}{2,}(?!\p{L})|\p{N}+(?![\p{L}\p{N}]))/gu;
+const HELD_HYPHEN = "\u2011"; // a hyphen kept while the others become spaces
+
+function slugWords(slug) {
+  return slug
+    .replace(/\.(html?|php|aspx?)$/i, "")
+    .replace(ELIDED, "$1’")
+    .replace(JOINED, HELD_HYPHEN)
+    .replace(/[-_+]+/g, " ")
+    .replaceAll(HELD_HYPHEN, "-")
+    .trim();
+}
+
+// The names a source link can go by, shortest first: the site and the page's words; then,
+// for links that would otherwise read alike, what tells them apart (a video's id, a post's
+// account and number); last, the whole address.
+function linkLabels(url) {
+  const host = url.hostname.replace(/^www\./, "");
+  const segments = url.pathname.split("/").filter(Boolean).map(decoded);
+  const last = segments.length ? slugWords(segments.at(-1)) : "";
+  // A last part without a word in it (a language code such as "fr", an id) names the site
+  // alone: "interpol.int › fr" read as if the page were called "fr".
+  const labels = [/\p{L}{4,}/u.test(last) ? `${host} › ${last}` : host];
+  const video = url.searchParams.get("v");
+  if (video) labels.push(`${host} › video ${video}`);
+  const [account, kind, post] = segments;
+  if (segments.length === 3 && kind === "status") {
+    labels.push(`${host} › @${account}`, `${host} › @${account} › post ${post}`);
   }
-  if (!url || !["http:", "https:"].includes(url.protocol)) return el("li", {}, address);
+  labels.push(`${host}${decoded(url.pathname)}${decoded(url.search)}`);
+  return labels;
+}
+
+// Each link's label, the shortest that no other link of the list shares.
+function distinctLabels(urls) {
+  const ladders = urls.map(linkLabels);
+  const steps = urls.map(() => 0);
+  for (let again = true; again; ) {
+    again = false;
+    const labels = ladders.map((ladder, i) => ladder[steps[i]]);
+    labels.forEach((label, i) => {
+      const shared = labels.indexOf(label) !== labels.lastIndexOf(label);
+      if (shared && steps[i] < ladders[i].length - 1) {
+        steps[i] += 1;
+        again = true;
+      }
+    });
+  }
+  return ladders.map((ladder, i) => ladder[steps[i]]);
+}
+
+function webAddress(address) {
+  try {
+    const url = new URL(address);
+    return ["http:", "https:"].includes(url.protocol) ? url : null;
+  } catch {
+    return null; // not a URL: shown as text
+  }
+}
+
+function sourceItem(address, url, label) {
+  if (!url) return el("li", {}, address);
   const link = el(
     "a",
     { href: url.href, target: "_blank", rel: "noopener noreferrer", title: address },
-    linkLabel(url),
+    label,
     el("span", { class: "visually-hidden" }, " (opens in a new tab)"),
   );
   return el("li", {}, link);
@@ -295,7 +361,12 @@ function sourceItem(address) {
 function sourceList(urls) {
   const box = el("div", { class: "sources" });
   if (!urls.length) return box;
-  const items = urls.map(sourceItem);
+  const addresses = urls.map(webAddress);
+  const links = addresses.filter(Boolean);
+  const labels = new Map(distinctLabels(links).map((label, i) => [links[i], label]));
+  const items = urls.map((address, i) =>
+    sourceItem(address, addresses[i], labels.get(addresses[i])),
+  );
   box.append(
     el("h4", { class: "sources-title" }, urls.length === 1 ? "Source" : `Sources (${urls.length})`),
     el("ul", { class: "source-list" }, ...items.slice(0, SOURCES_SHOWN)),
@@ -330,8 +401,8 @@ function resultItem(hit) {
     el("span", {}, `Page ${hit.page}`),
     el("span", {}, languageName(hit.lang)),
     el("span", {}, inLanguage(
-      documentTitles.get(hit.document) ?? hit.document,
-      documentLanguages.get(hit.document),
+      documentTitle(hit.document),
+      documentLanguages.get(idKey(hit.document)),
     )),
     ...also,
     el("span", { class: "score" }, `score ${hit.score.toFixed(2)}`),
@@ -361,7 +432,7 @@ function inLanguage(text, lang) {
 function filtersText(state) {
   const parts = [];
   if (state.lang) parts.push(`in ${languageName(state.lang)}`);
-  if (state.document) parts.push(`in ${documentTitles.get(state.document) ?? state.document}`);
+  if (state.document) parts.push(`in ${documentTitle(state.document)}`);
   if (state.section) parts.push(`in sections titled “${state.section}”`);
   return parts.length ? ` ${parts.join(" ")}` : "";
 }
@@ -452,6 +523,7 @@ async function runSearch(state) {
       showQueryError(sentence(detail.slice("q: ".length))); // said at the box
     } else if (response.status < 500 && detail) {
       showStatus(refusal(detail).text, "error"); // the service's 4xx messages are for people
+      dropOptionsRefused();
     } else {
       showStatus(`The search failed (HTTP ${response.status}). Please try again.`, "error");
     }
@@ -530,24 +602,41 @@ async function loadFilters() {
   for (const doc of documents) {
     const withYear = doc.year && !doc.title.includes(String(doc.year));
     const title = withYear ? `${doc.title} (${doc.year})` : doc.title;
-    documentTitles.set(doc.id, title || doc.id);
-    documentLanguages.set(doc.id, doc.language);
+    documentTitles.set(idKey(doc.id), title || doc.id);
+    documentLanguages.set(idKey(doc.id), doc.language);
     documentSelect.append(new Option(title || doc.id, doc.id));
   }
   selectValue(documentSelect, chosen);
   filtersLoaded = true;
-  // A language filter over passages all in one language would only offer that language.
-  langFilter.hidden = languages.length < 2 && !langSelect.value;
+  showLanguageFilter();
   // Not awaited: the first search need not wait for every document's outline.
   loadSections(documents).catch(() => {});
+}
+
+// A language filter over passages all in one language would only offer that language.
+function showLanguageFilter() {
+  langFilter.hidden = langSelect.options.length < 3 && !langSelect.value;
 }
 
 // Before results are shown: the filters are loaded if they never were (the service was
 // down when the page opened), or again if a result is from a document they do not list
 // (the service has since loaded another index).
 async function filtersFor(results) {
-  const unlisted = results.some((hit) => !documentTitles.has(hit.document));
+  const unlisted = results.some((hit) => !documentTitles.has(idKey(hit.document)));
   if (!filtersLoaded || unlisted) await loadFilters().catch(() => {});
+}
+
+// A value a shared URL chose that the lists lack was kept as an added option until the
+// service answered; once it refuses the search, a language or document the lists do not
+// offer is known to be wrong, and is not offered for the rest of the visit. (A section is
+// matched within titles, so one the list lacks may be right.)
+function dropOptionsRefused() {
+  if (!filtersLoaded) return;
+  for (const select of [langSelect, documentSelect]) {
+    for (const option of [...select.options]) if ("added" in option.dataset) option.remove();
+  }
+  fillSections(sectionSelect.value);
+  showLanguageFilter();
 }
 
 async function loadSections(documents) {
@@ -569,13 +658,15 @@ async function loadSections(documents) {
 // order; the filter matches any part of a title, so a title chosen here finds its passages.
 // ``keep``: a section to keep chosen, even one the list lacks (a shared URL's).
 function fillSections(keep) {
-  const chosenDocument = documentSelect.value;
-  const shown = chosenDocument ? outlines.filter((o) => o.id === chosenDocument) : outlines;
+  const chosenDocument = idKey(documentSelect.value);
+  const shown = chosenDocument
+    ? outlines.filter((outline) => idKey(outline.id) === chosenDocument)
+    : outlines;
   sectionSelect.replaceChildren(new Option("All sections", ""));
   for (const outline of shown) {
     const group =
       shown.length > 1
-        ? el("optgroup", { label: documentTitles.get(outline.id) ?? outline.id })
+        ? el("optgroup", { label: documentTitle(outline.id) })
         : sectionSelect;
     if (group !== sectionSelect) sectionSelect.append(group);
     const seen = new Set(); // a title the report repeats is offered once
