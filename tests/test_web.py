@@ -329,10 +329,12 @@ def test_empty_query_is_explained_without_asking_the_service(browser, base_url):
 
 
 def test_service_4xx_messages_name_the_pages_own_fields(browser, base_url):
+    """In the page's words: the schema's message for a malformed code quoted its regular
+    expression ("String should match pattern '^[A-Za-z]{2,3}…'")."""
     browser.get(f"{base_url}/?{urlencode({'q': 'INTERPOL', 'lang': 'french!'})}")
     status = browser.find_element(By.ID, "status")
     wait_for(browser, lambda _: "Passage language:" in status.text, "the service's 422 message")
-    assert "pattern" in status.text and "lang:" not in status.text
+    assert status.text == "Passage language: not a language code (such as fr or en)"
     assert "status-error" in (status.get_attribute("class") or "")
     assert not results(browser)
 
@@ -724,3 +726,25 @@ def test_a_document_id_in_other_case_is_the_listed_one_and_a_refused_one_goes(br
     wait_for(browser, lambda b: "no document 'nope'" in status_text(b), "the refusal")
     assert options(document) == ["", "interpol-2021-fr"]
     assert document.get_attribute("value") == ""
+
+
+def test_unknown_field_names_unnamed_languages_and_no_time_said(browser, base_url, client):
+    """A field name the page does not know is no key of its labels (``in`` read inherited
+    ones: "constructor: x" became "function Object()…"); a language code the browser cannot
+    name does not empty the document list; an answer from the cache says no "0 ms"."""
+    open_page(browser, f"{base_url}/")
+    said = browser.execute_script("return refusal('constructor: x').text")
+    assert said == "constructor: x"
+
+    stats = client.get("/stats").json()
+    stats["passage_languages"] = [*stats["passage_languages"], "not a tag"]
+    answer = client.get("/search", params={"q": "budget", "k": 10}).json()
+    with stubbed_fetch(
+        browser,
+        {"path": "/stats", "body": json.dumps(stats)},
+        {"path": "/search", "body": json.dumps({**answer, "took_ms": 0.2})},
+    ):
+        open_page(browser, f"{base_url}/?{urlencode({'q': 'budget'})}")
+        assert options(browser.find_element(By.ID, "lang")) == ["", "fr", "not a tag"]
+        wait_for_results(browser, "budget")
+        assert status_text(browser).endswith("(asked in French).")

@@ -27,6 +27,7 @@ const MESSAGES = {
   unreachable:
     "The search service could not be reached. Check that it is running, then try again.",
   unexpected: "The search failed: its answer could not be read. Please try again.",
+  notLanguageCode: "not a language code (such as fr or en)",
 };
 
 const form = document.getElementById("search-form");
@@ -107,10 +108,15 @@ function stateFromForm() {
   };
 }
 
-function urlFor(state) {
+// The one place the state becomes parameters: of the page's URL and of GET /search.
+function stateParams(state) {
   const params = new URLSearchParams();
   for (const key of STATE_KEYS) if (state[key]) params.set(key, state[key]);
-  const query = params.toString();
+  return params;
+}
+
+function urlFor(state) {
+  const query = stateParams(state).toString();
   return `${window.location.pathname}${query ? `?${query}` : ""}`;
 }
 
@@ -158,9 +164,18 @@ function showQueryError(text) {
 // The service names the field it refuses as its API does ("q: …"); the page names its own.
 const FIELD_LABELS = { lang: "Passage language", document: "Document", section: "Section" };
 
-function refusal(detail) {
-  const [, field, reason] = /^(\w+): (.*)$/s.exec(detail) ?? [null, null, detail];
-  return { field, text: field in FIELD_LABELS ? `${FIELD_LABELS[field]}: ${reason}` : detail };
+// What a 4xx's ``detail`` says: the ``field`` it names (null if none), its ``reason``, and
+// ``text`` for the page.
+// ``errors``: the answer's list for programs, which tells a malformed language code, whose
+// message from the schema quotes a regular expression.
+function refusal(detail, errors = []) {
+  const [, field = null, said = detail] = /^(\w+): (.*)$/s.exec(detail) ?? [];
+  const malformed = errors.some(
+    (error) => error?.loc?.at(-1) === "lang" && error.type === "string_pattern_mismatch",
+  );
+  const reason = field === "lang" && malformed ? MESSAGES.notLanguageCode : said;
+  const labelled = field !== null && Object.hasOwn(FIELD_LABELS, field);
+  return { field, reason, text: labelled ? `${FIELD_LABELS[field]}: ${reason}` : detail };
 }
 
 // "the query has no letters…" from the service, said at the box as the page's own messages.
@@ -183,13 +198,16 @@ function clearQueryError() {
   queryInput.removeAttribute("aria-invalid");
 }
 
-// An error answer's ``detail``: null unless the service's JSON.
-async function detailOf(response) {
+// An error answer's ``detail`` (null unless the service's JSON) and its ``errors`` list.
+async function errorOf(response) {
   try {
     const body = await response.json();
-    return typeof body?.detail === "string" ? body.detail : null;
+    return {
+      detail: typeof body?.detail === "string" ? body.detail : null,
+      errors: Array.isArray(body?.errors) ? body.errors : [],
+    };
   } catch {
-    return null; // not JSON: a proxy's page, say
+    return { detail: null, errors: [] }; // not JSON: a proxy's page, say
   }
 }
 
@@ -226,7 +244,7 @@ function serviceReady() {
         throw new ServiceUnavailable(MESSAGES.unreachable);
       }
       if (response.ok) return;
-      const detail = await detailOf(response);
+      const { detail } = await errorOf(response);
       if (response.status !== 503 || !isStarting(response, detail)) {
         throw new ServiceUnavailable(notReadyMessage(response, detail));
       }
@@ -450,11 +468,14 @@ function showResults(body, state) {
     body.query_lang === UNDETERMINED
       ? "language not recognised"
       : `asked in ${languageName(body.query_lang)}`;
+  // An answer from the service's cache takes no time worth saying ("0 ms").
+  const took = Math.round(body.took_ms);
+  const timing = took > 0 ? `, ${took} ms` : "";
   // The query is said in its own language, as a screen reader should pronounce it.
   showStatus([
     `${count} passage${count === 1 ? "" : "s"} for “`,
     inLanguage(body.query, body.query_lang),
-    `”${filtersText(state)} (${asked}, ${Math.round(body.took_ms)} ms).`,
+    `”${filtersText(state)} (${asked}${timing}).`,
   ]);
 }
 
@@ -483,10 +504,8 @@ async function runSearch(state) {
   }
   const controller = new AbortController();
   searchInFlight = controller;
-  const params = new URLSearchParams({ q: state.q, k: String(RESULT_COUNT) });
-  if (state.lang) params.set("lang", state.lang);
-  if (state.document) params.set("document", state.document);
-  if (state.section) params.set("section", state.section);
+  const params = stateParams(state);
+  params.set("k", String(RESULT_COUNT));
   showStatus(`Searching for “${state.q}”…`);
   resultList.setAttribute("aria-busy", "true");
   try {
@@ -507,7 +526,7 @@ async function runSearch(state) {
       showResults(body, state);
       return;
     }
-    const detail = await detailOf(response);
+    const { detail, errors } = await errorOf(response);
     if (controller.signal.aborted) return;
     resultList.replaceChildren();
     if (response.status === 503) {
@@ -519,10 +538,11 @@ async function runSearch(state) {
       }
       return;
     }
-    if (response.status === 422 && detail?.startsWith("q: ")) {
-      showQueryError(sentence(detail.slice("q: ".length))); // said at the box
-    } else if (response.status < 500 && detail) {
-      showStatus(refusal(detail).text, "error"); // the service's 4xx messages are for people
+    const refused = detail && response.status < 500 ? refusal(detail, errors) : null;
+    if (refused?.field === "q") {
+      showQueryError(sentence(refused.reason)); // said at the box
+    } else if (refused) {
+      showStatus(refused.text, "error"); // the service's 4xx messages are for people
       dropOptionsRefused();
     } else {
       showStatus(`The search failed (HTTP ${response.status}). Please try again.`, "error");
@@ -590,10 +610,9 @@ async function loadFilters() {
   const response = await fetch("/stats", { headers: { accept: "application/json" } });
   if (!response.ok) return;
   const { documents, passage_languages: languages } = await response.json();
-  const names = new Intl.DisplayNames(["en"], { type: "language", fallback: "code" });
   const chosenLang = stateFromUrl().lang || langSelect.value;
   langSelect.replaceChildren(new Option("Any language", ""));
-  for (const code of languages) langSelect.append(new Option(names.of(code), code));
+  for (const code of languages) langSelect.append(new Option(languageName(code), code));
   selectValue(langSelect, chosenLang);
   const chosen = stateFromUrl().document || documentSelect.value;
   documentSelect.replaceChildren(new Option("All documents", ""));
