@@ -41,16 +41,21 @@ def test_query_languages_are_read_as_a_comma_separated_list(monkeypatch):
     assert Settings().query_languages == []  # no restriction
 
 
-def test_a_bad_setting_is_named_in_one_readable_error(monkeypatch):
-    monkeypatch.setenv("REPORT_QUERY_LANGUAGES", "fr,klingon")
-    monkeypatch.setenv("REPORT_PORT", "eighty")
+def _refusal(monkeypatch: pytest.MonkeyPatch, **environment: str) -> str:
+    """What get_settings() says of ``environment`` (its cache cleared before and after)."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
         with pytest.raises(SettingsError) as caught:
             get_settings()
     finally:
         get_settings.cache_clear()
-    message = str(caught.value)
+    return str(caught.value)
+
+
+def test_a_bad_setting_is_named_in_one_readable_error(monkeypatch):
+    message = _refusal(monkeypatch, REPORT_QUERY_LANGUAGES="fr,klingon", REPORT_PORT="eighty")
     assert "REPORT_QUERY_LANGUAGES: langdetect has no profile for klingon" in message
     assert "REPORT_PORT:" in message
 
@@ -58,13 +63,6 @@ def test_a_bad_setting_is_named_in_one_readable_error(monkeypatch):
 @pytest.mark.parametrize("key", ["clé", "two words", "tab\there"])
 def test_a_key_that_no_header_carries_alike_is_refused(monkeypatch, key):
     """curl sends "clé" as UTF-8 and a browser as Latin-1: it matched some clients only."""
-    monkeypatch.setenv("REPORT_API_KEY", key)
-    monkeypatch.setenv("REPORT_ADMIN_TOKEN", "s3cr3t-Token_~!")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as caught:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    assert "REPORT_API_KEY: " in str(caught.value) and "printable ASCII" in str(caught.value)
-    assert "REPORT_ADMIN_TOKEN" not in str(caught.value)
+    message = _refusal(monkeypatch, REPORT_API_KEY=key, REPORT_ADMIN_TOKEN="s3cr3t-Token_~!")
+    assert "REPORT_API_KEY: " in message and "printable ASCII" in message
+    assert "REPORT_ADMIN_TOKEN" not in message
