@@ -40,6 +40,11 @@ def quoted(value: str) -> str:
     return repr(echoed(value))
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, in the plural unless ``n`` is 1 ("1 passage", "3 passages")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def echoed(value: str) -> str:
     """``value`` cut to :data:`ECHOED_CHARS` with "…", as an answer may repeat it."""
     return value if len(value) <= ECHOED_CHARS else value[:ECHOED_CHARS] + "…"

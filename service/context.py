@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.artifact import DocumentEntry
+from indexer.messages import counted
 from indexer.passage import Passage
 from indexer.text import sentence_spans
 from service.searcher import SearchHit, SearchResult
@@ -180,9 +181,7 @@ def context_notice(
     An empty context without a word reads as the reports being silent on the question."""
     if result.notice is not None or grounded.citations:
         return result.notice
-    found = len(result.hits)
     return (
-        f"Found {found} passage{'' if found == 1 else 's'} for {result.query!r}, but not "
-        f"enough of the best one fits in max_chars={max_chars}: ask again with a larger "
-        "max_chars."
+        f"Found {counted(len(result.hits), 'passage')} for {result.query!r}, but not enough of "
+        f"the best one fits in max_chars={max_chars}: ask again with a larger max_chars."
     )

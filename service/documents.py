@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from indexer.artifact import DocumentEntry
 from indexer.language import language_label
 from indexer.passage import Passage
-from service.retrieval.filters import SearchFilters
+from service.retrieval.filters import id_key
 
 
 def find_document(documents: Iterable[DocumentEntry], document_id: str) -> DocumentEntry | None:
-    """The document with this id, read as the ``document`` filter reads it
-    (:meth:`SearchFilters.document_key`: like a query, in any case)."""
-    wanted = SearchFilters(document=document_id).document_key()
-    return next((d for d in documents if d.id.casefold() == wanted), None)
+    """The document with this id, read as the ``document`` filter reads it (:func:`id_key`:
+    like a query, in any case)."""
+    wanted = id_key(document_id)
+    return next((d for d in documents if id_key(d.id) == wanted), None)
 
 
 def document_markdown(entry: DocumentEntry, passages: Iterable[Passage]) -> str:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from indexer.artifact import DocumentEntry
 from indexer.language import language_label
-from indexer.messages import describe_errors, quoted, unknown_names
+from indexer.messages import counted, describe_errors, quoted, unknown_names
 from indexer.passage import Passage
 from service.context import GroundedContext, context_notice
 from service.documents import document_markdown, outline
@@ -204,7 +204,7 @@ def format_results(result: SearchResult, grounded: GroundedContext, max_chars: i
     if (notice := context_notice(result, grounded, max_chars)) is not None:
         return notice
     lines = [
-        f"{_count(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
+        f"{counted(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
         f"{language_label(result.query_lang)}), best first: the closest the reports have, "
         "which may not answer the question; say so when none does. Cite them as [n] with "
         "their source URLs.",
@@ -220,7 +220,7 @@ def format_results(result: SearchResult, grounded: GroundedContext, max_chars: i
         lines.append(f"[{citation.n}] {p.id}{in_part}: {urls}")
     if grounded.omitted:
         lines.append(
-            f"{_count(grounded.omitted, 'more passage')} did not fit in max_chars={max_chars}; "
+            f"{counted(grounded.omitted, 'more passage')} did not fit in max_chars={max_chars}; "
             "ask with a larger max_chars to read them."
         )
     return "\n".join(lines)
@@ -384,10 +384,6 @@ def _engine(state: ServiceState) -> SearchEngine:
         return state.require_engine()
     except NotReadyError as exc:
         raise ResourceError(str(exc)) from exc
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _sources(passage: Passage) -> str:

@@ -18,7 +18,6 @@ _CAPITALS_MIN_LETTERS = 8
 # A lone surrogate (JSON "\ud800", or a command-line byte that is not UTF-8) is not Unicode
 # text: no tokenizer takes it and no JSON answer can carry it.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-EMPTY_QUERY = "the query is empty: type a question or keywords"
 
 
 class InvalidQueryError(ValueError):
@@ -47,7 +46,7 @@ def validate_query(query: str) -> str:
         raise InvalidQueryError("the query contains control characters")
     stripped = text.strip()
     if not stripped:
-        raise InvalidQueryError(EMPTY_QUERY)
+        raise InvalidQueryError("the query is empty: type a question or keywords")
     if not any(c.isalnum() for c in stripped):
         raise InvalidQueryError("the query has no letters or digits to search for")
     return stripped
