@@ -78,7 +78,7 @@ def eval_queries() -> list[dict[str, object]]:
     lines: list[dict[str, object]] = []
     for path in EVAL_FILES:
         if path.exists():
-            lines.extend(json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip())
+            lines.extend(json.loads(x) for x in path.read_text("utf-8").split("\n") if x.strip())
     return lines
 
 
@@ -87,7 +87,7 @@ def distinct_queries(passages_file: Path, count: int, seed: int = 0) -> list[str
     of the report's own sentences, so that no result cache can hide the encoder's cost."""
     rng = random.Random(seed)
     queries = [str(q["query"]) for q in eval_queries()]
-    texts = [json.loads(x)["text"] for x in passages_file.read_text("utf-8").splitlines()]
+    texts = [json.loads(x)["text"] for x in passages_file.read_text("utf-8").split("\n") if x.strip()]
     words = [w for text in texts for w in text.split()]
     seen = set(queries)
     while len(queries) < count:

@@ -297,7 +297,9 @@ def read_passages(root: Path) -> tuple[Passage, ...]:
     folder = versions.resolve(root)
     path = folder / PASSAGES_FILE
     try:
-        lines = path.read_text("utf-8").splitlines()
+        # Lines end at "\n" only: splitlines() also breaks at U+2028 and U+0085, which
+        # JSON leaves unescaped inside strings.
+        lines = path.read_text("utf-8").split("\n")
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"index at {folder} is damaged ({exc}); {_REBUILD}") from exc
     passages = []

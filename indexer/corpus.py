@@ -13,13 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
 from indexer.language import LANGUAGE_CODE, UNDETERMINED
 from indexer.messages import describe_errors
-from indexer.text import clean_text
+from indexer.text import clean_text, collapse_whitespace
 
 TEXT_SUFFIXES = (".txt", ".md")
 _FRONT_MATTER_MAX_LINES = 100  # beyond, a "---" is a rule in the text, not the end of it
@@ -49,6 +56,19 @@ class DocumentMetadata(BaseModel):
     language: Annotated[str, _LANGUAGE_CODE] = UNDETERMINED
     publisher: str | None = None
     source_url: str | None = None
+
+    @field_validator("title", "publisher")
+    @classmethod
+    def _one_clean_line(cls, value: str | None) -> str | None:
+        """Titles are shown and stored as passage text is: a line separator (U+2028) in a
+        title split the passage file's lines and left an index that would not load, and a
+        terminal escape reached readers and prompts."""
+        if value is None:
+            return None
+        cleaned = collapse_whitespace(clean_text(value))
+        if not cleaned:
+            raise ValueError("holds no visible character")
+        return cleaned
 
 
 @dataclass(frozen=True)

@@ -180,9 +180,10 @@ def publish(
 ) -> str:
     """Write a new version with ``write(folder)``, make it current, prune; return its id.
 
-    ``write`` fills an empty staging folder; if it raises, the staging folder is removed and
-    ``current`` is untouched. Only a folder that ``write`` completed is renamed into
-    ``versions/`` and then selected. Pruning keeps the ``keep`` newest versions that
+    ``write`` fills an empty staging folder; if it raises, or ``refusal`` finds the folder
+    unservable, the staging folder is removed and ``current`` is untouched: a version that
+    does not load would stop the next start of every service. Only a folder that ``write``
+    completed is renamed into ``versions/`` and then selected. Pruning keeps the ``keep`` newest versions that
     ``refusal`` finds nothing against (default: all count), and the version that was current
     until now: services still serve it until they reload, and after a rollback it can be
     older than the ``keep`` newest (rolling back to it again must still work).
@@ -195,6 +196,9 @@ def publish(
         staging.mkdir()
         try:
             write(staging)
+            problem = refusal(staging) if refusal else None
+            if problem:
+                raise VersionError(f"the new index version was not published: {problem}")
             durable.fsync_dir(staging)
             version_id = _new_id(root)
             final = root / VERSIONS_DIR / version_id

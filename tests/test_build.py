@@ -109,6 +109,46 @@ def test_failed_write_leaves_previous_index_intact(index_dir, tmp_path, monkeypa
     assert [p.name for p in (copy / "versions").iterdir()] == [loaded.version]
 
 
+def test_a_line_separator_inside_a_passage_keeps_the_index_loadable(index_dir, tmp_path):
+    """JSON leaves U+2028, U+2029 and U+0085 unescaped in strings; read as line ends, they
+    cut a passage's line in two and the published index could not be loaded."""
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, symlinks=True)
+    loaded = load_index(copy)
+    vectors = artifact.IndexVectors(
+        passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
+        sentences=loaded.sentences,
+        hubness=loaded.hubness,
+    )
+    passages = list(loaded.passages)
+    passages[0] = dataclasses.replace(passages[0], section="A\u2028B\u2029C\x85D")
+    artifact.write_index(copy, loaded.manifest, passages, vectors, keep=3)
+    assert load_index(copy).passages[0].section == "A\u2028B\u2029C\x85D"
+
+
+def test_a_version_that_does_not_load_is_not_published(index_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, symlinks=True)
+    before = versions.current_id(copy)
+    loaded = load_index(copy)
+    vectors = artifact.IndexVectors(
+        passages=loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal),
+        sentences=loaded.sentences,
+        hubness=loaded.hubness,
+    )
+    write_json = artifact._write_json
+
+    def damaging(path: Path, data: dict) -> None:
+        write_json(path, data)
+        (path.parent / "passages.jsonl").write_text("{}\n", "utf-8")
+
+    monkeypatch.setattr(artifact, "_write_json", damaging)
+    with pytest.raises(versions.VersionError, match="not published: .*passages.jsonl"):
+        artifact.write_index(copy, loaded.manifest, list(loaded.passages), vectors, keep=3)
+    assert versions.current_id(copy) == before
+    assert [p.name for p in (copy / "versions").iterdir()] == [loaded.version]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -394,6 +434,16 @@ def test_report_text_is_cleaned_and_metadata_must_name_a_report(tmp_path):
     assert document.pages == ("RAPPORT\nLes armes  saisies [31m.", "Page suivante, fin.")
     assert document.text == "RAPPORT\nLes armes  saisies [31m.\n\nPage suivante, fin."
     assert document.metadata.title == "Rapport A"
+    # A title is shown as passages are: one line, no control characters (a U+2028 in it
+    # once cut a line of the passage file in two).
+    (tmp_path / "a.json").write_text(
+        json.dumps({"title": "Rapport\u2028annuel\x1b[31m 2021", "publisher": "A\x85B"}), "utf-8"
+    )
+    (document,) = load_corpus(tmp_path)
+    assert (document.metadata.title, document.metadata.publisher) == ("Rapport annuel [31m 2021", "A B")
+    (tmp_path / "a.json").write_text(json.dumps({"title": "\x00\u2028"}), "utf-8")
+    with pytest.raises(CorpusError, match="title.*no visible character"):
+        load_corpus(tmp_path)
     (tmp_path / "a-2022.json").write_text(json.dumps({"title": "B"}), "utf-8")
     with pytest.raises(CorpusError, match=r"a-2022\.json: no report a-2022"):
         load_corpus(tmp_path)

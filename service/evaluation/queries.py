@@ -74,7 +74,9 @@ class EvalFileError(ValueError):
 def load_queries(path: Path) -> list[EvalQuery]:
     """Queries of a JSONL file."""
     try:
-        lines = path.read_text("utf-8").splitlines()
+        # Lines end at "\n" only: splitlines() also breaks at U+2028 and U+0085, which
+        # JSON leaves unescaped inside strings.
+        lines = path.read_text("utf-8").split("\n")
     except OSError as exc:
         raise EvalFileError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
