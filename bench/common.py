@@ -87,7 +87,8 @@ def distinct_queries(passages_file: Path, count: int, seed: int = 0) -> list[str
     of the report's own sentences, so that no result cache can hide the encoder's cost."""
     rng = random.Random(seed)
     queries = [str(q["query"]) for q in eval_queries()]
-    texts = [json.loads(x)["text"] for x in passages_file.read_text("utf-8").split("\n") if x.strip()]
+    lines = passages_file.read_text("utf-8").split("\n")
+    texts = [json.loads(x)["text"] for x in lines if x.strip()]
     words = [w for text in texts for w in text.split()]
     seen = set(queries)
     while len(queries) < count:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.common import RESULTS, distinct_queries, eval_queries, machine, percentiles, save_result
+from indexer.artifact import read_passages
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.versions import resolve
@@ -99,8 +99,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS / "txtai.json")
     args = parser.parse_args()
-    lines = (resolve(args.index) / "passages.jsonl").read_text("utf-8").splitlines()
-    passages = [Passage.from_dict(json.loads(line)) for line in lines]
+    passages = list(read_passages(resolve(args.index)))
     queries = distinct_queries(resolve(args.index) / "passages.jsonl", args.queries, seed=1)
     result_ours = ours(args.index, queries)
     result = {

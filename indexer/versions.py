@@ -183,10 +183,11 @@ def publish(
     ``write`` fills an empty staging folder; if it raises, or ``refusal`` finds the folder
     unservable, the staging folder is removed and ``current`` is untouched: a version that
     does not load would stop the next start of every service. Only a folder that ``write``
-    completed is renamed into ``versions/`` and then selected. Pruning keeps the ``keep`` newest versions that
-    ``refusal`` finds nothing against (default: all count), and the version that was current
-    until now: services still serve it until they reload, and after a rollback it can be
-    older than the ``keep`` newest (rolling back to it again must still work).
+    completed is renamed into ``versions/`` and then selected. Pruning keeps the ``keep``
+    newest versions that ``refusal`` finds nothing against (default: all count), and the
+    version that was current until now: services still serve it until they reload, and
+    after a rollback it can be older than the ``keep`` newest (rolling back to it again must
+    still work).
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / VERSIONS_DIR).mkdir(exist_ok=True)

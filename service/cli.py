@@ -222,7 +222,7 @@ def query(
         lang=lang, document=document, section=section, page_min=page_min, page_max=page_max
     )
     if (problem := filters.problem()) is not None:
-        raise fail(InvalidQueryError(problem))
+        raise fail(problem)
     searcher = _open(get_settings(), index)
     try:
         result = searcher.search(text, k=k, filters=filters, mode=mode)

@@ -83,6 +83,9 @@ class SearchResult:
     took_ms: float
     hits: list[SearchHit] = field(default_factory=list)
     filters: SearchFilters = field(default_factory=SearchFilters)
+    # Whether any passage passes the filters: an empty keyword search under filters that
+    # match passages is keyword mode's need for a shared word, not the filters' doing.
+    filters_match: bool = True
 
     @property
     def notice(self) -> str | None:
@@ -91,15 +94,16 @@ class SearchResult:
         shared word, may be what left nothing."""
         if self.hits:
             return None
+        if self.mode is Mode.KEYWORD and self.filters_match:
+            among = "" if self.filters.is_empty() else f" with {self.filters.describe()}"
+            return (
+                f"No passage{among} shares a word with {self.query!r}: keyword mode finds "
+                "only passages that do; hybrid or dense mode finds them by meaning."
+            )
         if not self.filters.is_empty():
             return (
                 f"No passage matches {self.query!r} with {self.filters.describe()}: loosen or "
                 "leave out a filter to search more of the reports."
-            )
-        if self.mode is Mode.KEYWORD:
-            return (
-                f"No passage shares a word with {self.query!r}: keyword mode finds only "
-                "passages that do; hybrid or dense mode finds them by meaning."
             )
         return f"No passage matches {self.query!r}."
 
@@ -179,11 +183,11 @@ class Searcher:
         started = time.perf_counter()
         query = validate_query(query)
         if not 1 <= k <= MAX_K:
-            raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
+            raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}", field="k")
         filters = filters or SearchFilters()
         problem = filters.problem()
         if problem is not None:
-            raise InvalidQueryError(problem)
+            raise problem
         documents = self.index.manifest.documents
         if filters.document is not None and find_document(documents, filters.document) is None:
             ids = sorted(d.id for d in documents)
@@ -191,7 +195,8 @@ class Searcher:
             more = len(ids) - _LISTED_DOCUMENTS
             raise InvalidQueryError(
                 f"no document {quoted(canonical(filters.document or ''))} in the index; "
-                f"it has {listed}" + (f" and {more} more" if more > 0 else "")
+                f"it has {listed}" + (f" and {more} more" if more > 0 else ""),
+                field="document",
             )
         if filters.lang is not None and filters.lang.lower() not in self.passage_languages:
             # Else a chat assistant that passes the user's language ("en") gets nothing back
@@ -200,7 +205,8 @@ class Searcher:
                 f"no passage is in language {filters.lang!r}; the index's passages are in "
                 f"{', '.join(sorted(self.passage_languages))}. A query in any language "
                 "finds passages in every language: leave lang out unless you want only "
-                "passages written in one"
+                "passages written in one",
+                field="lang",
             )
         return PreparedSearch(query, k, filters, mode, started)
 
@@ -226,12 +232,17 @@ class Searcher:
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         wanted = max(self.weights.candidates, 4 * request.k)
         candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
-        hits = self._ranked(candidates, vector, keyword, text.language, request)
-        if len(hits) < request.k and self._pool_was_cut(allowed, keyword, request.mode, wanted):
-            # Near-duplicates skipped left the pool short of k (a corpus of yearly editions
-            # repeats whole passages): every allowed passage is scored, exactly, once.
-            everything = self._candidates(vector, keyword, allowed, request.mode, None)
-            hits = self._ranked(everything, vector, keyword, text.language, request)
+        hits, examined = self._ranked(candidates, vector, keyword, text.language, request)
+        short = len(hits) < request.k or examined > len(hits)
+        if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
+            # Near-duplicates were skipped (a corpus of yearly editions repeats whole
+            # passages), so the pool held fewer distinct passages than it was sized for: with
+            # three copies of each, a third, and passages that belonged in the top k were
+            # never scored. The pool grows by the share of copies met, or, when copies left
+            # it short of k, every allowed passage is scored, exactly, once.
+            widened = None if len(hits) < request.k else -(-wanted * examined // len(hits))
+            candidates = self._candidates(vector, keyword, allowed, request.mode, widened)
+            hits, _ = self._ranked(candidates, vector, keyword, text.language, request)
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -239,6 +250,7 @@ class Searcher:
             took_ms=(time.perf_counter() - request.started) * 1000,
             hits=hits,
             filters=request.filters,
+            filters_match=allowed is None or bool(allowed.any()),
         )
 
     def _ranked(
@@ -248,8 +260,15 @@ class Searcher:
         keyword: np.ndarray,
         query_lang: str,
         request: PreparedSearch,
-    ) -> list[SearchHit]:
-        """The best ``request.k`` distinct passages among ``candidates``."""
+    ) -> tuple[list[SearchHit], int]:
+        """The best ``request.k`` distinct passages among ``candidates``, and how many of the
+        ranked candidates were looked at to find them (more than the hits: copies skipped).
+
+        Candidates are taken in id order, so that of a passage's identical copies, which
+        score alike, every mode returns the same one (ANN and keyword front-runners come in
+        different orders): the passage id and sources a client cites do not hang on the mode.
+        """
+        candidates = np.sort(candidates)
         vectors = self._vectors_of(candidates)
         # Each candidate's best sentence both scores it and, if it is kept, highlights it.
         best_sentence, rows = self.index.sentences.closest(candidates, vector)
@@ -355,15 +374,17 @@ class Searcher:
         sentence_rows: np.ndarray,
         k: int,
         vector: np.ndarray,
-    ) -> list[SearchHit]:
+    ) -> tuple[list[SearchHit], int]:
         """The top ``k`` of ``ranked`` (passage ``vectors`` in the same order), skipping
-        near-duplicates of passages already taken.
+        near-duplicates of passages already taken, and the number of rows looked at.
 
         ``sentence_rows`` holds each ranked passage's best sentence, around which its
         highlight is drawn (``vector``, the query's, picks the neighbour that joins it).
         """
         hits: list[SearchHit] = []
+        examined = 0
         for i in distinct(vectors, self.weights.duplicate_cosine):
+            examined = i + 1
             passage_id = int(ranked[i])
             passage = self.index.passages[passage_id]
             highlight = self._highlighter.highlight(
@@ -372,4 +393,4 @@ class Searcher:
             hits.append(SearchHit(len(hits) + 1, float(scores[i]), passage, highlight))
             if len(hits) == k:
                 break
-        return hits
+        return hits, examined

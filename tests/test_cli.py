@@ -50,7 +50,7 @@ def test_query_filters_by_page_range_like_the_api():
     assert len(pages) == 3 and all(16 <= page <= 17 for page in pages)
     reversed_pages = runner.invoke(search_app, [*args, "--page-max", "15"])
     assert reversed_pages.exit_code == 1
-    assert "page_min (16) is after page_max (15)" in reversed_pages.output
+    assert "page_min: 16 is after page_max (15)" in reversed_pages.output
 
 
 def test_a_passage_that_holds_a_joined_section_names_it(index_dir):

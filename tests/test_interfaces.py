@@ -28,7 +28,7 @@ BAD_FILTERS = [
     (
         {"page_min": 3, "page_max": 2},
         ["--page-min", "3", "--page-max", "2"],
-        "page_min (3) is after page_max (2)",
+        "page_min: 3 is after page_max (2)",
     ),
 ]
 

@@ -73,7 +73,7 @@ async def _exercise(client: Client) -> None:
     reversed_pages = await client.call_tool("search_report", narrowed | {"page_min": 18})
     assert reversed_pages.is_error
     # The HTTP API's words, without the SDK's "Error executing tool …" before them.
-    assert reversed_pages.content[0].text == "page_min (18) is after page_max (17)"
+    assert reversed_pages.content[0].text == "page_min: 18 is after page_max (17)"
     nothing = await client.call_tool("search_report", narrowed | {"section": "zzzz"})
     assert not nothing.is_error and nothing.content[0].text == (
         f"No passage matches {QUESTION!r} with section='zzzz', page_min=16, page_max=17: "

@@ -113,8 +113,19 @@ def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
     return field
 
 
-async def _invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
-    return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+async def _invalid_query(request: Request, exc: InvalidQueryError) -> JSONResponse:
+    """A request the search core refuses. When one field is at fault (a ``lang`` no passage
+    is in, a ``document`` not in the index) it is listed as a schema refusal lists it, so
+    that a program tells which value to change without parsing the sentence."""
+    response = _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+    if exc.field is None:
+        return response
+    where = "query" if request.method == "GET" else "body"
+    field = {"loc": [where, exc.field], "msg": exc.reason, "type": "value_error"}
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": str(exc), "errors": [field]},
+    )
 
 
 async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:

@@ -11,6 +11,7 @@ import numpy as np
 from indexer.language import LANGUAGE_CODE
 from indexer.passage import Passage
 from indexer.text import CONTROL_CHARACTERS, canonical, fold
+from service.retrieval.query import InvalidQueryError
 
 # Longest document id or section text a filter takes (a section title is shorter).
 MAX_FILTER_CHARS = 200
@@ -48,7 +49,7 @@ class SearchFilters:
     page_min: int | None = None
     page_max: int | None = None
 
-    def problem(self) -> str | None:
+    def problem(self) -> InvalidQueryError | None:
         """Why these filters cannot be applied, or None. Needs no index, so an interface can
         ask before loading one; the searcher asks again, so that every interface refuses the
         same filters with the same words."""
@@ -60,19 +61,22 @@ class SearchFilters:
             if value is None:
                 continue
             if is_blank(value):
-                return f"{name}: {BLANK_FILTER}"
+                return InvalidQueryError(BLANK_FILTER, name)
             if len(value) > MAX_FILTER_CHARS:
-                return f"{name}: String should have at most {MAX_FILTER_CHARS} characters"
+                return InvalidQueryError(
+                    f"String should have at most {MAX_FILTER_CHARS} characters", name
+                )
             if CONTROL_CHARACTERS.search(value):
-                return f"the value of {name!r} contains control characters"
+                # Worded as the HTTP input guard words it, which refuses it first there.
+                return InvalidQueryError(f"the value of {name!r} contains control characters")
         for name, page in (("page_min", self.page_min), ("page_max", self.page_max)):
             if page is not None and page < 1:
-                return f"{name}: Input should be greater than or equal to 1"
+                return InvalidQueryError("Input should be greater than or equal to 1", name)
         if self.lang is not None and not re.fullmatch(LANGUAGE_CODE, self.lang):
-            return f"lang: String should match pattern '{LANGUAGE_CODE}'"
+            return InvalidQueryError(f"String should match pattern '{LANGUAGE_CODE}'", "lang")
         first, last = self.page_min, self.page_max
         if first is not None and last is not None and first > last:
-            return f"page_min ({first}) is after page_max ({last})"
+            return InvalidQueryError(f"{first} is after page_max ({last})", "page_min")
         return None
 
     def document_key(self) -> str | None:

@@ -21,7 +21,17 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidQueryError(ValueError):
-    """The request cannot be searched as given; the message says why."""
+    """The request cannot be searched as given; the message says why.
+
+    ``field`` names the request field at fault, when one is: interfaces answer with it as
+    they answer a field their schema refuses (HTTP's ``errors[].loc``), so that a program
+    tells which value to change without reading the words.
+    """
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
 
 
 def validate_query(query: str) -> str:

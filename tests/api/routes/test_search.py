@@ -65,6 +65,12 @@ def test_lang_filter_keeps_only_that_language(client):
         assert refused.status_code == 422, refused.text
         assert "no passage is in language 'en'" in refused.json()["detail"]
         assert "in fr" in refused.json()["detail"]
+        # Named as a field the schema refuses is named, for programs.
+        assert refused.json()["detail"].startswith("lang: ")
+        assert [e["loc"] for e in refused.json()["errors"]] == [["body", "lang"]]
+    refused = client.get("/search", params={"q": "x", "document": "nope"}).json()
+    assert [e["loc"] for e in refused["errors"]] == [["query", "document"]]
+    assert refused["errors"][0]["msg"].startswith("no document 'nope' in the index")
 
 
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
