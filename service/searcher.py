@@ -5,6 +5,7 @@ The HTTP API, the CLI, the evaluation and the tests all go through :class:`Searc
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -198,6 +199,8 @@ class Searcher:
                 f"it has {listed}" + (f" and {more} more" if more > 0 else ""),
                 field="document",
             )
+        if filters.lang is not None:
+            filters = self._with_language_of_passages(filters)
         if filters.lang is not None and filters.lang.lower() not in self.passage_languages:
             # Else a chat assistant that passes the user's language ("en") gets nothing back
             # and concludes that the report does not cover the question.
@@ -209,6 +212,16 @@ class Searcher:
                 field="lang",
             )
         return PreparedSearch(query, k, filters, mode, started)
+
+    def _with_language_of_passages(self, filters: SearchFilters) -> SearchFilters:
+        """``filters`` with a locale ("fr-FR", "en-GB", which browsers and chat clients send)
+        read as its language when passages carry the language alone: it was refused as a
+        language no passage is in. A code the passages carry whole ("zh-cn") stays."""
+        lang = str(filters.lang).lower()
+        language = lang.split("-")[0]
+        if lang in self.passage_languages or language not in self.passage_languages:
+            return filters
+        return dataclasses.replace(filters, lang=language)
 
     def read(self, request: PreparedSearch) -> QueryEvidence:
         """What ranking takes from the query's words alone: its language and keyword scores.

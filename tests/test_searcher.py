@@ -62,6 +62,8 @@ def test_analyser_reads_pasted_and_decomposed_text_as_typed():
 def test_query_is_read_in_canonical_form():
     assert validate_query(unicodedata.normalize("NFD", " pêche ")) == "pêche"
     assert validate_query("HAECHI\x0cfraude\u200b") == "HAECHI\nfraude"
+    # A soft hyphen between a letter and its accent no longer keeps them from composing.
+    assert validate_query("e\u00ad\u0301lu") == "élu"
     for blank in ("\u200b\u200b", "\ufeff", " \u00ad "):
         with pytest.raises(InvalidQueryError, match="empty"):
             validate_query(blank)
@@ -242,6 +244,14 @@ def test_copies_of_every_passage_change_nothing_in_the_ranking(searcher, mode):
     ):
         alone = [h.passage.id for h in single.search(query, k=5, mode=mode).hits]
         assert [h.passage.id for h in editions.search(query, k=5, mode=mode).hits] == alone
+
+
+def test_a_locale_filters_by_its_language(searcher):
+    """Browsers and chat clients send "fr-FR": it was refused as a language no passage is in."""
+    result = searcher.search("opération", k=3, filters=SearchFilters(lang="fr-FR"))
+    assert result.filters.lang == "fr" and {h.passage.lang for h in result.hits} == {"fr"}
+    with pytest.raises(InvalidQueryError, match="lang: no passage is in language 'en-GB'"):
+        searcher.search("opération", k=3, filters=SearchFilters(lang="en-GB"))
 
 
 def test_an_empty_keyword_search_under_filters_that_match_blames_the_words(searcher):
