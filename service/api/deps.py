@@ -27,11 +27,12 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-def query_parameters(*allowed: str) -> Any:
+def query_parameters(*allowed: str, takes: str = "") -> Any:
     """A dependency refusing query parameters other than ``allowed`` with a 422.
 
     A parameter the route does not read would otherwise be ignored without a word: a
     misspelt ``neighbors``, or ``POST /search?k=2``, whose options belong in the body.
+    ``takes`` says what the route takes instead, for a POST that takes no options at all.
     """
 
     async def check(request: Request) -> None:
@@ -44,7 +45,7 @@ def query_parameters(*allowed: str) -> Any:
             unknown,
             f"for {request.method} {request.url.path}",
             allowed,
-            takes="a POST takes its options in the JSON body" if post else "",
+            takes=takes or ("a POST takes its options in the JSON body" if post else ""),
         )
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, said)
 

@@ -6,10 +6,12 @@ could call by default would let any client make the service reload in a loop.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
+from indexer.messages import unknown_names
 from service.api.bearer import BearerToken, is_secret
 from service.api.deps import SettingsDep, StateDep, query_parameters
 from service.api.schemas import ErrorResponse, ReloadResponse
@@ -34,6 +36,35 @@ async def require_admin(
         )
 
 
+# What a request that tries to choose the version is told.
+_SERVES_CURRENT = (
+    "A reload serves the index root's current version: to serve another, run "
+    "`report-index rollback VERSION` (`report-index list` shows the versions), then reload"
+)
+
+
+async def refuse_a_body(request: Request) -> None:
+    """A 422 for a body with anything in it: the reload takes no options. ``{"version": …}``
+    was ignored, and the 200 that followed, naming the version still current, read as if
+    that version were refused or served; the version to serve is chosen on the index root,
+    where a rollback also checks that the model can serve it. ``{}``, as a client that
+    always sends JSON sends it, asks for nothing."""
+    body = await request.body()
+    try:
+        fields = json.loads(body) if body.strip() else {}
+    except ValueError:  # not JSON, or sent as another content type
+        fields = None
+    if fields == {}:
+        return
+    where = f"{request.method} {request.url.path}"
+    refused = (
+        unknown_names("field", fields, f"in the JSON body of {where}", ())
+        if isinstance(fields, dict)
+        else f"{where} takes no body"
+    )
+    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{refused}. {_SERVES_CURRENT}")
+
+
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
@@ -44,9 +75,16 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
         401: {"model": ErrorResponse, "description": "The admin token is missing or wrong."},
         403: {"model": ErrorResponse, "description": "No admin token is configured."},
         409: {"model": ErrorResponse, "description": "A reload or the first load is running."},
-        422: {"model": ErrorResponse, "description": "The new version cannot be served."},
+        422: {
+            "model": ErrorResponse,
+            "description": "The new version cannot be served, or the request sent options "
+            "(it takes none).",
+        },
     },
-    dependencies=[query_parameters()],
+    dependencies=[
+        query_parameters(takes=f"it takes none. {_SERVES_CURRENT}"),
+        Depends(refuse_a_body),
+    ],
 )
 async def reload(state: StateDep, settings: SettingsDep) -> ReloadResponse:
     """Serve the index root's current version (after `report-index build` or `rollback`).

@@ -1,0 +1,47 @@
+"""``POST /admin/reload``'s request: what it takes (the reload itself: tests/test_reload.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from indexer.settings import Settings
+from service.api.app import create_app
+from service.searcher import Searcher
+
+TOKEN = "admin-token-for-tests"
+ADMIN = {"authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def admin_client(settings: Settings, searcher: Searcher) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(settings.model_copy(update={"admin_token": SecretStr(TOKEN)}), searcher)
+    ) as client:
+        yield client
+
+
+def test_a_reload_refuses_a_version_asked_for_and_says_how_to_choose_one(admin_client):
+    """A body was ignored: ``{"version": …}`` got a 200 that reloaded the current version."""
+    asked = admin_client.post("/admin/reload", json={"version": "v000001"}, headers=ADMIN)
+    assert asked.status_code == 422
+    detail = asked.json()["detail"]
+    assert detail.startswith(
+        "unknown field 'version' in the JSON body of POST /admin/reload; it takes none. "
+    )
+    assert "`report-index rollback VERSION`" in detail
+    text = admin_client.post("/admin/reload", content=b"v000001", headers=ADMIN)
+    assert text.status_code == 422
+    assert text.json()["detail"].startswith("POST /admin/reload takes no body. ")
+    # A query parameter is no way to choose either: not "a POST takes its options in the body".
+    query = admin_client.post("/admin/reload", params={"version": "v1"}, headers=ADMIN)
+    assert query.status_code == 422 and "JSON body" not in query.json()["detail"]
+    assert "`report-index rollback VERSION`" in query.json()["detail"]
+
+
+def test_a_body_is_looked_at_only_with_the_admin_token(admin_client):
+    refused = admin_client.post("/admin/reload", json={"version": "v000001"})
+    assert refused.status_code == 401
