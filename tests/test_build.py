@@ -178,6 +178,24 @@ def test_damaged_index_gives_clear_error(index_dir, settings, tmp_path, damage, 
     assert stale is not None
 
 
+def test_bytes_changed_in_place_are_caught_by_the_checksums(index_dir, tmp_path):
+    """Bytes overwritten mid-file (same size) made NaN vectors that every other check let
+    through: the version was listed as fine and served, and those passages never came back."""
+    copy = tmp_path / "index" / "current"
+    shutil.copytree(index_dir / "current", copy)
+    vectors = copy / "vectors.faiss"
+    with vectors.open("r+b") as handle:
+        handle.seek(vectors.stat().st_size // 2)
+        handle.write(b"\xff" * 64)
+    with pytest.raises(ArtifactError, match=r"vectors\.faiss does not match its checksum"):
+        load_index(copy)
+    # A manifest from before checksums were recorded loads as it did.
+    manifest = json.loads((copy / "manifest.json").read_text("utf-8"))
+    assert set(manifest.pop("file_sha256")) == set(artifact.DATA_FILES)
+    (copy / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    assert load_index(copy).manifest.file_sha256 == {}
+
+
 def _truncate(path: Path) -> None:
     """What a copy or rsync cut short leaves."""
     with path.open("r+b") as handle:
