@@ -230,6 +230,28 @@ def test_api_key_is_required_on_api_routes(settings, searcher):
         assert "401" in schema["paths"]["/search"]["get"]["responses"]
 
 
+def test_either_header_holding_the_key_lets_a_request_through(settings, searcher):
+    """An empty header is no key given, and a right key is not refused for another header
+    beside it; a wrong key is told wrong, not asked for as if none had been sent."""
+    locked = settings.model_copy(update={"api_key": SecretStr(KEY)})
+    bearer = f"Bearer {KEY}"
+    with TestClient(create_app(locked, searcher)) as client:
+        for headers in (
+            {"x-api-key": "", "authorization": bearer},
+            {"x-api-key": "wrong", "authorization": bearer},
+            {"x-api-key": KEY, "authorization": "Bearer wrong"},
+        ):
+            assert client.get("/stats", headers=headers).status_code == 200, headers
+        for headers in ({"x-api-key": "wrong"}, {"authorization": "Bearer wrong"}):
+            wrong = client.get("/stats", headers=headers)
+            assert wrong.status_code == 401
+            assert wrong.json()["detail"].startswith("the API key is wrong"), headers
+        for headers in ({}, {"x-api-key": ""}, {"x-api-key": " ", "authorization": "Bearer "}):
+            missing = client.get("/stats", headers=headers)
+            assert missing.status_code == 401
+            assert missing.json()["detail"].startswith("an API key is required"), headers
+
+
 def test_the_api_key_and_the_admin_token_read_a_bearer_header_alike(settings, searcher):
     """One reading of ``Authorization`` for both: the scheme in any case, then the token.
     An unknown query parameter (422) shows a request that got past the check (not 401)."""
