@@ -14,10 +14,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from indexer.messages import ECHOED_CHARS, describe_errors, echoed, unknown_names
 from service.request_fields import fields_in_order
@@ -26,6 +29,8 @@ from service.state import NotReadyError
 
 # What a 503 during loading tells clients to wait: the model and index load in seconds.
 RETRY_AFTER_NOT_READY_S = 5
+# The methods a 405's Allow header may list, in the order it lists them.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -33,6 +38,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
     app.add_exception_handler(NotReadyError, _not_ready)  # type: ignore[arg-type]
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)  # type: ignore[arg-type]
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -133,6 +139,30 @@ async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
     response = _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
     if exc.loading:
         response.headers["Retry-After"] = str(RETRY_AFTER_NOT_READY_S)
+    return response
+
+
+async def _method_not_allowed(request: Request, exc: HTTPException) -> Response:
+    """A 405 whose ``Allow`` lists every method of the path. The router answers with the
+    methods of the first route whose path matched, one route per method here: ``PUT
+    /search`` was told ``Allow: GET`` although POST is taken too."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    # A route that took the method and refused it itself (static files) said what it takes.
+    if not allowed or request.method in allowed:
+        return await http_exception_handler(request, exc)
+    methods = ", ".join(allowed)
+    response = _error(
+        status.HTTP_405_METHOD_NOT_ALLOWED,
+        f"{request.url.path} takes {methods}, not {request.method}",
+    )
+    response.headers["Allow"] = methods
     return response
 
 

@@ -125,6 +125,18 @@ def test_probes_and_the_page_answer_head(client):
         assert client.head(path).status_code == 200, path
 
 
+def test_a_method_a_path_does_not_take_is_told_every_one_it_does(client):
+    """The router answered with the first matching route's methods: ``Allow: GET`` for
+    ``PUT /search``, which POST serves too."""
+    for method in ("PUT", "HEAD", "OPTIONS", "DELETE"):
+        refused = client.request(method, "/search")
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, POST", method
+    said = client.put("/search").json()["detail"]
+    assert said == "/search takes GET, POST, not PUT"
+    assert client.post("/healthz").headers["allow"] == "GET, HEAD"
+    assert client.delete("/passages/x").headers["allow"] == "GET"
+
+
 def test_openapi_docs_served_without_anything_from_elsewhere(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
     for page in ("/docs", "/redoc"):
