@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 
 import pytest
@@ -107,6 +108,19 @@ def test_bodies_that_are_not_json_objects_say_what_to_send(client):
     # A byte-order mark is allowed before JSON (RFC 8259 lets parsers ignore it).
     bom = client.post("/search", content=b'\xef\xbb\xbf{"query": "HAECHI"}', headers=json_type)
     assert bom.status_code == 200
+
+
+def test_a_compressed_body_is_refused_as_compressed_not_as_bad_text(client):
+    """Nothing decompresses a body: a gzip one was answered "not valid UTF-8" (400)."""
+    body = gzip.compress(b'{"query": "HAECHI"}')
+    for encoding in ("gzip", "BR", "identity, gzip"):
+        headers = {"content-type": "application/json", "content-encoding": encoding}
+        refused = client.post("/search", content=body, headers=headers)
+        assert refused.status_code == 415, encoding
+        assert refused.json()["detail"].startswith("Content-Encoding ")
+        assert "send the body uncompressed (plain JSON)" in refused.json()["detail"]
+    plain = {"content-type": "application/json", "content-encoding": "identity"}
+    assert client.post("/search", json={"query": "HAECHI"}, headers=plain).status_code == 200
 
 
 def test_parameters_a_route_does_not_read_are_refused(client, searcher):

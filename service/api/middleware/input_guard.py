@@ -1,4 +1,5 @@
-"""Checks on what a request carries: body size, UTF-8, JSON shape and the query string.
+"""Checks on what a request carries: body size and encoding, UTF-8, JSON shape and the query
+string.
 
 A JSON body is parsed here under the strictest rules any route needs (no repeated field, no
 ``NaN``, no number too large to convert), so that the app's own parse cannot fail and every
@@ -172,6 +173,20 @@ def check_json_body(body: bytes) -> None:
             raise RequestRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
 
 
+def check_content_encoding(headers: Headers) -> None:
+    """Refuse a body sent compressed (``Content-Encoding: gzip``) with a 415 that says so:
+    nothing here decompresses, and the UTF-8 check's "not valid UTF-8" blamed the text."""
+    encodings = [e.strip().lower() for e in headers.get("content-encoding", "").split(",")]
+    sent = [e for e in encodings if e not in ("", "identity")]
+    if sent:
+        raise RequestRejected(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Encoding {', '.join(sent)} is not supported: send the body "
+            "uncompressed (plain JSON), without Content-Encoding",
+            headers={"Accept-Encoding": "identity"},
+        )
+
+
 def _is_json(headers: Headers) -> bool:
     """The content types FastAPI parses as JSON (``application/json``, ``…+json``)."""
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -181,7 +196,8 @@ def _is_json(headers: Headers) -> bool:
 
 
 class InputGuard:
-    """Body size limit (declared and streamed), UTF-8, JSON shape and query string checks.
+    """Body size limit (declared and streamed), no compression, UTF-8, JSON shape and query
+    string checks.
 
     The body is read here, at most ``max_body_bytes`` of it, and replayed to the app: the
     limit holds for chunked bodies with no ``Content-Length`` too.
@@ -205,6 +221,8 @@ class InputGuard:
             body = await self._read_body(headers, receive)
             if body is None:  # the client went away
                 return
+            if body:
+                check_content_encoding(headers)
             # The MCP endpoint answers a malformed message with a JSON-RPC error, which its
             # client shows to the model; an HTTP refusal would look like a transport failure.
             if body and _is_json(headers) and path != MCP_PATH:
