@@ -11,7 +11,7 @@ so that the number of series stays bounded whatever clients request.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from service.searcher import Searcher
 
@@ -43,7 +43,14 @@ RANK_SECONDS = Histogram(
     "Time from a query's vector to its ranked results, waiting for a thread included.",
     buckets=_FAST_BUCKETS,
 )
-INDEX = Info("report_search_index", "The index version being served and its model.")
+# A gauge at 1 with labels, as an Info is exported, but with no sample until an index is
+# served: an Info exports its unset value, ``report_search_index_info 1.0`` without labels,
+# which reads as an index served with an empty version.
+INDEX = Gauge(
+    "report_search_index_info",
+    "The index version being served and its model (1; no sample before the first load).",
+    ["version", "model"],
+)
 PASSAGES = Gauge("report_search_index_passages", "Passages in the index being served.")
 RELOAD_OUTCOMES = ("success", "refused", "busy")
 RELOADS = Counter(
@@ -58,5 +65,6 @@ for _outcome in RELOAD_OUTCOMES:  # every outcome shows, at 0, before it first h
 
 def record_served(searcher: Searcher) -> None:
     """Publish which index version and model are now being served."""
-    INDEX.info({"version": searcher.index.version, "model": searcher.encoder.identity.name})
+    INDEX.clear()  # the version served before is no longer served
+    INDEX.labels(searcher.index.version, searcher.encoder.identity.name).set(1)
     PASSAGES.set(len(searcher.index.passages))
