@@ -27,8 +27,10 @@ class SearchOptions(SearchFields):
 
 
 def url_digits(value: object) -> object:
-    """A number in a URL is digits (:func:`indexer.text.written_in_digits`)."""
-    if isinstance(value, str) and not written_in_digits(value):
+    """A number in a URL is digits (:func:`indexer.text.written_in_digits`), after a minus
+    sign for a negative one: ``k=-1`` is written in digits, and the field's bounds refuse it
+    in the words a JSON body's ``-1`` gets ("greater than or equal to 1")."""
+    if isinstance(value, str) and not written_in_digits(value.removeprefix("-")):
         raise PydanticCustomError("int_parsing", "Input should be a whole number written in digits")
     return value
 

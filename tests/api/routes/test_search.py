@@ -124,9 +124,13 @@ def test_modes_differ_and_are_reported(client):
         ({"q": "x", "lang": "french!"}, "lang"),
         ({"q": "x", "mode": "magic"}, "mode"),
         ({"q": "x", "page_min": 0}, "page_min"),
-        # The CLI's words: "unable to parse string as an integer" puzzled a user, as -1 is one.
-        ({"q": "x", "page_min": -1}, "page_min: Input should be a whole number written in digits"),
+        # The bounds, in a JSON body's words: "unable to parse string as an integer", then
+        # "a whole number written in digits", puzzled users, as -1 is one.
+        ({"q": "x", "page_min": -1}, "page_min: Input should be greater than or equal to 1"),
+        ({"q": "x", "k": -1}, "k: Input should be greater than or equal to 1"),
         ({"q": "x", "k": "+5"}, "k: Input should be a whole number written in digits"),
+        ({"q": "x", "k": "many"}, "k: Input should be a whole number written in digits"),
+        ({"q": "x", "k": "-"}, "k: Input should be a whole number written in digits"),
         ({"q": "x", "page_min": 5, "page_max": 2}, "page_min"),
         ({"q": "x", "unknown": "1"}, "unknown query parameter 'unknown' for GET /search; it "),
         ({}, "q"),
