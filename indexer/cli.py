@@ -164,7 +164,9 @@ def rollback(
     root = index or settings.index_dir
     try:
         refusal = partial(serving_problem, model=resolve_model(settings).identity)
-        selected = versions.activate(root, version, refusal)
+        selected = versions.activate(
+            root, version, refusal, lambda refused: typer.echo(f"skipped {refused}", err=True)
+        )
     except _USER_ERRORS as exc:
         raise fail(exc) from exc
     typer.echo(f"current version of {root}: {selected}")

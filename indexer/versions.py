@@ -217,12 +217,19 @@ def publish(
     return version_id
 
 
-def activate(root: Path, version_id: str | None = None, refusal: Refusal | None = None) -> str:
+def activate(
+    root: Path,
+    version_id: str | None = None,
+    refusal: Refusal | None = None,
+    skipped: Callable[[str], None] = lambda _: None,
+) -> str:
     """Point ``current`` at ``version_id``, or at the newest version before the current one
     that ``refusal`` accepts.
 
     ``refusal`` says why a version folder cannot be served (a damaged version would otherwise
-    become current, and the next start of the service would fail).
+    become current, and the next start of the service would fail). Each version passed over
+    on the way is told to ``skipped`` ("<id>: <reason>"): an operator who meant to roll back
+    one step should learn that the version before was damaged, not guess from the id.
     """
     building_now = "a build of {root} is running; roll back once it has published"
     with _locked(root, BUILD_LOCK_FILE, building_now), _locked(root):
@@ -233,7 +240,7 @@ def activate(root: Path, version_id: str | None = None, refusal: Refusal | None 
             )
         ids = [v.id for v in versions]
         if version_id is None:
-            version_id = _previous_usable(root, ids, refusal)
+            version_id = _previous_usable(root, ids, refusal, skipped)
         elif version_id not in ids:
             raise VersionError(
                 f"no version {version_id!r} in {root}; versions: {', '.join(ids) or 'none'}"
@@ -244,7 +251,9 @@ def activate(root: Path, version_id: str | None = None, refusal: Refusal | None 
     return version_id
 
 
-def _previous_usable(root: Path, ids: list[str], refusal: Refusal | None) -> str:
+def _previous_usable(
+    root: Path, ids: list[str], refusal: Refusal | None, skipped: Callable[[str], None]
+) -> str:
     """The newest version older than the current one that ``refusal`` accepts.
 
     Versions it refuses (damaged, another model's) are skipped: the one just before the
@@ -258,6 +267,8 @@ def _previous_usable(root: Path, ids: list[str], refusal: Refusal | None) -> str
     for candidate in reversed(ids[:position]):
         reason = refusal(root / VERSIONS_DIR / candidate) if refusal is not None else None
         if reason is None:
+            for refused in refusals:
+                skipped(refused)
             return candidate
         refusals.append(f"{candidate}: {reason}")
     raise VersionError(

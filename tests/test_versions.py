@@ -328,7 +328,11 @@ def test_pruning_keeps_versions_that_can_be_served(index_dir, tmp_path):
     newest = write_index(root, loaded.manifest, list(loaded.passages), vectors, keep=3)
     kept = [v.id for v in versions.list_versions(root)]
     assert kept == [good[1], good[2], damaged, other_model, newest]
-    # A plain rollback skips them to the newest version that can be served.
+    # A plain rollback skips them to the newest version that can be served, and says so.
     rolled = runner.invoke(index_app, ["rollback", "--index", str(root)])
     assert rolled.exit_code == 0, rolled.output
     assert load_index(root).version == good[2]
+    said = rolled.output.splitlines()
+    assert said[0].startswith(f"skipped {other_model}: ") and "built with model" in said[0]
+    assert said[1].startswith(f"skipped {damaged}: ") and "hubness.npy" in said[1]
+    assert said[2:] == [f"current version of {root}: {good[2]}"]
