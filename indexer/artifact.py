@@ -51,8 +51,6 @@ VECTORS_FILE = "vectors.faiss"
 SENTENCES_FILE = "sentences.npz"
 HUBNESS_FILE = "hubness.npy"
 DATA_FILES = (PASSAGES_FILE, VECTORS_FILE, SENTENCES_FILE, HUBNESS_FILE)
-# A damaged version still has its manifest, so a plain build could take it for current.
-_REBUILD = "rebuild it with `report-index build --force`"
 _FAISS_WHERE = re.compile(r"Error in .*? at \S+:\d+: ")
 
 
@@ -308,7 +306,7 @@ def read_passages(root: Path) -> tuple[Passage, ...]:
         # JSON leaves unescaped inside strings.
         lines = path.read_text("utf-8").split("\n")
     except (OSError, ValueError) as exc:
-        raise ArtifactError(f"index at {folder} is damaged ({exc}); {_REBUILD}") from exc
+        raise ArtifactError(f"index at {folder} is damaged ({exc}); {_repair(folder)}") from exc
     passages = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -318,7 +316,7 @@ def read_passages(root: Path) -> tuple[Passage, ...]:
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ArtifactError(
                 f"index at {folder} is damaged: line {number} of {PASSAGES_FILE} is no "
-                f"passage ({type(exc).__name__}: {exc}); {_REBUILD}"
+                f"passage ({type(exc).__name__}: {exc}); {_repair(folder)}"
             ) from exc
     return tuple(passages)
 
@@ -354,7 +352,7 @@ def load_index(root: Path) -> LoadedIndex:
         lines = _FAISS_WHERE.sub("", str(exc)).strip().splitlines()
         reason = lines[0] if lines else type(exc).__name__
         raise ArtifactError(
-            f"index at {folder} is damaged: {reading} cannot be read ({reason}); {_REBUILD}"
+            f"index at {folder} is damaged: {reading} cannot be read ({reason}); {_repair(folder)}"
         ) from exc
     n, m = manifest.passage_count, manifest.sentence_count
     disagreeing = [
@@ -370,15 +368,30 @@ def load_index(root: Path) -> LoadedIndex:
     if disagreeing:
         raise ArtifactError(
             f"index at {folder} is inconsistent: its manifest says {n} passages and {m} "
-            f"sentences, but {'; '.join(disagreeing)}; {_REBUILD}"
+            f"sentences, but {'; '.join(disagreeing)}; {_repair(folder)}"
         )
     if vectors.d != manifest.dimension or sentences.vectors.shape[1] != manifest.dimension:
         raise ArtifactError(
             f"index at {folder} holds vectors of another size than its manifest's "
-            f"{manifest.dimension}; {_REBUILD}"
+            f"{manifest.dimension}; {_repair(folder)}"
         )
     _verify_checksums(folder, manifest)
     return LoadedIndex(manifest, passages, vectors, sentences, hubness, versions.version_of(folder))
+
+
+def _repair(folder: Path) -> str:
+    """What to do about the damaged index in ``folder``."""
+    root = versions.root_of_other_version(folder)
+    if root is None:
+        # A damaged version still has its manifest, so a plain build could take it for current.
+        return "rebuild it with `report-index build --force`"
+    # Pruning keeps it (it cannot be served, so it does not count), and a build makes a new
+    # version of today's corpus rather than repair this one.
+    return (
+        f"it is not the current version of {root}: roll back to another "
+        f"(`report-index list --index {root}` shows which can be served), or delete it with "
+        f"`rm -r {folder}` (pruning never deletes a version that cannot be served)"
+    )
 
 
 def _verify_checksums(folder: Path, manifest: Manifest) -> None:
@@ -394,7 +407,7 @@ def _verify_checksums(folder: Path, manifest: Manifest) -> None:
         if _sha256(folder / name) != expected:
             raise ArtifactError(
                 f"index at {folder} is damaged: {name} does not match its checksum in the "
-                f"manifest (changed since the build: a disk fault, a bad copy?); {_REBUILD}"
+                f"manifest (changed since the build: a disk fault, a bad copy?); {_repair(folder)}"
             )
 
 

@@ -80,6 +80,19 @@ def current_id(root: Path) -> str | None:
     return Path(os.readlink(link)).name
 
 
+def root_of_other_version(folder: Path) -> Path | None:
+    """The index root that holds ``folder`` as a version other than its current one; None
+    for the current version, a staging folder or a folder outside any root.
+
+    Advice differs: a damaged current version is replaced by a build, while an older one is
+    never repaired by a build (it makes a new version of today's corpus).
+    """
+    if folder.parent.name != VERSIONS_DIR or not _VERSION_ID.match(folder.name):
+        return None
+    root = folder.parent.parent
+    return root if current_id(root) != folder.name else None
+
+
 def list_versions(root: Path) -> list[Version]:
     """Complete versions, oldest first (a staging folder is never listed)."""
     folder = root / VERSIONS_DIR

@@ -120,6 +120,10 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     (root / versions.VERSIONS_DIR / ids[0] / "hubness.npy").write_bytes(b"damaged")
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
     assert f"  {ids[0]}  cannot be served: " in listed.output, listed.output
+    # Not current: a build would make a new version rather than repair it.
+    advice = listed.output.split(ids[0], 1)[1].split("\n")[0]
+    assert "report-index build" not in advice, advice
+    assert f"`rm -r {root / versions.VERSIONS_DIR / ids[0]}`" in advice, advice
     assert f"* {ids[1]}  {loaded.manifest.passage_count} passages" in listed.output
     for args in ([], [ids[0]]):
         refused = runner.invoke(index_app, ["rollback", *args, "--index", str(root)])
@@ -152,6 +156,7 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     (root / versions.VERSIONS_DIR / ids[1] / "hubness.npy").write_bytes(b"damaged")
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
     assert listed.exit_code == 1 and f"* {ids[1]}  cannot be served" in listed.output
+    assert "report-index build --force" in listed.output.split(f"* {ids[1]}", 1)[1]
     assert "the current version cannot be served" in listed.output
 
 
