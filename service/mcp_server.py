@@ -27,7 +27,15 @@ from mcp.server.mcpserver.exceptions import (
     ResourceError,
     ResourceNotFoundError,
 )
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    CallToolResult,
+    ErrorData,
+    JSONRPCError,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from indexer.artifact import DocumentEntry
@@ -272,8 +280,12 @@ class _ArgumentCheck:
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
-        if model is None or not isinstance(arguments, dict):
+        if model is None:
             return await call_next(ctx)
+        if not isinstance(arguments, dict):
+            # The SDK's answer, "Invalid request parameters" with empty data, says nothing
+            # a model could correct.
+            return _refused(_not_an_object(name, model, arguments))
         allowed = fields_in_order(model)
         unknown = sorted(set(arguments) - set(allowed))
         if unknown:
@@ -285,6 +297,25 @@ class _ArgumentCheck:
             return _refused(describe_errors(exc.errors()))
         params["arguments"] = arguments
         return await call_next(ctx)
+
+
+def _not_an_object(name: str, model: type[BaseModel], arguments: object) -> str:
+    """Why ``arguments`` (a list, a string…) are no arguments of tool ``name``, and their
+    shape: an object naming each one, the required ones shown."""
+    required = [
+        field for field in fields_in_order(model) if model.model_fields[field].is_required()
+    ]
+    shape = ", ".join(f'"{field}": …' for field in required)
+    return (
+        f"the arguments of {name} must be a JSON object naming each argument, such as "
+        f"{{{shape}}}; got {_json_type(arguments)}"
+    )
+
+
+def _json_type(value: object) -> str:
+    """``value``'s kind as JSON names it: "a list", "a string"…"""
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 class _ToolsNamingTheReports:
@@ -390,3 +421,36 @@ def _sources(passage: Passage) -> str:
     if not passage.source_urls:
         return "Sources: none listed"
     return "Sources:\n" + "\n".join(f"- {url}" for url in passage.source_urls)
+
+
+def parse_error(exc: Exception, unit: str) -> JSONRPCError:
+    """The JSON-RPC answer to a message (a ``unit``: a stdio line, an HTTP request) that the
+    transport could not read, the same over stdio and HTTP: a parse error (-32700) for a
+    message that is not JSON to the SDK's parser, an invalid request (-32600) for JSON that
+    is no JSON-RPC message; with the request's id whenever Python's more lenient parser finds
+    one in the message (it reads lone surrogates), so that the client's pending call ends."""
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    # JSON the parser read comes back as an object among the errors' inputs; a message it
+    # could not read, as its text.
+    message = next((e["input"] for e in errors if isinstance(e.get("input"), dict)), None)
+    text = next((e["input"] for e in errors if isinstance(e.get("input"), str)), None)
+    if message is None and text is not None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+    request_id = message.get("id") if isinstance(message, dict) else None
+    reason = errors[0]["msg"] if errors else str(exc)
+    if any(e.get("type") == "json_invalid" for e in errors) or not errors:
+        code, what = PARSE_ERROR, "not JSON this server can read"
+    else:
+        code, what = INVALID_REQUEST, "not a JSON-RPC message"
+    return JSONRPCError(
+        jsonrpc="2.0",
+        id=request_id if type(request_id) in (int, str) else None,
+        error=ErrorData(
+            code=code,
+            message=f"the message is {what} ({reason}); send one JSON-RPC object per {unit}, "
+            "in UTF-8, without lone surrogates such as \\ud800",
+        ),
+    )

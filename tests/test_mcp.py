@@ -25,14 +25,19 @@ from indexer.settings import Settings
 from service.api.app import create_app
 from service.context import build_context
 from service.engine import SearchEngine
-from service.mcp_server import build_mcp_server, format_results
-from service.mcp_stdio import parse_error
+from service.mcp_server import build_mcp_server, format_results, parse_error
 from service.searcher import Searcher, SearchResult
 from service.state import ServiceState
 from service.tool_definition import SearchReportArguments
 from tests.conftest import QUESTION, live_server, mcp_initialize
 
 REPORT_SEARCH = Path(sys.executable).parent / "report-search"
+# What a call whose arguments are a list gets, over both transports: the SDK's answer was
+# "Invalid request parameters" with empty data.
+NOT_AN_OBJECT = (
+    "the arguments of search_report must be a JSON object naming each argument, such as "
+    '{"query": …}; got a list'
+)
 # What the model and its libraries read from the environment; the stdio client passes on
 # only a minimal environment unless told otherwise.
 PASSED_ON = ("REPORT_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "XDG_", "TORCH")
@@ -173,7 +178,7 @@ def test_a_line_the_transport_cannot_read_gets_the_answer_mcp_over_http_gives(
     try:
         jsonrpc_message_adapter.validate_json(line, by_name=False)
     except ValidationError as exc:
-        answer = parse_error(exc)
+        answer = parse_error(exc, "line")
     assert (answer.error.code, answer.id) == (code, request_id)
 
 
@@ -184,6 +189,7 @@ def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_di
     env |= {"REPORT_CACHE_DIR": str(settings.cache_dir), "REPORT_MODEL": settings.model}
     initialize = mcp_initialize("t")
     call = {"name": "search_report", "arguments": {"query": "président", "k": 1}}
+    listed = {"name": "search_report", "arguments": ["budget"]}  # not an object
     lines = [
         json.dumps(initialize),
         json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
@@ -192,6 +198,7 @@ def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_di
         '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": '
         '{"name": "search_report", "arguments": {"query": "abc \\ud800"}}}',
         json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call}),
+        json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": listed}),
     ]
     # stdin stays open until the last answer: at its end the server stops, cancelling calls.
     with subprocess.Popen(
@@ -208,7 +215,7 @@ def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_di
         watchdog.start()
         served.stdin.write("\n".join(lines) + "\n")
         served.stdin.flush()
-        answers = [json.loads(served.stdout.readline()) for _ in range(4)]
+        answers = [json.loads(served.stdout.readline()) for _ in range(5)]
         watchdog.cancel()
         served.stdin.close()
         served.wait(timeout=60)
@@ -216,6 +223,9 @@ def test_stdio_server_answers_a_line_it_cannot_read(settings: Settings, index_di
     assert [(e["id"], e["error"]["code"]) for e in errors] == [(None, -32700), (2, -32700)]
     assert "lone surrogates" in errors[1]["error"]["message"]
     assert not next(a for a in answers if a.get("id") == 3)["result"]["isError"]  # still serving
+    not_an_object = next(a for a in answers if a.get("id") == 4)["result"]
+    assert not_an_object["isError"]
+    assert not_an_object["content"][0]["text"] == NOT_AN_OBJECT
 
 
 def test_stdio_server_launched_from_the_cli(settings: Settings, index_dir: Path) -> None:
@@ -321,6 +331,34 @@ def test_malformed_messages_get_json_rpc_errors(http_url: str) -> None:
             assert control.content[0].text.endswith("the query contains control characters")
 
     anyio.run(run)
+
+
+def test_a_message_the_sdk_cannot_read_gets_the_answer_stdio_gives(http_url: str) -> None:
+    """The SDK answered with "id": null and its parser's words ("Parse error: unexpected end
+    of hex escape…"): now with the request's id and what to send, as over stdio."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    surrogate = (
+        b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": '
+        b'{"name": "search_report", "arguments": {"query": "a\\ud800"}}}'
+    )
+    answer = httpx.post(http_url, content=surrogate, headers=headers)
+    assert answer.status_code == 400
+    said = answer.json()
+    assert (said["id"], said["error"]["code"]) == (7, PARSE_ERROR)
+    assert "without lone surrogates such as \\ud800" in said["error"]["message"]
+    assert "one JSON-RPC object per request" in said["error"]["message"]
+    no_method = httpx.post(
+        http_url, content=b'{"jsonrpc": "2.0", "id": 9, "method": 5}', headers=headers
+    )
+    assert (no_method.json()["id"], no_method.json()["error"]["code"]) == (9, -32600)
+    listed = {
+        "jsonrpc": "2.0",
+        "id": 8,
+        "method": "tools/call",
+        "params": {"name": "search_report", "arguments": ["budget"]},
+    }
+    result = httpx.post(http_url, json=listed, headers=headers).json()["result"]
+    assert result["isError"] and result["content"][0]["text"] == NOT_AN_OBJECT
 
 
 def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url: str) -> None:

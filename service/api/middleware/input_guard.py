@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.text import CONTROL_CHARACTERS
+from service.api.middleware.mcp_messages import unreadable_mcp_message
 from service.api.middleware.paths import MCP_PATH, is_open
 from service.api.middleware.rejection import RequestRejected, reject
 from service.retrieval.query import LONE_SURROGATE
@@ -230,6 +231,11 @@ class InputGuard:
         except RequestRejected as error:
             await reject(scope, receive, send, error)
             return
+        if body and _is_json(headers) and path == MCP_PATH and scope["method"] == "POST":
+            unreadable = unreadable_mcp_message(body)
+            if unreadable is not None:
+                await unreadable(scope, receive, send)
+                return
         await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
