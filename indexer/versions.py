@@ -5,6 +5,7 @@ Layout of an index root::
     <root>/versions/<id>/   complete index folders (see :mod:`indexer.artifact`), one per build
     <root>/current          symlink to versions/<id>: the version readers load
     <root>/versions/.staging-*   a build in progress (never selected; a dead one is removed)
+    <root>/.current-*       the next ``current`` link, until renamed over it (likewise)
     <root>/.lock            held by whoever publishes, rolls back or prunes
     <root>/.build.lock      held by a build from start to end (see :func:`building`)
 
@@ -34,6 +35,7 @@ CURRENT_LINK = "current"
 LOCK_FILE = ".lock"
 BUILD_LOCK_FILE = ".build.lock"
 _STAGING_PREFIX = ".staging-"
+_CURRENT_PREFIX = f".{CURRENT_LINK}-"
 # v<sequence>-<UTC build time>: the sequence orders versions even within one second or
 # across a clock change; the time tells a reader when it was built.
 _VERSION_ID = re.compile(r"^v(\d{6,})-\d{8}T\d{6}Z$")
@@ -105,29 +107,33 @@ def list_versions(root: Path) -> list[Version]:
 
 
 def check_root(root: Path) -> None:
-    """Refuse a ``root`` that is a version of another index root, or lies inside one.
+    """Refuse a ``root`` inside another index root (``<r>/current``, a version, its cache).
 
     ``<r>/current`` and ``<r>/versions/<id>`` look like folders to write into; a build there
     would nest a second root inside a published version, which then no longer matches its own
-    manifest, and ``<r>`` could not be served any more.
+    manifest, and ``<r>`` could not be served any more. Anywhere else in ``<r>`` (its
+    ``embedding-cache/``) it embedded the whole corpus again into a root no service reads.
     """
-    resolved = root.resolve()
-    for folder in (resolved, *resolved.parents):
-        if folder.name == VERSIONS_DIR and _is_index_root(folder.parent):
+    for folder in root.resolve().parents:
+        if _is_index_root(folder):
             raise VersionError(
-                f"{root} is inside the versions of the index root {folder.parent}; "
-                f"build into {folder.parent} instead"
+                f"{root} is inside the index root {folder}; build into {folder} instead"
             )
 
 
 def _is_index_root(folder: Path) -> bool:
-    """``folder/current`` points at ``versions/<version id>`` (not any ``current`` link: an
-    application deployed as ``app/current -> versions/1.2`` is no index root)."""
+    """``folder/current`` points at ``versions/<version id>``, or ``folder/versions`` holds a
+    version (not any ``current`` link or ``versions`` folder: an application deployed as
+    ``app/current -> versions/1.2`` is no index root)."""
     link = folder / CURRENT_LINK
-    if not link.is_symlink():
+    if link.is_symlink():
+        target = Path(os.readlink(link))
+        if target.parent == Path(VERSIONS_DIR) and _VERSION_ID.match(target.name):
+            return True
+    try:
+        return any(_VERSION_ID.match(p.name) for p in (folder / VERSIONS_DIR).iterdir())
+    except OSError:  # none there, or a folder this user may not read: no root of theirs
         return False
-    target = Path(os.readlink(link))
-    return target.parent == Path(VERSIONS_DIR) and bool(_VERSION_ID.match(target.name))
 
 
 @contextlib.contextmanager
@@ -313,7 +319,7 @@ def _point_current(root: Path, version_id: str) -> None:
     """Switch ``root/current`` to ``versions/<id>`` with one atomic rename of a new symlink."""
     require_current_link(root)
     link = root / CURRENT_LINK
-    temporary = root / f".{CURRENT_LINK}-{secrets.token_hex(4)}"
+    temporary = root / f"{_CURRENT_PREFIX}{secrets.token_hex(4)}"
     os.symlink(Path(VERSIONS_DIR) / version_id, temporary)
     os.replace(temporary, link)
     durable.fsync_dir(root)
@@ -330,9 +336,13 @@ def _new_id(root: Path) -> str:
 
 
 def _remove_dead_staging(root: Path) -> None:
-    """Staging folders seen under the lock belong to builds that died (the lock dies with them)."""
+    """Staging folders and ``current`` links not yet renamed into place, seen under the lock,
+    belong to builds that died (the lock dies with them)."""
     for path in (root / VERSIONS_DIR).glob(f"{_STAGING_PREFIX}*"):
         shutil.rmtree(path, ignore_errors=True)
+    for link in root.glob(f"{_CURRENT_PREFIX}*"):
+        if link.is_symlink():
+            link.unlink()
 
 
 @contextlib.contextmanager

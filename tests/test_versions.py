@@ -271,12 +271,17 @@ def test_a_version_folder_is_refused_as_a_root(index_dir, tmp_path):
         root / versions.CURRENT_LINK,
         root / versions.VERSIONS_DIR / str(version),
         root / versions.VERSIONS_DIR / str(version) / "nested",
+        # Anywhere else inside a root: its cache became a second root, embedded from scratch.
+        root / "embedding-cache",
+        root / "elsewhere" / "index",
     ):
         with pytest.raises(VersionError, match=f"build into {root}"):
             versions.check_root(inside)
         built = runner.invoke(index_app, ["build", "--out", str(inside)])
         assert built.exit_code == 1 and "build into" in built.output, built.output
     assert load_index(root).version == version
+    assert not (root / "embedding-cache" / versions.VERSIONS_DIR).exists()
+    assert not (root / "elsewhere").exists()
     assert sorted(p.name for p in (root / versions.CURRENT_LINK).iterdir()) == sorted(
         p.name for p in (index_dir / versions.CURRENT_LINK).iterdir()
     )
@@ -289,6 +294,16 @@ def test_rollback_of_a_missing_root_is_one_line(tmp_path):
         result = runner.invoke(index_app, ["rollback", "--index", str(root)])
         assert result.exit_code == 1
         assert result.output.startswith("error:") and "Traceback" not in result.output
+
+
+def test_a_dead_builds_current_link_is_removed_by_the_next_publish(tmp_path):
+    """A build killed between making the next ``current`` link and renaming it over
+    ``current`` left it in the root for good."""
+    versions.publish(tmp_path, _writer("1"), keep=5)
+    (tmp_path / ".current-0badf00d").symlink_to(Path(versions.VERSIONS_DIR) / "v000001-x")
+    versions.publish(tmp_path, _writer("2"), keep=5)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".current")) == []
+    assert _current_text(tmp_path) == "2"
 
 
 def test_a_rollback_waits_for_a_running_build_to_publish(tmp_path):
