@@ -111,8 +111,10 @@ class SearchFields(BaseModel):
     section: str | None = Field(
         default=None,
         max_length=MAX_FILTER_CHARS,
+        # Said only with what every caller sees: a model reads a section title in the header
+        # of a quoted passage, never the `sections` list of a /search result.
         description="Only passages from a section whose title contains this (case and accents "
-        "ignored); a passage's `sections` lists its titles.",
+        "ignored), such as a section title that earlier results showed.",
     )
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")

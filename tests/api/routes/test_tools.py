@@ -37,6 +37,9 @@ def test_openai_tool_definition(client):
         "description": "First page to search.",
     }
     assert parameters["properties"]["k"]["maximum"] == 50
+    # What the model sees: section titles in results' headers, never a passage's `sections`.
+    section = parameters["properties"]["section"]["description"]
+    assert "sections" not in section and "title that earlier results showed" in section
     assert "'[n] SECTION (p. N)'" in function["description"]
 
 
