@@ -18,9 +18,10 @@ from tqdm import tqdm
 
 from indexer.settings import Settings, get_settings
 from service.api.errors import install_error_handlers
-from service.api.middleware import guarded_responses, install_security
+from service.api.middleware import install_security
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
 from service.api.observability import RequestObserver
+from service.api.openapi import describe_guards
 from service.api.routes import (
     admin,
     context,
@@ -91,15 +92,8 @@ def create_app(
     )
     app.state.service = state
     app.state.settings = settings
-    guarded = guarded_responses(settings)  # health stays open: no key, no rate limit
-    app.include_router(search.router, responses=guarded)
-    app.include_router(health.router)
-    app.include_router(context.router, responses=guarded)
-    app.include_router(passages.router, responses=guarded)
-    app.include_router(documents.router, responses=guarded)
-    app.include_router(tools.router, responses=guarded)
-    app.include_router(metrics.router, responses=guarded)
-    app.include_router(admin.router, responses=guarded)
+    for routes in (search, health, context, passages, documents, tools, metrics, admin):
+        app.include_router(routes.router)
     mount_web(app)  # the search page at / and its files at /static
 
     @app.get(MCP_PATH, include_in_schema=False)
@@ -115,6 +109,7 @@ def create_app(
     app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
     install_error_handlers(app)  # readable 4xx and 503 (a bug's 500: the middleware's)
     install_security(app, settings)  # size, encoding, key, rate limit, 500s, CORS (SECURITY.md)
+    describe_guards(app, settings)  # ...and the API docs say so
     if not settings.log_query_text:
         hide_query_strings(logging.getLogger("uvicorn.access"))
     # Outermost: request id, metrics and access line for every request, refusals included.

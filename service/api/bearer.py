@@ -27,9 +27,9 @@ class BearerToken(SecurityBase):
     """A route dependency giving :func:`bearer_token`, declared in the API docs as HTTP
     bearer security (so that their Authorize button sends it)."""
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, scheme_name: str) -> None:
         self.model = HTTPBearerModel(description=description)
-        self.scheme_name = "HTTPBearer"
+        self.scheme_name = scheme_name
 
     async def __call__(self, request: Request) -> str | None:
         return bearer_token(request.headers)

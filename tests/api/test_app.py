@@ -151,6 +151,37 @@ def test_a_method_a_path_does_not_take_is_told_every_one_it_does(client):
     assert client.delete("/passages/x").headers["allow"] == "GET"
 
 
+def test_the_api_docs_can_send_the_api_key_and_list_the_refusals(tmp_path):
+    """The docs declared only the admin token: their Authorize button could not send the
+    API key, and /stats (beside the open probes) listed no 401."""
+    settings = Settings(
+        index_dir=tmp_path, api_key="k" * 32, rate_limit_per_minute=60, admin_token="a" * 32
+    )
+    schema = create_app(settings).openapi()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The API key (REPORT_API_KEY), as the X-API-Key header.",
+    }
+    assert schemes["APIKeyBearer"]["scheme"] == "bearer"
+    either = [{"APIKeyHeader": []}, {"APIKeyBearer": []}]
+    for path, method in (("/stats", "get"), ("/search", "post"), ("/metrics", "get")):
+        operation = schema["paths"][path][method]
+        assert operation["security"] == either, path
+        assert {"401", "429"} <= set(operation["responses"]), path
+    assert "415" in schema["paths"]["/search"]["post"]["responses"]
+    assert "415" not in schema["paths"]["/search"]["get"]["responses"]
+    healthz = schema["paths"]["/healthz"]["get"]
+    assert "security" not in healthz and set(healthz["responses"]) == {"200"}
+    # The admin route takes its own token, not the key.
+    assert schema["paths"]["/admin/reload"]["post"]["security"] == [{"AdminToken": []}]
+    open_schema = create_app(Settings(index_dir=tmp_path)).openapi()
+    assert "APIKeyHeader" not in open_schema["components"]["securitySchemes"]
+    assert "401" not in open_schema["paths"]["/stats"]["get"]["responses"]
+
+
 def test_openapi_docs_served_without_anything_from_elsewhere(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
     for page in ("/docs", "/redoc"):

@@ -20,9 +20,7 @@ path, including routes added later and ``/mcp``, is protected when a key is set.
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import FastAPI, status
+from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from indexer.settings import Settings
@@ -30,7 +28,6 @@ from service.api.middleware.api_key import ApiKeyGuard
 from service.api.middleware.input_guard import InputGuard
 from service.api.middleware.internal_error import InternalErrorGuard
 from service.api.middleware.rate_limit import RateLimiter
-from service.api.schemas import ErrorResponse
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
@@ -62,13 +59,3 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         )
-
-
-def guarded_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
-    """The refusals above, for the OpenAPI description of the protected routes."""
-    described = {status.HTTP_413_CONTENT_TOO_LARGE: "The request body is over the size limit."}
-    if settings.api_key is not None:
-        described[status.HTTP_401_UNAUTHORIZED] = "The API key is missing or wrong."
-    if settings.rate_limit_per_minute > 0:
-        described[status.HTTP_429_TOO_MANY_REQUESTS] = "Too many requests; see Retry-After."
-    return {code: {"model": ErrorResponse, "description": text} for code, text in described.items()}

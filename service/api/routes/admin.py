@@ -17,7 +17,7 @@ from service.api.deps import SettingsDep, StateDep, query_parameters
 from service.api.schemas import ErrorResponse, ReloadResponse
 from service.reload import ReloadBusy, ReloadRefused
 
-_admin_token = BearerToken(description="The admin token (REPORT_ADMIN_TOKEN).")
+_admin_token = BearerToken("The admin token (REPORT_ADMIN_TOKEN).", scheme_name="AdminToken")
 
 
 async def require_admin(
