@@ -42,10 +42,17 @@ _USER_ERRORS = (
 )
 
 
+def _path_option(help_text: str) -> typer.models.OptionInfo:
+    """A folder option that Typer does not check for readability: its check gave a usage
+    box and exit status 2 for what is no command-line mistake, while the same folder from
+    the settings got the command's own error and status 1. The commands say it themselves."""
+    return typer.Option(help=help_text, readable=False)
+
+
 @app.command()
 def build(
-    corpus: Annotated[Path | None, typer.Option(help="Corpus folder (default: settings).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Index root (default: settings).")] = None,
+    corpus: Annotated[Path | None, _path_option("Corpus folder (default: settings).")] = None,
+    out: Annotated[Path | None, _path_option("Index root (default: settings).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the index is current.")] = False,
 ) -> None:
     """Parse, chunk and embed the corpus into a new index version (skipped when up to date)."""
@@ -89,7 +96,7 @@ def build(
         )
 
 
-_INDEX_OPTION = typer.Option(help="Index root (default: settings).")
+_INDEX_OPTION = _path_option("Index root (default: settings).")
 
 
 @app.command(name="list")
@@ -190,7 +197,7 @@ def provision() -> None:
 
 @app.command()
 def show(
-    index: Annotated[Path | None, typer.Option(help="Index folder (default: settings).")] = None,
+    index: Annotated[Path | None, _path_option("Index folder (default: settings).")] = None,
 ) -> None:
     """Print an index's manifest."""
     folder = index or get_settings().index_dir

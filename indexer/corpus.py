@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -24,7 +25,7 @@ from pydantic import (
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
-from indexer.language import LANGUAGE_CODE, UNDETERMINED
+from indexer.language import LANGUAGE_CODE, UNDETERMINED, language_of
 from indexer.messages import describe_errors
 from indexer.text import clean_text, collapse_whitespace
 
@@ -56,6 +57,12 @@ class DocumentMetadata(BaseModel):
     language: Annotated[str, _LANGUAGE_CODE] = UNDETERMINED
     publisher: str | None = None
     source_url: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _langdetect_code(cls, value: str) -> str:
+        """A locale ("fr-FR") stored whole matched no passage's detected language ("fr")."""
+        return language_of(value)
 
     @field_validator("title", "publisher")
     @classmethod
@@ -106,9 +113,31 @@ def ignored_files(folder: Path) -> list[str]:
     read = (*SUFFIXES, METADATA_SUFFIX)
     return sorted(
         f"{p.name}/" if p.is_dir() else p.name
-        for p in folder.iterdir()
+        for p in _entries(folder)
         if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() not in read)
     )
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What ``folder`` holds, sorted; a folder that cannot be listed is a CorpusError in
+    words, as every other problem of the corpus (not Python's "[Errno 13]")."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise CorpusError(f"the corpus folder {folder} cannot be read: {_reason(exc)}") from exc
+
+
+def _read(path: Path) -> bytes:
+    """``path``'s bytes; an unreadable file is one more problem listed, not an abort that
+    hides the others."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot be read: {_reason(exc)}") from exc
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def load_corpus(folder: Path) -> list[Document]:
@@ -118,16 +147,16 @@ def load_corpus(folder: Path) -> list[Document]:
     operator adding a batch of reports fixes them in one go rather than a rebuild each.
     """
     require_folder(folder)
+    entries = _entries(folder)
     # Hidden files are not the operator's reports: "._x.txt" that copying from a Mac leaves,
     # an editor's ".x.txt.swp" or a draft kept out of sight.
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = [p for p in entries if p.is_file() and not p.name.startswith(".")]
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     # A link to a report on a share that is not mounted is neither a file nor a folder: it
     # would drop out of the index without a word, and out of a running service at reload.
     problems = [
-        f"{link} links to {link.readlink()}, which does not exist (a share not mounted?): "
-        "fix the link or remove it"
-        for link in sorted(folder.iterdir())
+        _broken_link(link)
+        for link in entries
         if link.is_symlink()
         and not link.exists()
         and not link.name.startswith(".")
@@ -174,6 +203,22 @@ def load_corpus(folder: Path) -> list[Document]:
     return documents
 
 
+def _broken_link(link: Path) -> str:
+    """Why the link ``link`` leads to no file."""
+    try:
+        link.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return (
+                f"{link} is a link loop: it links to {link.readlink()}, which leads back to "
+                "itself; fix the link or remove it"
+            )
+    return (
+        f"{link} links to {link.readlink()}, which does not exist (a share not mounted?): "
+        "fix the link or remove it"
+    )
+
+
 def load_document(path: Path, meta_path: Path | None = None) -> Document:
     """Read one document (text or PDF) and its metadata file (default: ``<id>.json``).
 
@@ -186,7 +231,7 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
             f"{path.name}: file names become document ids and may only use ASCII letters "
             "(a-z, A-Z: no accents), digits, '.', '_' and '-'"
         )
-    raw = path.read_bytes()
+    raw = _read(path)
     pages: tuple[str, ...] | None
     if path.suffix.lower() == PDF_SUFFIX:
         pdf_pages = _pdf_pages(path, raw)
@@ -201,7 +246,7 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
         raise CorpusError(f"{path}: the document is empty")
     digest = hashlib.sha256(raw)
     meta_path = meta_path or path.with_suffix(METADATA_SUFFIX)
-    meta_raw = meta_path.read_bytes() if meta_path.exists() else None
+    meta_raw = _read(meta_path) if meta_path.exists() else None
     digest.update(meta_raw or b"")
     return Document(
         id=path.stem,

@@ -147,6 +147,13 @@ def supported_languages() -> frozenset[str]:
     return frozenset(_profile_names())
 
 
+def language_of(code: str) -> str:
+    """``code`` as langdetect names languages, in lower case: a locale ("fr-FR", "en-GB") is
+    its language ("fr"), unless langdetect uses the whole code ("zh-cn", "zh-tw")."""
+    code = code.lower()
+    return code if code in supported_languages() else code.split("-")[0]
+
+
 def detect_language(
     text: str, fallback: str = UNDETERMINED, languages: Collection[str] = ()
 ) -> str:

@@ -534,6 +534,43 @@ def test_hidden_files_are_not_reports(tmp_path):
     assert [d.id for d in load_corpus(tmp_path)] == ["r"]
 
 
+def test_a_locale_in_metadata_is_read_as_its_language(tmp_path):
+    """A locale "fr-FR" was stored as "fr-fr", a code langdetect never gives."""
+    (tmp_path / "a.txt").write_text("texte", "utf-8")
+    for given, read in (("fr-FR", "fr"), ("en-gb", "en"), ("zh-CN", "zh-cn"), ("zh-tw", "zh-tw")):
+        (tmp_path / "a.json").write_text(json.dumps({"title": "A", "language": given}), "utf-8")
+        assert load_corpus(tmp_path)[0].metadata.language == read
+
+
+def test_a_link_loop_is_called_one(tmp_path):
+    """It was reported as a link to a file that does not exist, "a share not mounted?"."""
+    (tmp_path / "r.txt").write_text("texte", "utf-8")
+    (tmp_path / "loop.txt").symlink_to("loop.txt")
+    with pytest.raises(CorpusError, match=r"loop\.txt is a link loop: it links to loop\.txt"):
+        load_corpus(tmp_path)
+
+
+def test_an_unreadable_report_is_listed_with_the_other_problems(tmp_path, monkeypatch):
+    """It aborted the build with a bare "[Errno 13] Permission denied", hiding the rest. The
+    denial is simulated: tests may run as root, whom a mode of 000 does not stop."""
+    (tmp_path / "x.txt").write_text("texte", "utf-8")
+    (tmp_path / "y.json").write_text(json.dumps({"title": "Y"}), "utf-8")
+    read_bytes = Path.read_bytes
+
+    def denied(path: Path) -> bytes:
+        if path.name == "x.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tmp_path)
+    said = str(refused.value)
+    assert said.startswith(f"2 problems in {tmp_path}:"), said
+    assert f"  - {tmp_path / 'x.txt'}: cannot be read: Permission denied" in said.splitlines()
+    assert "y.json: no report" in said
+
+
 def test_a_report_linked_from_a_share_that_is_gone_is_refused_not_skipped(tmp_path):
     """A dangling link is neither a file nor a folder: the report left the index unsaid."""
     (tmp_path / "r.txt").write_text("texte", "utf-8")

@@ -380,3 +380,34 @@ def test_outline_lists_the_sections_that_section_filters_match(index_dir):
     unknown = runner.invoke(search_app, ["outline", "nope", "--index", str(index_dir)])
     assert unknown.exit_code == 1
     assert "no document has the id 'nope'; the index has interpol-2021-fr" in unknown.output
+
+
+def test_an_unreadable_corpus_folder_is_one_error_with_status_1(tmp_path, monkeypatch):
+    """Given by --corpus, Typer's own check printed a usage box and exited 2 (a command-line
+    mistake); given by REPORT_CORPUS_DIR, it was "[Errno 13] Permission denied: 'c3'". The
+    denial is simulated: tests may run as root, whom a mode of 000 does not stop."""
+    import os
+
+    corpus = tmp_path / "c3"
+    corpus.mkdir()
+    (corpus / "r.txt").write_text("texte", "utf-8")
+    access, iterdir = os.access, Path.iterdir
+
+    def denied_access(path, mode, *args, **kwargs):
+        return Path(path).name != "c3" and access(path, mode, *args, **kwargs)
+
+    def denied_listing(path):
+        if path.name == "c3":
+            raise PermissionError(13, "Permission denied", str(path))
+        return iterdir(path)
+
+    monkeypatch.setattr(os, "access", denied_access)
+    monkeypatch.setattr(Path, "iterdir", denied_listing)
+    out = ["--out", str(tmp_path / "index")]
+    said = f"error: the corpus folder {corpus} cannot be read: Permission denied"
+    given = runner.invoke(index_app, ["build", "--corpus", str(corpus), *out])
+    assert given.exit_code == 1 and given.output.startswith(said), given.output
+    monkeypatch.setenv("REPORT_CORPUS_DIR", str(corpus))
+    get_settings.cache_clear()
+    configured = runner.invoke(index_app, ["build", *out])
+    assert configured.exit_code == 1 and configured.output.startswith(said), configured.output
