@@ -212,12 +212,15 @@ def _build(
         return Encoder(model, batch_size=settings.batch_size)
 
     def encode(texts: list[tuple[str, str]]) -> np.ndarray:
-        made = encoder()
-        log(f"embedding {len(texts)} text(s)")
-        return made.encode_prompted(texts, show_progress)
+        return encoder().encode_prompted(texts, show_progress)
+
+    def on_part(done: int, total: int) -> None:
+        log(f"embedding new texts: {done:,} of {total:,} done")
 
     titles = {d.id: d.metadata.title for d in documents}
-    passages, vectors, embedded = embed(index_dir, model.identity, passages, encode, titles)
+    passages, vectors, embedded = embed(
+        index_dir, model.identity, passages, encode, titles, on_part
+    )
     spec = ann.choose(len(passages))
     languages: dict[str, list[str]] = {d.id: [] for d in documents}
     for passage in passages:

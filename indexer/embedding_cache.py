@@ -79,12 +79,15 @@ def embed_with_cache(
     model: ModelIdentity,
     texts: list[tuple[str, str]],
     encode: Callable[[list[tuple[str, str]]], np.ndarray],
+    on_part: Callable[[int, int], None] | None = None,
 ) -> CachedEmbeddings:
     """One vector per (prompt, text) pair (rows in the order of ``texts``), embedding only new ones.
 
     ``encode`` gets the distinct pairs the cache lacks, in parts of :data:`CHECKPOINT_TEXTS`
     or more, and is not called when there are none; the cache is saved after each part. It
-    then holds exactly these pairs' vectors.
+    then holds exactly these pairs' vectors. ``on_part(done, total)`` is told before each
+    part how many of the ``total`` new pairs are embedded already: only this function knows
+    the total, and an operator embedding a large corpus wants to know how far along it is.
     """
     keys = [text_key(model, prompt, text) for prompt, text in texts]
     known = read_cache(root)
@@ -97,6 +100,8 @@ def embed_with_cache(
         # cache (all of it, each time) stays a small cost beside embedding a part.
         size = max(CHECKPOINT_TEXTS, saved // 2)
         part, pending = pending[:size], pending[size:]
+        if on_part:
+            on_part(len(missing) - len(pending) - len(part), len(missing))
         found.update(zip([key for key, _ in part], encode([pair for _, pair in part]), strict=True))
         if pending:
             # What is embedded so far, with the cache as it was: a build stopped later (Ctrl-C,

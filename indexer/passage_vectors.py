@@ -83,13 +83,15 @@ def embed(
     passages: list[Passage],
     encode: Callable[[list[tuple[str, str]]], np.ndarray],
     titles: Mapping[str, str],
+    on_part: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Passage], IndexVectors, CachedEmbeddings]:
     """The passages with their source URLs ordered (:func:`indexer.sources.order_sources`),
     their vectors, sentence vectors with their spans, and passage hubness.
 
     ``titles`` maps document ids to titles (see :func:`embedding_text`). ``encode`` gets only
-    the (prompt, text) pairs missing from the embedding cache of ``index_dir``; the last
-    value says how many that was.
+    the (prompt, text) pairs missing from the embedding cache of ``index_dir``, a part at a
+    time (``on_part``: :func:`indexer.embedding_cache.embed_with_cache`); the last value says
+    how many that was.
     """
     # A "sentence" without a letter or digit (a closing quote left on its own line) says
     # nothing: embedded, it could still be a passage's best match and become its highlight.
@@ -115,6 +117,7 @@ def embed(
         [(model.passage_prompt, text) for text in texts + sentences]
         + [(model.query_prompt, query) for query in queries + [headline(u) for u in urls]],
         encode,
+        on_part,
     )
     passage_vectors = embedded.vectors[: len(texts)]
     headline_vectors = dict(

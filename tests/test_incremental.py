@@ -213,8 +213,13 @@ def test_the_model_is_loaded_once_for_all_parts(settings, real_encoder, tmp_path
     made = []
     monkeypatch.setattr(build, "Encoder", lambda *_args, **_kwargs: made.append(1) or real_encoder)
     corpus = _corpus(tmp_path / "corpus", piracy=PIRACY)
-    report = build_index(settings, corpus, tmp_path / "index")
+    said: list[str] = []
+    report = build_index(settings, corpus, tmp_path / "index", log=said.append)
     assert report.embedded > 2 * 5 and made == [1]  # three parts at least
+    # An operator embedding a large corpus is told how far along it is, part by part.
+    progress = [line for line in said if line.startswith("embedding new texts:")]
+    total = f"{report.embedded:,}"
+    assert progress[:3] == [f"embedding new texts: {n} of {total} done" for n in (0, 5, 10)]
 
 
 def test_an_interrupted_build_keeps_what_it_embedded(settings, encoder, tmp_path, monkeypatch):
