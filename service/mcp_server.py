@@ -28,11 +28,7 @@ from mcp.server.mcpserver.exceptions import (
     ResourceNotFoundError,
 )
 from mcp_types import (
-    INVALID_REQUEST,
-    PARSE_ERROR,
     CallToolResult,
-    ErrorData,
-    JSONRPCError,
     TextContent,
     ToolAnnotations,
 )
@@ -313,9 +309,10 @@ def _not_an_object(name: str, model: type[BaseModel], arguments: object) -> str:
 
 
 def _json_type(value: object) -> str:
-    """``value``'s kind as JSON names it: "a list", "a string"…"""
+    """``value``'s kind as JSON names it: "a list", "a string"… for the arguments that are no
+    object (an object is read, and ``null`` stands for none)."""
     kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return kinds.get(type(value), type(value).__name__)
+    return kinds[type(value)]
 
 
 class _ToolsNamingTheReports:
@@ -421,36 +418,3 @@ def _sources(passage: Passage) -> str:
     if not passage.source_urls:
         return "Sources: none listed"
     return "Sources:\n" + "\n".join(f"- {url}" for url in passage.source_urls)
-
-
-def parse_error(exc: Exception, unit: str) -> JSONRPCError:
-    """The JSON-RPC answer to a message (a ``unit``: a stdio line, an HTTP request) that the
-    transport could not read, the same over stdio and HTTP: a parse error (-32700) for a
-    message that is not JSON to the SDK's parser, an invalid request (-32600) for JSON that
-    is no JSON-RPC message; with the request's id whenever Python's more lenient parser finds
-    one in the message (it reads lone surrogates), so that the client's pending call ends."""
-    errors = exc.errors() if isinstance(exc, ValidationError) else []
-    # JSON the parser read comes back as an object among the errors' inputs; a message it
-    # could not read, as its text.
-    message = next((e["input"] for e in errors if isinstance(e.get("input"), dict)), None)
-    text = next((e["input"] for e in errors if isinstance(e.get("input"), str)), None)
-    if message is None and text is not None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-    request_id = message.get("id") if isinstance(message, dict) else None
-    reason = errors[0]["msg"] if errors else str(exc)
-    if any(e.get("type") == "json_invalid" for e in errors) or not errors:
-        code, what = PARSE_ERROR, "not JSON this server can read"
-    else:
-        code, what = INVALID_REQUEST, "not a JSON-RPC message"
-    return JSONRPCError(
-        jsonrpc="2.0",
-        id=request_id if type(request_id) in (int, str) else None,
-        error=ErrorData(
-            code=code,
-            message=f"the message is {what} ({reason}); send one JSON-RPC object per {unit}, "
-            "in UTF-8, without lone surrogates such as \\ud800",
-        ),
-    )

@@ -4,7 +4,7 @@ The SDK's stdio transport drops a line it cannot read (not JSON, or a string wit
 surrogate such as ``"\\ud800"``, which its parser refuses) with a debug log line, and the
 client waits for an answer until it times out. Here every unreadable line gets a JSON-RPC
 error, with the request's id when the line has one, so the client's pending call ends at
-once: :func:`.mcp_server.parse_error`, which ``/mcp`` answers the same message with.
+once: :func:`.mcp_errors.parse_error`, which ``/mcp`` answers the same message with.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from mcp.shared.message import SessionMessage
 
 from indexer.settings import Settings
 from service.engine import SearchEngine
-from service.mcp_server import build_mcp_server, parse_error
+from service.mcp_errors import parse_error
+from service.mcp_server import build_mcp_server
 from service.searcher import Searcher
 from service.state import ServiceState
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gzip
 import json
 import os
 import re
@@ -25,7 +26,8 @@ from indexer.settings import Settings
 from service.api.app import create_app
 from service.context import build_context
 from service.engine import SearchEngine
-from service.mcp_server import build_mcp_server, format_results, parse_error
+from service.mcp_errors import parse_error
+from service.mcp_server import build_mcp_server, format_results
 from service.searcher import Searcher, SearchResult
 from service.state import ServiceState
 from service.tool_definition import SearchReportArguments
@@ -359,6 +361,41 @@ def test_a_message_the_sdk_cannot_read_gets_the_answer_stdio_gives(http_url: str
     }
     result = httpx.post(http_url, json=listed, headers=headers).json()["result"]
     assert result["isError"] and result["content"][0]["text"] == NOT_AN_OBJECT
+
+
+def test_a_body_with_a_byte_order_mark_is_read_on_mcp_as_on_every_route(http_url: str) -> None:
+    """JSON parsers may ignore a leading BOM and the other routes do: /mcp answered it with a
+    parse error."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    listing = b'\xef\xbb\xbf{"jsonrpc": "2.0", "id": 3, "method": "tools/list"}'
+    answer = httpx.post(http_url, content=listing, headers=headers)
+    assert answer.status_code == 200
+    assert answer.json()["id"] == 3 and "tools" in answer.json()["result"]
+
+
+def test_the_sdk_refuses_headers_it_cannot_serve_before_the_body_is_read(http_url: str) -> None:
+    """An unreadable body sent without accepting JSON, or not as JSON, gets the SDK's own
+    refusal, which says what to change first, not a parse error."""
+    unreadable = b'{"jsonrpc": "2.0", "id": 1,'
+    sse_only = {"accept": "text/event-stream", "content-type": "application/json"}
+    assert httpx.post(http_url, content=unreadable, headers=sse_only).status_code == 406
+    as_text = {"accept": "application/json", "content-type": "text/plain"}
+    not_json = httpx.post(http_url, content=unreadable, headers=as_text)
+    # Bound to localhost, the SDK's DNS-rebinding guard checks the Content-Type first (400).
+    assert not_json.status_code in (400, 415) and "Content-Type" in not_json.text
+
+
+def test_a_compressed_body_is_refused_on_mcp_too(http_url: str) -> None:
+    """The README promises the 415 for a compressed body on every path."""
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+    }
+    body = gzip.compress(b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}')
+    refused = httpx.post(http_url, content=body, headers=headers)
+    assert refused.status_code == 415
+    assert refused.json()["detail"].startswith("Content-Encoding gzip is not supported")
 
 
 def test_a_tool_call_stands_alone_so_workers_and_replicas_can_answer_it(http_url: str) -> None:

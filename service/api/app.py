@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from indexer.settings import Settings, get_settings
 from service.api.errors import install_error_handlers
+from service.api.mcp_endpoint import checked_mcp_routes
 from service.api.middleware import install_security
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
 from service.api.observability import RequestObserver
@@ -106,7 +107,7 @@ def create_app(
             headers={"Allow": "POST"},
         )
 
-    app.router.routes.extend(mcp_routes)  # streamable HTTP MCP endpoint at /mcp
+    app.router.routes.extend(checked_mcp_routes(mcp_routes))  # streamable HTTP MCP at /mcp
     install_error_handlers(app)  # readable 4xx and 503 (a bug's 500: the middleware's)
     install_security(app, settings)  # size, encoding, key, rate limit, 500s, CORS (SECURITY.md)
     describe_guards(app, settings)  # ...and the API docs say so

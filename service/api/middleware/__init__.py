@@ -9,8 +9,12 @@ Pure ASGI middleware, outermost first:
 - :class:`RateLimiter`, a token bucket per client IP, off unless ``rate_limit_per_minute``;
 - :class:`ApiKeyGuard`, only when ``api_key`` is set (not on ``/admin/``, whose routes
   check their own token in the same ``Authorization`` header);
-- :class:`InputGuard`, always: body size, UTF-8, JSON depth, control characters, repeated
-  query parameters.
+- :class:`InputGuard`, always: a body's size (declared and as sent) and that it is not
+  compressed; a JSON body's UTF-8, syntax, depth, numbers (no ``NaN``, none too large),
+  repeated fields and control characters or lone surrogates in its strings (not on
+  ``/mcp``, whose endpoint answers an unreadable message with a JSON-RPC error,
+  :mod:`service.api.mcp_endpoint`); and, but on the open paths, a query string's UTF-8,
+  repeated parameters and control characters.
 
 The cheap refusals (rate, key) come first so an unauthenticated client never gets its body
 buffered. Every refusal is ``{"detail": str}`` JSON, like the app's own errors. Health
@@ -27,12 +31,15 @@ from indexer.settings import Settings
 from service.api.middleware.api_key import ApiKeyGuard
 from service.api.middleware.input_guard import InputGuard
 from service.api.middleware.internal_error import InternalErrorGuard
+from service.api.middleware.paths import MCP_PATH
 from service.api.middleware.rate_limit import RateLimiter
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the middleware the settings ask for (see the module docstring for the order)."""
-    app.add_middleware(InputGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InputGuard, max_body_bytes=settings.max_body_bytes, own_json_paths=frozenset({MCP_PATH})
+    )
     if settings.api_key is not None:
         app.add_middleware(ApiKeyGuard, api_key=settings.api_key.get_secret_value())
     if settings.rate_limit_per_minute > 0:

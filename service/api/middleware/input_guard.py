@@ -18,8 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.text import CONTROL_CHARACTERS
-from service.api.middleware.mcp_messages import unreadable_mcp_message
-from service.api.middleware.paths import MCP_PATH, is_open
+from service.api.middleware.paths import is_open
 from service.api.middleware.rejection import RequestRejected, reject
 from service.retrieval.query import LONE_SURROGATE
 
@@ -201,12 +200,18 @@ class InputGuard:
     string checks.
 
     The body is read here, at most ``max_body_bytes`` of it, and replayed to the app: the
-    limit holds for chunked bodies with no ``Content-Length`` too.
+    limit holds for chunked bodies with no ``Content-Length`` too. The JSON checks skip
+    ``own_json_paths``, whose endpoints answer a malformed body in their own protocol (a
+    JSON-RPC error, which an MCP client shows to the model where an HTTP refusal would look
+    like a transport failure).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, own_json_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.own_json_paths = own_json_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -224,19 +229,12 @@ class InputGuard:
                 return
             if body:
                 check_content_encoding(headers)
-            # The MCP endpoint answers a malformed message with a JSON-RPC error, which its
-            # client shows to the model; an HTTP refusal would look like a transport failure.
-            if body and _is_json(headers) and path != MCP_PATH:
+            if body and _is_json(headers) and path not in self.own_json_paths:
                 check_json_body(body)
         except RequestRejected as error:
             await reject(scope, receive, send, error)
             return
-        if body and _is_json(headers) and path == MCP_PATH and scope["method"] == "POST":
-            unreadable = unreadable_mcp_message(body)
-            if unreadable is not None:
-                await unreadable(scope, receive, send)
-                return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replayed(body, receive), send)
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
         declared = headers.get("content-length")
@@ -273,7 +271,7 @@ async def _drain(receive: Receive, budget: int) -> None:
         budget -= len(message.get("body", b""))
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replayed(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the app the already-read body, then the real channel."""
     delivered = False
 

@@ -1,0 +1,88 @@
+"""The streamable HTTP MCP endpoint at ``/mcp``, with unreadable messages answered as stdio
+answers them.
+
+The SDK's HTTP transport answers a body it cannot read with ``"id": null`` and its parser's
+words ("Parse error: unexpected end of hex escape…" for a lone surrogate such as ``\\ud800``,
+a pydantic report for JSON that is no JSON-RPC message), so the client cannot tell which call
+failed nor why. Such a body is read here first with the SDK's own message model and gets
+:func:`.mcp_errors.parse_error`'s 400 instead: the request's id when the body has one, and a
+sentence about what to send. Only a request the SDK would read at all is checked (a POST that
+accepts JSON and is sent as JSON), so that the SDK's own refusals (406, 415) stay its own.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from fastapi import status
+from fastapi.responses import JSONResponse
+from mcp.server.streamable_http import CONTENT_TYPE_JSON, check_accept_headers
+from mcp_types import jsonrpc_message_adapter
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.api.middleware.input_guard import replayed
+from service.mcp_errors import parse_error
+
+
+def checked_mcp_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The SDK's streamable HTTP routes with each endpoint behind :class:`ReadableMessages`."""
+    return [
+        Route(route.path, ReadableMessages(route.app), methods=route.methods)
+        if isinstance(route, Route)
+        else route
+        for route in routes
+    ]
+
+
+class ReadableMessages:
+    """Answers a POSTed body that is no JSON-RPC message with :func:`unreadable_message`'s
+    400, and passes every other request on; a leading byte-order mark is dropped, as every
+    other route's JSON parse allows it and the SDK's would not."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method != "POST" or not _sdk_reads(request):
+            await self.app(scope, receive, send)
+            return
+        body = (await request.body()).removeprefix(codecs.BOM_UTF8)
+        refusal = unreadable_message(body)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, replayed(body, receive), send)
+
+
+def _sdk_reads(request: Request) -> bool:
+    """Whether the SDK reads this request's body: it accepts JSON answers and is sent as JSON
+    (the SDK's checks, in JSON answer mode, which refuse the others unread)."""
+    accepts_json, _ = check_accept_headers(request)
+    media_types = request.headers.get("content-type", "").split(";")[0].split(",")
+    return accepts_json and any(part.strip() == CONTENT_TYPE_JSON for part in media_types)
+
+
+def unreadable_message(body: bytes) -> JSONResponse | None:
+    """The 400 JSON-RPC error for a body that is no JSON-RPC message to the SDK; None for one
+    it reads (the SDK then answers it, valid or not, as usual)."""
+    try:
+        # As text when it is UTF-8, so that parse_error can find the id in it.
+        jsonrpc_message_adapter.validate_json(_text(body), by_name=False)
+    except ValidationError as exc:
+        error = parse_error(exc, "request")
+        return JSONResponse(
+            error.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    return None
+
+
+def _text(body: bytes) -> str | bytes:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
