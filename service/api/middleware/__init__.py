@@ -24,30 +24,54 @@ path, including routes added later and ``/mcp``, is protected when a key is set.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from indexer.settings import Settings
 from service.api.middleware.api_key import ApiKeyGuard
+from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.input_guard import InputGuard
 from service.api.middleware.internal_error import InternalErrorGuard
 from service.api.middleware.paths import MCP_PATH
 from service.api.middleware.rate_limit import RateLimiter
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A guard the settings ask for, and its options."""
+
+    kind: type[DocumentedGuard]
+    options: dict[str, Any]
+
+
+def configured_guards(settings: Settings) -> list[Guard]:
+    """The guards ``settings`` ask for, innermost first: what :func:`install_security`
+    installs and what the API docs (:mod:`service.api.openapi`) describe."""
+    guards = [
+        Guard(
+            InputGuard,
+            {"max_body_bytes": settings.max_body_bytes, "own_json_paths": frozenset({MCP_PATH})},
+        )
+    ]
+    if settings.api_key is not None:
+        guards.append(Guard(ApiKeyGuard, {"api_key": settings.api_key.get_secret_value()}))
+    if settings.rate_limit_per_minute > 0:
+        guards.append(
+            Guard(
+                RateLimiter,
+                {"per_minute": settings.rate_limit_per_minute, "burst": settings.rate_limit_burst},
+            )
+        )
+    return guards
+
+
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the middleware the settings ask for (see the module docstring for the order)."""
-    app.add_middleware(
-        InputGuard, max_body_bytes=settings.max_body_bytes, own_json_paths=frozenset({MCP_PATH})
-    )
-    if settings.api_key is not None:
-        app.add_middleware(ApiKeyGuard, api_key=settings.api_key.get_secret_value())
-    if settings.rate_limit_per_minute > 0:
-        app.add_middleware(
-            RateLimiter,
-            per_minute=settings.rate_limit_per_minute,
-            burst=settings.rate_limit_burst,
-        )
+    for guard in configured_guards(settings):
+        app.add_middleware(guard.kind, **guard.options)
     app.add_middleware(InternalErrorGuard)
     if settings.cors_origins:
         app.add_middleware(

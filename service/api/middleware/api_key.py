@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from fastapi import status
+from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBearer, SecurityScheme
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.bearer import bearer_token, is_secret
+from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.paths import is_open
 from service.api.middleware.rejection import RequestRejected, reject
 
@@ -18,16 +23,36 @@ def needs_api_key(path: str) -> bool:
     return not (is_open(path) or path.startswith(ADMIN_PREFIX))
 
 
-class ApiKeyGuard:
+class ApiKeyGuard(DocumentedGuard):
     """Protected paths need the key as ``X-API-Key`` or ``Authorization: Bearer``.
 
     A request is let through when either header holds the key, even if the other holds
     something else: a gateway or client library may set one header of its own, and refusing
     the right key beside it would be refusing the caller who has it (a guesser gets two
-    tries per request instead of one; the rate limit counts requests). An empty
-    header counts as absent: ``-H 'X-API-Key;'`` beside a right bearer token was refused.
-    A wrong key is told so, not asked for as if none had been sent.
+    tries per request instead of one; the rate limit counts requests). An empty header
+    counts as absent, as a client that always sends the header, blank when unset, means no
+    key by it. A wrong key is told so, not asked for as if none had been sent.
     """
+
+    security_schemes: ClassVar[Mapping[str, SecurityScheme]] = {
+        "APIKeyHeader": APIKey.model_validate(
+            {
+                "in": APIKeyIn.header,
+                "name": "X-API-Key",
+                "description": "The API key (REPORT_API_KEY), as the X-API-Key header.",
+            }
+        ),
+        "APIKeyBearer": HTTPBearer(
+            description="The API key (REPORT_API_KEY), as Authorization: Bearer."
+        ),
+    }
+
+    @staticmethod
+    def refusals(path: str, takes_body: bool) -> dict[int, str]:
+        """A 401 on every path that needs the key."""
+        if not needs_api_key(path):
+            return {}
+        return {status.HTTP_401_UNAUTHORIZED: "The API key is missing or wrong."}
 
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app = app

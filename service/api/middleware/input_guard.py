@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.text import CONTROL_CHARACTERS
+from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.paths import is_open
 from service.api.middleware.rejection import RequestRejected, reject
 from service.retrieval.query import LONE_SURROGATE
@@ -195,7 +196,7 @@ def _is_json(headers: Headers) -> bool:
     )
 
 
-class InputGuard:
+class InputGuard(DocumentedGuard):
     """Body size limit (declared and streamed), no compression, UTF-8, JSON shape and query
     string checks.
 
@@ -212,6 +213,19 @@ class InputGuard:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.own_json_paths = own_json_paths
+
+    @staticmethod
+    def refusals(path: str, takes_body: bool) -> dict[int, str]:
+        """A 413 on every path but the open ones, which take no body, and a 415 where a body
+        is taken."""
+        if is_open(path):
+            return {}
+        refusals = {status.HTTP_413_CONTENT_TOO_LARGE: "The request body is over the size limit."}
+        if takes_body:
+            refusals[status.HTTP_415_UNSUPPORTED_MEDIA_TYPE] = (
+                "The body is not sent as Content-Type: application/json, or is compressed."
+            )
+        return refusals
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -10,11 +10,12 @@ from cachetools import LRUCache
 from fastapi import status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.paths import is_open
 from service.api.middleware.rejection import RequestRejected, reject
 
 
-class RateLimiter:
+class RateLimiter(DocumentedGuard):
     """A token bucket per client IP on protected paths: ``burst`` at once, then
     ``per_minute``. Refusals are 429 with ``Retry-After`` (whole seconds).
 
@@ -31,6 +32,13 @@ class RateLimiter:
         self.rate = per_minute / 60.0  # tokens per second
         self.burst = float(burst)
         self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(maxsize=max_clients)
+
+    @staticmethod
+    def refusals(path: str, takes_body: bool) -> dict[int, str]:
+        """A 429 on every path but the open ones."""
+        if is_open(path):
+            return {}
+        return {status.HTTP_429_TOO_MANY_REQUESTS: "Too many requests; see Retry-After."}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or is_open(scope["path"]):
