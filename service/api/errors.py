@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -66,9 +66,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     problems = [named] if named else []
     if others:
         problems.append(describe_errors(others, skip=1, whole="request"))
+    detail = "; ".join(problems)
+    if advice := _advice(request):
+        detail = f"{detail}. {advice}"
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": "; ".join(problems), "errors": [_field_error(e) for e in errors]},
+        content={"detail": detail, "errors": [_field_error(e) for e in errors]},
     )
 
 
@@ -81,23 +84,38 @@ def _unknown_fields(request: Request, errors: list[Any]) -> str | None:
     if not isinstance(route, APIRoute) or any(e["loc"][0] != where for e in errors):
         return None
     if where == "body" and route.body_field is not None:
-        models = [route.body_field.field_info.annotation]
+        models = _body_models(route)
         kind, place = "field", "in the JSON body of"
     elif where == "query":
-        models = [q.field_info.annotation for q in route.dependant.query_params]
+        models = _models(*(q.field_info.annotation for q in route.dependant.query_params))
         kind, place = "query parameter", "for"
     else:
         return None
-    taken = [
-        name
-        for model in models
-        if isinstance(model, type) and issubclass(model, BaseModel)
-        for name in fields_in_order(model)
-    ]
-    if not taken:
+    if not models:
         return None
+    taken = [name for model in models for name in fields_in_order(model)]
     where = f"{place} {request.method} {request.url.path}"
     return unknown_names(kind, [e["loc"][1] for e in errors], where, taken)
+
+
+def _body_models(route: APIRoute) -> list[type[BaseModel]]:
+    """The models of ``route``'s JSON body (one, or none for a body that may be left out)."""
+    if route.body_field is None:
+        return []
+    annotation = route.body_field.field_info.annotation
+    return _models(annotation, *get_args(annotation))
+
+
+def _models(*annotations: object) -> list[type[BaseModel]]:
+    """The pydantic models among ``annotations``."""
+    return [a for a in annotations if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _advice(request: Request) -> str:
+    """What a refused body's model says to do instead (``refusal_advice``), if anything."""
+    route = request.scope.get("route")
+    models = _body_models(route) if isinstance(route, APIRoute) else []
+    return next((a for m in models if (a := getattr(m, "refusal_advice", ""))), "")
 
 
 def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,11 +144,14 @@ async def _invalid_query(request: Request, exc: InvalidQueryError) -> JSONRespon
     response = _error(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
     if exc.field is None:
         return response
-    where = "query" if request.method == "GET" else "body"
-    field = {"loc": [where, exc.field], "msg": exc.reason, "type": "value_error"}
+    if request.method == "GET":
+        where, sent = "query", request.query_params.get(exc.field)
+    else:  # a JSON object: the body model read it
+        where, sent = "body", (await request.json()).get(exc.field)
+    error = {"loc": (where, exc.field), "msg": exc.reason, "type": "value_error", "input": sent}
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": str(exc), "errors": [field]},
+        content={"detail": str(exc), "errors": [_field_error(error)]},
     )
 
 
@@ -143,9 +164,9 @@ async def _not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
 
 
 async def _method_not_allowed(request: Request, exc: HTTPException) -> Response:
-    """A 405 whose ``Allow`` lists every method of the path. The router answers with the
-    methods of the first route whose path matched, one route per method here: ``PUT
-    /search`` was told ``Allow: GET`` although POST is taken too."""
+    """A 405 whose ``Allow`` lists every method of the path. The router would answer with
+    the methods of the first route whose path matched, and a path here has one route per
+    method (``/search``: GET and POST), so the routes are asked one method at a time."""
     allowed = [
         method
         for method in _METHODS

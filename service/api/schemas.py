@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -99,6 +101,24 @@ class ReadyResponse(BaseModel):
 
     status: str
     index_version: str
+
+
+# What a request that tries to choose the version to reload is told.
+SERVES_CURRENT = (
+    "A reload serves the index root's current version: to serve another, run "
+    "`report-index rollback VERSION` (`report-index list` shows the versions), then reload"
+)
+
+
+class ReloadRequest(BaseModel):
+    """Body of ``POST /admin/reload``: none, or ``{}`` as a client that always sends JSON
+    sends it. The version to serve is chosen on the index root, where a rollback also checks
+    that the model can serve it, so a field such as ``version`` is refused, not ignored: a
+    200 naming the version still current would read as that version refused or served."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Said after a refusal of this body (errors.py): how to do what the fields were sent for.
+    refusal_advice: ClassVar[str] = SERVES_CURRENT
 
 
 class ReloadResponse(BaseModel):

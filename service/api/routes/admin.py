@@ -6,15 +6,13 @@ could call by default would let any client make the service reload in a loop.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, status
 
-from indexer.messages import unknown_names
 from service.api.bearer import BearerToken, is_secret
 from service.api.deps import SettingsDep, StateDep, query_parameters
-from service.api.schemas import ErrorResponse, ReloadResponse
+from service.api.schemas import SERVES_CURRENT, ErrorResponse, ReloadRequest, ReloadResponse
 from service.reload import ReloadBusy, ReloadRefused
 
 _admin_token = BearerToken("The admin token (REPORT_ADMIN_TOKEN).", scheme_name="AdminToken")
@@ -36,35 +34,6 @@ async def require_admin(
         )
 
 
-# What a request that tries to choose the version is told.
-_SERVES_CURRENT = (
-    "A reload serves the index root's current version: to serve another, run "
-    "`report-index rollback VERSION` (`report-index list` shows the versions), then reload"
-)
-
-
-async def refuse_a_body(request: Request) -> None:
-    """A 422 for a body with anything in it: the reload takes no options. ``{"version": …}``
-    was ignored, and the 200 that followed, naming the version still current, read as if
-    that version were refused or served; the version to serve is chosen on the index root,
-    where a rollback also checks that the model can serve it. ``{}``, as a client that
-    always sends JSON sends it, asks for nothing."""
-    body = await request.body()
-    try:
-        fields = json.loads(body) if body.strip() else {}
-    except ValueError:  # not JSON, or sent as another content type
-        fields = None
-    if fields == {}:
-        return
-    where = f"{request.method} {request.url.path}"
-    refused = (
-        unknown_names("field", fields, f"in the JSON body of {where}", ())
-        if isinstance(fields, dict)
-        else f"{where} takes no body"
-    )
-    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{refused}. {_SERVES_CURRENT}")
-
-
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
@@ -81,12 +50,11 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
             "(it takes none).",
         },
     },
-    dependencies=[
-        query_parameters(takes=f"it takes none. {_SERVES_CURRENT}"),
-        Depends(refuse_a_body),
-    ],
+    dependencies=[query_parameters(takes=f"it takes none. {SERVES_CURRENT}")],
 )
-async def reload(state: StateDep, settings: SettingsDep) -> ReloadResponse:
+async def reload(
+    state: StateDep, settings: SettingsDep, _: Annotated[ReloadRequest | None, Body()] = None
+) -> ReloadResponse:
     """Serve the index root's current version (after `report-index build` or `rollback`).
 
     The version is loaded and checked beside the one being served, which keeps answering

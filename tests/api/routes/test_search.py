@@ -68,8 +68,10 @@ def test_lang_filter_keeps_only_that_language(client):
         # Named as a field the schema refuses is named, for programs.
         assert refused.json()["detail"].startswith("lang: ")
         assert [e["loc"] for e in refused.json()["errors"]] == [["body", "lang"]]
+        assert refused.json()["errors"][0]["input"] == "en"  # the value sent, as pydantic's
     refused = client.get("/search", params={"q": "x", "document": "nope"}).json()
     assert [e["loc"] for e in refused["errors"]] == [["query", "document"]]
+    assert refused["errors"][0]["input"] == "nope"
     assert refused["errors"][0]["msg"].startswith("no document 'nope' in the index")
 
 
