@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.artifact import read_passages
+from indexer.jsonl import jsonl_lines
+
 ROOT = Path(__file__).resolve().parents[1]
 # The CPU extensions the int8 encoder's speed depends on: machines of the same kind have come
 # with and without AVX-512 VNNI, and the query encoder is twice as fast with it.
@@ -78,7 +81,8 @@ def eval_queries() -> list[dict[str, object]]:
     lines: list[dict[str, object]] = []
     for path in EVAL_FILES:
         if path.exists():
-            lines.extend(json.loads(x) for x in path.read_text("utf-8").split("\n") if x.strip())
+            text = path.read_text("utf-8")
+            lines.extend(json.loads(x) for x in jsonl_lines(text) if x.strip())
     return lines
 
 
@@ -87,8 +91,7 @@ def distinct_queries(passages_file: Path, count: int, seed: int = 0) -> list[str
     of the report's own sentences, so that no result cache can hide the encoder's cost."""
     rng = random.Random(seed)
     queries = [str(q["query"]) for q in eval_queries()]
-    lines = passages_file.read_text("utf-8").split("\n")
-    texts = [json.loads(x)["text"] for x in lines if x.strip()]
+    texts = [p.text for p in read_passages(passages_file.parent)]
     words = [w for text in texts for w in text.split()]
     seen = set(queries)
     while len(queries) < count:

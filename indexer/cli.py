@@ -43,9 +43,9 @@ _USER_ERRORS = (
 
 
 def _path_option(help_text: str) -> typer.models.OptionInfo:
-    """A folder option that Typer does not check for readability: its check gave a usage
-    box and exit status 2 for what is no command-line mistake, while the same folder from
-    the settings got the command's own error and status 1. The commands say it themselves."""
+    """A folder option that Typer does not check for readability: an unreadable folder is no
+    command-line mistake (status 2, a usage box) but the command's own error (status 1),
+    said as it is said of the same folder given by the settings."""
     return typer.Option(help=help_text, readable=False)
 
 

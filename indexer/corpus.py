@@ -61,15 +61,16 @@ class DocumentMetadata(BaseModel):
     @field_validator("language")
     @classmethod
     def _langdetect_code(cls, value: str) -> str:
-        """A locale ("fr-FR") stored whole matched no passage's detected language ("fr")."""
+        """A locale ("fr-FR") as its language ("fr"): passages' detected languages, which
+        the ``lang`` filter compares with, are langdetect's codes."""
         return language_of(value)
 
     @field_validator("title", "publisher")
     @classmethod
     def _one_clean_line(cls, value: str | None) -> str | None:
-        """Titles are shown and stored as passage text is: a line separator (U+2028) in a
-        title split the passage file's lines and left an index that would not load, and a
-        terminal escape reached readers and prompts."""
+        """Titles are shown and stored as passage text is: one line (a title becomes the
+        section of text before a report's first heading) and no control characters, which
+        would reach readers and prompts."""
         if value is None:
             return None
         cleaned = collapse_whitespace(clean_text(value))
@@ -114,7 +115,9 @@ def ignored_files(folder: Path) -> list[str]:
     return sorted(
         f"{p.name}/" if p.is_dir() else p.name
         for p in _entries(folder)
-        if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() not in read)
+        if not p.name.startswith(".")
+        and not _unseen(p)
+        and (p.is_dir() or p.suffix.lower() not in read)
     )
 
 
@@ -125,6 +128,22 @@ def _entries(folder: Path) -> list[Path]:
         return sorted(folder.iterdir())
     except OSError as exc:
         raise CorpusError(f"the corpus folder {folder} cannot be read: {_reason(exc)}") from exc
+
+
+# What Path.is_file() and is_dir() answer False to; any other error (a link into a folder
+# without permission, an I/O error) they raise.
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _unseen(path: Path) -> str | None:
+    """Why ``path`` cannot even be looked at (its kind unknown), as one more problem listed
+    rather than an abort in Python's words that hides the others; None when it can be."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            return f"{path}: cannot be read: {_reason(exc)}"
+    return None
 
 
 def _read(path: Path) -> bytes:
@@ -148,13 +167,15 @@ def load_corpus(folder: Path) -> list[Document]:
     """
     require_folder(folder)
     entries = _entries(folder)
+    blocked = {p: why for p in entries if not p.name.startswith(".") and (why := _unseen(p))}
+    entries = [p for p in entries if p not in blocked]
     # Hidden files are not the operator's reports: "._x.txt" that copying from a Mac leaves,
     # an editor's ".x.txt.swp" or a draft kept out of sight.
     files = [p for p in entries if p.is_file() and not p.name.startswith(".")]
     paths = [p for p in files if p.suffix.lower() in SUFFIXES]
     # A link to a report on a share that is not mounted is neither a file nor a folder: it
     # would drop out of the index without a word, and out of a running service at reload.
-    problems = [
+    problems = [*blocked.values()] + [
         _broken_link(link)
         for link in entries
         if link.is_symlink()

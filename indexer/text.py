@@ -72,9 +72,11 @@ _spelt_ligatures = CharacterMap(
 def canonical(text: str) -> str:
     """NFC without invisible format characters or typographic ligatures: decomposed accents
     (as macOS and some PDFs write them), pasted soft hyphens and "ﬁ" then compare equal to
-    what the report holds. Format characters go first: one between a letter and its accent
-    ("e\u00ad\u0301") kept the pair from composing, and the result was not NFC."""
-    return _spelt_ligatures(unicodedata.normalize("NFC", _FORMAT_CHARACTERS.sub("", text)))
+    what the report holds. NFC comes last, so that nothing removed or spelt out leaves a letter
+    and its accent apart ("e\u00ad\u0301", "ﬁ\u0301"): the result is NFC, and stays itself when
+    read again."""
+    spelt = _spelt_ligatures(_FORMAT_CHARACTERS.sub("", text))
+    return unicodedata.normalize("NFC", spelt)
 
 
 # Vertical tabs and form feeds, which PDF text carries, read as line breaks.

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from indexer import durable
 
@@ -186,6 +187,14 @@ def require_current_link(root: Path) -> None:
         )
 
 
+def _raise_unwritable(root: Path, exc: BaseException) -> NoReturn:
+    """Re-raise ``exc``, a failure to write a version: a full disk in words (numpy names no
+    file, FAISS raises RuntimeError), anything else as it is."""
+    if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, VersionError):
+        raise _cannot_write(root, exc) from exc
+    raise exc
+
+
 def _cannot_write(root: Path, exc: OSError | RuntimeError) -> VersionError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
     return VersionError(f"cannot write an index at {root}: {reason}")
@@ -211,14 +220,23 @@ def publish(
     root.mkdir(parents=True, exist_ok=True)
     (root / VERSIONS_DIR).mkdir(exist_ok=True)
     with _locked(root):
-        _remove_dead_staging(root)
+        _remove_dead_leftovers(root)
         staging = root / VERSIONS_DIR / f"{_STAGING_PREFIX}{secrets.token_hex(4)}"
         staging.mkdir()
         try:
             write(staging)
+            # Outside the error handling below, which words every failure as a full disk.
             problem = refusal(staging) if refusal else None
-            if problem:
-                raise VersionError(f"the new index version was not published: {problem}")
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            _raise_unwritable(root, exc)
+        if problem:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise VersionError(
+                "the index just written does not load, so it was not published and the "
+                f"current version is unchanged (a bug of the indexer; please report it): {problem}"
+            )
+        try:
             durable.fsync_dir(staging)
             version_id = _new_id(root)
             final = root / VERSIONS_DIR / version_id
@@ -226,10 +244,7 @@ def publish(
             durable.fsync_dir(root / VERSIONS_DIR)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            # A full disk: numpy names no file, FAISS raises RuntimeError.
-            if isinstance(exc, OSError | RuntimeError):
-                raise _cannot_write(root, exc) from exc
-            raise
+            _raise_unwritable(root, exc)
         served = current_id(root)
         _point_current(root, version_id)
         _prune(root, keep, refusal, spare=served)
@@ -335,7 +350,7 @@ def _new_id(root: Path) -> str:
     return f"v{sequence:06d}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def _remove_dead_staging(root: Path) -> None:
+def _remove_dead_leftovers(root: Path) -> None:
     """Staging folders and ``current`` links not yet renamed into place, seen under the lock,
     belong to builds that died (the lock dies with them)."""
     for path in (root / VERSIONS_DIR).glob(f"{_STAGING_PREFIX}*"):

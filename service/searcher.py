@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,14 +17,14 @@ import numpy as np
 from indexer import ann
 from indexer.artifact import LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
-from indexer.language import supported_languages
+from indexer.language import language_of, supported_languages
 from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.text import canonical
 from service.documents import find_document
 from service.query_encoder import QueryEncoder, load_query_encoder
-from service.retrieval.distinct import distinct
+from service.retrieval.distinct import distinct, shares_words
 from service.retrieval.filters import PassageColumns, SearchFilters
 from service.retrieval.highlight import Highlight, Highlighter
 from service.retrieval.keyword import KeywordIndex, words_of
@@ -200,7 +200,7 @@ class Searcher:
                 field="document",
             )
         if filters.lang is not None:
-            filters = self._with_language_of_passages(filters)
+            filters = self._with_language_of_passages(filters, filters.lang)
         if filters.lang is not None and filters.lang.lower() not in self.passage_languages:
             # Else a chat assistant that passes the user's language ("en") gets nothing back
             # and concludes that the report does not cover the question.
@@ -213,13 +213,12 @@ class Searcher:
             )
         return PreparedSearch(query, k, filters, mode, started)
 
-    def _with_language_of_passages(self, filters: SearchFilters) -> SearchFilters:
-        """``filters`` with a locale ("fr-FR", "en-GB", which browsers and chat clients send)
-        read as its language when passages carry the language alone: it was refused as a
-        language no passage is in. A code the passages carry whole ("zh-cn") stays."""
-        lang = str(filters.lang).lower()
-        language = lang.split("-")[0]
-        if lang in self.passage_languages or language not in self.passage_languages:
+    def _with_language_of_passages(self, filters: SearchFilters, lang: str) -> SearchFilters:
+        """``filters`` with a locale ``lang`` ("fr-FR", "en-GB", which browsers and chat
+        clients send) read as its language when passages carry it, as reports' metadata
+        reads one (:func:`indexer.language.language_of`); otherwise as given."""
+        language = language_of(lang)
+        if language == lang.lower() or language not in self.passage_languages:
             return filters
         return dataclasses.replace(filters, lang=language)
 
@@ -249,13 +248,15 @@ class Searcher:
         short = len(hits) < request.k or examined > len(hits)
         if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
             # Near-duplicates were skipped (a corpus of yearly editions repeats whole
-            # passages), so the pool held fewer distinct passages than it was sized for: with
-            # three copies of each, a third, and passages that belonged in the top k were
-            # never scored. The pool grows by the share of copies met, or, when copies left
-            # it short of k, every allowed passage is scored, exactly, once.
-            widened = None if len(hits) < request.k else -(-wanted * examined // len(hits))
-            candidates = self._candidates(vector, keyword, allowed, request.mode, widened)
+            # passages): the pool grows until it holds ``wanted`` distinct passages, as it
+            # would without the copies, so that those that belong in the top k are scored.
+            candidates = self._distinct_pool(candidates, vector, keyword, allowed, request, wanted)
             hits, _ = self._ranked(candidates, vector, keyword, text.language, request)
+            if len(hits) < request.k:
+                # An approximate index finds no more however wide the pool (it looks in the
+                # regions near the query only): every allowed passage is scored, once.
+                everything = self._candidates(vector, keyword, allowed, request.mode, None)
+                hits, _ = self._ranked(everything, vector, keyword, text.language, request)
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -288,10 +289,42 @@ class Searcher:
         scores = self._score(
             candidates, vectors @ vector, keyword, query_lang, request.mode, best_sentence
         )
-        order = np.argsort(-scores, kind="stable")
+        # Scores within a millionth tie, and ties keep id order: identical copies' products
+        # can differ in the last bit with their rows' place in the matrix.
+        order = np.argsort(-np.round(scores, 6), kind="stable")
         return self._select(
             candidates[order], vectors[order], scores[order], rows[order], request.k, vector
         )
+
+    def _distinct_pool(
+        self,
+        pool: np.ndarray,
+        vector: np.ndarray,
+        keyword: np.ndarray,
+        allowed: np.ndarray | None,
+        request: PreparedSearch,
+        wanted: int,
+    ) -> np.ndarray:
+        """Front-runners (``pool`` first) widened until ``wanted`` of them are distinct or no
+        allowed passage is left out; by the share of copies found, at least twice as many
+        each time."""
+        size = wanted
+        while True:
+            found = sum(1 for _ in self._distinct(pool, self._vectors_of(pool)))
+            if found >= wanted or not self._pool_was_cut(allowed, keyword, request.mode, size):
+                return pool
+            size = max(2 * size, -(-size * wanted // max(found, 1)))
+            pool = np.sort(self._candidates(vector, keyword, allowed, request.mode, size))
+
+    def _distinct(self, ranked: np.ndarray, vectors: np.ndarray) -> Iterator[int]:
+        """Positions in ``ranked`` (passage ids, ``vectors`` theirs) of passages that are not
+        copies of one before them (:mod:`service.retrieval.distinct`)."""
+        passages = self.index.passages
+
+        def same_words(i: int, j: int) -> bool:
+            return shares_words(passages[int(ranked[i])].text, passages[int(ranked[j])].text)
+
+        return distinct(vectors, self.weights.duplicate_cosine, same_words)
 
     @staticmethod
     def _pool_was_cut(
@@ -396,7 +429,7 @@ class Searcher:
         """
         hits: list[SearchHit] = []
         examined = 0
-        for i in distinct(vectors, self.weights.duplicate_cosine):
+        for i in self._distinct(ranked, vectors):
             examined = i + 1
             passage_id = int(ranked[i])
             passage = self.index.passages[passage_id]

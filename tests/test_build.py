@@ -14,7 +14,7 @@ import pytest
 from indexer import artifact, durable, versions
 from indexer.artifact import ArtifactError, ModelMismatchError, load_index, read_manifest
 from indexer.build import build_index
-from indexer.corpus import CorpusError, load_corpus
+from indexer.corpus import CorpusError, ignored_files, load_corpus
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import resolve_model
 from indexer.embedding_cache import read_cache, text_key
@@ -143,8 +143,11 @@ def test_a_version_that_does_not_load_is_not_published(index_dir, tmp_path, monk
         (path.parent / "passages.jsonl").write_text("{}\n", "utf-8")
 
     monkeypatch.setattr(artifact, "_write_json", damaging)
-    with pytest.raises(versions.VersionError, match=r"not published: .*passages\.jsonl"):
+    with pytest.raises(versions.VersionError) as refused:
         artifact.write_index(copy, loaded.manifest, list(loaded.passages), vectors, keep=3)
+    # Said as what it is, not as a disk that could not be written.
+    assert str(refused.value).startswith("the index just written does not load, so it was not")
+    assert "passages.jsonl" in str(refused.value)
     assert versions.current_id(copy) == before
     assert [p.name for p in (copy / "versions").iterdir()] == [loaded.version]
 
@@ -569,6 +572,29 @@ def test_an_unreadable_report_is_listed_with_the_other_problems(tmp_path, monkey
     assert said.startswith(f"2 problems in {tmp_path}:"), said
     assert f"  - {tmp_path / 'x.txt'}: cannot be read: Permission denied" in said.splitlines()
     assert "y.json: no report" in said
+
+
+def test_a_report_that_cannot_even_be_looked_at_is_listed_with_the_other_problems(
+    tmp_path, monkeypatch
+):
+    """A link into a folder without permission: looking at what it is raises, and that
+    aborted the build in Python's words. Simulated, as for a file that cannot be read."""
+    (tmp_path / "x.txt").symlink_to(tmp_path / "private" / "x.txt")
+    (tmp_path / "y.json").write_text(json.dumps({"title": "Y"}), "utf-8")
+    stat = Path.stat
+
+    def denied(path: Path, **kwargs: object):
+        if path.name == "x.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return stat(path, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", denied)
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tmp_path)
+    said = str(refused.value)
+    assert f"  - {tmp_path / 'x.txt'}: cannot be read: Permission denied" in said.splitlines()
+    assert "y.json: no report" in said
+    assert ignored_files(tmp_path) == []
 
 
 def test_a_report_linked_from_a_share_that_is_gone_is_refused_not_skipped(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from indexer.jsonl import jsonl_lines
 from indexer.messages import describe_errors
 from service.retrieval.query import InvalidQueryError, validate_query
 
@@ -74,9 +75,7 @@ class EvalFileError(ValueError):
 def load_queries(path: Path) -> list[EvalQuery]:
     """Queries of a JSONL file."""
     try:
-        # Lines end at "\n" only: splitlines() also breaks at U+2028 and U+0085, which
-        # JSON leaves unescaped inside strings.
-        lines = path.read_text("utf-8").split("\n")
+        lines = jsonl_lines(path.read_text("utf-8"))
     except OSError as exc:
         raise EvalFileError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
