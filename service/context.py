@@ -1,17 +1,20 @@
 """Prompt-ready context for chat assistants: ranked passages, numbered, within a budget.
 
 A language model answers best from a short block of evidence it can cite. This module turns
-search hits into such a block: ``[n] SECTION (p. N)`` then the passage text, in rank order,
-so the model can write "… [1]" and the caller can map ``[1]`` back to the passage and its
-source URLs. The block never exceeds the character budget. A passage that does not fit whole
-is cut to its highlight (the sentence that matched the query and the closer of its neighbours)
-and whole sentences around it, marked with "…" where text was left out: cutting it to its
-first sentences kept headings and page furniture ("PROTECTING VULNERABLE COMMUNITIES 3") and
-dropped the sentence that matched. A highlight longer than the space left gives way to the
-sentence that matched, and that to its words up to the space left. The block stops at the first
-passage of which too little fits, so ``[n]`` follow the ranking without gaps, and the hits
-left out are counted. No web dependency: the HTTP route, the MCP server and tests
-call it directly.
+search hits into such a block: a line naming the reports quoted and saying that these are the
+closest passages, which may not answer the question (no score tells the two apart,
+EVALUATION.md), then ``[n] SECTION (p. N)`` and the passage text, in rank order, so the model
+can write "… [1]" and the caller can map ``[1]`` back to the passage and its source URLs.
+
+The block never exceeds the character budget. A passage that does not fit whole is cut to its
+highlight (the sentence that matched the query and the closer of its neighbours) and whole
+sentences around it, marked with "…" where text was left out: its first sentences are often
+headings and page furniture ("PROTECTING VULNERABLE COMMUNITIES 3"). A highlight longer than
+the space left gives way to the sentence that matched, and that to its words up to the space
+left, if enough of them fit to say something. The block stops at the
+first passage of which too little fits, so ``[n]`` follow the ranking without gaps, and the
+hits left out are counted. No web dependency: the HTTP route, the MCP server and tests call
+it directly.
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ DEFAULT_CONTEXT_CHARS = 4000
 SEPARATOR = "\n\n"
 ELLIPSIS = "…"
 # A highlight longer than the space left is quoted up to a word, if at least this many fit.
-MIN_QUOTED_WORDS = 8
+# Fewer is a stub ("… l'opération Trigger VI a …", "… la saisie record de 16 …"): no claim a
+# model can cite, yet it takes a citation number, and a number at its cut end reads as a
+# figure. Twelve words is about the shortest sentence of the reports that states a fact
+# (sentences under ten words are labels and headings, which highlights join to a neighbour).
+MIN_QUOTED_WORDS = 12
+# What the context and the MCP tool's text both tell the model about the passages.
+MAY_NOT_ANSWER = "the closest passages, which may not answer the question"
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,13 @@ class GroundedContext:
     omitted: int = 0
 
 
-def document_titles(documents: Sequence[DocumentEntry]) -> dict[str, str] | None:
-    """Titles for :func:`build_context` headers: only when the index holds several reports,
-    where "p. 3" alone does not say which report's page 3 is quoted."""
-    return {d.id: d.title for d in documents} if len(documents) > 1 else None
+def document_titles(documents: Sequence[DocumentEntry]) -> dict[str, str]:
+    """Each document's name in a context (by id): its title, and its year when the title
+    does not say it, so that a model can say which report, and which year's, it quotes."""
+    return {
+        d.id: d.title if d.year is None or str(d.year) in d.title else f"{d.title} ({d.year})"
+        for d in documents
+    }
 
 
 def passage_header(n: int, passage: Passage, document_title: str | None = None) -> str:
@@ -148,29 +160,88 @@ def build_context(
     """Number ``hits`` in rank order into a block of at most ``max_chars`` characters
     (``None``: every passage whole, as MCP gives them when no budget is asked).
 
-    With ``document_titles`` (document id to title), each header names its report: a model
-    quoting passages of several reports must be able to say which one it quotes.
+    ``document_titles`` (document id to name, :func:`document_titles`) name the reports in the
+    block's first line; with several, each header names its report too: a model quoting
+    passages of several reports must be able to say which one it quotes.
     """
-    blocks: list[str] = []
-    citations: list[Citation] = []
-    used = 0
-    for hit in hits:
-        n = len(citations) + 1
-        title = document_titles.get(hit.passage.document) if document_titles else None
-        header = passage_header(n, hit.passage, title) + "\n"
-        overhead = len(header) + (len(SEPARATOR) if blocks else 0)
+    names = dict(document_titles or {})
+    several = len(names) > 1
+    lead = _lead([hit.passage.document for hit in hits], names)
+    headed = [_Quotable(hit, names.get(hit.passage.document) if several else None) for hit in hits]
+    if max_chars is None:
+        quoted = [q.text for q in headed]
+    else:
+        quoted = _fitted(headed, max_chars - len(lead + "\n"))
+        if not quoted and (quoted := _fitted(headed, max_chars)):
+            # At the smallest budgets the best passage goes before the line about it.
+            return _numbered(headed, quoted, "", len(hits))
+    # Named after the fitting, from the passages quoted: never longer than the line budgeted.
+    lead = _lead([q.hit.passage.document for q in headed[: len(quoted)]], names)
+    return _numbered(headed, quoted, lead, len(hits))
+
+
+def _numbered(
+    headed: Sequence[_Quotable], quoted: Sequence[str], lead: str, hits: int
+) -> GroundedContext:
+    """The block of the ``quoted`` texts of the first ``headed`` hits, after ``lead``."""
+    blocks = [
+        passage_header(n, q.hit.passage, q.title) + "\n" + text
+        for n, (q, text) in enumerate(zip(headed, quoted, strict=False), start=1)
+    ]
+    citations = tuple(
+        Citation(n, q.hit.passage, q.hit.score, truncated=text != q.text)
+        for n, (q, text) in enumerate(zip(headed, quoted, strict=False), start=1)
+    )
+    if not blocks:
+        return GroundedContext("", (), hits)
+    text = SEPARATOR.join(blocks)
+    return GroundedContext(f"{lead}\n{text}" if lead else text, citations, hits - len(blocks))
+
+
+def _lead(documents: Sequence[str], names: Mapping[str, str]) -> str:
+    """The context's first line: the reports its passages come from, and what they are."""
+    quoted = ", ".join(names.get(d, d) for d in dict.fromkeys(documents))
+    return f"From {quoted}: {MAY_NOT_ANSWER}."
+
+
+@dataclass(frozen=True)
+class _Quotable:
+    """A hit's body, its highlight as a span of the body, and the title its header names."""
+
+    hit: SearchHit
+    title: str | None
+
+    @property
+    def text(self) -> str:
         # The header names the section: the text's own opening heading is not repeated.
-        text, skip = hit.passage.body, hit.passage.body_start
-        start, end = _in_body(hit.highlight.start, hit.highlight.end, skip)
-        best = hit.highlight.best and _in_body(*hit.highlight.best, skip)
-        room = None if max_chars is None else max_chars - used - overhead
-        quoted = text if room is None else excerpt(text, start, end, room, best)
-        if not quoted:
+        return self.hit.passage.body
+
+    def spans(self) -> tuple[int, int, tuple[int, int] | None]:
+        """The highlight's start and end, and its best sentence, in the body."""
+        skip, highlight = self.hit.passage.body_start, self.hit.highlight
+        start, end = _in_body(highlight.start, highlight.end, skip)
+        return start, end, highlight.best and _in_body(*highlight.best, skip)
+
+    def cut(self, budget: int) -> str:
+        """The body within ``budget``, around the highlight (:func:`excerpt`)."""
+        start, end, best = self.spans()
+        return excerpt(self.text, start, end, budget, best)
+
+
+def _fitted(quotables: Sequence[_Quotable], budget: int) -> list[str]:
+    """What of each passage is quoted within ``budget`` characters, headers included, in
+    rank order, stopping at the first of which too little fits."""
+    quoted: list[str] = []
+    left = budget
+    for q in quotables:
+        header = passage_header(len(quoted) + 1, q.hit.passage, q.title) + "\n"
+        room = left - len(header) - (len(SEPARATOR) if quoted else 0)
+        text = q.cut(room)
+        if not text:
             break
-        blocks.append(header + quoted)
-        citations.append(Citation(n, hit.passage, hit.score, truncated=quoted != text))
-        used += overhead + len(quoted)
-    return GroundedContext(SEPARATOR.join(blocks), tuple(citations), len(hits) - len(citations))
+        quoted.append(text)
+        left = room - len(text)
+    return quoted
 
 
 def context_notice(

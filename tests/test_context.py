@@ -7,12 +7,34 @@ import dataclasses
 
 import pytest
 
-from service.context import ELLIPSIS, build_context, context_notice, excerpt, passage_header
+from indexer.artifact import DocumentEntry
+from service.context import (
+    ELLIPSIS,
+    MAY_NOT_ANSWER,
+    build_context,
+    context_notice,
+    document_titles,
+    excerpt,
+    passage_header,
+)
 from service.responses import ContextResponse
 from service.retrieval.highlight import Highlight
 from service.retrieval.ranking import Mode
 from service.searcher import SearchHit, SearchResult
 from tests.conftest import a_passage, is_excerpt
+
+# What every context opens with over the hand-made hits (document "doc", no title given).
+LEAD = f"From doc: {MAY_NOT_ANSWER}.\n"
+
+
+def _context(hits, budget, titles=None):
+    """:func:`build_context` with room for its first line, which is checked and left out."""
+    grounded = build_context(hits, None if budget is None else budget + len(LEAD), titles)
+    if not grounded.text.startswith("From "):  # no passage, or no room for the line
+        return grounded
+    lead, _, blocks = grounded.text.partition("\n")
+    assert lead.endswith(f": {MAY_NOT_ANSWER}.")
+    return dataclasses.replace(grounded, text=blocks)
 
 
 def _hit(
@@ -29,7 +51,7 @@ def _hit(
 
 def test_everything_fits_in_rank_order():
     hits = [_hit(1, "Premier passage. Deux phrases."), _hit(2, "Second passage.", page=2)]
-    grounded = build_context(hits, 1000)
+    grounded = _context(hits, 1000)
     assert grounded.text == (
         "[1] SECTION (p. 1)\nPremier passage. Deux phrases.\n\n[2] SECTION (p. 2)\nSecond passage."
     )
@@ -41,10 +63,10 @@ def test_everything_fits_in_rank_order():
 
 def test_the_heading_that_opens_a_passage_is_said_once_by_its_header():
     hit = _hit(1, "SECTION\nPremière phrase. Seconde phrase qui répond.", matched="Seconde")
-    whole = build_context([hit], None)
+    whole = _context([hit], None)
     assert whole.text == "[1] SECTION (p. 1)\nPremière phrase. Seconde phrase qui répond."
     assert not whole.citations[0].truncated
-    cut = build_context([hit], len("[1] SECTION (p. 1)\n") + 40)
+    cut = _context([hit], len("[1] SECTION (p. 1)\n") + 40)
     assert cut.text == f"[1] SECTION (p. 1)\n{ELLIPSIS} Seconde phrase qui répond."
     assert cut.citations[0].truncated
 
@@ -59,10 +81,10 @@ def test_a_passage_that_does_not_fit_is_cut_around_its_highlight():
         f"{ELLIPSIS} La phrase qui répond. Suite.",  # the highlight, then what follows
         f"{ELLIPSIS} Une phrase sans rapport. La phrase qui répond. Suite.",  # then before
     ]:
-        grounded = build_context([hit], len(header) + len(quoted))
+        grounded = _context([hit], len(header) + len(quoted))
         assert grounded.text == header + quoted
         assert grounded.citations[0].truncated and grounded.omitted == 0
-    whole = build_context([hit], 1000)
+    whole = _context([hit], 1000)
     assert whole.text == header + text and not whole.citations[0].truncated
 
 
@@ -71,12 +93,30 @@ def test_a_highlight_longer_than_the_budget_is_quoted_up_to_a_word():
     text = f"Avant. {sentence} Après."
     hit = _hit(1, text, matched=sentence)
     header = passage_header(1, hit.passage) + "\n"
-    grounded = build_context([hit], len(header) + 60)
+    grounded = _context([hit], len(header) + 90)
     quoted = grounded.text.removeprefix(header)
     assert quoted.startswith(f"{ELLIPSIS} Mot0 mot1 ") and quoted.endswith(f" {ELLIPSIS}")
-    assert len(grounded.text) <= len(header) + 60 and is_excerpt(quoted, text)
-    # Too few words would fit: nothing rather than a fragment out of context.
-    assert build_context([hit], len(header) + 20).citations == ()
+    assert len(grounded.text) <= len(header) + 90 and is_excerpt(quoted, text)
+    assert len(quoted.split()) - 2 >= 12  # the two "…" are no words
+
+
+def test_a_stub_of_a_few_words_is_left_out_as_not_fitting():
+    """ "… l'opération Trigger VI a …" or "… la saisie record de 16 …": a few words cut from
+    a sentence state nothing, take a citation number, and a number at the cut reads as a
+    figure. Fewer than 12 words are left out, counted as omitted."""
+    sentence = "À la suite de la saisie record de 16 tonnes de cocaïne, " + "mot " * 30 + "fin."
+    first = _hit(1, "Le premier passage répond entièrement à la question posée ici.")
+    second = _hit(2, f"Avant. {sentence} Après.", page=2, matched=sentence)
+    header = passage_header(2, second.passage) + "\n"
+    room = len(first.passage.text) + len("[1] SECTION (p. 1)\n") + 2 + len(header)
+    stub = _context(
+        [first, second], room + len(f"{ELLIPSIS} À la suite de la saisie record de 16 {ELLIPSIS}")
+    )
+    assert [c.n for c in stub.citations] == [1] and stub.omitted == 1
+    assert "record de 16" not in stub.text
+    twelve = f"{ELLIPSIS} À la suite de la saisie record de 16 tonnes de cocaïne, mot {ELLIPSIS}"
+    quoted = _context([first, second], room + len(twelve))
+    assert quoted.text.endswith(twelve) and quoted.omitted == 0
 
 
 def test_a_highlight_inside_a_long_sentence_is_quoted_from_its_own_start():
@@ -87,7 +127,7 @@ def test_a_highlight_inside_a_long_sentence_is_quoted_from_its_own_start():
     start = text.index("Pays100")
     hit = _hit(1, text, matched=text[start:])
     header = passage_header(1, hit.passage) + "\n"
-    quoted = build_context([hit], len(header) + 200).text.removeprefix(header)
+    quoted = _context([hit], len(header) + 200).text.removeprefix(header)
     assert quoted.startswith(f"{ELLIPSIS} Pays100 - Pays101")
     assert "Pays119." in quoted and "Pays0 " not in quoted
     assert is_excerpt(quoted, text)
@@ -114,7 +154,7 @@ def test_the_block_stops_at_the_first_passage_of_which_too_little_fits():
     """[n] follow the ranking: a lower passage does not take the place of a better one."""
     long_sentence = "Mot " * 60 + "fin."
     hits = [_hit(1, "Court."), _hit(2, long_sentence), _hit(3, "Aussi court.", page=3)]
-    grounded = build_context(hits, 60)
+    grounded = _context(hits, 60)
     assert [c.passage.id for c in grounded.citations] == ["doc-p001-01"]
     assert grounded.omitted == 2
     assert len(grounded.text) <= 60
@@ -124,7 +164,7 @@ def test_a_context_that_quotes_nothing_says_why():
     """A long report title in every header can leave no room for the best passage: the
     context was empty, with 'notice' null as if the reports were silent."""
     hits = [_hit(1, "Le Président a été élu pour un mandat de quatre ans à Istanbul.")]
-    titled = {"doc": "Rapport " * 30}
+    titled = {"doc": "Rapport " * 30, "autre": "Autre rapport"}
     result = SearchResult("Qui a été élu ?", "fr", Mode.HYBRID, 1.0, hits)
     grounded = build_context(hits, 200, titled)
     assert not grounded.citations and grounded.omitted == 1
@@ -166,7 +206,7 @@ def test_lines_are_sentence_boundaries_and_no_hits_give_an_empty_block():
     assert excerpt(text, 0, 5, len("TITRE SANS POINT") + 3) == f"TITRE SANS POINT {ELLIPSIS}"
     assert excerpt(text, 0, 5, len(text)) == text
     assert excerpt(text, 0, 5, 3) == ""
-    empty = build_context([], 4000)
+    empty = _context([], 4000)
     assert empty.text == "" and empty.citations == () and empty.omitted == 0
 
 
@@ -176,7 +216,7 @@ def test_header_without_section():
 
 def test_headers_name_the_report_when_there_are_several():
     hits = [_hit(1, "Premier passage."), _hit(2, "Second passage.", page=2)]
-    grounded = build_context(hits, 1000, {"doc": "Rapport annuel 2021"})
+    grounded = _context(hits, 1000, {"doc": "Rapport annuel 2021", "autre": "Rapport 2022"})
     assert grounded.text.startswith("[1] Rapport annuel 2021 — SECTION (p. 1)\nPremier passage.")
     assert "[2] Rapport annuel 2021 — SECTION (p. 2)\n" in grounded.text
 
@@ -194,8 +234,35 @@ def test_a_cut_two_sentence_highlight_keeps_the_sentence_that_matched():
         highlight=dataclasses.replace(hit.highlight, best=(best_start, best_start + len(matched))),
     )
     budget = len(passage_header(1, hit.passage)) + 1 + len(matched) + 10
-    quoted = build_context([hit], budget).text.split("\n", 1)[1]
+    quoted = _context([hit], budget).text.split("\n", 1)[1]
     assert "80 suspects" in quoted and is_excerpt(quoted, text)
-    assert excerpt(text, hit.highlight.start, hit.highlight.end, len(matched) + 10).startswith(
+    assert excerpt(text, hit.highlight.start, hit.highlight.end, len(matched) + 30).startswith(
         ELLIPSIS + " Nous avons"
     )  # without the best sentence's span: the neighbour's words, and the figure is lost
+
+
+def test_the_context_names_its_reports_and_says_they_may_not_answer():
+    """/context never warned that the passages may not answer the question, while MCP's text
+    did; and with one report the context did not say which report (nor which year) it
+    quotes."""
+    entry = DocumentEntry(
+        id="doc",
+        file="doc.txt",
+        sha256="0" * 64,
+        title="Rapport annuel",
+        year=2021,
+        language="fr",
+        publisher=None,
+        source_url=None,
+        passages=1,
+    )
+    titles = document_titles([entry])
+    assert titles == {"doc": "Rapport annuel (2021)"}
+    dated = dataclasses.replace(entry, title="Rapport annuel 2021")
+    assert document_titles([dated]) == {"doc": "Rapport annuel 2021"}  # the year said once
+    grounded = build_context([_hit(1, "Premier passage.")], 1000, titles)
+    assert grounded.text == (
+        "From Rapport annuel (2021): the closest passages, which may not answer the question.\n"
+        "[1] SECTION (p. 1)\nPremier passage."
+    )
+    assert MAY_NOT_ANSWER in grounded.text.splitlines()[0]

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from indexer.settings import Settings
 from service.api.app import create_app
-from service.context import build_context
+from service.context import MAY_NOT_ANSWER, build_context
 from service.engine import SearchEngine
 from service.mcp_errors import parse_error
 from service.mcp_server import build_mcp_server, format_results
@@ -287,7 +287,9 @@ def test_over_several_reports_the_tool_names_them_and_document_chooses_one(
             assert refused.is_error and "query: Input should be a valid string" in str(
                 refused.content
             )
-            assert result.structured_content["context"].startswith(f"[1] {report.title} — ")
+            context = result.structured_content["context"]
+            assert context.startswith(f"From {report.title}")  # the quoted report's name
+            assert f"\n[1] {report.title} — " in context
         await state.engine.close()
 
     anyio.run(run)
@@ -424,7 +426,8 @@ def _formatted(result: SearchResult, budget: int) -> str:
 def test_an_unrecognised_query_language_reads_unknown(searcher: Searcher) -> None:
     text = _formatted(searcher.search("zxqv wqpl", k=1), 4000)
     assert "(query language: unknown)" in text
-    assert "may not answer the question; say so when none does" in text
+    assert f"best first: {MAY_NOT_ANSWER}; say so when none does" in text
+    assert f": {MAY_NOT_ANSWER}.\n[1] " in text  # the words /context uses
 
 
 def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Searcher) -> None:
@@ -441,6 +444,7 @@ def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Sear
         # One source line per cited passage, in rank order, then the count of the others.
         cited = [hit.passage.id for hit in result.hits if f"] {hit.passage.id}" in sources]
         assert cited == [hit.passage.id for hit in result.hits[: len(cited)]] and cited
-        assert block.startswith("[1] ") and f"\n\n[{len(cited)}] " in f"\n\n{block}"
+        assert re.match(r"(From [^\n]*\n)?\[1\] ", block)  # the lead, unless no room
+        assert f"\n\n[{len(cited)}] " in f"\n\n{block}" or len(cited) == 1
         omitted = re.search(r"(\d+) more passages? did not fit in max_chars", sources)
         assert (int(omitted[1]) if omitted else 0) == len(result.hits) - len(cited)

@@ -55,7 +55,8 @@ def test_context_headers_name_the_report_in_an_index_of_several(settings, search
         tool = client.get("/tools/openai").json()["function"]
         only = {"query": QUESTION, "document": report.id}
         assert client.post("/context", json=only).json()["citations"]
-    assert body["context"].startswith(f"[1] {report.title} — ")
+    assert body["context"].startswith(f"From {report.title}")
+    assert f"\n[1] {report.title} — " in body["context"]
     assert body["citations"][0]["document"] == report.id
     assert tool["parameters"]["properties"]["document"]["enum"] == [report.id, other.id]
     assert f"'{other.title}' (id {other.id}" in tool["description"]
