@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from indexer.corpus import CorpusError, Document, load_corpus, require_folder
 from indexer.embedding.encoder import Encoder
 from indexer.embedding.model import ResolvedModel, resolve_model
 from indexer.embedding.ray_encoder import RayPassageEncoder
+from indexer.messages import counted
 from indexer.parsing.urls import unreadable_urls
 from indexer.passage import Passage
 from indexer.passage_vectors import embed, passages_for
@@ -161,7 +163,31 @@ def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[
             else ""
         )
         warnings.append(f"no source URLs in {unsourced}: its passages cite none{one_page}")
+    garbled: dict[str, list[Passage]] = {}
+    for passage in passages:
+        if _share_in_words(passage.text) < _MIN_WORD_SHARE:
+            garbled.setdefault(passage.document, []).append(passage)
+    for document_id, odd in garbled.items():
+        warnings.append(
+            f"{counted(len(odd), 'passage')} of {document_id} hardly hold words (encoded data "
+            f"pasted into the text, or a broken export?), first on page {odd[0].page}: "
+            "they are indexed, but no question will find them"
+        )
     return warnings
+
+
+# Share of a passage's characters that are in words of letters, below which it is no text a
+# question can find: 0.61 at least in the 2021 report (its stat blocks included), 0 for a
+# base64 blob that an export left in a report (381 passages of it, without a word said).
+_MIN_WORD_SHARE = 0.3
+_LETTER_WORD = re.compile(r"^[^\W\d_]{1,30}$")
+_PUNCTUATION = ".,;:!?«»()[]\"'’“”-–—…"
+
+
+def _share_in_words(body: str) -> float:
+    tokens = [t.strip(_PUNCTUATION) for t in body.split()]
+    letters = sum(len(t) for t in tokens if _LETTER_WORD.match(t))
+    return letters / max(1, sum(map(len, tokens)))
 
 
 def _build(

@@ -707,6 +707,32 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     ]
 
 
+def test_the_build_warns_of_passages_that_hold_no_words(tmp_path):
+    """A base64 blob an export left in a report became hundreds of passages without a word
+    said; the report's own stat blocks and tables are not taken for one."""
+    import base64
+
+    from indexer.build import corpus_warnings
+
+    (tmp_path / "corpus").mkdir()
+    blob = base64.encodebytes(bytes(range(256)) * 40).decode()
+    text = (
+        f"TITRE\n\nLa coopération policière a progressé.\n\n{blob}\nhttps://www.interpol.int/fr/a\n"
+    )
+    (tmp_path / "corpus" / "blob.txt").write_text(text, "utf-8")
+    documents = load_corpus(tmp_path / "corpus")
+    passages = passages_for(documents)
+    (warning,) = corpus_warnings(documents, passages)
+    odd = [p for p in passages if "AAECAw" in p.text.replace("\n", "")]  # the blob's start
+    assert odd and warning == (
+        f"{len(odd)} passage{'s' if len(odd) > 1 else ''} of blob hardly hold words (encoded "
+        "data pasted into the text, or a broken export?), first on page 1: they are indexed, "
+        "but no question will find them"
+    )
+    report = load_corpus(Path(__file__).parents[1] / "corpus")
+    assert corpus_warnings(report, passages_for(report)) == []
+
+
 def test_a_url_that_cannot_be_read_is_warned_of_and_does_not_stop_the_build(tmp_path):
     """From a code review: ``urlsplit`` raised ValueError on a host's unbalanced bracket when
     the build ordered each passage's sources, and ``report-index build`` ended in a
