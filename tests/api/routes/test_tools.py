@@ -98,5 +98,6 @@ def test_readme_tool_calling_loop_runs_against_the_service(settings, searcher):
     tool_results = [m["content"] for m in namespace["messages"] if m["role"] == "tool"]
     assert tool_results[0].startswith("Error: k: Input should be less than or equal to 50")
     answer = namespace["message"]["content"]
-    assert answer.startswith("[1] ") and "Al Raisi" in answer
+    lead, first = answer.split("\n", 1)
+    assert lead.startswith("From INTERPOL") and first.startswith("[1] ") and "Al Raisi" in answer
     assert "\n\nSources:\n[1] https://www.interpol.int/" in answer
