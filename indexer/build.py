@@ -165,29 +165,30 @@ def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[
         warnings.append(f"no source URLs in {unsourced}: its passages cite none{one_page}")
     garbled: dict[str, list[Passage]] = {}
     for passage in passages:
-        if _share_in_words(passage.text) < _MIN_WORD_SHARE:
+        if _share_encoded(passage.text) > _MAX_ENCODED_SHARE:
             garbled.setdefault(passage.document, []).append(passage)
     for document_id, odd in garbled.items():
         warnings.append(
-            f"{counted(len(odd), 'passage')} of {document_id} hardly hold words (encoded data "
-            f"pasted into the text, or a broken export?), first on page {odd[0].page}: "
+            f"{counted(len(odd), 'passage')} of {document_id} are mostly encoded data (base64 "
+            f"or hex pasted into the text, or a broken export?), first on page {odd[0].page}: "
             "they are indexed, but no question will find them"
         )
     return warnings
 
 
-# Share of a passage's characters that are in words of letters, below which it is no text a
-# question can find: 0.61 at least in the 2021 report (its stat blocks included), 0 for a
-# base64 blob that an export left in a report (381 passages of it, without a word said).
-_MIN_WORD_SHARE = 0.3
-_LETTER_WORD = re.compile(r"^[^\W\d_]{1,30}$")
-_PUNCTUATION = ".,;:!?«»()[]\"'’“”-–—…"
+# A run of 16 or more ASCII letters and digits, both present, with base64's + / = or a hex
+# dash: no word of any language (Chinese or Thai, written without spaces, are no ASCII; a
+# French or English word holds no digit), but what base64 or a hash looks like.
+_ENCODED = re.compile(r"(?=[A-Za-z0-9+/=_-]*\d)(?=[A-Za-z0-9+/=_-]*[A-Za-z])[A-Za-z0-9+/=_-]{16,}")
+# Share of a passage's characters in such runs above which it is no text a question can
+# find: 0 in the 2021 report, 1 for a base64 blob that an export left in a report (381
+# passages of it, without a word said).
+_MAX_ENCODED_SHARE = 0.5
 
 
-def _share_in_words(body: str) -> float:
-    tokens = [t.strip(_PUNCTUATION) for t in body.split()]
-    letters = sum(len(t) for t in tokens if _LETTER_WORD.match(t))
-    return letters / max(1, sum(map(len, tokens)))
+def _share_encoded(body: str) -> float:
+    characters = sum(not c.isspace() for c in body)
+    return sum(len(m) for m in _ENCODED.findall(body)) / max(1, characters)
 
 
 def _build(

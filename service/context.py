@@ -42,7 +42,8 @@ ELLIPSIS = "…"
 # figure. Twelve words is about the shortest sentence of the reports that states a fact
 # (sentences under ten words are labels and headings, which highlights join to a neighbour).
 MIN_QUOTED_WORDS = 12
-# What the context and the MCP tool's text both tell the model about the passages.
+# What the context's first line tells the model about the passages (MCP's text says it
+# instead when the smallest budgets leave that line out).
 MAY_NOT_ANSWER = "the closest passages, which may not answer the question"
 
 

@@ -27,7 +27,7 @@ def parse_error(exc: Exception, unit: str) -> JSONRPCError:
     if message is None and text is not None:
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than Python's parser goes
             message = None
     request_id = message.get("id") if isinstance(message, dict) else None
     reason = errors[0]["msg"] if errors else str(exc)

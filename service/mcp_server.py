@@ -38,7 +38,7 @@ from indexer.artifact import DocumentEntry
 from indexer.language import language_label
 from indexer.messages import counted, describe_errors, quoted, unknown_names
 from indexer.passage import Passage
-from service.context import GroundedContext, context_notice
+from service.context import MAY_NOT_ANSWER, GroundedContext, context_notice
 from service.documents import document_markdown, outline
 from service.engine import SearchEngine
 from service.passages import MAX_NEIGHBOURS, PassageNotFoundError
@@ -202,16 +202,18 @@ def format_results(result: SearchResult, grounded: GroundedContext, max_chars: i
     URLs, which the budget does not count.
 
     The passages are the closest the reports have, not necessarily an answer (no score tells
-    the two apart, EVALUATION.md): ``grounded``'s first line says so
-    (:data:`.context.MAY_NOT_ANSWER`), and the model is asked to say when none answers; an
-    empty result under filters names them, or it reads as the reports being silent.
+    the two apart, EVALUATION.md): the model is told so once (:data:`.context.MAY_NOT_ANSWER`,
+    in ``grounded``'s first line, or here when the smallest budgets leave that line out), and
+    asked to say when none answers; an empty result under filters names them, or it reads as
+    the reports being silent.
     """
     if (notice := context_notice(result, grounded, max_chars)) is not None:
         return notice
+    caveat = "" if MAY_NOT_ANSWER in grounded.text else f": {MAY_NOT_ANSWER}"
     lines = [
         f"{counted(len(grounded.citations), 'passage')} for {result.query!r} (query language: "
-        f"{language_label(result.query_lang)}), best first. Say so when none answers the "
-        "question. Cite them as [n] with their source URLs.",
+        f"{language_label(result.query_lang)}), best first{caveat}. Say so when none answers "
+        "the question. Cite them as [n] with their source URLs.",
         "",
         grounded.text,
         "",

@@ -707,7 +707,7 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     ]
 
 
-def test_the_build_warns_of_passages_that_hold_no_words(tmp_path):
+def test_the_build_warns_of_passages_of_encoded_data(tmp_path):
     """A base64 blob an export left in a report became hundreds of passages without a word
     said; the report's own stat blocks and tables are not taken for one."""
     import base64
@@ -725,12 +725,23 @@ def test_the_build_warns_of_passages_that_hold_no_words(tmp_path):
     (warning,) = corpus_warnings(documents, passages)
     odd = [p for p in passages if "AAECAw" in p.text.replace("\n", "")]  # the blob's start
     assert odd and warning == (
-        f"{len(odd)} passage{'s' if len(odd) > 1 else ''} of blob hardly hold words (encoded "
-        "data pasted into the text, or a broken export?), first on page 1: they are indexed, "
-        "but no question will find them"
+        f"{len(odd)} passage{'s' if len(odd) > 1 else ''} of blob are mostly encoded data "
+        "(base64 or hex pasted into the text, or a broken export?), first on page 1: they are "
+        "indexed, but no question will find them"
     )
     report = load_corpus(Path(__file__).parents[1] / "corpus")
     assert corpus_warnings(report, passages_for(report)) == []
+    # Nor text in scripts written without spaces or with combining marks.
+    (tmp_path / "asia").mkdir()
+    for name, sentence in [
+        ("zh", "国际刑警组织在2021年开展了多项行动，打击跨国犯罪。"),
+        ("th", "องค์การตำรวจอาชญากรรมระหว่างประเทศได้ดำเนินการหลายครั้งในปี 2021"),
+        ("hi", "इंटरपोल ने 2021 में कई अभियान चलाए और अंतरराष्ट्रीय अपराध से लड़ा।"),
+    ]:
+        page = f"{sentence * 20}\nhttps://www.interpol.int/{name}\n"
+        (tmp_path / "asia" / f"{name}.txt").write_text(page, "utf-8")
+    others = load_corpus(tmp_path / "asia")
+    assert corpus_warnings(others, passages_for(others)) == []
 
 
 def test_a_url_that_cannot_be_read_is_warned_of_and_does_not_stop_the_build(tmp_path):

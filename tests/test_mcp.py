@@ -172,6 +172,9 @@ async def _exercise(client: Client) -> None:
         ('{"jsonrpc": "2.0", "id": 2, "method": "m", "params": {"q": "\\ud800"}}', -32700, 2),
         ('{"jsonrpc": "2.0", "id": 9, "method": 5}', -32600, 9),  # JSON, not JSON-RPC
         ("[1, 2]", -32600, None),
+        # Deeper than Python's parser goes: it raised RecursionError, a 500 over HTTP and the
+        # end of the stdio server.
+        ('{"jsonrpc": "2.0", "id": 5, "method": "ping", "params": ' + "[" * 5000, -32700, None),
     ],
 )
 def test_a_line_the_transport_cannot_read_gets_the_answer_mcp_over_http_gives(
@@ -427,8 +430,11 @@ def test_an_unrecognised_query_language_reads_unknown(searcher: Searcher) -> Non
     text = _formatted(searcher.search("zxqv wqpl", k=1), 4000)
     assert "(query language: unknown)" in text
     assert "best first. Say so when none answers the question." in text
-    # Said once, in the words /context uses.
+    # Said once, in the words /context uses; by the tool's own line when the budget leaves
+    # the context's first line out.
     assert text.count(MAY_NOT_ANSWER) == 1 and f": {MAY_NOT_ANSWER}.\n[1] " in text
+    small = _formatted(searcher.search("zxqv wqpl", k=1), 200)
+    assert small.count(MAY_NOT_ANSWER) == 1 and f"best first: {MAY_NOT_ANSWER}." in small
 
 
 def test_results_text_keeps_to_the_budget_and_cites_every_passage(searcher: Searcher) -> None:
