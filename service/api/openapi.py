@@ -47,10 +47,9 @@ def _completed(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
     for path, operations in schema["paths"].items():
         for operation in operations.values():
             for guard in guards:
-                refusals = guard.refusals(path, "requestBody" in operation)
-                if refusals and guard.security_schemes:
+                if guard.protects(path):
                     operation["security"] = [{name: []} for name in guard.security_schemes]
-                for code, description in refusals.items():
+                for code, description in guard.refusals(path, "requestBody" in operation).items():
                     operation["responses"].setdefault(
                         str(code), {"description": description, "content": _ERROR}
                     )

@@ -6,10 +6,15 @@ import gzip
 import re
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer.settings import Settings
 from service.api.app import create_app
+from service.api.middleware.api_key import ApiKeyGuard
+from service.api.middleware.documented import DocumentedGuard
+from service.api.middleware.rate_limit import RateLimiter
 from service.context import DEFAULT_CONTEXT_CHARS
 from service.state import ServiceState
 
@@ -231,3 +236,20 @@ def test_not_ready_until_loaded_and_says_why(tmp_path):
         # The tool definition names the reports: none that names nothing while loading.
         for tools in ("/tools/openai", "/tools/anthropic"):
             assert test_client.get(tools).status_code == 503, tools
+
+
+def test_a_guard_says_what_it_refuses_and_where_it_asks_for_credentials():
+    """A guard's refusals were a method that raised at runtime, and a path was documented as
+    needing credentials whenever the guard listed a refusal on it."""
+
+    class Unsaid(DocumentedGuard):
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await self.app(scope, receive, send)
+
+    with pytest.raises(TypeError, match="refusals"):
+        Unsaid(FastAPI())  # type: ignore[abstract]
+    assert ApiKeyGuard.protects("/search") and not ApiKeyGuard.protects("/admin/reload")
+    assert not RateLimiter.protects("/search") and RateLimiter.refusals("/search", False)

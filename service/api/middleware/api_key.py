@@ -48,6 +48,11 @@ class ApiKeyGuard(DocumentedGuard):
     }
 
     @staticmethod
+    def protects(path: str) -> bool:
+        """Every path that needs the key."""
+        return needs_api_key(path)
+
+    @staticmethod
     def refusals(path: str, takes_body: bool) -> dict[int, str]:
         """A 401 on every path that needs the key."""
         if not needs_api_key(path):
