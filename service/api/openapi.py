@@ -50,7 +50,14 @@ def _completed(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
                 if guard.protects(path):
                     operation["security"] = [{name: []} for name in guard.security_schemes]
                 for code, description in guard.refusals(path, "requestBody" in operation).items():
-                    operation["responses"].setdefault(
-                        str(code), {"description": description, "content": _ERROR}
-                    )
+                    _add_refusal(operation["responses"], str(code), description)
     return schema
+
+
+def _add_refusal(responses: dict[str, Any], code: str, description: str) -> None:
+    """Document a guard's refusal; where the route answers the same status itself (an empty
+    body's 400, a field's 422), both meanings are listed, the route's first."""
+    if code not in responses:
+        responses[code] = {"description": description, "content": _ERROR}
+    else:
+        responses[code]["description"] = f"{responses[code]['description']} {description}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -151,6 +152,10 @@ class FieldError(BaseModel):
     )
 
 
+# What a POST route that needs a body answers without one (errors.py's 400).
+EMPTY_BODY = "The request body is empty."
+
+
 class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer: a message a person can act on."""
 
@@ -160,6 +165,13 @@ class ErrorResponse(BaseModel):
     )
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """The OpenAPI ``responses`` of a route that answers these statuses with a message."""
-    return {status: {"model": ErrorResponse} for status in statuses}
+def error_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI ``responses`` of a route that answers these statuses with a message, and
+    the ``described`` ones with what each means. The statuses the middleware answers (such
+    as a query string's 400) are its own to document (:mod:`service.api.openapi`)."""
+    responses: dict[int | str, dict[str, object]] = {s: {"model": ErrorResponse} for s in statuses}
+    for status, description in (described or {}).items():
+        responses[status] = {"model": ErrorResponse, "description": description}
+    return responses

@@ -253,3 +253,28 @@ def test_a_guard_says_what_it_refuses_and_where_it_asks_for_credentials():
         Unsaid(FastAPI())  # type: ignore[abstract]
     assert ApiKeyGuard.protects("/search") and not ApiKeyGuard.protects("/admin/reload")
     assert not RateLimiter.protects("/search") and RateLimiter.refusals("/search", False)
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "documented_at", "expected"),
+    [
+        ("GET", "/stats?x=%ff", None, "/stats", 400),
+        ("GET", "/tools/openai?a=1&a=1", None, "/tools/openai", 422),
+        ("GET", "/passages/p1?neighbours=1&neighbours=1", None, "/passages/{passage_id}", 422),
+        ("GET", "/documents/d1?x=%ff", None, "/documents/{document_id}", 400),
+        ("GET", "/metrics?x=%01", None, "/metrics", 422),
+        ("POST", "/search", b'{"query": "a", "query": "b"}', "/search", 422),
+        ("POST", "/admin/reload", b'{"jsonrpc":', "/admin/reload", 400),
+    ],
+)
+def test_every_refusal_of_the_input_guard_is_in_the_api_docs(
+    client, method, url, body, documented_at, expected
+):
+    """The guard's 400s and 422s were answered on paths whose docs listed only its 413."""
+    answer = client.request(method, url, content=body, headers=JSON if body else {})
+    assert answer.status_code == expected, answer.text
+    responses = client.get("/openapi.json").json()["paths"][documented_at][method.lower()]
+    assert str(expected) in responses["responses"]

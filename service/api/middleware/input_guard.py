@@ -216,15 +216,28 @@ class InputGuard(DocumentedGuard):
 
     @staticmethod
     def refusals(path: str, takes_body: bool) -> dict[int, str]:
-        """A 413 on every path but the open ones, which take no body, and a 415 where a body
-        is taken."""
+        """What :meth:`__call__` can answer ``path`` with: on every path but the open ones
+        (documented as taking no body), a 400 and a 413 for the body's size and its
+        query string's checks, and where a body is taken the body's checks too."""
         if is_open(path):
             return {}
-        refusals = {status.HTTP_413_CONTENT_TOO_LARGE: "The request body is over the size limit."}
+        bad = ["The query string is not UTF-8, or the Content-Length header is no number."]
+        unprocessable = ["A query parameter is given twice or holds control characters."]
+        refusals = {
+            status.HTTP_413_CONTENT_TOO_LARGE: "The request body is over the size limit.",
+        }
         if takes_body:
+            bad.append(
+                "The JSON body is not UTF-8 or not JSON (NaN, a number too large, nested too deep)."
+            )
+            unprocessable.append(
+                "A JSON field is given twice, or a string holds control characters."
+            )
             refusals[status.HTTP_415_UNSUPPORTED_MEDIA_TYPE] = (
                 "The body is not sent as Content-Type: application/json, or is compressed."
             )
+        refusals[status.HTTP_400_BAD_REQUEST] = " ".join(bad)
+        refusals[status.HTTP_422_UNPROCESSABLE_CONTENT] = " ".join(unprocessable)
         return refusals
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

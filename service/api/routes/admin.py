@@ -41,7 +41,6 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
     "/reload",
     response_model=ReloadResponse,
     responses={
-        400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
         401: {"model": ErrorResponse, "description": "The admin token is missing or wrong."},
         403: {"model": ErrorResponse, "description": "No admin token is configured."},
         409: {"model": ErrorResponse, "description": "A reload or the first load is running."},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import ContextRequest, error_responses
+from service.api.schemas import EMPTY_BODY, ContextRequest, error_responses
 from service.responses import ContextResponse
 
 router = APIRouter(tags=["assistants"])
@@ -14,7 +14,13 @@ router = APIRouter(tags=["assistants"])
 @router.post(
     "/context",
     response_model=ContextResponse,
-    responses=error_responses(400, 422, 503),
+    responses=error_responses(
+        503,
+        described={
+            400: EMPTY_BODY,
+            422: "A field the schema refuses, or a query the search cannot run.",
+        },
+    ),
     dependencies=[query_parameters()],
 )
 async def context(state: StateDep, body: ContextRequest) -> ContextResponse:

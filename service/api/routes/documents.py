@@ -21,7 +21,9 @@ router = APIRouter(tags=["documents"])
 @router.get(
     "/documents/{document_id}",
     response_model=DocumentOutline,
-    responses=error_responses(404, 503),
+    responses=error_responses(
+        404, 503, described={422: "A query parameter is sent: it takes none."}
+    ),
     dependencies=[query_parameters()],
 )
 def document_outline(state: StateDep, document_id: str) -> DocumentOutline:

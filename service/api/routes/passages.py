@@ -18,7 +18,13 @@ router = APIRouter(tags=["assistants"])
 @router.get(
     "/passages/{passage_id}",
     response_model=PassageResponse,
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(
+        404,
+        503,
+        described={
+            422: "neighbours is not a whole number in bounds, or another parameter is sent."
+        },
+    ),
     dependencies=[query_parameters("neighbours")],
 )
 def get_passage(

@@ -7,12 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.deps import StateDep, query_parameters
-from service.api.schemas import SearchOptions, SearchParams, SearchRequest, error_responses
+from service.api.schemas import (
+    EMPTY_BODY,
+    SearchOptions,
+    SearchParams,
+    SearchRequest,
+    error_responses,
+)
 from service.responses import SearchResponse
 from service.state import ServiceState
 
 router = APIRouter(tags=["search"])
-_ERRORS = error_responses(400, 422, 503)
+_REFUSED = "A parameter the schema refuses, or a query the search cannot run."
 
 
 async def _search(state: ServiceState, query: str, options: SearchOptions) -> SearchResponse:
@@ -23,7 +29,11 @@ async def _search(state: ServiceState, query: str, options: SearchOptions) -> Se
     return SearchResponse.from_result(result)
 
 
-@router.get("/search", response_model=SearchResponse, responses=_ERRORS)
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    responses=error_responses(503, described={422: _REFUSED}),
+)
 async def search_get(state: StateDep, params: Annotated[SearchParams, Query()]) -> SearchResponse:
     """Ranked passages for ``q``, each with section, page, language, source URLs and the
     sentence that matched, with the closer of its neighbours."""
@@ -33,7 +43,7 @@ async def search_get(state: StateDep, params: Annotated[SearchParams, Query()]) 
 @router.post(
     "/search",
     response_model=SearchResponse,
-    responses=_ERRORS,
+    responses=error_responses(503, described={400: EMPTY_BODY, 422: _REFUSED}),
     dependencies=[query_parameters()],
 )
 async def search_post(state: StateDep, body: SearchRequest) -> SearchResponse:
