@@ -67,7 +67,9 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     if others:
         problems.append(describe_errors(others, skip=1, whole="request"))
     detail = "; ".join(problems)
-    if advice := _advice(request):
+    # The advice says how to do what an unknown field was sent for; to a body of the wrong
+    # shape (``[]``) it would answer a question nobody asked.
+    if unknown and (advice := _advice(request)):
         detail = f"{detail}. {advice}"
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -112,7 +114,8 @@ def _models(*annotations: object) -> list[type[BaseModel]]:
 
 
 def _advice(request: Request) -> str:
-    """What a refused body's model says to do instead (``refusal_advice``), if anything."""
+    """What a body model says to do instead of sending it fields it does not take
+    (``refusal_advice``), if anything."""
     route = request.scope.get("route")
     models = _body_models(route) if isinstance(route, APIRoute) else []
     return next((a for m in models if (a := getattr(m, "refusal_advice", ""))), "")

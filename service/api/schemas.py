@@ -112,13 +112,14 @@ SERVES_CURRENT = (
 
 
 class ReloadRequest(BaseModel):
-    """Body of ``POST /admin/reload``: none, or ``{}`` as a client that always sends JSON
-    sends it. The version to serve is chosen on the index root, where a rollback also checks
-    that the model can serve it, so a field such as ``version`` is refused, not ignored: a
-    200 naming the version still current would read as that version refused or served."""
+    """Body of ``POST /admin/reload``: none (a blank one too, :class:`.InputGuard`), or ``{}``
+    as a client that always sends JSON sends it. The version to serve is chosen on the index
+    root, where a rollback also checks that the model can serve it, so a field such as
+    ``version`` is refused, not ignored: a 200 naming the version still current would read
+    as that version refused or served."""
 
     model_config = ConfigDict(extra="forbid")
-    # Said after a refusal of this body (errors.py): how to do what the fields were sent for.
+    # Said after an unknown field of this body (errors.py): how to do what it was sent for.
     refusal_advice: ClassVar[str] = SERVES_CURRENT
 
 

@@ -30,6 +30,10 @@ MAX_JSON_DEPTH = 32
 # would see a dropped connection instead of the 413.
 DRAIN_BYTES = 4 * 1024 * 1024
 _QUERY_FIELDS = frozenset({"q", "query"})
+# JSON's whitespace. A body of it alone, which some clients send for none ("\n"), is read
+# as none: it holds no JSON document, and refusing it as "not valid JSON" refused a request
+# that sent nothing wrong.
+_JSON_WHITESPACE = b" \t\r\n"
 
 
 def _text_problem(name: str, value: str) -> str | None:
@@ -254,6 +258,8 @@ class InputGuard(DocumentedGuard):
             body = await self._read_body(headers, receive)
             if body is None:  # the client went away
                 return
+            if not body.strip(_JSON_WHITESPACE):
+                body = b""
             if body:
                 check_content_encoding(headers)
             if body and _is_json(headers) and path not in self.own_json_paths:
