@@ -426,3 +426,22 @@ def test_any_origin_allowed_opens_mcp_to_any_page(settings):
     assert anyone is not None and not anyone.enable_dns_rebinding_protection
     listed = _mcp_transport_security(settings.model_copy(update={"cors_origins": ["https://a.b"]}))
     assert listed is not None and "https://a.b" in listed.allowed_origins
+
+
+def test_mcp_refuses_other_sites_before_it_reads_their_body(base_url):
+    """Bound to localhost, a page elsewhere (DNS rebinding) got the parse error of a body
+    cut short, where a whole one got the SDK's 403: the body was read before Host and Origin."""
+    sent = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    whole = json.dumps(mcp_initialize("page")).encode()
+    for body in (b'{"jsonrpc":"2.0","id":7,', whole):
+        page = httpx.post(
+            f"{base_url}/mcp", content=body, headers={"origin": "http://evil.example", **sent}
+        )
+        assert page.status_code == 403, page.text
+        rebound = httpx.post(
+            f"{base_url}/mcp", content=body, headers={"host": "evil.example", **sent}
+        )
+        assert rebound.status_code == 421, rebound.text
+    # From an allowed origin the body is read, and a cut one is answered as before.
+    local = {"origin": "http://localhost:8000", **sent}
+    assert httpx.post(f"{base_url}/mcp", content=b'{"jsonrpc":', headers=local).status_code == 400

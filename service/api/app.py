@@ -107,7 +107,9 @@ def create_app(
             headers={"Allow": "POST"},
         )
 
-    app.router.routes.extend(checked_mcp_routes(mcp_routes))  # streamable HTTP MCP at /mcp
+    # Streamable HTTP MCP at /mcp, its Host and Origin checked as the SDK's transport checks them.
+    security = mcp_server.session_manager.security_settings
+    app.router.routes.extend(checked_mcp_routes(mcp_routes, security))
     install_error_handlers(app)  # readable 4xx and 503 (a bug's 500: the middleware's)
     install_security(app, settings)  # size, encoding, key, rate limit, 500s, CORS (SECURITY.md)
     describe_guards(app, settings)  # ...and the API docs say so

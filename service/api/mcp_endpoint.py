@@ -7,7 +7,8 @@ a pydantic report for JSON that is no JSON-RPC message), so the client cannot te
 failed nor why. Such a body is read here first with the SDK's own message model and gets
 :func:`.mcp_errors.parse_error`'s 400 instead: the request's id when the body has one, and a
 sentence about what to send. Only a request the SDK would read at all is checked (a POST that
-accepts JSON and is sent as JSON), so that the SDK's own refusals (406, 415) stay its own.
+accepts JSON and is sent as JSON, from an allowed Host and Origin), so that the SDK's own
+refusals (406, 415, and the DNS-rebinding guard's 421 and 403) stay its own and come first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import codecs
 from fastapi import status
 from fastapi.responses import JSONResponse
 from mcp.server.streamable_http import CONTENT_TYPE_JSON, check_accept_headers
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp_types import jsonrpc_message_adapter
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -27,10 +29,14 @@ from service.api.middleware.input_guard import replayed
 from service.mcp_errors import parse_error
 
 
-def checked_mcp_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
-    """The SDK's streamable HTTP routes with each endpoint behind :class:`ReadableMessages`."""
+def checked_mcp_routes(
+    routes: list[BaseRoute], security: TransportSecuritySettings | None
+) -> list[BaseRoute]:
+    """The SDK's streamable HTTP routes with each endpoint behind :class:`ReadableMessages`,
+    which checks Host and Origin with ``security``, the settings the SDK's transport checks
+    them with."""
     return [
-        Route(route.path, ReadableMessages(route.app), methods=route.methods)
+        Route(route.path, ReadableMessages(route.app, security), methods=route.methods)
         if isinstance(route, Route)
         else route
         for route in routes
@@ -40,15 +46,22 @@ def checked_mcp_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
 class ReadableMessages:
     """Answers a POSTed body that is no JSON-RPC message with :func:`unreadable_message`'s
     400, and passes every other request on; a leading byte-order mark is dropped, as every
-    other route's JSON parse allows it and the SDK's would not."""
+    other route's JSON parse allows it and the SDK's would not. A request the SDK's
+    DNS-rebinding guard refuses gets that refusal before its body is read."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings | None) -> None:
         self.app = app
+        self.security = TransportSecurityMiddleware(security)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method != "POST" or not _sdk_reads(request):
             await self.app(scope, receive, send)
+            return
+        # Host and Origin first: a page on another site learns nothing from how its body reads.
+        refused = await self.security.validate_request(request, is_post=True)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         body = (await request.body()).removeprefix(codecs.BOM_UTF8)
         refusal = unreadable_message(body)
