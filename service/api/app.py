@@ -19,7 +19,7 @@ from tqdm import tqdm
 from indexer.settings import Settings, get_settings
 from service.api.errors import install_error_handlers
 from service.api.mcp_endpoint import checked_mcp_routes
-from service.api.middleware import install_security
+from service.api.middleware import configured_guards, install_security
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
 from service.api.observability import RequestObserver
 from service.api.openapi import describe_guards
@@ -63,7 +63,7 @@ def create_app(
     # Stateless, with plain JSON answers: every call stands alone, so MCP works across
     # `--workers N` and replicas behind a load balancer (a session lives in one process:
     # with two workers every session failed, "Session not found", on the other one).
-    mcp_routes = mcp_server.streamable_http_app(
+    sdk_routes = mcp_server.streamable_http_app(
         host=settings.host,
         transport_security=_mcp_transport_security(settings),
         stateless_http=True,
@@ -108,11 +108,12 @@ def create_app(
         )
 
     # Streamable HTTP MCP at /mcp, its Host and Origin checked as the SDK's transport checks them.
-    security = mcp_server.session_manager.security_settings
-    app.router.routes.extend(checked_mcp_routes(mcp_routes, security))
+    mcp = checked_mcp_routes(sdk_routes, mcp_server.session_manager.security_settings)
+    app.router.routes.extend(mcp.routes)
     install_error_handlers(app)  # readable 4xx and 503 (a bug's 500: the middleware's)
-    install_security(app, settings)  # size, encoding, key, rate limit, 500s, CORS (SECURITY.md)
-    describe_guards(app, settings)  # ...and the API docs say so
+    guards = configured_guards(settings, own_json_paths=mcp.paths)
+    install_security(app, settings, guards)  # size, encoding, key, rate, 500s, CORS (SECURITY.md)
+    describe_guards(app, guards)  # ...and the API docs say so
     if not settings.log_query_text:
         hide_query_strings(logging.getLogger("uvicorn.access"))
     # Outermost: request id, metrics and access line for every request, refusals included.

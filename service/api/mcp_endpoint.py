@@ -14,6 +14,7 @@ refusals (406, 415, and the DNS-rebinding guard's 421 and 403) stay its own and 
 from __future__ import annotations
 
 import codecs
+from typing import NamedTuple
 
 from fastapi import status
 from fastapi.responses import JSONResponse
@@ -29,18 +30,32 @@ from service.api.middleware.input_guard import replayed
 from service.mcp_errors import parse_error
 
 
+class CheckedRoutes(NamedTuple):
+    """The SDK's routes, some behind :class:`ReadableMessages`, and the paths of those,
+    whose bodies are theirs to judge (:class:`.InputGuard`'s ``own_json_paths``)."""
+
+    routes: list[BaseRoute]
+    paths: frozenset[str]
+
+
 def checked_mcp_routes(
     routes: list[BaseRoute], security: TransportSecuritySettings | None
-) -> list[BaseRoute]:
+) -> CheckedRoutes:
     """The SDK's streamable HTTP routes with each endpoint behind :class:`ReadableMessages`,
     which checks Host and Origin with ``security``, the settings the SDK's transport checks
-    them with."""
-    return [
+    them with. Raises ``ValueError`` when there is no endpoint to wrap (an SDK that builds
+    its routes otherwise): the messages would go unchecked, and the body checks that
+    :class:`.InputGuard` leaves to these paths would be done by nobody."""
+    checked = [
         Route(route.path, ReadableMessages(route.app, security), methods=route.methods)
         if isinstance(route, Route)
         else route
         for route in routes
     ]
+    paths = frozenset(route.path for route in routes if isinstance(route, Route))
+    if not paths:
+        raise ValueError(f"no MCP endpoint among the SDK's routes to check messages of: {routes}")
+    return CheckedRoutes(checked, paths)
 
 
 class ReadableMessages:
@@ -73,7 +88,12 @@ class ReadableMessages:
 
 def _sdk_reads(request: Request) -> bool:
     """Whether the SDK reads this request's body: it accepts JSON answers and is sent as JSON
-    (the SDK's checks, in JSON answer mode, which refuse the others unread)."""
+    (the SDK's checks, in JSON answer mode, which refuse the others unread).
+
+    The Content-Type test repeats the SDK transport's ``_check_content_type``, which is
+    private and a method of a per-request transport this endpoint never sees; the public
+    ``validate_request`` tests the header more loosely (any ``application/json…`` prefix),
+    and a body the SDK would refuse unread with its 415 must not get a parse error here."""
     accepts_json, _ = check_accept_headers(request)
     media_types = request.headers.get("content-type", "").split(";")[0].split(",")
     return accepts_json and any(part.strip() == CONTENT_TYPE_JSON for part in media_types)

@@ -15,28 +15,27 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from indexer.settings import Settings
-from service.api.middleware import configured_guards
+from service.api.middleware import Guard
+from service.api.middleware.documented import DocumentedGuard
 
 # Every error answer's model, which the routes' own error responses put in the document.
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 
 
-def describe_guards(app: FastAPI, settings: Settings) -> None:
+def describe_guards(app: FastAPI, guards: list[Guard]) -> None:
     """Have ``app``'s OpenAPI document list, on each path the middleware guards, the
     security schemes a guard accepts (any one of them) and the refusals that can answer it."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _completed(build(), settings)
+            app.openapi_schema = _completed(build(), [guard.kind for guard in guards])
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _completed(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    guards = [guard.kind for guard in configured_guards(settings)]
+def _completed(schema: dict[str, Any], guards: list[type[DocumentedGuard]]) -> dict[str, Any]:
     for guard in guards:
         schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
             {

@@ -8,10 +8,13 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer.settings import Settings
 from service.api.app import create_app
+from service.api.mcp_endpoint import checked_mcp_routes
 from service.api.middleware.api_key import ApiKeyGuard
 from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.rate_limit import RateLimiter
@@ -278,3 +281,14 @@ def test_every_refusal_of_the_input_guard_is_in_the_api_docs(
     assert answer.status_code == expected, answer.text
     responses = client.get("/openapi.json").json()["paths"][documented_at][method.lower()]
     assert str(expected) in responses["responses"]
+
+
+def test_the_mcp_paths_whose_bodies_the_endpoint_judges_are_the_ones_it_wraps():
+    """InputGuard skipped its JSON checks on /mcp whatever the SDK's routes were, and a route
+    that was no plain Route was left unchecked without a word."""
+    endpoint = PlainTextResponse("sdk")
+    checked = checked_mcp_routes([Route("/rpc", endpoint)], None)
+    assert checked.paths == {"/rpc"}
+    assert isinstance(checked.routes[0], Route) and checked.routes[0].path == "/rpc"
+    with pytest.raises(ValueError, match="no MCP endpoint"):
+        checked_mcp_routes([Mount("/mcp", app=endpoint)], None)

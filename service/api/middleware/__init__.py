@@ -11,10 +11,10 @@ Pure ASGI middleware, outermost first:
   check their own token in the same ``Authorization`` header);
 - :class:`InputGuard`, always: a body's size (declared and as sent) and that it is not
   compressed; a JSON body's UTF-8, syntax, depth, numbers (no ``NaN``, none too large),
-  repeated fields and control characters or lone surrogates in its strings (not on
-  ``/mcp``, whose endpoint answers an unreadable message with a JSON-RPC error,
-  :mod:`service.api.mcp_endpoint`); and, but on the open paths, a query string's UTF-8,
-  repeated parameters and control characters.
+  repeated fields and control characters or lone surrogates in its strings (not on the
+  paths of the MCP endpoint, which answers an unreadable message with a JSON-RPC error:
+  :func:`.mcp_endpoint.checked_mcp_routes` names the paths it checks); and, but on the
+  open paths, a query string's UTF-8, repeated parameters and control characters.
 
 The cheap refusals (rate, key) come first so an unauthenticated client never gets its body
 buffered. Every refusal is ``{"detail": str}`` JSON, like the app's own errors. Health
@@ -35,7 +35,6 @@ from service.api.middleware.api_key import ApiKeyGuard
 from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.input_guard import InputGuard
 from service.api.middleware.internal_error import InternalErrorGuard
-from service.api.middleware.paths import MCP_PATH
 from service.api.middleware.rate_limit import RateLimiter
 
 
@@ -47,13 +46,14 @@ class Guard:
     options: dict[str, Any]
 
 
-def configured_guards(settings: Settings) -> list[Guard]:
+def configured_guards(settings: Settings, own_json_paths: frozenset[str]) -> list[Guard]:
     """The guards ``settings`` ask for, innermost first: what :func:`install_security`
-    installs and what the API docs (:mod:`service.api.openapi`) describe."""
+    installs and what the API docs (:mod:`service.api.openapi`) describe. The JSON body
+    checks skip ``own_json_paths``, whose endpoints judge their bodies themselves."""
     guards = [
         Guard(
             InputGuard,
-            {"max_body_bytes": settings.max_body_bytes, "own_json_paths": frozenset({MCP_PATH})},
+            {"max_body_bytes": settings.max_body_bytes, "own_json_paths": own_json_paths},
         )
     ]
     if settings.api_key is not None:
@@ -68,9 +68,10 @@ def configured_guards(settings: Settings) -> list[Guard]:
     return guards
 
 
-def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware the settings ask for (see the module docstring for the order)."""
-    for guard in configured_guards(settings):
+def install_security(app: FastAPI, settings: Settings, guards: list[Guard]) -> None:
+    """Add the ``guards`` (:func:`configured_guards`) and the middleware the settings ask for
+    (see the module docstring for the order)."""
+    for guard in guards:
         app.add_middleware(guard.kind, **guard.options)
     app.add_middleware(InternalErrorGuard)
     if settings.cors_origins:

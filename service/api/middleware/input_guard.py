@@ -211,9 +211,7 @@ class InputGuard(DocumentedGuard):
     like a transport failure).
     """
 
-    def __init__(
-        self, app: ASGIApp, max_body_bytes: int, own_json_paths: frozenset[str] = frozenset()
-    ) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, own_json_paths: frozenset[str]) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.own_json_paths = own_json_paths
