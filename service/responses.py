@@ -25,6 +25,10 @@ _CONTEXT_NOTICE = (
     "too small for even the best passage), so that an empty context is not read as the "
     "reports being silent on the question."
 )
+_INDEX_VERSION = (
+    "The index version that answered, as GET /readyz names it: after a reload, results of "
+    "the old and the new version can be told apart."
+)
 
 
 class DocumentInfo(BaseModel):
@@ -114,6 +118,7 @@ class SearchResponse(BaseModel):
     took_ms: float
     results: list[SearchHitOut]
     notice: str | None = Field(default=None, description=_NOTICE)
+    index_version: str = Field(description=_INDEX_VERSION)
 
     @classmethod
     def from_result(cls, result: SearchResult) -> SearchResponse:
@@ -124,6 +129,7 @@ class SearchResponse(BaseModel):
             mode=result.mode,
             took_ms=round(result.took_ms, 2),
             notice=result.notice,
+            index_version=result.index_version,
             results=[
                 SearchHitOut(
                     rank=hit.rank,
@@ -191,6 +197,7 @@ class ContextResponse(BaseModel):
     )
     query_lang: str
     notice: str | None = Field(default=None, description=_CONTEXT_NOTICE)
+    index_version: str = Field(description=_INDEX_VERSION)
 
     @classmethod
     def from_context(
@@ -215,6 +222,7 @@ class ContextResponse(BaseModel):
             omitted=grounded.omitted,
             query_lang=result.query_lang,
             notice=context_notice(result, grounded, max_chars),
+            index_version=result.index_version,
         )
 
 

@@ -87,6 +87,9 @@ class SearchResult:
     # Whether any passage passes the filters: an empty keyword search under filters that
     # match passages is keyword mode's need for a shared word, not the filters' doing.
     filters_match: bool = True
+    # The index version that ranked the hits: a reload between two requests changes it,
+    # and a client comparing their results, or an operator a reported answer, must know.
+    index_version: str = ""
 
     @property
     def notice(self) -> str | None:
@@ -265,6 +268,7 @@ class Searcher:
             hits=hits,
             filters=request.filters,
             filters_match=allowed is None or bool(allowed.any()),
+            index_version=self.index.version,
         )
 
     def _ranked(

@@ -67,7 +67,8 @@ def reloads(outcome: str) -> float:
 def test_reload_under_load_answers_every_request(root, settings, searcher):
     app = app_over(root, settings, searcher)
     first = load_index(root).version
-    answers: list[tuple[int, bool]] = []  # status, whether a reload was running at the end
+    # Status, whether a reload was running at the end, the version that answered.
+    answers: list[tuple[int, bool, str | None]] = []
     reloading = threading.Event()
     stop = threading.Event()
 
@@ -77,8 +78,9 @@ def test_reload_under_load_answers_every_request(root, settings, searcher):
             while not stop.is_set():
                 n += 1  # k changes too, so that the result cache does not answer them all
                 params = {"q": QUERIES[(worker + n) % len(QUERIES)], "k": 1 + n % 50}
-                status = http.get("/search", params=params).status_code
-                answers.append((status, reloading.is_set()))
+                response = http.get("/search", params=params)
+                version = response.json().get("index_version")
+                answers.append((response.status_code, reloading.is_set(), version))
 
     with live_server(app) as url, ThreadPoolExecutor(6) as pool:
         firing = [pool.submit(fire, worker, url) for worker in range(6)]
@@ -102,8 +104,11 @@ def test_reload_under_load_answers_every_request(root, settings, searcher):
     }
     assert second != first
     assert stats["index_version"] == ready["index_version"] == second
-    assert len(answers) > 50 and any(during for _, during in answers)
-    assert {status for status, _ in answers} == {200}
+    assert len(answers) > 50 and any(during for _, during, _ in answers)
+    assert {status for status, _, _ in answers} == {200}
+    # Each answer says which version ranked it: the old one's, then the new one's.
+    versions = [version for _, _, version in answers]
+    assert set(versions) <= {first, second} and versions[-1] == second
     served = app.state.service.engine.searcher
     assert served.index.version == second
     assert served.encoder is searcher.encoder  # the model was not loaded again

@@ -47,6 +47,10 @@ def test_post_search_matches_get_and_works_cross_lingually(client):
     assert [r["passage_id"] for r in posted["results"]] == [r["passage_id"] for r in got["results"]]
     assert posted["query_lang"] == "en"
     assert any("Al Raisi" in r["text"] for r in posted["results"][:3])
+    # Which index version answered, as /readyz names it (a reload changes it).
+    served = client.get("/readyz").json()["index_version"]
+    context = client.post("/context", json={"query": query}).json()
+    assert posted["index_version"] == got["index_version"] == context["index_version"] == served
 
 
 def test_lang_filter_keeps_only_that_language(client):
