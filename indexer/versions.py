@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 from indexer import durable
 
@@ -187,14 +186,6 @@ def require_current_link(root: Path) -> None:
         )
 
 
-def _raise_unwritable(root: Path, exc: BaseException) -> NoReturn:
-    """Re-raise ``exc``, a failure to write a version: a full disk in words (numpy names no
-    file, FAISS raises RuntimeError), anything else as it is."""
-    if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, VersionError):
-        raise _cannot_write(root, exc) from exc
-    raise exc
-
-
 def _cannot_write(root: Path, exc: OSError | RuntimeError) -> VersionError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
     return VersionError(f"cannot write an index at {root}: {reason}")
@@ -225,18 +216,13 @@ def publish(
         staging.mkdir()
         try:
             write(staging)
-            # Outside the error handling below, which words every failure as a full disk.
             problem = refusal(staging) if refusal else None
-        except BaseException as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            _raise_unwritable(root, exc)
-        if problem:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise VersionError(
-                "the index just written does not load, so it was not published and the "
-                f"current version is unchanged (a bug of the indexer; please report it): {problem}"
-            )
-        try:
+            if problem:
+                raise VersionError(
+                    "the index just written does not load, so it was not published and the "
+                    "current version is unchanged (a bug of the indexer; please report it): "
+                    f"{problem}"
+                )
             durable.fsync_dir(staging)
             version_id = _new_id(root)
             final = root / VERSIONS_DIR / version_id
@@ -244,7 +230,11 @@ def publish(
             durable.fsync_dir(root / VERSIONS_DIR)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            _raise_unwritable(root, exc)
+            # A full disk in words (numpy names no file, FAISS raises RuntimeError); anything
+            # else, a refused version included, as it is.
+            if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, VersionError):
+                raise _cannot_write(root, exc) from exc
+            raise
         served = current_id(root)
         _point_current(root, version_id)
         _prune(root, keep, refusal, spare=served)

@@ -27,11 +27,7 @@ from mcp.server.mcpserver.exceptions import (
     ResourceError,
     ResourceNotFoundError,
 )
-from mcp_types import (
-    CallToolResult,
-    TextContent,
-    ToolAnnotations,
-)
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from indexer.artifact import DocumentEntry
