@@ -12,7 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import ann, chunking, corpus, language, parsing, passage_vectors, sources, text
+from indexer import (
+    ann,
+    chunking,
+    corpus,
+    language,
+    parsing,
+    passage_vectors,
+    pdf_headings,
+    sources,
+    text,
+)
 from indexer import passage as passage_model
 from indexer.artifact import (
     FORMAT_VERSION,
@@ -51,7 +61,17 @@ def pipeline_version() -> str:
     ``embedding-cache/`` under the index root.
     """
     digest = hashlib.sha256()
-    modules = (corpus, text, parsing, chunking, passage_model, language, sources, passage_vectors)
+    modules = (
+        corpus,
+        pdf_headings,
+        text,
+        parsing,
+        chunking,
+        passage_model,
+        language,
+        sources,
+        passage_vectors,
+    )
     for module in modules:
         path = Path(str(module.__file__))
         # A package (indexer.parsing) is all of its modules, not only its __init__.py.

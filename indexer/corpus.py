@@ -27,6 +27,7 @@ from pypdf.errors import FileNotDecryptedError
 
 from indexer.language import LANGUAGE_CODE, UNDETERMINED, language_of
 from indexer.messages import describe_errors
+from indexer.pdf_headings import marked_pages
 from indexer.text import clean_text, collapse_whitespace
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -330,11 +331,12 @@ def _form_feed_pages(text: str) -> tuple[str, ...] | None:
 
 
 def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
-    """The text layer of each page; a PDF without one (a scan) cannot be searched."""
+    """The text layer of each page, headings in ordinary case marked by their size
+    (:mod:`indexer.pdf_headings`); a PDF without one (a scan) cannot be searched."""
     with _pypdf_notes() as notes:
         try:
             reader = PdfReader(io.BytesIO(raw))
-            pages = tuple(clean_text(page.extract_text()) for page in reader.pages)
+            pages = tuple(clean_text(page) for page in marked_pages(reader.pages))
         except FileNotDecryptedError as exc:
             raise CorpusError(
                 f"{path}: the PDF is encrypted with a password; add a decrypted copy"

@@ -1,0 +1,116 @@
+"""Headings in ordinary case found in a PDF by their type size (indexer/pdf_headings.py)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from pypdf import PdfReader
+from reportlab.pdfgen import canvas
+
+from indexer.corpus import load_document
+from indexer.parsing import parse_pages
+from indexer.pdf_headings import marked_pages
+
+BODY = [
+    "The harbour handled a record volume of containers in 2023, mostly from transshipment.",
+    "Dwell times for import containers fell after trucks had to book a slot at the gate.",
+    "The company signed long-term agreements with two of the largest shipping alliances.",
+]
+SECURITY = [
+    "Customs officers screened every reefer container arriving from high-risk routes.",
+    "Seizures of undeclared tobacco doubled, and two smuggling networks were dismantled.",
+]
+
+
+def _pdf(path: Path, pages: list[list[tuple[str, float]]], scale: float = 1.0) -> Path:
+    """One page per entry, each line printed at its size (through a scaled matrix when
+    ``scale`` is not 1, as some PDFs print every font at size 1)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for lines in pages:
+        y = 800.0
+        for text, size in lines:
+            pdf.saveState()
+            pdf.translate(50, y)
+            pdf.scale(scale, scale)
+            pdf.setFont("Helvetica", size / scale)
+            pdf.drawString(0, 0, text)
+            pdf.restoreState()
+            y -= size * 1.6
+        pdf.showPage()
+    pdf.save()
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def _body(lines: list[str]) -> list[tuple[str, float]]:
+    return [(line, 10.0) for line in lines]
+
+
+def _titles(path: Path) -> list[str]:
+    document = load_document(path)
+    assert document.pages is not None
+    return [s.title for page in parse_pages(document.pages, "Harbour") for s in page.sections]
+
+
+def test_larger_lines_in_ordinary_case_title_their_sections(tmp_path):
+    path = _pdf(
+        tmp_path / "harbour.pdf",
+        [
+            [("Trade and logistics", 16), *_body(BODY)],
+            [("2.1 Port security", 16), *_body(SECURITY)],
+        ],
+    )
+    assert _titles(path) == ["Trade and logistics", "2.1 Port security"]
+    document = load_document(path)
+    section = parse_pages(document.pages or (), "Harbour")[1].sections[0]
+    assert section.paragraphs[0].startswith("Customs officers")  # the heading is not text
+
+
+def test_a_heading_wrapped_over_two_lines_is_one_title(tmp_path):
+    path = _pdf(
+        tmp_path / "h.pdf",
+        [[("Customs and security cooperation", 18), ("with neighbouring ports", 18), *_body(BODY)]],
+    )
+    assert _titles(path) == ["Customs and security cooperation with neighbouring ports"]
+
+
+def test_a_lead_paragraph_under_a_heading_is_not_part_of_it(tmp_path):
+    lead = [("A record year: volumes rose by fourteen percent while dwell", 12)]
+    lead.append(("times fell, and the harbour signed two long-term agreements.", 12))
+    path = _pdf(tmp_path / "h.pdf", [[("Trade and logistics", 18), *lead, *_body(BODY)]])
+    assert _titles(path) == ["Trade and logistics"]
+
+
+def test_the_size_is_read_through_a_scaled_matrix(tmp_path):
+    path = _pdf(tmp_path / "h.pdf", [[("Trade and logistics", 16), *_body(BODY)]], scale=4.0)
+    assert _titles(path) == ["Trade and logistics"]
+
+
+def test_large_text_that_is_no_heading_stays_text(tmp_path):
+    path = _pdf(
+        tmp_path / "h.pdf",
+        [
+            [
+                ("Trade and logistics", 16),
+                *_body(BODY[:1]),
+                ("Together, we keep the harbour open to trade.", 14),  # a pull quote
+                ("4.2 million containers", 24),  # a figure
+                ("Introduction . . . . . . . . . . 1", 14),  # a table of contents entry
+                *_body(BODY[1:]),
+                ("195 MEMBER COUNTRIES", 20),  # a stat in capitals: the parser's rules
+            ]
+        ],
+    )
+    assert _titles(path) == ["Trade and logistics"]
+    text = load_document(path).text
+    lines = ("Together, we keep", "4.2 million containers", "Introduction . . .", "195 MEMBER")
+    for line in lines:
+        assert line in text and f"# {line}" not in text
+
+
+def test_a_pdf_printed_in_one_size_is_read_as_pypdf_reads_it(tmp_path):
+    path = _pdf(tmp_path / "h.pdf", [[("Trade and logistics", 10), *_body(BODY)]])
+    pages = PdfReader(path).pages
+    assert marked_pages(pages) == tuple(page.extract_text() for page in pages)
