@@ -33,7 +33,11 @@ _plain_spaces = CharacterMap(dict.fromkeys("\u00a0\u2007\u2009\u202f\u200a\u2002
 straight_apostrophes = CharacterMap(dict.fromkeys("’‘ʼ`´", "'"))
 _RUNS_OF_SPACES = re.compile(r"[ ]{2,}")
 _WHITESPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+(?:[-']\w+)*", re.UNICODE)
+# Chinese and Japanese are written without spaces: each of their characters counts as a word
+# (about what it weighs in the model's tokens), or a section of 2,000 characters was one
+# "word" per sentence, one passage of ~1,400 tokens whose vector saw only the first 512.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and Han
+_WORD = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+(?:[-'][^\W{_UNSPACED}]+)*")
 _NON_SPACE = re.compile(r"\S+")
 
 # A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a
@@ -124,7 +128,8 @@ def written_in_digits(text: str) -> bool:
 
 
 def words(text: str) -> list[str]:
-    """Word tokens (hyphenated and apostrophe words kept whole)."""
+    """Word tokens (hyphenated and apostrophe words kept whole; a Chinese or Japanese
+    character is one)."""
     return _WORD.findall(text)
 
 

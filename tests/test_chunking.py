@@ -398,12 +398,27 @@ def test_a_part_that_holds_only_the_joined_section_goes_under_its_title():
 
 
 def test_short_sentences_of_other_scripts_are_prose_not_stat_labels():
-    """A Chinese sentence has no spaces, so it counts as a word or two: ended by 。 it is
-    prose, as a short French one ended by a full stop is."""
+    """A short Chinese sentence ended by 。 is prose, as a short French one ended by a full
+    stop is."""
     from indexer.chunking import _is_stat_block
 
-    chinese = ("国际刑警组织协调了行动。", "警方逮捕了三名嫌疑人！", "行动持续了两周。")
+    chinese = ("国际刑警组织协调。", "警方逮捕了三人！", "行动持续两周。")
     arabic = ("هل نجحت العملية؟", "نعم، واعتقلت الشرطة ثلاثة مشتبه بهم.")
     assert not _is_stat_block(Section("行动", chinese))
     assert not _is_stat_block(Section("العملية", arabic))
     assert _is_stat_block(Section("CHIFFRES", ("1 016", "PERSONNES", "260", "MISES À DISPOSITION")))
+
+
+def test_chinese_and_japanese_are_measured_in_characters():
+    """Written without spaces, a Chinese section of 2,000 characters was a "word" a sentence:
+    one passage of ~1,400 model tokens, whose vector saw the first 512 only."""
+    sentence = "国际刑警组织在二零二一年协调了多项跨国行动，帮助成员国逮捕了大量逃犯。"
+    assert word_count(sentence) == len(sentence) - 2  # its two punctuation marks aside
+    assert word_count("INTERPOL国际 東京オリンピック l'arrestation 서울 경찰") == 14
+    page = parse_pages(["# 网络犯罪\n\n" + sentence * 60], "报告")[0]
+    chunks = SectionChunker().chunk_page(page)
+    policy = ChunkingPolicy()
+    assert len(chunks) > 5
+    assert all(word_count(c.text) <= policy.maximum for c in chunks)
+    kept = "".join(c.text.replace("网络犯罪\n", "").replace(" ", "") for c in chunks)
+    assert kept == sentence * 60  # nothing lost (sentences are joined by a space)
