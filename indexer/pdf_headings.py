@@ -10,9 +10,11 @@ written as a Markdown heading ("# Port security"), which the parser takes whatev
 Lines in capitals are left to the parser's own rules (stat labels, captions). Consecutive
 such lines of one size are one heading wrapped over lines. Printed large but not a heading:
 
-- a run that ends a sentence, or of more than 16 words (a pull quote, a lead paragraph);
-- a figure ("4.2 million containers"; but "2.1 Port security", a capital after the number,
-  is a numbered heading);
+- a run that ends a sentence, opens with a quotation mark, or runs over 16 words (a pull
+  quote, a lead paragraph);
+- a figure: printed over a label smaller than the body text ("US$312.4m" over "operating
+  revenue"), or without a word of three letters, or opening with a number and a small letter
+  ("4.2 million containers"; "2.1 Port security" is a numbered heading);
 - a table of contents entry, with its dot leaders ("Introduction . . . . 1").
 """
 
@@ -30,10 +32,13 @@ from pypdf import PageObject
 from indexer.parsing.blocks import is_caps
 
 _LARGER = 1.15  # LaTeX's smallest heading is 1.2 times its body text, reports' more
+_SMALLER = 0.95  # a line under this share of the body size is a label or a note
 _MAX_WORDS = 16
 _ENDS_SENTENCE = re.compile(r"[.…][\"'»”’)]*$")
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*\S*$")
 _OPENING_FIGURE = re.compile(r"^\d[\d\s.,]*\s+(\S)")
+_OPENING_QUOTE = tuple("\"'“‘«„‹")
+_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,9 @@ def _marked(lines: list[_Line], body: float) -> list[str]:
         while end < len(lines) and _printed_large(lines[end], body, lines[n].size):
             end += 1
         heading = " ".join(line.text.strip() for line in lines[n:end])
-        if end > n and _is_heading(heading):
+        under = next((line for line in lines[end:] if line.text.strip()), None)
+        labelled = under is not None and under.size < body * _SMALLER
+        if end > n and not labelled and _is_heading(heading):
             out.append(f"# {heading}")
         else:
             end = max(end, n + 1)
@@ -119,7 +126,8 @@ def _is_heading(text: str) -> bool:
     figure = _OPENING_FIGURE.match(text)
     return (
         0 < len(text.split()) <= _MAX_WORDS
-        and sum(c.isalpha() for c in text) >= 2
+        and bool(_WORD.search(text))
+        and not text.startswith(_OPENING_QUOTE)
         and not _ENDS_SENTENCE.search(text)
         and not _DOT_LEADER.search(text)
         and (figure is None or figure[1][:1].isupper())

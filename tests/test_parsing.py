@@ -611,3 +611,30 @@ def test_a_character_map_takes_single_characters():
     for bad in ({}, {"ab": "c"}):
         with pytest.raises(ValueError, match="single characters"):
             CharacterMap(bad)
+
+
+def test_a_chapter_name_between_running_lines_is_dropped_with_them():
+    """The header's chapter name changes every few pages, so it opens too few of them to be
+    a running line; the text layer puts it between the header's constant part and the
+    footer, and it opened the first passage of every page ("2 Safety and Security
+    www.harbour.example.org Page 4 …"), highlights included."""
+    chapters = ["1 The Year in Review", "2 Safety and Security", "3 Environment"]
+    events = [
+        "Container volumes rose to a record.",
+        "Cruise visits doubled after the pandemic.",
+        "A ransomware attack stopped the gates for a day.",
+        "Pilots guided the largest ship ever to call.",
+        "Dredging deepened the channel to sixteen metres.",
+        "Shore power cut the emissions of cruise ships.",
+    ]
+    pages = [
+        f"Harbour Authority | Annual Report 2023\n{chapters[(n - 1) // 2]}\n"
+        f"www.harbour.example.org\nPage {n}\n{event}"
+        for n, event in enumerate(events, start=1)
+    ]
+    parsed = parse_pages(pages, default_title="Harbour")
+    assert [p.sections[0].paragraphs for p in parsed] == [(event,) for event in events]
+    # A line between running lines that is a paragraph, not a name, stays.
+    long_line = "This line holds far too many words to be the name of a chapter in a header."
+    pages[0] = pages[0].replace(chapters[0], long_line)
+    assert long_line in parse_pages(pages, default_title="Harbour")[0].sections[0].paragraphs[0]

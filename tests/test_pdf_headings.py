@@ -89,24 +89,23 @@ def test_the_size_is_read_through_a_scaled_matrix(tmp_path):
 
 
 def test_large_text_that_is_no_heading_stays_text(tmp_path):
-    path = _pdf(
-        tmp_path / "h.pdf",
-        [
-            [
-                ("Trade and logistics", 16),
-                *_body(BODY[:1]),
-                ("Together, we keep the harbour open to trade.", 14),  # a pull quote
-                ("4.2 million containers", 24),  # a figure
-                ("Introduction . . . . . . . . . . 1", 14),  # a table of contents entry
-                *_body(BODY[1:]),
-                ("195 MEMBER COUNTRIES", 20),  # a stat in capitals: the parser's rules
-            ]
-        ],
-    )
+    # Each between lines of body text, so that no two of them make one run.
+    large = [
+        ("Together, we keep the harbour open to trade.", 14),  # a pull quote
+        ("“Every near miss counts”", 14),  # a quotation
+        ("4.2 million containers", 24),  # a figure
+        ("US$312.4m", 20),  # a figure without a word
+        ("Introduction . . . . . . . . . . 1", 14),  # a table of contents entry
+    ]
+    lines: list[tuple[str, float]] = [("Trade and logistics", 16)]
+    for item in large:
+        lines += [*_body(BODY[:1]), item]
+    lines += [("Zero fatalities", 20), ("across the port in 2023", 8)]  # a figure, its label
+    lines += [*_body(BODY[1:]), ("195 MEMBER COUNTRIES", 20)]  # a stat in capitals: the parser's
+    path = _pdf(tmp_path / "h.pdf", [lines])
     assert _titles(path) == ["Trade and logistics"]
     text = load_document(path).text
-    lines = ("Together, we keep", "4.2 million containers", "Introduction . . .", "195 MEMBER")
-    for line in lines:
+    for line, _ in [*large, ("Zero fatalities", 20), ("195 MEMBER COUNTRIES", 20)]:
         assert line in text and f"# {line}" not in text
 
 

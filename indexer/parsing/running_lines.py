@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from indexer.text import collapse_whitespace, written_in_digits
+from indexer.text import collapse_whitespace, word_count, written_in_digits
 
 # A running header or footer opens or closes at least this share of a document's pages.
 _RUNNING_SHARE = 0.5
 _RUNNING_MIN_PAGES = 3
 _RUNNING_DEPTH = 3  # rounds of running lines, from the page's edges inwards
+_FURNITURE_MAX_WORDS = 12
 
 
 def _edges(lines: list[str]) -> set[int]:
@@ -75,21 +76,34 @@ def page_number_offset(pages: Sequence[list[str]]) -> int | None:
 def without(page: str, running: set[str], number: int | None = None) -> list[str]:
     """The page's lines, without the running lines at its edges.
 
-    From each edge inwards, as long as the lines are running ones, up to two lines a round
-    of :func:`running_lines`. A bare number (a page number's shape) only counts as the
-    outermost line, unless it is the page's ``number``: further in, it is a figure ("216",
-    "2021" closing a stat block).
+    From each edge inwards, as long as the lines are running ones (or a short line between
+    two of them), up to two lines a round of :func:`running_lines`. A bare number (a page
+    number's shape) only counts as the outermost line, unless it is the page's ``number``:
+    further in, it is a figure ("216", "2021" closing a stat block).
     """
     lines = page.split("\n")
     content = [i for i, line in enumerate(lines) if line.strip()]
+
+    def is_running(depth: int, edge: list[int]) -> bool:
+        line = lines[edge[depth]]
+        if number is not None and line.strip() == str(number):
+            return True
+        shape = _shape(line)
+        return shape in running and not (depth and not any(c.isalpha() for c in shape))
+
     dropped: set[int] = set()
     for side in (content, content[::-1]):
-        for depth, i in enumerate(side[: 2 * _RUNNING_DEPTH]):
-            shape = _shape(lines[i])
-            page_number = number is not None and lines[i].strip() == str(number)
-            if not page_number and (
-                shape not in running or (depth and not any(c.isalpha() for c in shape))
-            ):
+        edge = side[: 2 * _RUNNING_DEPTH]
+        for depth, i in enumerate(edge):
+            # A short line between running lines is printed with them: a header's chapter
+            # name beside its constant part, which the text layer puts between that and
+            # the footer ("Annual Report 2023" / "2 Port Safety" / "www.port.org" / "Page 4").
+            sandwiched = (
+                0 < depth < len(edge) - 1
+                and is_running(depth + 1, edge)
+                and word_count(lines[i]) <= _FURNITURE_MAX_WORDS
+            )
+            if not (is_running(depth, edge) or sandwiched):
                 break
             dropped.add(i)
     return [line for i, line in enumerate(lines) if i not in dropped]
