@@ -638,3 +638,18 @@ def test_a_chapter_name_between_running_lines_is_dropped_with_them():
     long_line = "This line holds far too many words to be the name of a chapter in a header."
     pages[0] = pages[0].replace(chapters[0], long_line)
     assert long_line in parse_pages(pages, default_title="Harbour")[0].sections[0].paragraphs[0]
+
+
+def test_a_sources_label_closing_a_pdf_text_block_is_dropped():
+    """A PDF's text has no blank lines: "Sources:" closes the text above the URLs instead of
+    standing alone, and every page's last passage ended "… Sources:"."""
+    page = "THE YEAR IN REVIEW\nVolumes reached a record.\nSources:\nhttps://a.example.org/record"
+    (parsed,) = parse_pages([page], "Doc")
+    assert [(s.title, s.paragraphs) for s in parsed.sections] == [
+        ("THE YEAR IN REVIEW", ("Volumes reached a record.",))
+    ]
+    assert parsed.urls == ("https://a.example.org/record",)
+    # A sentence ending in a colon above the URLs is no label: it stays.
+    page = page.replace("Sources:", "The figures come from the port's own records:")
+    (parsed,) = parse_pages([page], "Doc")
+    assert "records:" in parsed.sections[0].paragraphs[0]

@@ -61,18 +61,21 @@ _SOCIAL_TOKEN = re.compile(r"@\w+|\S*_\S*|\S*www\.\S+|[A-Z]{1,4}")
 
 
 def without_sources_labels(blocks: list[list[str]]) -> list[list[str]]:
-    """Drop a short line ending in a colon that stands alone right above a block of URLs:
-    it only introduces them, and left in, it ended the passage before them."""
-    return [
-        block
-        for block, following in zip(blocks, [*blocks[1:], [""]], strict=False)
-        if not (
+    """Drop a short line ending in a colon right above a block of URLs: it only introduces
+    them, and left in, it ended the passage before them. In a PDF's text, which has no blank
+    lines, it closes the block of text above rather than standing alone."""
+    kept: list[list[str]] = []
+    for block, following in zip(blocks, [*blocks[1:], [""]], strict=False):
+        label = block[-1]
+        if (
             is_url(following[0])
-            and len(block) == 1
-            and block[0].endswith(":")
-            and len(block[0].split()) <= _SOURCES_LABEL_WORDS
-        )
-    ]
+            and label.endswith(":")
+            and len(label.split()) <= _SOURCES_LABEL_WORDS
+        ):
+            block = block[:-1]
+        if block:
+            kept.append(block)
+    return kept
 
 
 def is_url(line: str) -> bool:
