@@ -653,3 +653,18 @@ def test_a_sources_label_closing_a_pdf_text_block_is_dropped():
     page = page.replace("Sources:", "The figures come from the port's own records:")
     (parsed,) = parse_pages([page], "Doc")
     assert "records:" in parsed.sections[0].paragraphs[0]
+
+
+def test_a_page_an_article_goes_on_from_cites_the_sources_where_it_ends():
+    """A PDF article over two pages lists its sources where it ends: its first page's
+    passages had no source URL at all (found by a review of an English report)."""
+    first = "PORT SECURITY\nThe cameras along the perimeter were replaced in the spring and"
+    second = "now cover the two road gates as well.\nhttps://port.example.org/cameras"
+    third = "NEW HEADING\nA new article starts here, with text of its own.\nhttps://x.example/a"
+    pages = parse_pages([first, second, "CUSTOMS\nCustoms checked 4,000 boxes.", third])
+    assert [p.urls for p in pages] == [
+        ("https://port.example.org/cameras",),
+        ("https://port.example.org/cameras",),
+        (),  # the next page opens with a heading of its own: nothing goes on
+        ("https://x.example/a",),
+    ]

@@ -59,7 +59,8 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
     headings and paragraphs are found as in :func:`parse_report`. A line that opens or
     closes most pages, page numbers aside (a running header or footer: "Annual Review 2023 |
     12"), is page furniture and dropped: glued to each page's first paragraph, it became
-    part of every passage and of its highlights.
+    part of every passage and of its highlights. A page without source URLs whose last
+    section goes on over the next page cites what that page cites (:func:`_continued_sources`).
     """
     running = running_lines(pages)
     lines = [without(page, running) for page in pages]
@@ -67,7 +68,30 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
     if offset is not None:  # walked again, the page number taken with the running lines
         lines = [without(page, running, place + offset) for place, page in enumerate(pages, 1)]
     kept = ["\n".join(page_lines) for page_lines in lines]
-    return _parse(map(_page_parts, kept), "\n".join(kept), default_title)
+    return _continued_sources(_parse(map(_page_parts, kept), "\n".join(kept), default_title))
+
+
+def _continued_sources(pages: list[Page]) -> list[Page]:
+    """Each page without URLs whose last section the next page goes on with (its text opens
+    under no heading of its own) given the next page's URLs.
+
+    An article that runs over two pages lists its sources once, where it ends: its first
+    page cited nothing, and a chat assistant got its passages without a source to quote. A
+    text export's pages are the stretches of text that URL blocks close, so this is what
+    they do already.
+    """
+    cited = list(pages)
+    for n in range(len(cited) - 2, -1, -1):
+        page, following = cited[n], cited[n + 1]
+        if (
+            not page.urls
+            and page.sections
+            and following.sections
+            and not following.sections[0].headed
+            and following.sections[0].title == page.sections[-1].title
+        ):
+            cited[n] = Page(page.number, page.sections, following.urls)
+    return cited
 
 
 def _parse(
