@@ -129,6 +129,8 @@ class Searcher:
         passages = index.passages
         self._columns = PassageColumns.of(passages)  # what filters compare
         self.passage_languages = frozenset(self._columns.lang.tolist())
+        # Reports in several languages: keyword evidence weighs alike in all (see _score).
+        self._one_language = len({d.language for d in index.manifest.documents}) <= 1
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read)
         # As configured, so that a reload onto another report derives its own set from it.
@@ -407,12 +409,17 @@ class Searcher:
         if mode is Mode.KEYWORD:
             return np.asarray(keyword[candidates], dtype=np.float32)
         hybrid = mode is Mode.HYBRID and keyword.max() > 0
+        # In an index of reports in several languages, the query's own language weighing
+        # more would favour the report written in it: an English question about a French
+        # report lost its answer to an English report's passages sharing its common words
+        # (EVALUATION.md, "Reports in several languages").
+        same_language = self._columns.lang[candidates] == query_lang
         return fused_scores(
             self.weights,
             dense=dense,
             best_sentence=best_sentence,
             hubness=self.index.hubness[candidates],
-            same_language=self._columns.lang[candidates] == query_lang,
+            same_language=same_language & self._one_language,
             keyword=keyword[candidates] / keyword.max() if hybrid else None,
         )
 

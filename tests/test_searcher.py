@@ -380,6 +380,36 @@ def test_short_queries_take_the_language_of_the_passages_that_use_their_words(se
     assert both.query_language("trafic de drogue") == "fr"
 
 
+def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
+    """The query's own language gives keyword evidence five times the weight: in an index of
+    one language that rewards exact names and figures, but beside a report in another
+    language it favoured the report written in the query's language (an English question
+    about the French report lost its answer to an English report's passages)."""
+
+    def english(i: int, p: Passage) -> Passage:
+        return dataclasses.replace(p, lang="en", text=ENGLISH) if i % 10 == 0 else p
+
+    quoting = _relabelled(searcher, english)  # English passages in a French report
+    documents = quoting.index.manifest.documents
+    second = dataclasses.replace(documents[0], id="other-report", language="en")
+    manifest = dataclasses.replace(quoting.index.manifest, documents=(*documents, second))
+    several = Searcher(
+        dataclasses.replace(quoting.index, manifest=manifest),
+        searcher.encoder,
+        query_languages=searcher.query_languages,
+    )
+    query = "counterfeit medicines sold online"
+    one = {h.passage.id: h.score for h in quoting.search(query, k=20).hits}
+    two = {h.passage.id: h.score for h in several.search(query, k=20).hits}
+    top = next(iter(one))  # the first hit
+    english_ids = {p.id for p in quoting.index.passages if p.lang == "en"}
+    assert top in english_ids
+    # The best keyword match, in the query's language: 0.05 of weight in one, 0.01 in two.
+    assert one[top] - two[top] == pytest.approx(0.04, abs=1e-4)
+    french = [pid for pid in one.keys() & two.keys() if pid not in english_ids]
+    assert french and all(one[pid] == pytest.approx(two[pid], abs=1e-6) for pid in french)
+
+
 def test_an_undetermined_passage_lends_its_words_to_every_language(searcher):
     def undetermined(i: int, p: Passage) -> Passage:
         return dataclasses.replace(p, lang="und") if i == 0 else p

@@ -14,7 +14,9 @@ Measured on the development queries and our own extra queries (EVALUATION.md):
   0 -> 0.01 raised MRR@10 from 0.898 to 0.909 and R@5 from 0.964 to 0.986; anything up to
   0.025 does about as well (the low end loses fewest queries to dense alone), 0.05 is
   worse than 0. A plain equal-weight fusion was measured
-  worse than dense alone.
+  worse than dense alone. In an index of reports in several languages the query's own
+  language gets no more weight than the others (the searcher's ``same_language``): it
+  favoured the report written in it over the one that answers.
 """
 
 from __future__ import annotations
