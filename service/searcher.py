@@ -132,7 +132,8 @@ class Searcher:
         # Reports in several languages: keyword evidence weighs alike in all (see _score).
         self._one_language = len({d.language for d in index.manifest.documents}) <= 1
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
-        self._keyword = KeywordIndex(read)
+        languages = {d.id: d.language for d in index.manifest.documents}
+        self._keyword = KeywordIndex(read, [languages.get(p.document, p.lang) for p in passages])
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).

@@ -410,6 +410,33 @@ def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
     assert french and all(one[pid] == pytest.approx(two[pid], abs=1e-6) for pid in french)
 
 
+def test_keywords_are_stemmed_in_each_reports_language():
+    """The French stemmer cut English words its own way: "injuries" -> injur, "injury" ->
+    injury, so in an English report the passage found hung on the form typed."""
+    english = words_of("One minor injury was reported at the container terminal.")
+    french = words_of("Les blessures des dockers ont baissé au terminal.")
+    index = KeywordIndex([english, french], ["en", "fr"])
+    for typed in ("injury", "injuries", "containers", "blessure"):
+        assert index.scores(typed).argmax() == (1 if typed == "blessure" else 0), typed
+        assert index.scores(typed).max() > 0, typed
+    # A report language without a Snowball stemmer keeps its words whole.
+    assert KeywordIndex([words_of("警方逮捕")], ["zh-cn"]).scores("警方逮捕").max() > 0
+
+
+def test_a_passage_is_stemmed_in_its_reports_language_not_its_own(searcher):
+    """A stat block that language detection takes for Italian is stemmed as the French
+    questions about its report are."""
+
+    def italian(i: int, p: Passage) -> Passage:
+        return dataclasses.replace(p, lang="it")
+
+    relabelled = _relabelled(searcher, italian)
+    query = "Combien de fausses pharmacies en ligne ont été fermées ?"
+    keyword = [h.passage.id for h in searcher.search(query, k=5, mode=Mode.KEYWORD).hits]
+    assert keyword
+    assert [h.passage.id for h in relabelled.search(query, k=5, mode=Mode.KEYWORD).hits] == keyword
+
+
 def test_an_undetermined_passage_lends_its_words_to_every_language(searcher):
     def undetermined(i: int, p: Passage) -> Passage:
         return dataclasses.replace(p, lang="und") if i == 0 else p
