@@ -19,7 +19,7 @@ from indexer import (
     language,
     parsing,
     passage_vectors,
-    pdf_headings,
+    pdf_layout,
     sources,
     text,
 )
@@ -63,7 +63,7 @@ def pipeline_version() -> str:
     digest = hashlib.sha256()
     modules = (
         corpus,
-        pdf_headings,
+        pdf_layout,
         text,
         parsing,
         chunking,

@@ -27,7 +27,7 @@ from pypdf.errors import FileNotDecryptedError
 
 from indexer.language import LANGUAGE_CODE, UNDETERMINED, language_of
 from indexer.messages import describe_errors
-from indexer.pdf_headings import marked_pages
+from indexer.pdf_layout import marked_pages
 from indexer.text import clean_text, collapse_whitespace
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -332,7 +332,7 @@ def _form_feed_pages(text: str) -> tuple[str, ...] | None:
 
 def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
     """The text layer of each page, headings in ordinary case marked by their size
-    (:mod:`indexer.pdf_headings`); a PDF without one (a scan) cannot be searched."""
+    (:mod:`indexer.pdf_layout`); a PDF without one (a scan) cannot be searched."""
     with _pypdf_notes() as notes:
         try:
             reader = PdfReader(io.BytesIO(raw))

@@ -12,7 +12,7 @@ module (each module's docstring has its rules):
 - Source URLs are found in the forms reports and Markdown write them, wrapped by a PDF or
   not: :mod:`~indexer.parsing.urls`.
 - Headings are runs of capitalised lines or Markdown headings (a PDF's headings in ordinary
-  case arrive as Markdown ones, marked by their type size: :mod:`indexer.pdf_headings`);
+  case arrive as Markdown ones, marked by their type size: :mod:`indexer.pdf_layout`);
   single capitalised words, short figures in capitals and an infographic's captions stay text:
   :mod:`~indexer.parsing.blocks`.
 - Sentences and headings that the extraction broke across blank lines are joined, its

@@ -1,4 +1,5 @@
-"""Headings in ordinary case found in a PDF by their type size (indexer/pdf_headings.py)."""
+"""What a PDF's layout says (indexer/pdf_layout.py): headings in ordinary case by their type
+size, paragraphs by their spacing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from reportlab.pdfgen import canvas
 
 from indexer.corpus import load_document
 from indexer.parsing import parse_pages
-from indexer.pdf_headings import marked_pages
+from indexer.pdf_layout import marked_pages
 
 BODY = [
     "The harbour handled a record volume of containers in 2023, mostly from transshipment.",
@@ -25,12 +26,16 @@ SECURITY = [
 
 def _pdf(path: Path, pages: list[list[tuple[str, float]]], scale: float = 1.0) -> Path:
     """One page per entry, each line printed at its size (through a scaled matrix when
-    ``scale`` is not 1, as some PDFs print every font at size 1)."""
+    ``scale`` is not 1, as some PDFs print every font at size 1); an empty line is a gap of
+    its size in points."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer)
     for lines in pages:
         y = 800.0
         for text, size in lines:
+            if not text:  # a gap of ``size`` points
+                y -= size
+                continue
             pdf.saveState()
             pdf.translate(50, y)
             pdf.scale(scale, scale)
@@ -113,3 +118,38 @@ def test_a_pdf_printed_in_one_size_is_read_as_pypdf_reads_it(tmp_path):
     path = _pdf(tmp_path / "h.pdf", [[("Trade and logistics", 10), *_body(BODY)]])
     pages = PdfReader(path).pages
     assert marked_pages(pages) == tuple(page.extract_text() for page in pages)
+
+
+def test_paragraphs_are_told_apart_by_their_spacing(tmp_path):
+    """pypdf's text has no blank lines: a list item without a full stop ran into the
+    paragraph under it, one sentence for highlights and chunking."""
+    item = "South Korea: 260,000 TEU, up 14% after a new direct service began in April"
+    lines = [("Trade and logistics", 16), *_body(BODY[:2]), ("", 8), (item, 10), ("", 8)]
+    lines += _body([BODY[2], *SECURITY])
+    path = _pdf(tmp_path / "spaced.pdf", [lines])
+    (page,) = parse_pages(load_document(path).pages or (), "Harbour")
+    after = " ".join([BODY[2], *SECURITY])
+    assert page.sections[0].paragraphs == (" ".join(BODY[:2]), item, after)
+    # Spaced as the lines of one paragraph, they stay one (the spacing says nothing).
+    lines = [line for line in lines if line[0]]
+    (page,) = parse_pages(load_document(_pdf(tmp_path / "even.pdf", [lines])).pages or (), "H")
+    assert page.sections[0].paragraphs == (" ".join([*BODY[:2], item, after]),)
+
+
+def test_a_new_column_opens_a_paragraph(tmp_path):
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.setFont("Helvetica", 10)
+    for n, line in enumerate(["Trade grew in the first half", "of the year, and then"]):
+        pdf.drawString(50, 800 - 16 * n, line)
+    for n, line in enumerate(["Customs officers screened", "every reefer container."]):
+        pdf.drawString(300, 800 - 16 * n, line)  # the second column, from the top again
+    pdf.showPage()
+    pdf.save()
+    path = tmp_path / "columns.pdf"
+    path.write_bytes(buffer.getvalue())
+    (page,) = parse_pages(load_document(path).pages or (), "Harbour")
+    assert page.sections[0].paragraphs == (
+        "Trade grew in the first half of the year, and then",
+        "Customs officers screened every reefer container.",
+    )
