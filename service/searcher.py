@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection, Iterator
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +16,9 @@ import faiss
 import numpy as np
 
 from indexer import ann
-from indexer.artifact import LoadedIndex, load_index
+from indexer.artifact import DocumentEntry, LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
-from indexer.language import language_of, supported_languages
+from indexer.language import UNDETERMINED, language_of, supported_languages
 from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
@@ -129,11 +130,11 @@ class Searcher:
         passages = index.passages
         self._columns = PassageColumns.of(passages)  # what filters compare
         self.passage_languages = frozenset(self._columns.lang.tolist())
+        languages = _report_languages(index.manifest.documents)
         # Reports in several languages: keyword evidence weighs alike in all (see _score).
-        self._one_language = len({d.language for d in index.manifest.documents}) <= 1
+        self._one_language = len(set(languages.values())) <= 1
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
-        languages = {d.id: d.language for d in index.manifest.documents}
-        self._keyword = KeywordIndex(read, [languages.get(p.document, p.lang) for p in passages])
+        self._keyword = KeywordIndex(read, [languages.get(p.document, "fr") for p in passages])
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
@@ -452,3 +453,12 @@ class Searcher:
             if len(hits) == k:
                 break
         return hits, examined
+
+
+def _report_languages(documents: Sequence[DocumentEntry]) -> dict[str, str]:
+    """Each report's language, a report of undetermined language taking the one most of the
+    others are in (French, the analyser's own, when none is known): it neither makes the
+    index one of several languages nor goes unstemmed."""
+    known = Counter(d.language for d in documents if d.language != UNDETERMINED)
+    default = known.most_common(1)[0][0] if known else "fr"
+    return {d.id: default if d.language == UNDETERMINED else d.language for d in documents}

@@ -15,11 +15,16 @@ from indexer.parsing import parse_report
 from indexer.passage import Passage
 from indexer.text import canonical, fold, sentence_spans, strip_accents, word_count
 from service.retrieval.filters import PassageColumns, SearchFilters
-from service.retrieval.keyword import KeywordIndex, analyse, words_of
+from service.retrieval.keyword import KeywordIndex, terms_of, words_of
 from service.retrieval.query import InvalidQueryError, model_text, validate_query
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
 from service.searcher import Searcher
 from tests.conftest import REPORT
+
+
+def analyse(text: str) -> list[str]:
+    """The keyword terms of ``text`` in the French report's analysis."""
+    return terms_of(words_of(text), "fr")
 
 
 def test_analyser_folds_accents_elisions_and_grouped_numbers():
@@ -413,14 +418,33 @@ def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
 def test_keywords_are_stemmed_in_each_reports_language():
     """The French stemmer cut English words its own way: "injuries" -> injur, "injury" ->
     injury, so in an English report the passage found hung on the form typed."""
+    assert terms_of(["injuries"], "en") == terms_of(["injury"], "en") == ["injuri"]
+    assert terms_of(["injuries"], "fr") != terms_of(["injury"], "fr")
+    assert terms_of(["blessures"], "fr") == terms_of(["blessure"], "fr")
+    assert terms_of(["警方逮捕"], "zh-cn") == ["警方逮捕"]  # no Snowball stemmer: kept whole
     english = words_of("One minor injury was reported at the container terminal.")
     french = words_of("Les blessures des dockers ont baissé au terminal.")
     index = KeywordIndex([english, french], ["en", "fr"])
+    # Each term of a word counts once, whatever the stemmers make of it: both forms alike.
+    assert index.query_terms("injuries") == ["injuri"]  # injuri, and injur read as injuri
+    assert index.query_terms("containers") == ["contain"]
+    assert np.array_equal(index.scores("injuries"), index.scores("injury"))
     for typed in ("injury", "injuries", "containers", "blessure"):
         assert index.scores(typed).argmax() == (1 if typed == "blessure" else 0), typed
-        assert index.scores(typed).max() > 0, typed
-    # A report language without a Snowball stemmer keeps its words whole.
-    assert KeywordIndex([words_of("警方逮捕")], ["zh-cn"]).scores("警方逮捕").max() > 0
+
+
+def test_a_report_of_undetermined_language_takes_the_others_language(searcher):
+    documents = searcher.index.manifest.documents
+    unknown = dataclasses.replace(documents[0], id="unknown-report", language="und")
+    manifest = dataclasses.replace(searcher.index.manifest, documents=(*documents, unknown))
+    with_unknown = Searcher(
+        dataclasses.replace(searcher.index, manifest=manifest),
+        searcher.encoder,
+        query_languages=searcher.query_languages,
+    )
+    query = "Qui a été élu Président d'INTERPOL ?"
+    expected = [(h.passage.id, h.score) for h in searcher.search(query, k=5).hits]
+    assert [(h.passage.id, h.score) for h in with_unknown.search(query, k=5).hits] == expected
 
 
 def test_a_passage_is_stemmed_in_its_reports_language_not_its_own(searcher):

@@ -61,17 +61,6 @@ COGNATE_SIMILARITY = 85
 _MIN_COGNATE_CHARS = 5
 
 
-def analyse(text: str, language: str = "fr") -> list[str]:
-    """Index/query terms of ``text``.
-
-    Line breaks are kept until numbers are joined: in a stat block each line holds its own
-    figure, and "585\n1 003\n892" is three numbers, not 1003892. Accents go before stemming,
-    so that "donnees" typed without them finds "données": the French stemmer cuts accented
-    and plain spellings differently ("criminalit" against "criminal").
-    """
-    return terms_of(words_of(text), language)
-
-
 def terms_of(words: Sequence[str], language: str = "fr") -> list[str]:
     """The index terms among ``words`` (as :func:`words_of` reads them): stop words dropped,
     the others stemmed by ``language``'s stemmer (kept whole in a language Snowball lacks)."""
@@ -92,7 +81,13 @@ def is_small_word(word: str) -> bool:
 
 
 def words_of(text: str) -> list[str]:
-    """The words of ``text`` as :func:`analyse` reads them, stop words kept, not stemmed."""
+    """The words of ``text``, stop words kept, not stemmed (:func:`terms_of` makes them terms).
+
+    Line breaks are kept until numbers are joined: in a stat block each line holds its own
+    figure, and "585\n1 003\n892" is three numbers, not 1003892. Accents go (before
+    stemming), so that "donnees" typed without them finds "données": the French stemmer
+    cuts accented and plain spellings differently ("criminalit" against "criminal").
+    """
     text = normalise_spaces(straight_apostrophes(canonical(text))).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
@@ -125,7 +120,7 @@ class KeywordIndex:
         index and for query-language detection (a second pass over a large corpus at load);
         ``languages``: each one's report language (default French)."""
         languages = languages or ["fr"] * len(documents)
-        self._languages = sorted(set(languages))
+        self._languages = sorted(set(languages)) or ["fr"]
         self._size = len(documents)
         self._bm25 = bm25s.BM25()
         tokenised = [terms_of(w, lang) for w, lang in zip(documents, languages, strict=True)]
@@ -138,24 +133,23 @@ class KeywordIndex:
         self._bm25.index([terms or ["\x00"] for terms in tokenised], show_progress=False)
 
     def query_terms(self, query: str) -> list[str]:
-        """Analysed terms of ``query``, unknown ones replaced by their corpus cognate if any."""
-        return [
-            term
-            if term in self._vocabulary or len(term) < _MIN_COGNATE_CHARS or _is_number(term)
-            else self._cognate(term)
-            for term in self._analyse(query)
-        ]
+        """Analysed terms of ``query``, unknown ones replaced by their corpus cognate if any.
 
-    def _analyse(self, query: str) -> list[str]:
-        """The query's terms in each report language's stems (each distinct stem of a word
-        once, so that a word both stem alike is not counted twice). Only the query's own
-        language's stems lost the cognates English questions shared with a French report
-        ("organized", "projects"), keyword mode's MRR@10 on them 0.645 -> 0.562."""
+        In an index of several report languages each word is stemmed in each of them; a
+        word's distinct terms count once each, cognates replaced first, so that no form of
+        a word weighs more than another ("injuries": injuri and injur, the latter replaced
+        by injuri, is one term as "injury" is). Only the query's own language's stems lost
+        the cognates English questions shared with a French report ("organized",
+        "projects"): keyword mode's MRR@10 on them 0.645 -> 0.562.
+        """
         words = words_of(query)
-        if len(self._languages) == 1:
-            return terms_of(words, self._languages[0])
         stems = zip(*(terms_of(words, language) for language in self._languages), strict=True)
-        return [term for word in stems for term in dict.fromkeys(word)]
+        return [term for word in stems for term in dict.fromkeys(map(self._known, word))]
+
+    def _known(self, term: str) -> str:
+        if term in self._vocabulary or len(term) < _MIN_COGNATE_CHARS or _is_number(term):
+            return term
+        return self._cognate(term)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (zeros when no term matches)."""

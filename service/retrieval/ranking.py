@@ -65,7 +65,8 @@ def fused_scores(
     One entry per candidate in each array: ``dense`` is the passage cosine, ``best_sentence``
     its best sentence's (not finite for a passage without sentences, which is then its own
     best sentence), ``keyword`` the BM25 scores divided by the query's best, and
-    ``same_language`` says which passages are in the query's language.
+    ``same_language`` says which passages get the same-language keyword weight: those in
+    the query's language, in an index of one language (none in an index of several).
     """
     best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
     score = dense + weights.sentence * best_sentence - weights.hubness * hubness
