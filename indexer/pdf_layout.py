@@ -14,10 +14,14 @@ Printed large but not a heading:
 
 - a run that ends a sentence, opens with a quotation mark, or runs over 16 words (a pull
   quote, a lead paragraph);
-- a figure: printed over a label smaller than the body text ("US$312.4m" over "operating
-  revenue"), or without a word of three letters, or opening with a number and a small letter
+- a figure: with a digit or a currency sign and printed over a label smaller than the body
+  text ("US$312.4m" over "operating revenue"; a heading over a small byline or table stays
+  one), or without a word of three letters, or opening with a number and a small letter
   ("4.2 million containers"; "2.1 Port security" is a numbered heading);
 - a table of contents entry, with its dot leaders ("Introduction . . . . 1").
+
+A heading ends where a paragraph opens (below), so a running header printed at a heading's
+size does not run into the heading under it.
 
 **Paragraphs.** pypdf's text has no blank lines, so a page was one block of text: a list
 item without a full stop ran into the paragraph after it ("… began in April The cruise
@@ -25,6 +29,12 @@ season …"), one sentence for the highlights and the chunker. A line that start
 page than the body text's line spacing takes it (1.3 times the spacing most body lines
 have), or higher up than the line before (a new column or box), opens a paragraph: a blank
 line goes before it. A PDF that marks paragraphs by indentation only reads as before.
+
+Limits: pypdf reports the text of a form XObject (a reusable graphic) in the form's own
+coordinates, so its sizes and places can be wrong; and given a visitor it also reads forms
+that hold no text, which makes designed reports (a chart per page) several times slower to
+read, still little beside embedding them. A page the visitor pass fails on is read as
+pypdf reads it without one, unmarked.
 """
 
 from __future__ import annotations
@@ -40,15 +50,19 @@ from typing import Any
 from pypdf import PageObject
 
 from indexer.parsing.blocks import is_caps
+from indexer.text import word_count
 
-_LARGER = 1.15  # LaTeX's smallest heading is 1.2 times its body text, reports' more
+_LARGER = 1.15  # LaTeX's smaller headings are 1.2 times its body text, reports' more
 _SMALLER = 0.95  # a line under this share of the body size is a label or a note
 _MAX_WORDS = 16
-_ENDS_SENTENCE = re.compile(r"[.…][\"'»”’)]*$")
+# A finished statement: not "?" (a heading can ask one) nor ":" (a heading can announce).
+_ENDS_SENTENCE = re.compile(r"[.…!。！][\"'»”’)]*$")
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*\S*$")
+# A number opening the line, and what follows it: a capital for a numbered heading.
 _OPENING_FIGURE = re.compile(r"^\d[\d\s.,]*\s+(\S)")
+_FIGURE_SIGN = re.compile(r"[\d$€£¥%]")
 _OPENING_QUOTE = tuple("\"'“‘«„‹")
-_WORD = re.compile(r"[^\W\d_]{3,}")
+_THREE_LETTERS = re.compile(r"[^\W\d_]{3,}")
 _PARAGRAPH_GAP = 1.3  # times the body text's line spacing
 
 
@@ -65,10 +79,11 @@ def marked_pages(pages: Iterable[PageObject]) -> tuple[str, ...]:
     lines = [_sized_lines(page) for page in pages]
     body = _body_size(line for page in lines for line in page)
     spacing = _body_spacing(lines, body)
-    return tuple("\n".join(_marked(page, body, _openings(page, spacing))) for page in lines)
+    return tuple("\n".join(_marked(page, body, _openings(page, spacing, body))) for page in lines)
 
 
 def _sized_lines(page: PageObject) -> list[_Line]:
+    """The page's lines as pypdf extracts them, with their printed size and place."""
     runs: list[tuple[str, float, float]] = []
 
     def visit(text: str, cm: Sequence[float], tm: Sequence[float], _: Any, size: float) -> None:
@@ -78,7 +93,10 @@ def _sized_lines(page: PageObject) -> list[_Line]:
         top = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         runs.append((text, round(size * scale, 1), top))
 
-    text = page.extract_text(visitor_text=visit)
+    try:
+        text = page.extract_text(visitor_text=visit)
+    except Exception:  # pypdf raises many types: the page is read as without a visitor
+        text, runs = page.extract_text(), []
     if "".join(run for run, _, _ in runs) != text:  # sizes cannot be placed: lines unmarked
         return [_Line(line, 0.0) for line in text.split("\n")]
     lines: list[_Line] = []
@@ -111,28 +129,31 @@ def _body_spacing(pages: list[list[_Line]], body: float) -> float:
     return _most(gaps)
 
 
-def _openings(lines: list[_Line], spacing: float) -> set[int]:
-    """The lines that open a paragraph: further below the line before than body lines are
-    spaced, or above it."""
+def _openings(lines: list[_Line], spacing: float, body: float) -> set[int]:
+    """The lines that open a paragraph: further below the line before than lines of their
+    size are spaced (the body's spacing, scaled), or above it."""
     opening: set[int] = set()
     above: _Line | None = None
     for n, line in enumerate(lines):
         if not line.text.strip() or line.top is None:
             continue
-        if spacing and above is not None and above.top is not None:
+        if spacing and body and above is not None and above.top is not None:
             gap = above.top - line.top
-            if gap > _PARAGRAPH_GAP * spacing or gap < 0:
+            scale = max(above.size, line.size, body) / body
+            if gap > _PARAGRAPH_GAP * spacing * scale or gap < 0:
                 opening.add(n)
         above = line
     return opening
 
 
 def _most(sizes: Counter[float]) -> float:
+    """The value counted most (0 when none is)."""
     size, count = sizes.most_common(1)[0] if sizes else (0.0, 0)
     return size if count else 0.0
 
 
 def _body_size(lines: Iterable[_Line]) -> float:
+    """The size most of the document's characters are printed at: its body text's."""
     sizes: Counter[float] = Counter()
     for line in lines:
         sizes[line.size] += len(line.text.replace(" ", ""))
@@ -141,18 +162,22 @@ def _body_size(lines: Iterable[_Line]) -> float:
 
 
 def _marked(lines: list[_Line], body: float, openings: set[int]) -> list[str]:
+    """The page's lines, each run of large lines that is a heading as one ``# `` line, and a
+    blank line before each paragraph ``openings`` names."""
     out: list[str] = []
     n = 0
     while n < len(lines):
         if n in openings and out and out[-1].strip():
             out.append("")
         end = n
-        while end < len(lines) and _printed_large(lines[end], body, lines[n].size):
+        while (
+            end < len(lines)
+            and (end == n or end not in openings)
+            and _printed_large(lines[end], body, lines[n].size)
+        ):
             end += 1
         heading = " ".join(line.text.strip() for line in lines[n:end])
-        under = next((line for line in lines[end:] if line.text.strip()), None)
-        labelled = under is not None and under.size < body * _SMALLER
-        if end > n and not labelled and _is_heading(heading):
+        if end > n and _is_heading(heading) and not _labelled(heading, lines, end, body):
             out.append(f"# {heading}")
         else:
             end = max(end, n + 1)
@@ -161,7 +186,18 @@ def _marked(lines: list[_Line], body: float, openings: set[int]) -> list[str]:
     return out
 
 
+def _labelled(text: str, lines: list[_Line], end: int, body: float) -> bool:
+    """Whether ``text``, the large lines up to ``end``, is a figure over its label: it holds a
+    digit or a currency sign, and the next line is printed smaller than the body text."""
+    if not _FIGURE_SIGN.search(text):
+        return False
+    under = next((line for line in itertools.islice(lines, end, None) if line.text.strip()), None)
+    return under is not None and under.size < body * _SMALLER
+
+
 def _printed_large(line: _Line, body: float, size: float) -> bool:
+    """Whether ``line`` may be part of a heading printed at ``size``: larger than the body
+    text, at that size, not blank, and not in capitals (the parser's own rules read those)."""
     return (
         body > 0
         and line.size == size
@@ -172,10 +208,12 @@ def _printed_large(line: _Line, body: float, size: float) -> bool:
 
 
 def _is_heading(text: str) -> bool:
+    """Whether large text reads as a heading rather than a quote, a figure or a contents
+    entry (see the module docstring)."""
     figure = _OPENING_FIGURE.match(text)
     return (
-        0 < len(text.split()) <= _MAX_WORDS
-        and bool(_WORD.search(text))
+        0 < word_count(text) <= _MAX_WORDS
+        and bool(_THREE_LETTERS.search(text))
         and not text.startswith(_OPENING_QUOTE)
         and not _ENDS_SENTENCE.search(text)
         and not _DOT_LEADER.search(text)

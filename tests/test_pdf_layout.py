@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject, NumberObject
 from reportlab.pdfgen import canvas
 
 from indexer.corpus import load_document
@@ -73,6 +74,29 @@ def test_larger_lines_in_ordinary_case_title_their_sections(tmp_path):
     assert section.paragraphs[0].startswith("Customs officers")  # the heading is not text
 
 
+def test_a_heading_over_small_print_is_still_a_heading(tmp_path):
+    """Only a figure over a smaller line is one over its label: a heading over a byline or
+    a table is a heading."""
+    lines = [("Port security", 16), ("By the Harbour Master", 8), *_body(BODY)]
+    assert _titles(_pdf(tmp_path / "h.pdf", [lines])) == ["Port security"]
+
+
+def test_a_running_header_at_a_headings_size_does_not_run_into_it(tmp_path):
+    """Two lines of one large size far apart are two things: a header and a heading."""
+    cruise = ["Cruise ships called 164 times, a record for the eastern terminal.", "Shore power"]
+    cruise[1] += " served twenty-three of those calls, cutting the ships' emissions at berth."
+    texts = {"Port security": SECURITY, "Trade and logistics": BODY, "Cruise visits": cruise}
+    pages = [
+        [("Harbour Authority Annual Report", 12), ("", 60), (title, 12), *_body(text)]
+        for title, text in texts.items()
+    ]
+    assert _titles(_pdf(tmp_path / "h.pdf", pages)) == [
+        "Port security",
+        "Trade and logistics",
+        "Cruise visits",
+    ]
+
+
 def test_a_heading_wrapped_over_two_lines_is_one_title(tmp_path):
     path = _pdf(
         tmp_path / "h.pdf",
@@ -105,12 +129,12 @@ def test_large_text_that_is_no_heading_stays_text(tmp_path):
     lines: list[tuple[str, float]] = [("Trade and logistics", 16)]
     for item in large:
         lines += [*_body(BODY[:1]), item]
-    lines += [("Zero fatalities", 20), ("across the port in 2023", 8)]  # a figure, its label
+    lines += [("Net zero by 2040", 20), ("the emissions target", 8)]  # a figure, its label
     lines += [*_body(BODY[1:]), ("195 MEMBER COUNTRIES", 20)]  # a stat in capitals: the parser's
     path = _pdf(tmp_path / "h.pdf", [lines])
     assert _titles(path) == ["Trade and logistics"]
     text = load_document(path).text
-    for line, _ in [*large, ("Zero fatalities", 20), ("195 MEMBER COUNTRIES", 20)]:
+    for line, _ in [*large, ("Net zero by 2040", 20), ("195 MEMBER COUNTRIES", 20)]:
         assert line in text and f"# {line}" not in text
 
 
@@ -153,3 +177,27 @@ def test_a_new_column_opens_a_paragraph(tmp_path):
         "Trade grew in the first half of the year, and then",
         "Customs officers screened every reefer container.",
     )
+
+
+def test_a_page_the_layout_pass_fails_on_is_read_as_before(tmp_path):
+    """Given a visitor, pypdf also parses streams without text: a damaged drawing on a page
+    that plain extraction skipped made the whole report unreadable."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(50, 800, "Body text of the report, readable.")
+    pdf.showPage()
+    pdf.rect(0, 0, 10, 10)
+    pdf.showPage()
+    pdf.save()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buffer.getvalue())))
+    stream = writer.pages[1]["/Contents"].get_object()
+    del stream["/Filter"]
+    stream._data = b"q 1 0 0 1 0 0 cm BI /W 4 /H 4 /BPC 8 /CS /G ID \x00\x01\x02 no end"
+    stream[NameObject("/Length")] = NumberObject(len(stream._data))
+    path = tmp_path / "damaged.pdf"
+    writer.write(path)
+    assert [page.strip() for page in load_document(path).pages or ()] == [
+        "Body text of the report, readable.",
+        "",
+    ]
