@@ -122,6 +122,7 @@ def test_large_text_that_is_no_heading_stays_text(tmp_path):
     large = [
         ("Together, we keep the harbour open to trade.", 14),  # a pull quote
         ("“Every near miss counts”", 14),  # a quotation
+        ("We kept the harbour open every single day!", 14),  # an exclamation
         ("4.2 million containers", 24),  # a figure
         ("US$312.4m", 20),  # a figure without a word
         ("Introduction . . . . . . . . . . 1", 14),  # a table of contents entry
@@ -201,3 +202,12 @@ def test_a_page_the_layout_pass_fails_on_is_read_as_before(tmp_path):
         "Body text of the report, readable.",
         "",
     ]
+
+
+def test_chinese_large_text_is_measured_in_characters():
+    """A Chinese pull quote is one "word" to str.split: it read as a heading of any length."""
+    from indexer.pdf_layout import _is_heading
+
+    assert _is_heading("港口安全")
+    assert not _is_heading("我们的港口全年保持开放为所有船只和旅客提供安全可靠的服务")
+    assert not _is_heading("港口全年保持开放。")
