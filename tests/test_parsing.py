@@ -649,22 +649,31 @@ def test_a_sources_label_closing_a_pdf_text_block_is_dropped():
         ("THE YEAR IN REVIEW", ("Volumes reached a record.",))
     ]
     assert parsed.urls == ("https://a.example.org/record",)
-    # A sentence ending in a colon above the URLs is no label: it stays.
-    page = page.replace("Sources:", "The figures come from the port's own records:")
-    (parsed,) = parse_pages([page], "Doc")
-    assert "records:" in parsed.sections[0].paragraphs[0]
+    # A sentence ending in a colon above the URLs is no label: it stays, wrapped or not.
+    for ending in ("The figures come from the port's own records:", "It cites\nits records:"):
+        (parsed,) = parse_pages([page.replace("Sources:", ending)], "Doc")
+        assert parsed.sections[0].paragraphs[0].endswith("records:"), ending
 
 
 def test_a_page_an_article_goes_on_from_cites_the_sources_where_it_ends():
     """A PDF article over two pages lists its sources where it ends: its first page's
     passages had no source URL at all (found by a review of an English report)."""
     first = "PORT SECURITY\nThe cameras along the perimeter were replaced in the spring and"
-    second = "now cover the two road gates as well.\nhttps://port.example.org/cameras"
+    second = (
+        "now cover the two road gates as well.\nCUSTOMS\nCustoms checked 4,000 boxes."
+        "\nhttps://port.example.org/cameras"
+    )
     third = "NEW HEADING\nA new article starts here, with text of its own.\nhttps://x.example/a"
-    pages = parse_pages([first, second, "CUSTOMS\nCustoms checked 4,000 boxes.", third])
+    pages = parse_pages([first, second, "PILOTS\nPilots guided 11,902 ships.", third])
     assert [p.urls for p in pages] == [
-        ("https://port.example.org/cameras",),
+        ("https://port.example.org/cameras",),  # its article ends under a later heading
         ("https://port.example.org/cameras",),
         (),  # the next page opens with a heading of its own: nothing goes on
         ("https://x.example/a",),
     ]
+    # Over three pages at most: a report without headings whose last page lists its
+    # references does not cite them on every page.
+    words = ["harbour", "customs", "pilots", "dredging", "cruise"]
+    plain = [f"The {word} section of the text, which goes on" for word in words]
+    plain[-1] += "\nhttps://refs.example/list"
+    assert [bool(p.urls) for p in parse_pages(plain)] == [False, False, True, True, True]

@@ -72,26 +72,35 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
 
 
 def _continued_sources(pages: list[Page]) -> list[Page]:
-    """Each page without URLs whose last section the next page goes on with (its text opens
-    under no heading of its own) given the next page's URLs.
+    """Each page without URLs whose text the next page goes on with (that page opens with
+    text under no heading of its own) given the next page's URLs, over at most
+    :data:`_PAGES_AN_ARTICLE_SPANS` pages.
 
     An article that runs over two pages lists its sources once, where it ends: its first
     page cited nothing, and a chat assistant got its passages without a source to quote. A
     text export's pages are the stretches of text that URL blocks close, so this is what
-    they do already.
+    they do already. Bounded, so that a report without headings whose last page lists its
+    references does not cite them on every page.
     """
     cited = list(pages)
+    lent = [0] * len(pages)  # pages over which each page's URLs come from a later one
     for n in range(len(cited) - 2, -1, -1):
         page, following = cited[n], cited[n + 1]
+        opening = following.sections[0] if following.sections else None
         if (
             not page.urls
             and page.sections
-            and following.sections
-            and not following.sections[0].headed
-            and following.sections[0].title == page.sections[-1].title
+            and opening is not None
+            and not opening.headed
+            and not opening.headings
+            and lent[n + 1] + 1 < _PAGES_AN_ARTICLE_SPANS
         ):
             cited[n] = Page(page.number, page.sections, following.urls)
+            lent[n] = lent[n + 1] + 1
     return cited
+
+
+_PAGES_AN_ARTICLE_SPANS = 3
 
 
 def _parse(

@@ -42,6 +42,7 @@ _BRACKETS = {")": "(", "]": "["}
 SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
 # A short line that only introduces the block of URLs under it ("Sources:", "Références :").
 _SOURCES_LABEL_WORDS = 3
+_FINISHED = re.compile(r"[.!?…»”\"]$")
 # A Markdown link, its closing parenthesis on this line or, wrapped, on the next one.
 _MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)?$")
 # A URL too long for its line in a PDF goes on at the start of the next one, after a
@@ -62,8 +63,10 @@ _SOCIAL_TOKEN = re.compile(r"@\w+|\S*_\S*|\S*www\.\S+|[A-Z]{1,4}")
 
 def without_sources_labels(blocks: list[list[str]]) -> list[list[str]]:
     """Drop a short line ending in a colon right above a block of URLs: it only introduces
-    them, and left in, it ended the passage before them. In a PDF's text, which has no blank
-    lines, it closes the block of text above rather than standing alone."""
+    them, and left in, it ended the passage before them. In a PDF's text, which has few
+    blank lines, it can close the block of text above rather than stand alone: then it is
+    a label only after a finished sentence, not the end of one wrapped ("… come from the
+    port's" / "own records:")."""
     kept: list[list[str]] = []
     for block, following in zip(blocks, [*blocks[1:], [""]], strict=False):
         label = block[-1]
@@ -71,6 +74,7 @@ def without_sources_labels(blocks: list[list[str]]) -> list[list[str]]:
             is_url(following[0])
             and label.endswith(":")
             and len(label.split()) <= _SOURCES_LABEL_WORDS
+            and (len(block) == 1 or _FINISHED.search(block[-2]))
         ):
             block = block[:-1]
         if block:
