@@ -632,12 +632,30 @@ def test_a_chapter_name_between_running_lines_is_dropped_with_them():
         f"www.harbour.example.org\nPage {n}\n{event}"
         for n, event in enumerate(events, start=1)
     ]
+    # A one-page chapter: its name is in the header once, and printed again as its heading.
+    pages.append(
+        "Harbour Authority | Annual Report 2023\n4 People\nwww.harbour.example.org\nPage 7\n"
+        "# 4 People\nThe Authority employed 1,260 people at the end of the year."
+    )
     parsed = parse_pages(pages, default_title="Harbour")
-    assert [p.sections[0].paragraphs for p in parsed] == [(event,) for event in events]
+    assert [p.sections[0].paragraphs for p in parsed[:6]] == [(event,) for event in events]
+    assert [(s.title, s.paragraphs) for s in parsed[6].sections] == [
+        ("4 People", ("The Authority employed 1,260 people at the end of the year.",))
+    ]
+    pages.pop()
     # A line between running lines that is a paragraph, not a name, stays.
     long_line = "This line holds far too many words to be the name of a chapter in a header."
     pages[0] = pages[0].replace(chapters[0], long_line)
     assert long_line in parse_pages(pages, default_title="Harbour")[0].sections[0].paragraphs[0]
+    # So does a page's own one short line there (a chapter divider's title): it recurs on
+    # no other page, as a chapter name in the header does.
+    titles = ["Safety first", "Zero fatalities", "A greener port", "New quays"]
+    dividers = [
+        f"Harbour Authority | Annual Report 2023\n{title}\nwww.harbour.example.org\nPage {n}"
+        for n, title in enumerate(titles, start=1)
+    ]
+    parsed = parse_pages(dividers, default_title="Harbour")
+    assert [p.sections[0].paragraphs for p in parsed] == [(title,) for title in titles]
 
 
 def test_a_sources_label_closing_a_pdf_text_block_is_dropped():

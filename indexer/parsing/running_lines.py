@@ -15,8 +15,11 @@ from indexer.text import collapse_whitespace, word_count, written_in_digits
 # A running header or footer opens or closes at least this share of a document's pages.
 _RUNNING_SHARE = 0.5
 _RUNNING_MIN_PAGES = 3
-_RUNNING_DEPTH = 3  # rounds of running lines, from the page's edges inwards
+_RUNNING_DEPTH = 3  # running lines a page's edge holds, two a round, from the outside in
+_RUNNING_ROUNDS = 6  # a chapter name between running lines is found a round after them
+_CHAPTER_MIN_PAGES = 2
 _FURNITURE_MAX_WORDS = 12
+_MARKDOWN_MARK = re.compile(r"^#{1,6}\s+")  # a heading's, as a PDF's are marked
 
 
 def _edges(lines: list[str]) -> set[int]:
@@ -40,17 +43,52 @@ def running_lines(pages: Sequence[str]) -> set[str]:
     if len(pages) < _RUNNING_MIN_PAGES:
         return set()
     running: set[str] = set()
-    for _ in range(_RUNNING_DEPTH):
+    for _ in range(_RUNNING_ROUNDS):
         counts: dict[str, int] = {}
+        between: dict[str, int] = {}
         for page in pages:
             lines = without(page, running)
             for shape in {_shape(lines[i]) for i in _edges(lines)}:
                 counts[shape] = counts.get(shape, 0) + 1
+            for shape, repeated in _between_running(page, running):
+                # Printed again on its page (the header naming the page's own chapter), it
+                # counts as seen on two.
+                between[shape] = between.get(shape, 0) + (_CHAPTER_MIN_PAGES if repeated else 1)
         found = {shape for shape, n in counts.items() if n >= _RUNNING_SHARE * len(pages)}
+        found |= {shape for shape, n in between.items() if n >= _CHAPTER_MIN_PAGES}
         if found <= running:
             break
         running |= found
     return running
+
+
+def _between_running(page: str, running: set[str]) -> set[tuple[str, bool]]:
+    """Shapes of the short lines that stand between running lines at the page's edges, each
+    with whether the page prints it again further in.
+
+    A header's chapter name changes every few pages, so it opens too few of them to be a
+    running line; the text layer puts it between the header's constant part and the footer
+    ("Annual Report 2023" / "2 Port Safety" / "www.port.org" / "Page 4"), and it opened the
+    first passage of every page. Seen there on two pages or more, or printed again on its
+    page (a one-page chapter's heading), it is page furniture; a page's own one short line
+    (a chapter divider's title) is not.
+    """
+    lines = page.split("\n")
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    shapes = [_shape(_MARKDOWN_MARK.sub("", lines[i])) for i in content]
+    found: set[tuple[str, bool]] = set()
+    for side in (content, content[::-1]):
+        edge = [_shape(lines[i]) for i in side[: 2 * _RUNNING_DEPTH]]
+        depth = 0
+        while depth < len(edge) and edge[depth] in running:
+            depth += 1
+        if (
+            0 < depth < len(edge) - 1
+            and edge[depth + 1] in running
+            and word_count(edge[depth]) <= _FURNITURE_MAX_WORDS
+        ):
+            found.add((edge[depth], shapes.count(edge[depth]) > 1))
+    return found
 
 
 def page_number_offset(pages: Sequence[list[str]]) -> int | None:
@@ -76,34 +114,21 @@ def page_number_offset(pages: Sequence[list[str]]) -> int | None:
 def without(page: str, running: set[str], number: int | None = None) -> list[str]:
     """The page's lines, without the running lines at its edges.
 
-    From each edge inwards, as long as the lines are running ones (or a short line between
-    two of them), up to two lines a round of :func:`running_lines`. A bare number (a page
-    number's shape) only counts as the outermost line, unless it is the page's ``number``:
-    further in, it is a figure ("216", "2021" closing a stat block).
+    From each edge inwards, as long as the lines are running ones, up to two lines a round
+    of :func:`running_lines`. A bare number (a page number's shape) only counts as the
+    outermost line, unless it is the page's ``number``: further in, it is a figure ("216",
+    "2021" closing a stat block).
     """
     lines = page.split("\n")
     content = [i for i, line in enumerate(lines) if line.strip()]
-
-    def is_running(depth: int, edge: list[int]) -> bool:
-        line = lines[edge[depth]]
-        if number is not None and line.strip() == str(number):
-            return True
-        shape = _shape(line)
-        return shape in running and not (depth and not any(c.isalpha() for c in shape))
-
     dropped: set[int] = set()
     for side in (content, content[::-1]):
-        edge = side[: 2 * _RUNNING_DEPTH]
-        for depth, i in enumerate(edge):
-            # A short line between running lines is printed with them: a header's chapter
-            # name beside its constant part, which the text layer puts between that and
-            # the footer ("Annual Report 2023" / "2 Port Safety" / "www.port.org" / "Page 4").
-            sandwiched = (
-                0 < depth < len(edge) - 1
-                and is_running(depth + 1, edge)
-                and word_count(lines[i]) <= _FURNITURE_MAX_WORDS
-            )
-            if not (is_running(depth, edge) or sandwiched):
+        for depth, i in enumerate(side[: 2 * _RUNNING_DEPTH]):
+            shape = _shape(lines[i])
+            page_number = number is not None and lines[i].strip() == str(number)
+            if not page_number and (
+                shape not in running or (depth and not any(c.isalpha() for c in shape))
+            ):
                 break
             dropped.add(i)
     return [line for i, line in enumerate(lines) if i not in dropped]
