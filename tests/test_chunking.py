@@ -415,6 +415,7 @@ def test_chinese_and_japanese_are_measured_in_characters():
     sentence = "国际刑警组织在二零二一年协调了多项跨国行动，帮助成员国逮捕了大量逃犯。"
     assert word_count(sentence) == len(sentence) - 2  # its two punctuation marks aside
     assert word_count("INTERPOL国际 東京オリンピック l'arrestation 서울 경찰") == 14
+    assert word_count("東京・大阪") == 4  # the katakana middle dot is punctuation
     page = parse_pages(["# 网络犯罪\n\n" + sentence * 60], "报告")[0]
     chunks = SectionChunker().chunk_page(page)
     policy = ChunkingPolicy()
