@@ -76,6 +76,17 @@ class QueryEvidence:
 
 
 @dataclass(frozen=True)
+class _Scoring:
+    """What scores one request's candidates besides their vectors: the keyword scores (of
+    the passages the filters allow), the query's language, and whether the passages that
+    may answer are in one report language (same-language keyword weight) or several."""
+
+    keyword: np.ndarray
+    query_lang: str
+    one_language: bool
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The answer to one query."""
 
@@ -131,10 +142,12 @@ class Searcher:
         self._columns = PassageColumns.of(passages)  # what filters compare
         self.passage_languages = frozenset(self._columns.lang.tolist())
         languages = _report_languages(index.manifest.documents)
+        report_languages = [languages.get(p.document, "fr") for p in passages]
         # Reports in several languages: keyword evidence weighs alike in all (see _score).
-        self._one_language = len(set(languages.values())) <= 1
+        self._report_language = np.array(report_languages)
+        self._one_language = len(set(report_languages)) <= 1
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
-        self._keyword = KeywordIndex(read, [languages.get(p.document, "fr") for p in passages])
+        self._keyword = KeywordIndex(read, report_languages)
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
@@ -251,19 +264,24 @@ class Searcher:
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         wanted = max(self.weights.candidates, 4 * request.k)
         candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
-        hits, examined = self._ranked(candidates, vector, keyword, text.language, request)
+        # Filters that leave reports of one language rank as an index of them would.
+        one_language = self._one_language or (
+            allowed is not None and len(np.unique(self._report_language[allowed])) <= 1
+        )
+        scoring = _Scoring(keyword, text.language, one_language)
+        hits, examined = self._ranked(candidates, vector, scoring, request)
         short = len(hits) < request.k or examined > len(hits)
         if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
             # Near-duplicates were skipped (a corpus of yearly editions repeats whole
             # passages): the pool grows until it holds ``wanted`` distinct passages, as it
             # would without the copies, so that those that belong in the top k are scored.
             candidates = self._distinct_pool(candidates, vector, keyword, allowed, request, wanted)
-            hits, _ = self._ranked(candidates, vector, keyword, text.language, request)
+            hits, _ = self._ranked(candidates, vector, scoring, request)
             if len(hits) < request.k:
                 # An approximate index finds no more however wide the pool (it looks in the
                 # regions near the query only): every allowed passage is scored, once.
                 everything = self._candidates(vector, keyword, allowed, request.mode, None)
-                hits, _ = self._ranked(everything, vector, keyword, text.language, request)
+                hits, _ = self._ranked(everything, vector, scoring, request)
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -279,8 +297,7 @@ class Searcher:
         self,
         candidates: np.ndarray,
         vector: np.ndarray,
-        keyword: np.ndarray,
-        query_lang: str,
+        scoring: _Scoring,
         request: PreparedSearch,
     ) -> tuple[list[SearchHit], int]:
         """The best ``request.k`` distinct passages among ``candidates``, and how many of the
@@ -294,9 +311,7 @@ class Searcher:
         vectors = self._vectors_of(candidates)
         # Each candidate's best sentence both scores it and, if it is kept, highlights it.
         best_sentence, rows = self.index.sentences.closest(candidates, vector)
-        scores = self._score(
-            candidates, vectors @ vector, keyword, query_lang, request.mode, best_sentence
-        )
+        scores = self._score(candidates, vectors @ vector, scoring, request.mode, best_sentence)
         # Scores within a millionth tie, and ties keep id order: identical copies' products
         # can differ in the last bit with their rows' place in the matrix.
         order = np.argsort(-np.round(scores, 6), kind="stable")
@@ -402,26 +417,26 @@ class Searcher:
         self,
         candidates: np.ndarray,
         dense: np.ndarray,
-        keyword: np.ndarray,
-        query_lang: str,
+        scoring: _Scoring,
         mode: Mode,
         best_sentence: np.ndarray,
     ) -> np.ndarray:
         """Each candidate's score in ``mode``; ``dense`` holds their cosines to the query."""
+        keyword = scoring.keyword
         if mode is Mode.KEYWORD:
             return np.asarray(keyword[candidates], dtype=np.float32)
         hybrid = mode is Mode.HYBRID and keyword.max() > 0
-        # In an index of reports in several languages, the query's own language weighing
-        # more would favour the report written in it: an English question about a French
-        # report lost its answer to an English report's passages sharing its common words
-        # (EVALUATION.md, "Reports in several languages").
-        same_language = self._columns.lang[candidates] == query_lang
+        # Among reports in several languages, the query's own language weighing more would
+        # favour the report written in it: an English question about a French report lost
+        # its answer to an English report's passages sharing its common words (EVALUATION.md,
+        # "Reports in several languages").
+        same_language = self._columns.lang[candidates] == scoring.query_lang
         return fused_scores(
             self.weights,
             dense=dense,
             best_sentence=best_sentence,
             hubness=self.index.hubness[candidates],
-            same_language=same_language & self._one_language,
+            same_language=same_language & scoring.one_language,
             keyword=keyword[candidates] / keyword.max() if hybrid else None,
         )
 

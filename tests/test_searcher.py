@@ -392,13 +392,15 @@ def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
     about the French report lost its answer to an English report's passages)."""
 
     def english(i: int, p: Passage) -> Passage:
-        return dataclasses.replace(p, lang="en", text=ENGLISH) if i % 10 == 0 else p
+        if i % 10:
+            return p
+        return dataclasses.replace(p, lang="en", text=ENGLISH, document="en")
 
-    quoting = _relabelled(searcher, english)  # English passages in a French report
+    quoting = _relabelled(searcher, english)  # passages of a report all taken as French
     documents = quoting.index.manifest.documents
-    second = dataclasses.replace(documents[0], id="other-report", language="en")
+    second = dataclasses.replace(documents[0], id="en", language="en")
     manifest = dataclasses.replace(quoting.index.manifest, documents=(*documents, second))
-    several = Searcher(
+    several = Searcher(  # the same passages, of a French and an English report
         dataclasses.replace(quoting.index, manifest=manifest),
         searcher.encoder,
         query_languages=searcher.query_languages,
@@ -413,6 +415,10 @@ def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
     assert one[top] - two[top] == pytest.approx(0.04, abs=1e-4)
     french = [pid for pid in one.keys() & two.keys() if pid not in english_ids]
     assert french and all(one[pid] == pytest.approx(two[pid], abs=1e-6) for pid in french)
+    # Filtered to reports of one language, it ranks as an index of them would.
+    only = several.search(query, k=5, filters=SearchFilters(document="en")).hits
+    assert only[0].passage.id == top
+    assert only[0].score == pytest.approx(one[top], abs=1e-6)
 
 
 def test_keywords_are_stemmed_in_each_reports_language():
