@@ -14,10 +14,11 @@ Printed large but not a heading:
 
 - a run that ends a sentence, opens with a quotation mark, or runs over 16 words (a pull
   quote, a lead paragraph);
-- a figure: with a digit or a currency sign and printed over a label smaller than the body
-  text ("US$312.4m" over "operating revenue"; a heading over a small byline or table stays
-  one), or without a word of three letters, or opening with a number and a small letter
-  ("4.2 million containers"; "2.1 Port security" is a numbered heading);
+- a figure: with a currency or percent sign, or opening with a number not followed by a
+  capitalised word, and printed over a label smaller than the body text ("US$312.4m" over
+  "operating revenue"; a heading over a small byline or table stays one, "2.1 Port
+  security" and "Port security in 2023" included); or without a word of three letters; or
+  opening with a number and a small letter ("4.2 million containers");
 - a table of contents entry, with its dot leaders ("Introduction . . . . 1").
 
 A heading ends where a paragraph opens (below), so a running header printed at a heading's
@@ -50,7 +51,7 @@ from typing import Any
 from pypdf import PageObject
 
 from indexer.parsing.blocks import is_caps
-from indexer.text import word_count
+from indexer.text import UNSPACED, word_count
 
 _LARGER = 1.15  # LaTeX's smaller headings are 1.2 times its body text, reports' more
 _SMALLER = 0.95  # a line under this share of the body size is a label or a note
@@ -60,7 +61,9 @@ _ENDS_SENTENCE = re.compile(r"[.…!。！][\"'»”’)]*$")
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*\S*$")
 # A number opening the line, and what follows it: a capital for a numbered heading.
 _OPENING_FIGURE = re.compile(r"^\d[\d\s.,]*\s+(\S)")
-_FIGURE_SIGN = re.compile(r"[\d$€£¥%]")
+_FIGURE_SIGN = re.compile(r"[$€£¥%]")
+_UNSPACED_TEXT = re.compile(f"[{UNSPACED}]")
+_MAX_UNSPACED_CHARACTERS = 30  # a Chinese or Japanese heading's length, counted in characters
 _OPENING_QUOTE = tuple("\"'“‘«„‹")
 _THREE_LETTERS = re.compile(r"[^\W\d_]{3,}")
 _PARAGRAPH_GAP = 1.3  # times the body text's line spacing
@@ -188,8 +191,10 @@ def _marked(lines: list[_Line], body: float, openings: set[int]) -> list[str]:
 
 def _labelled(text: str, lines: list[_Line], end: int, body: float) -> bool:
     """Whether ``text``, the large lines up to ``end``, is a figure over its label: it holds a
-    digit or a currency sign, and the next line is printed smaller than the body text."""
-    if not _FIGURE_SIGN.search(text):
+    currency or percent sign or opens with a number (not a numbered heading's), and the next
+    line is printed smaller than the body text."""
+    opening = _OPENING_FIGURE.match(text)
+    if not _FIGURE_SIGN.search(text) and not (opening and not opening[1][:1].isupper()):
         return False
     under = next((line for line in itertools.islice(lines, end, None) if line.text.strip()), None)
     return under is not None and under.size < body * _SMALLER
@@ -207,12 +212,18 @@ def _printed_large(line: _Line, body: float, size: float) -> bool:
     )
 
 
+def _words_allowed(text: str) -> int:
+    """How long a heading may be: in words, or in characters for Chinese and Japanese, where
+    each counts as a word (``indexer.text.word_count``) and a heading runs longer."""
+    return _MAX_UNSPACED_CHARACTERS if _UNSPACED_TEXT.search(text) else _MAX_WORDS
+
+
 def _is_heading(text: str) -> bool:
     """Whether large text reads as a heading rather than a quote, a figure or a contents
     entry (see the module docstring)."""
     figure = _OPENING_FIGURE.match(text)
     return (
-        0 < word_count(text) <= _MAX_WORDS
+        0 < word_count(text) <= _words_allowed(text)
         and bool(_THREE_LETTERS.search(text))
         and not text.startswith(_OPENING_QUOTE)
         and not _ENDS_SENTENCE.search(text)

@@ -36,8 +36,8 @@ _WHITESPACE = re.compile(r"\s+")
 # Chinese and Japanese are written without spaces: each of their characters counts as a word
 # (about what it weighs in the model's tokens), or a section of 2,000 characters was one
 # "word" per sentence, one passage of ~1,400 tokens whose vector saw only the first 512.
-_UNSPACED = "\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana, Han
-_WORD = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+(?:[-'][^\W{_UNSPACED}]+)*")
+UNSPACED = "\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana, Han
+_WORD = re.compile(rf"[{UNSPACED}]|[^\W{UNSPACED}]+(?:[-'][^\W{UNSPACED}]+)*")
 _NON_SPACE = re.compile(r"\S+")
 
 # A sentence ends at . ! ? … (optionally followed by a closing quote) before a space and a

@@ -144,7 +144,8 @@ class Searcher:
         languages = _report_languages(index.manifest.documents)
         report_languages = [languages.get(p.document, "fr") for p in passages]
         # Reports in several languages: keyword evidence weighs alike in all (see _score).
-        self._report_language = np.array(report_languages)
+        codes = np.unique(np.array(report_languages, dtype=str), return_inverse=True)[1]
+        self._report_language = codes.astype(np.int16)  # compared per filtered request
         self._one_language = len(set(report_languages)) <= 1
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read, report_languages)
@@ -266,7 +267,7 @@ class Searcher:
         candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
         # Filters that leave reports of one language rank as an index of them would.
         one_language = self._one_language or (
-            allowed is not None and len(np.unique(self._report_language[allowed])) <= 1
+            allowed is not None and _one_value(self._report_language[allowed])
         )
         scoring = _Scoring(keyword, text.language, one_language)
         hits, examined = self._ranked(candidates, vector, scoring, request)
@@ -477,3 +478,8 @@ def _report_languages(documents: Sequence[DocumentEntry]) -> dict[str, str]:
     known = Counter(d.language for d in documents if d.language != UNDETERMINED)
     default = known.most_common(1)[0][0] if known else "fr"
     return {d.id: default if d.language == UNDETERMINED else d.language for d in documents}
+
+
+def _one_value(values: np.ndarray) -> bool:
+    """Whether ``values`` holds one value at most (its least and greatest are equal)."""
+    return len(values) == 0 or bool(values.min() == values.max())

@@ -695,3 +695,33 @@ def test_a_page_an_article_goes_on_from_cites_the_sources_where_it_ends():
     plain = [f"The {word} section of the text, which goes on" for word in words]
     plain[-1] += "\nhttps://refs.example/list"
     assert [bool(p.urls) for p in parse_pages(plain)] == [False, False, True, True, True]
+    # A page whose article is finished lends nothing to the next page's introduction.
+    finished = "PILOT SERVICE\nPilots guided 11,902 ships, a record for the service."
+    standfirst = (
+        "A year of firsts for the port and its people.\nCUSTOMS CHECKS\n"
+        "Customs checked 4,000 boxes.\nhttps://customs.example.org/boxes"
+    )
+    assert parse_pages([finished, standfirst, "OTHER REPORT\nMore text here."])[0].urls == ()
+
+
+def test_a_label_over_a_figure_under_the_header_is_no_chapter_name():
+    """A bare number is a running line only as a page's outermost line (its page number):
+    a label over a figure right under the header ("Cruise calls" / "162") was taken for a
+    chapter name between running lines and dropped."""
+    texts = [
+        "The cruise terminal opened in May and served twelve lines through the season.",
+        "Dredging of the channel finished ahead of schedule and under the budget set for it.",
+        "The authority hired forty new staff, most of them in the pilot service this year.",
+        "Customs checked four thousand boxes at the new scanner beside the eastern gate.",
+        "Pilots guided eleven thousand ships into the harbour without a single incident.",
+        "The new quay wall was finished in October after two years of building work.",
+    ]
+    pages = [
+        "Harbour Authority Annual Report 2023\n"
+        + (f"Cruise calls\n{160 + n}\n" if n in (2, 5) else "")
+        + f"{text}\n{n}"
+        for n, text in enumerate(texts, start=1)
+    ]
+    parsed = parse_pages(pages, "Doc")
+    assert parsed[1].sections[0].paragraphs[0].startswith("Cruise calls 162 Dredging")
+    assert parsed[0].sections[0].paragraphs == (texts[0],)  # header and page number gone

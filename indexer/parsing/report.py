@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.parsing.blocks import Heading, classify
+from indexer.parsing.blocks import ENDS_SENTENCE, Heading, classify
 from indexer.parsing.running_lines import page_number_offset, running_lines, without
 from indexer.parsing.sections import (
     Section,
@@ -72,9 +72,11 @@ def parse_pages(pages: Sequence[str], default_title: str = "") -> list[Page]:
 
 
 def _continued_sources(pages: list[Page]) -> list[Page]:
-    """Each page without URLs whose text the next page goes on with (that page opens with
-    text under no heading of its own) given the next page's URLs, over at most
-    :data:`_PAGES_AN_ARTICLE_SPANS` pages.
+    """Each page without URLs whose text the next page goes on with given the next page's
+    URLs, over at most :data:`_PAGES_AN_ARTICLE_SPANS` pages. The text goes on when the next
+    page opens under no heading of its own and the page's last sentence is unfinished or
+    the next page's first word is in lower case (a page that opens with its own
+    introduction, a standfirst, goes on with nothing).
 
     An article that runs over two pages lists its sources once, where it ends: its first
     page cited nothing, and a chat assistant got its passages without a source to quote. A
@@ -90,9 +92,15 @@ def _continued_sources(pages: list[Page]) -> list[Page]:
         if (
             not page.urls
             and page.sections
+            and page.sections[-1].paragraphs
             and opening is not None
+            and opening.paragraphs
             and not opening.headed
             and not opening.headings
+            and (
+                not ENDS_SENTENCE.search(page.sections[-1].paragraphs[-1])
+                or opening.paragraphs[0][:1].islower()
+            )
             and lent[n + 1] + 1 < _PAGES_AN_ARTICLE_SPANS
         ):
             cited[n] = Page(page.number, page.sections, following.urls)

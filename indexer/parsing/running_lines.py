@@ -75,20 +75,26 @@ def _between_running(page: str, running: set[str]) -> set[tuple[str, bool]]:
     """
     lines = page.split("\n")
     content = [i for i, line in enumerate(lines) if line.strip()]
-    shapes = [_shape(_MARKDOWN_MARK.sub("", lines[i])) for i in content]
     found: set[tuple[str, bool]] = set()
     for side in (content, content[::-1]):
         edge = [_shape(lines[i]) for i in side[: 2 * _RUNNING_DEPTH]]
         depth = 0
-        while depth < len(edge) and edge[depth] in running:
+        while depth < len(edge) and _running_at(edge[depth], depth, running):
             depth += 1
         if (
             0 < depth < len(edge) - 1
-            and edge[depth + 1] in running
+            and _running_at(edge[depth + 1], depth + 1, running)
             and word_count(edge[depth]) <= _FURNITURE_MAX_WORDS
         ):
-            found.add((edge[depth], shapes.count(edge[depth]) > 1))
+            again = sum(_shape(_MARKDOWN_MARK.sub("", lines[i])) == edge[depth] for i in content)
+            found.add((edge[depth], again > 1))
     return found
+
+
+def _running_at(shape: str, depth: int, running: set[str]) -> bool:
+    """Whether a line of ``shape``, ``depth`` lines in from a page's edge, is a running one
+    (as :func:`without` reads it: a bare number only as the outermost line)."""
+    return shape in running and (depth == 0 or any(c.isalpha() for c in shape))
 
 
 def page_number_offset(pages: Sequence[list[str]]) -> int | None:
@@ -124,11 +130,8 @@ def without(page: str, running: set[str], number: int | None = None) -> list[str
     dropped: set[int] = set()
     for side in (content, content[::-1]):
         for depth, i in enumerate(side[: 2 * _RUNNING_DEPTH]):
-            shape = _shape(lines[i])
             page_number = number is not None and lines[i].strip() == str(number)
-            if not page_number and (
-                shape not in running or (depth and not any(c.isalpha() for c in shape))
-            ):
+            if not page_number and not _running_at(_shape(lines[i]), depth, running):
                 break
             dropped.add(i)
     return [line for i, line in enumerate(lines) if i not in dropped]

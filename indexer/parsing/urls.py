@@ -42,7 +42,7 @@ _BRACKETS = {")": "(", "]": "["}
 SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
 # A short line that only introduces the block of URLs under it ("Sources:", "Références :").
 _SOURCES_LABEL_WORDS = 3
-_FINISHED = re.compile(r"[.!?…»”\"]$")
+_FINISHED = re.compile(r"[.!?…»”\")]$")
 # A Markdown link, its closing parenthesis on this line or, wrapped, on the next one.
 _MARKDOWN_LINK = re.compile(rf"^{_LIST_ITEM}\[[^\]]{{1,200}}\]\((https?://[^\s()]+)\)?$")
 # A URL too long for its line in a PDF goes on at the start of the next one, after a

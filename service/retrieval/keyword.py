@@ -120,7 +120,7 @@ class KeywordIndex:
         index and for query-language detection (a second pass over a large corpus at load);
         ``languages``: each one's report language (default French)."""
         languages = languages or ["fr"] * len(documents)
-        self._languages = sorted(set(languages)) or ["fr"]
+        self._languages = sorted(set(languages))
         self._size = len(documents)
         self._bm25 = bm25s.BM25()
         tokenised = [terms_of(w, lang) for w, lang in zip(documents, languages, strict=True)]

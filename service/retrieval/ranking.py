@@ -66,7 +66,8 @@ def fused_scores(
     its best sentence's (not finite for a passage without sentences, which is then its own
     best sentence), ``keyword`` the BM25 scores divided by the query's best, and
     ``same_language`` says which passages get the same-language keyword weight: those in
-    the query's language, in an index of one language (none in an index of several).
+    the query's language when the passages that may answer are in one report language
+    (none when they are in several).
     """
     best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
     score = dense + weights.sentence * best_sentence - weights.hubness * hubness
