@@ -266,7 +266,8 @@ def outline_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
 ) -> None:
-    """Print a report's sections in reading order, with their pages: what --section matches.
+    """Print a report's sections in reading order, with their pages, and under each the other
+    titles its passages come from: what --section matches.
 
     Reads the index's manifest and passages alone (no model, no vectors), as GET
     /documents/{id} answers; with a document id, --json prints that answer.
@@ -305,6 +306,9 @@ def outline_command(
         for pages, section in zip(ranges, described.sections, strict=True):
             count = len(section.passage_ids)
             typer.echo(f"  {pages:{width}}  {section.title}  ({count} passage{'s' * (count != 1)})")
+            # --section finds these too: a chapter title over the section, a short one joined.
+            if section.also:
+                typer.echo(f"  {'':{width}}    also: {' · '.join(section.also)}")
 
 
 @app.command("eval")
