@@ -331,8 +331,9 @@ def _form_feed_pages(text: str) -> tuple[str, ...] | None:
 
 
 def _pdf_pages(path: Path, raw: bytes) -> tuple[str, ...]:
-    """The text layer of each page, headings in ordinary case marked by their size
-    (:mod:`indexer.pdf_layout`); a PDF without one (a scan) cannot be searched."""
+    """The text layer of each page, headings in ordinary case marked by their size and
+    paragraphs by their spacing (:mod:`indexer.pdf_layout`); a PDF without one (a scan)
+    cannot be searched."""
     with _pypdf_notes() as notes:
         try:
             reader = PdfReader(io.BytesIO(raw))

@@ -146,7 +146,7 @@ class Searcher:
         # Reports in several languages: keyword evidence weighs alike in all (see _score).
         codes = np.unique(np.array(report_languages, dtype=str), return_inverse=True)[1]
         self._report_language = codes.astype(np.int16)  # compared per filtered request
-        self._one_language = len(set(report_languages)) <= 1
+        self._one_language = _one_value(self._report_language)
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read, report_languages)
         # As configured, so that a reload onto another report derives its own set from it.

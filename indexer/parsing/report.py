@@ -32,6 +32,7 @@ from indexer.parsing.urls import (
 from indexer.text import collapse_whitespace, fold
 
 _WORD_CHARS = re.compile(r"\w+")
+_PAGES_AN_ARTICLE_SPANS = 3  # at most, for a page to take a later page's sources
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,6 @@ def _continued_sources(pages: list[Page]) -> list[Page]:
             cited[n] = Page(page.number, page.sections, following.urls)
             lent[n] = lent[n + 1] + 1
     return cited
-
-
-_PAGES_AN_ARTICLE_SPANS = 3
 
 
 def _parse(
