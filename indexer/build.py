@@ -45,7 +45,7 @@ from indexer.parsing.urls import unreadable_urls
 from indexer.passage import Passage
 from indexer.passage_vectors import embed, passages_for
 from indexer.settings import Settings
-from indexer.versions import building, check_writable, resolve, version_of
+from indexer.versions import building, check_writable, list_versions, resolve, version_of
 
 
 def pipeline_version() -> str:
@@ -98,6 +98,9 @@ class BuildReport:
     changes: BuildChanges
     embedded: int
     cached: int
+    # Versions the build deleted (beyond the ``keep_versions`` newest): an operator must
+    # know which versions can no longer be rolled back to.
+    pruned: tuple[str, ...] = ()
 
 
 def why_stale(index_dir: Path, documents: list[Document], model: ResolvedModel) -> str | None:
@@ -284,7 +287,9 @@ def _build(
         faiss_nprobe=spec.nprobe,
     )
     before_documents, before_passages = _current_contents(index_dir)
+    before_versions = {v.id for v in list_versions(index_dir)}
     version = write_index(index_dir, manifest, passages, vectors, keep=settings.keep_versions)
+    pruned = before_versions - {v.id for v in list_versions(index_dir)}
     return BuildReport(
         index_dir=index_dir,
         version=version,
@@ -295,6 +300,7 @@ def _build(
         changes=compare(before_documents, before_passages, documents, passages),
         embedded=embedded.embedded,
         cached=embedded.cached,
+        pruned=tuple(sorted(pruned)),
     )
 
 

@@ -94,6 +94,11 @@ def build(
             f"{changes.passages_unchanged} unchanged\n"
             f"  texts embedded: {report.embedded}, from the embedding cache: {report.cached}"
         )
+        if report.pruned:
+            typer.echo(
+                f"  versions deleted (beyond the {settings.keep_versions} newest that "
+                f"REPORT_KEEP_VERSIONS keeps): {', '.join(report.pruned)}"
+            )
 
 
 _INDEX_OPTION = _path_option("Index root (default: settings).")

@@ -22,10 +22,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
-from indexer.language import LANGUAGE_CODE, UNDETERMINED, language_of
+from indexer.language import NOT_A_LANGUAGE_CODE, UNDETERMINED, is_language_code, language_of
 from indexer.messages import describe_errors
 from indexer.pdf_layout import marked_pages
 from indexer.text import clean_text, collapse_whitespace
@@ -43,9 +44,6 @@ class CorpusError(ValueError):
     """The corpus folder cannot be indexed; the message says which file and why."""
 
 
-_LANGUAGE_CODE = StringConstraints(to_lower=True, pattern=LANGUAGE_CODE)
-
-
 class DocumentMetadata(BaseModel):
     """What a ``<name>.json`` file beside ``<name>.txt`` (or ``.md``, ``.pdf``) may say."""
 
@@ -55,7 +53,7 @@ class DocumentMetadata(BaseModel):
     year: StrictInt | None = None
     # A language code as langdetect gives them ("fr", "zh-cn"): passages take it when their
     # own language cannot be detected, and the `lang` filter compares codes.
-    language: Annotated[str, _LANGUAGE_CODE] = UNDETERMINED
+    language: str = UNDETERMINED
     publisher: str | None = None
     source_url: str | None = None
 
@@ -64,7 +62,9 @@ class DocumentMetadata(BaseModel):
     def _langdetect_code(cls, value: str) -> str:
         """A locale ("fr-FR") as its language ("fr"): passages' detected languages, which
         the ``lang`` filter compares with, are langdetect's codes."""
-        return language_of(value)
+        if not is_language_code(value):
+            raise PydanticCustomError("language_code", NOT_A_LANGUAGE_CODE)
+        return language_of(value.lower())
 
     @field_validator("title", "publisher")
     @classmethod

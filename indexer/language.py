@@ -22,7 +22,14 @@ UNDETERMINED = "und"
 # A language code as langdetect gives them ("fr", "en", "zh-cn"), and as a report's metadata
 # and the ``lang`` filter take them (read in lower case).
 LANGUAGE_CODE = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
+# What is wrong with a value that is not one, said without the regular expression.
+NOT_A_LANGUAGE_CODE = "String should be a language code, such as fr, de or pt-BR"
 _MIN_LETTER_WORDS = 3
+
+
+def is_language_code(value: str) -> bool:
+    """Whether ``value`` is written as a language code (``LANGUAGE_CODE``)."""
+    return re.fullmatch(LANGUAGE_CODE, value) is not None
 
 
 def language_label(code: str) -> str:

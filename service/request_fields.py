@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from indexer.language import LANGUAGE_CODE
+from indexer.language import LANGUAGE_CODE, NOT_A_LANGUAGE_CODE, is_language_code
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
 from service.retrieval.filters import BLANK_FILTER, MAX_FILTER_CHARS, SearchFilters, is_blank
 from service.retrieval.query import (
@@ -99,7 +99,9 @@ class SearchFields(BaseModel):
     k: int = Field(default=5, ge=1, le=MAX_K, description="How many passages to return.")
     lang: str | None = Field(
         default=None,
-        pattern=LANGUAGE_CODE,
+        # Checked by ``_language_code``, in words rather than as this expression; still
+        # shown in the schema, for clients that check before they send.
+        json_schema_extra={"pattern": LANGUAGE_CODE},
         description="Only passages written in this language, whatever the query's language; "
         "leave it out to search passages in every language.",
     )
@@ -120,6 +122,14 @@ class SearchFields(BaseModel):
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
 
     _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
+
+    @field_validator("lang")
+    @classmethod
+    def _language_code(cls, value: str | None) -> str | None:
+        # The type a pattern check gives, which clients (the search page) tell apart.
+        if value is not None and not is_language_code(value):
+            raise PydanticCustomError("string_pattern_mismatch", NOT_A_LANGUAGE_CODE)
+        return value
 
     def filters(self) -> SearchFilters:
         """The core filters these fields describe."""

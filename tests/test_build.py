@@ -243,6 +243,14 @@ def test_corpus_errors_are_readable(tmp_path):
         (tmp_path / "a.json").write_text(json.dumps(wrong), "utf-8")
         with pytest.raises(CorpusError, match="invalid metadata"):
             load_corpus(tmp_path)
+    # Said in words, not as the regular expression codes are checked with.
+    (tmp_path / "a.json").write_text(json.dumps({"title": "A", "language": "deutsch"}), "utf-8")
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tmp_path)
+    assert str(refused.value).endswith(
+        "a.json: invalid metadata: language: String should be a language code, such as fr, "
+        "de or pt-BR"
+    )
 
 
 def test_a_language_code_in_capitals_is_read_as_the_code(tmp_path):

@@ -25,7 +25,7 @@ from indexer.passage_vectors import (
     embedding_text,
     passages_for,
 )
-from indexer.settings import Settings
+from indexer.settings import Settings, get_settings
 from indexer.sources import article_urls, headline
 from indexer.text import sentence_spans
 
@@ -371,3 +371,22 @@ def test_beyond_the_pseudo_query_limit_a_build_embeds_the_chosen_sentences_as_qu
         for a, b in loaded.sentences.of(i)[1]
     }
     assert asked <= wildlife
+
+
+def test_a_build_says_which_versions_it_deleted(settings, encoder, tmp_path, monkeypatch):
+    """Pruning deletes versions an operator may have meant to roll back to: it is said."""
+    corpus = _corpus(tmp_path / "corpus", piracy=PIRACY)
+    root = tmp_path / "index"
+    first = build_index(settings, corpus, root).version
+    monkeypatch.setenv("REPORT_KEEP_VERSIONS", "1")
+    get_settings.cache_clear()
+    try:
+        forced = ["build", "--corpus", str(corpus), "--out", str(root), "--force"]
+        kept = CliRunner().invoke(index_app, forced)  # the current version is kept anyway
+        deleted = CliRunner().invoke(index_app, forced)
+    finally:
+        get_settings.cache_clear()
+    assert kept.exit_code == deleted.exit_code == 0, (kept.output, deleted.output)
+    assert "versions deleted" not in kept.output
+    said = "versions deleted (beyond the 1 newest that REPORT_KEEP_VERSIONS keeps): "
+    assert f"{said}{first}\n" in deleted.output

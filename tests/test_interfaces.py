@@ -24,7 +24,7 @@ BAD_FILTERS = [
     ({"document": ""}, ["--document", ""], "document: must not be blank; leave the filter out"),
     ({"section": "a\x01"}, ["--section", "a\x01"], "the value of 'section' contains control"),
     ({"section": "x" * 201}, ["--section", "x" * 201], "section: String should have at most 200"),
-    ({"lang": "french"}, ["--lang", "french"], "lang: String should match pattern"),
+    ({"lang": "french"}, ["--lang", "french"], "lang: String should be a language code"),
     (
         {"page_min": 3, "page_max": 2},
         ["--page-min", "3", "--page-max", "2"],

@@ -523,11 +523,56 @@ def test_capitals_right_after_figures_caption_them_instead_of_opening_a_section(
     assert [s.title for s in sections] == ["OPÉRATIONS CONTRE LA TRAITE"]
     # Each caption stands on its own line above the figures it captions (printed under
     # them): read in the printed order, each name came before the next group's figures.
+    # A group's figures, one per line as printed, are one line under their caption: apart
+    # from the next group's, in the text and in its sentences.
     assert sections[0].paragraphs[1:] == (
         "OPÉRATION NORD Amérique du Sud",
         "10 000 migrants détectés 216 arrestations",
         "OPÉRATION SUD Afrique, Europe",
         "4 000 migrants détectés 286 arrestations",
+    )
+
+
+def test_figures_over_labels_in_ordinary_case_stay_one_per_line():
+    text = (
+        "# Der Zoll in Zahlen\n\n41.563\nBeschäftigte\n\n146,3 Mrd. €\nEinnahmen\n\n"
+        "9,8 Mio.\nZollanmeldungen im Monat\n\nhttps://www.zoll.de/zahlen\n"
+    )
+    (page,) = parse_report(text, default_title="Jahresbericht")
+    assert page.sections[0].paragraphs == (
+        "41.563 Beschäftigte",
+        "146,3 Mrd. € Einnahmen",
+        "9,8 Mio. Zollanmeldungen im Monat",
+    )
+
+
+def test_a_broken_sentence_still_goes_on_with_the_figure_that_ends_it():
+    text = "Un article.\n\nLa base recense sur quelque\n\n135 000 personnes\n"
+    (page,) = parse_report(text, default_title="Doc")
+    assert page.sections[0].paragraphs[-1] == "La base recense sur quelque 135 000 personnes"
+
+
+def test_list_items_and_table_rows_stay_on_lines_of_their_own():
+    text = (
+        "# Produktpiraterie\n\nBesonders häufig betroffen waren:\n- Bekleidung und Schuhe\n"
+        "- Unterhaltungselektronik, die\n  oft gefälscht wird\n* Kosmetik\n\n"
+        "Die Schritte:\n1. Kontrolle der Sendung\n2. Beschlagnahme\n\n"
+        "| Grenze | Einreisen |\n|---|--:|\n| Österreich | 35.000 |\n\n---\n\n"
+        "Das Gesetz gilt seit dem\n1. Januar 2023 für alle Sendungen.\n"
+    )
+    (page,) = parse_report(text, default_title="Jahresbericht")
+    assert page.sections[0].paragraphs == (
+        "Besonders häufig betroffen waren:",
+        "- Bekleidung und Schuhe",
+        "- Unterhaltungselektronik, die oft gefälscht wird",
+        "* Kosmetik",
+        "Die Schritte:",
+        "1. Kontrolle der Sendung",
+        "2. Beschlagnahme",
+        "| Grenze | Einreisen |",
+        "| Österreich | 35.000 |",
+        # A date at the start of a wrapped line is not a numbered item.
+        "Das Gesetz gilt seit dem 1. Januar 2023 für alle Sendungen.",
     )
 
 

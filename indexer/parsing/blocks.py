@@ -40,6 +40,13 @@ _STAT_LABEL_WORDS = 4
 _PROSE_MIN_WORDS = 4
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
+# A list item or a table row opens a line of its own: bullets ("• ", "- ", "* ") and rows
+# ("| Grenze | 35.000 |") always, numbered items ("2. ", "3) ") only in a list, as a wrapped
+# line can start with a date ("1. Januar").
+_BULLET = re.compile(r"^(?:[-*•▪◦‣]\s|\|)")
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+\S")
+# Markup that prints nothing: a Markdown rule ("---") or a table's header separator.
+_RULE = re.compile(r"^(?:(?:[-*_]\s*){3,}|\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?)$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,9 @@ def classify(blocks: list[list[str]], vocabulary: set[str]) -> list[Heading | Pa
         pending: list[str] = []
         i = 0
         while i < len(block):
+            if _RULE.match(block[i]):
+                i += 1
+                continue
             marked = _MARKDOWN_HEADING.match(block[i])
             if marked:
                 if pending:
@@ -116,6 +126,9 @@ def classify(blocks: list[list[str]], vocabulary: set[str]) -> list[Heading | Pa
                 items.append(Heading(_join_lines(block[i:end], vocabulary)))
                 i = end
                 continue
+            if pending and _opens_item(block[i], pending):
+                items.append(Paragraph(_join_lines(pending, vocabulary)))
+                pending = []
             pending.append(block[i])
             i += 1
         if pending:
@@ -144,6 +157,19 @@ def _heading_run_end(block: list[str], start: int) -> int:
     ):
         end += 1
     return end
+
+
+def _opens_item(line: str, pending: list[str]) -> bool:
+    """Whether ``line`` opens a list item or a table row rather than continuing ``pending``.
+
+    Why: the lines of a block are joined as one paragraph, wrapped lines of a sentence; a
+    list's items came out as one line ("- Bekleidung - Unterhaltungselektronik - …").
+    """
+    if _BULLET.match(line):
+        return True
+    return bool(_NUMBERED.match(line)) and (
+        bool(ENDS_SENTENCE.search(pending[-1])) or any(map(_NUMBERED.match, pending))
+    )
 
 
 def _is_prose(lines: list[str]) -> bool:

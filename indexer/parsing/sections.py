@@ -87,31 +87,43 @@ def captions_first(items: list[Heading | Paragraph]) -> list[Heading | Paragraph
     Read in the printed order, "… 216 arrestations / TURQUESA III / 4 000 migrants … 286
     arrestations / LIBERTERRA" puts each operation's name next to the next operation's
     figures: a reader (and a highlight) took Liberterra's 286 arrests for Turquesa III's.
-    Only over a group of figures: a caption under a single figure line names a whole stat
-    block ("OPÉRATION LIONFISH – AFRIQUE ET MOYEN-ORIENT" under "214 comprimés").
+    Only over a group of figures (one figure line or several in a row, then joined into one
+    line under it): a caption under a single figure line names a whole stat block
+    ("OPÉRATION LIONFISH – AFRIQUE ET MOYEN-ORIENT" under "214 comprimés").
     """
     ordered: list[Heading | Paragraph] = []
+    captioned = 0  # the figures above it have their caption already
     for item in items:
-        previous = ordered[-1] if ordered else None
-        if (
-            isinstance(item, Paragraph)
-            and item.caption
-            and isinstance(previous, Paragraph)
-            and not previous.caption
-            and is_figure_item(previous.text)
-            and len(_FIGURE.findall(previous.text)) >= 2
-        ):
-            ordered.insert(len(ordered) - 1, item)
+        start = len(ordered)  # where the figures right above the item start
+        while start > captioned and _is_figure_line(ordered[start - 1]):
+            start -= 1
+        figures = sum(len(_FIGURE.findall(above.text)) for above in ordered[start:])
+        if isinstance(item, Paragraph) and item.caption and figures >= 2:
+            # The group it captions, one line under it: its figures read as one line
+            # apart from the next group's, in the passage and in its sentences.
+            group = Paragraph(" ".join(above.text for above in ordered[start:]))
+            ordered[start:] = [item, group]
+            captioned = len(ordered)
         else:
             ordered.append(item)
     return ordered
+
+
+def _is_figure_line(item: Heading | Paragraph) -> bool:
+    return isinstance(item, Paragraph) and not item.caption and is_figure_item(item.text)
 
 
 def _continues(previous: str, following: str) -> bool:
     if ENDS_SENTENCE.search(previous) or is_caps(previous):  # a label stays on its line
         return False
     first = following[:1]
-    return first.islower() or (first.isdigit() and bool(_ENDS_LOWERCASE_WORD.search(previous)))
+    # A figure after a figure with its label is the next stat ("41.563 Beschäftigte" /
+    # "146,3 Mrd. € Einnahmen"), not the end of a broken sentence ("sur quelque" / "135 000").
+    return first.islower() or (
+        first.isdigit()
+        and bool(_ENDS_LOWERCASE_WORD.search(previous))
+        and not is_figure_item(previous)
+    )
 
 
 def drop_repeats(items: list[Heading | Paragraph], seen: set[str]) -> list[Heading | Paragraph]:

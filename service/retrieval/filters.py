@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.language import LANGUAGE_CODE
+from indexer.language import NOT_A_LANGUAGE_CODE, is_language_code
 from indexer.passage import Passage
 from indexer.text import CONTROL_CHARACTERS, canonical, fold
 from service.retrieval.query import InvalidQueryError
@@ -72,8 +71,8 @@ class SearchFilters:
         for name, page in (("page_min", self.page_min), ("page_max", self.page_max)):
             if page is not None and page < 1:
                 return InvalidQueryError("Input should be greater than or equal to 1", name)
-        if self.lang is not None and not re.fullmatch(LANGUAGE_CODE, self.lang):
-            return InvalidQueryError(f"String should match pattern '{LANGUAGE_CODE}'", "lang")
+        if self.lang is not None and not is_language_code(self.lang):
+            return InvalidQueryError(NOT_A_LANGUAGE_CODE, "lang")
         first, last = self.page_min, self.page_max
         if first is not None and last is not None and first > last:
             return InvalidQueryError(f"{first} is after page_max ({last})", "page_min")
