@@ -79,11 +79,16 @@ class QueryEvidence:
 class _Scoring:
     """What scores one request's candidates besides their vectors: the keyword scores (of
     the passages the filters allow), the query's language, and whether the passages that
-    may answer are in one report language (same-language keyword weight) or several."""
+    may answer are in one report language (same-language keyword weight) or several; then
+    ``language_cosine`` is the query's cosine to each report language's mean passage."""
 
     keyword: np.ndarray
     query_lang: str
-    one_language: bool
+    language_cosine: np.ndarray | None = None
+
+    @property
+    def one_language(self) -> bool:
+        return self.language_cosine is None
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class Searcher:
         codes = np.unique(np.array(report_languages, dtype=str), return_inverse=True)[1]
         self._report_language = codes.astype(np.int16)  # compared per filtered request
         self._one_language = _one_value(self._report_language)
+        # Several report languages: each one's mean passage, which scores are centred on.
+        self._language_means = None if self._one_language else _language_means(index.vectors, codes)
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read, report_languages)
         # As configured, so that a reload onto another report derives its own set from it.
@@ -265,11 +272,13 @@ class Searcher:
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         wanted = max(self.weights.candidates, 4 * request.k)
         candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
-        # Filters that leave reports of one language rank as an index of them would.
-        one_language = self._one_language or (
-            allowed is not None and _one_value(self._report_language[allowed])
+        scoring = _Scoring(
+            keyword,
+            text.language,
+            None
+            if self._language_means is None or self._one_language_among(allowed)
+            else self._language_means @ vector,
         )
-        scoring = _Scoring(keyword, text.language, one_language)
         hits, examined = self._ranked(candidates, vector, scoring, request)
         short = len(hits) < request.k or examined > len(hits)
         if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
@@ -385,9 +394,30 @@ class Searcher:
             return by_dense
         return np.unique(np.concatenate([by_dense, by_keyword]))
 
+    def _one_language_among(self, allowed: np.ndarray | None) -> bool:
+        """Whether the allowed passages' reports share one language: filters that leave
+        reports of one language rank as an index of them would."""
+        return self._one_language or (
+            allowed is not None and _one_value(self._report_language[allowed])
+        )
+
     def _dense_candidates(
         self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int
     ) -> np.ndarray:
+        """The ``wanted`` nearest passages among the allowed ones, in each report language
+        when there are several: centring on languages (``fused_scores``) can raise a
+        language's passages above others that are nearer the query."""
+        if self._one_language_among(allowed):
+            return self._nearest(vector, allowed, wanted)
+        codes = self._report_language
+        pools = [
+            self._nearest(vector, in_language, wanted)
+            for code in np.unique(codes if allowed is None else codes[allowed])
+            for in_language in [codes == code if allowed is None else allowed & (codes == code)]
+        ]
+        return np.concatenate(pools)
+
+    def _nearest(self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int) -> np.ndarray:
         """The ``wanted`` nearest passages among the allowed ones.
 
         A filter is passed to FAISS as an id selector. An approximate index only looks in
@@ -432,6 +462,7 @@ class Searcher:
         # its answer to an English report's passages sharing its common words (EVALUATION.md,
         # "Reports in several languages").
         same_language = self._columns.lang[candidates] == scoring.query_lang
+        centre = scoring.language_cosine
         return fused_scores(
             self.weights,
             dense=dense,
@@ -439,6 +470,7 @@ class Searcher:
             hubness=self.index.hubness[candidates],
             same_language=same_language & scoring.one_language,
             keyword=keyword[candidates] / keyword.max() if hybrid else None,
+            language_mean=None if centre is None else centre[self._report_language[candidates]],
         )
 
     def _select(
@@ -478,6 +510,19 @@ def _report_languages(documents: Sequence[DocumentEntry]) -> dict[str, str]:
     known = Counter(d.language for d in documents if d.language != UNDETERMINED)
     default = known.most_common(1)[0][0] if known else "fr"
     return {d.id: default if d.language == UNDETERMINED else d.language for d in documents}
+
+
+def _language_means(vectors: faiss.Index, codes: np.ndarray) -> np.ndarray:
+    """The mean passage vector of each report language (a row per code), read from the
+    index in blocks: a copy of every vector at once would double a large index's memory."""
+    sums = np.zeros((int(codes.max()) + 1, vectors.d), dtype=np.float64)
+    for start in range(0, len(codes), _MEAN_BLOCK):
+        ids = np.arange(start, min(start + _MEAN_BLOCK, len(codes)), dtype=np.int64)
+        np.add.at(sums, codes[ids], vectors.reconstruct_batch(ids))
+    return (sums / np.bincount(codes)[:, None]).astype(np.float32)
+
+
+_MEAN_BLOCK = 65_536
 
 
 def _one_value(values: np.ndarray) -> bool:

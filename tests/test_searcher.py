@@ -400,9 +400,13 @@ def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
     documents = quoting.index.manifest.documents
     second = dataclasses.replace(documents[0], id="en", language="en")
     manifest = dataclasses.replace(quoting.index.manifest, documents=(*documents, second))
+    bilingual_index = dataclasses.replace(quoting.index, manifest=manifest)
     several = Searcher(  # the same passages, of a French and an English report
-        dataclasses.replace(quoting.index, manifest=manifest),
+        bilingual_index,
         searcher.encoder,
+        # Scores are centred on each report language too (below, and
+        # tests/test_bilingual_index.py): here only the keyword weights differ.
+        RankingWeights(language_centring=0.0),
         query_languages=searcher.query_languages,
     )
     query = "counterfeit medicines sold online"
@@ -419,6 +423,17 @@ def test_in_reports_of_several_languages_keywords_weigh_alike_in_all(searcher):
     only = several.search(query, k=5, filters=SearchFilters(document="en")).hits
     assert only[0].passage.id == top
     assert only[0].score == pytest.approx(one[top], abs=1e-6)
+
+    # Centred: each passage loses 0.5 x (1 + 0.5) of the query's cosine to the mean vector
+    # of its report language's passages.
+    centred = Searcher(bilingual_index, searcher.encoder, query_languages=searcher.query_languages)
+    three = {h.passage.id: h.score for h in centred.search(query, k=20).hits}
+    vector = searcher.encoder.encode_queries([query])[0]
+    vectors = searcher.index.vectors.reconstruct_n(0, len(searcher.index.passages))
+    is_english = np.array([p.document == "en" for p in quoting.index.passages])
+    for pid in three.keys() & two.keys():
+        mean = vectors[is_english == (pid in english_ids)].mean(axis=0)
+        assert three[pid] == pytest.approx(two[pid] - 0.75 * float(mean @ vector), abs=1e-5)
 
 
 def test_keywords_are_stemmed_in_each_reports_language():

@@ -17,6 +17,12 @@ Measured on the development queries and our own extra queries (EVALUATION.md):
   worse than dense alone. In an index of reports in several languages the query's own
   language gets no more weight than the others (the searcher's ``same_language``): it
   favoured the report written in it over the one that answers.
+- *Language centring*: a multilingual model finds a query closer to any passage in its own
+  language, so among reports in several languages a German question drifted to a German
+  report's passages. Each passage's score loses half of the query's similarity to the
+  mean passage of its report's language (the language's share of that similarity, the
+  other half being the reports' shared subject), dense and sentence parts alike. With one
+  report language it is the same for every passage and changes nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class RankingWeights:
     hubness: float = 0.5
     keyword_same_language: float = 0.05
     keyword_other_language: float = 0.01
+    language_centring: float = 0.5
     candidates: int = 100
     duplicate_cosine: float = 0.97
 
@@ -59,6 +66,7 @@ def fused_scores(
     hubness: np.ndarray,
     same_language: np.ndarray,
     keyword: np.ndarray | None = None,
+    language_mean: np.ndarray | None = None,
 ) -> np.ndarray:
     """Dense (``keyword`` None) or hybrid scores of candidate passages; higher is better.
 
@@ -67,10 +75,13 @@ def fused_scores(
     best sentence), ``keyword`` the BM25 scores divided by the query's best, and
     ``same_language`` says which passages get the same-language keyword weight: those in
     the query's language when the passages that may answer are in one report language
-    (none when they are in several).
+    (none when they are in several), and ``language_mean`` the query's cosine to the mean
+    passage of each candidate's report language (None: one language, nothing to centre).
     """
     best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
     score = dense + weights.sentence * best_sentence - weights.hubness * hubness
+    if language_mean is not None:
+        score = score - weights.language_centring * (1 + weights.sentence) * language_mean
     if keyword is not None:
         keyword_weight = np.where(
             same_language, weights.keyword_same_language, weights.keyword_other_language
