@@ -41,12 +41,14 @@ class _Unit:
 
 
 class Chunk(NamedTuple):
-    """One passage's text, the title it goes under, and every section its text comes from
-    (in reading order): a short section joined to its neighbour is one of them."""
+    """One passage's text, the title it goes under, every section its text comes from (in
+    reading order: a short section joined to its neighbour is one of them), and the
+    chapters its titled section lies under."""
 
     title: str
     text: str
     sections: tuple[str, ...]
+    chapters: tuple[str, ...] = ()
 
 
 class SectionChunker:
@@ -83,6 +85,7 @@ class SectionChunker:
                     position=len(passages),
                     source_urls=page.urls,  # ordered once embedded (indexer.sources)
                     sections=chunk.sections,
+                    chapters=chunk.chapters,
                 )
             )
         return passages
@@ -115,7 +118,8 @@ class SectionChunker:
                 sections = tuple(dict.fromkeys(u.section for u in part if u.section))
                 # A part of a long group may hold only the short section joined to it.
                 named = title if title in sections or not sections else sections[0]
-                chunks.append(Chunk(named, text, sections))
+                chapters = next((s.chapters for s in group if s.title == named), ())
+                chunks.append(Chunk(named, text, sections, chapters))
         return chunks
 
     def _group_small_sections(self, sections: tuple[Section, ...]) -> list[list[Section]]:

@@ -14,6 +14,9 @@ class Passage:
     fetch neighbours to widen a context window. ``sections`` are the titles of every section
     its text comes from, in reading order: a section too short to stand alone is joined to
     a neighbour and named by its title (``section``), yet its own heading must still find it.
+    ``chapters`` are the titles of the headings its section lies under, outermost first,
+    where the source tells how headings nest (Markdown's levels): a filter on a chapter's
+    title must find its articles.
     """
 
     id: str
@@ -25,6 +28,7 @@ class Passage:
     position: int
     source_urls: tuple[str, ...] = field(default_factory=tuple)
     sections: tuple[str, ...] = field(default_factory=tuple)
+    chapters: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         # A passage given no sections (read from an index written before they were listed,
@@ -53,6 +57,7 @@ class Passage:
         data = asdict(self)
         data["source_urls"] = list(self.source_urls)
         data["sections"] = list(self.sections)
+        data["chapters"] = list(self.chapters)
         return data
 
     @classmethod
@@ -63,6 +68,7 @@ class Passage:
                 **data,
                 "source_urls": tuple(data.get("source_urls", ())),
                 "sections": tuple(data.get("sections", ())),
+                "chapters": tuple(data.get("chapters", ())),
             }
         )
 

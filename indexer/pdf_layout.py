@@ -22,7 +22,10 @@ Printed large but not a heading:
 - a table of contents entry, with its dot leaders ("Introduction . . . . 1").
 
 A heading ends where a paragraph opens (below), so a running header printed at a heading's
-size does not run into the heading under it.
+size does not run into the heading under it. Its level is the rank of its size among the
+document's heading sizes, the largest first ("#" a chapter, "##" an article under it), so
+that a chapter's articles know they lie under it; sizes within 5 % of each other are one
+level.
 
 **Paragraphs.** pypdf's text has no blank lines, so a page was one block of text: a list
 item without a full stop ran into the paragraph after it ("… began in April The cruise
@@ -55,6 +58,8 @@ from indexer.text import UNSPACED, word_count
 
 _LARGER = 1.15  # LaTeX's smaller headings are 1.2 times its body text, reports' more
 _SMALLER = 0.95  # a line under this share of the body size is a label or a note
+_SAME_LEVEL = 0.95  # heading sizes within 5 % of a level's largest are that level
+_MAX_LEVEL = 6
 _MAX_WORDS = 16
 # A finished statement: not "?" (a heading can ask one) nor ":" (a heading can announce).
 _ENDS_SENTENCE = re.compile(r"[.…!。！][\"'»”’)]*$")
@@ -82,7 +87,34 @@ def marked_pages(pages: Iterable[PageObject]) -> tuple[str, ...]:
     lines = [_sized_lines(page) for page in pages]
     body = _body_size(line for page in lines for line in page)
     spacing = _body_spacing(lines, body)
-    return tuple("\n".join(_marked(page, body, _openings(page, spacing, body))) for page in lines)
+    marked = [_marked(page, body, _openings(page, spacing, body)) for page in lines]
+    levels = _levels(item.size for page in marked for item in page if isinstance(item, _Heading))
+    return tuple(
+        "\n".join(
+            f"{'#' * levels[item.size]} {item.text}" if isinstance(item, _Heading) else item
+            for item in page
+        )
+        for page in marked
+    )
+
+
+@dataclass(frozen=True)
+class _Heading:
+    text: str
+    size: float
+
+
+def _levels(sizes: Iterable[float]) -> dict[float, int]:
+    """Each heading size's level: 1 for the largest, the next smaller size more than
+    :data:`_SAME_LEVEL` below the last level's largest opening the next (six at most, as
+    Markdown has)."""
+    levels: dict[float, int] = {}
+    level, top = 0, math.inf
+    for size in sorted(set(sizes), reverse=True):
+        if size < top * _SAME_LEVEL:
+            level, top = min(level + 1, _MAX_LEVEL), size
+        levels[size] = level
+    return levels
 
 
 def _sized_lines(page: PageObject) -> list[_Line]:
@@ -164,13 +196,13 @@ def _body_size(lines: Iterable[_Line]) -> float:
     return _most(sizes)
 
 
-def _marked(lines: list[_Line], body: float, openings: set[int]) -> list[str]:
-    """The page's lines, each run of large lines that is a heading as one ``# `` line, and a
+def _marked(lines: list[_Line], body: float, openings: set[int]) -> list[str | _Heading]:
+    """The page's lines, each run of large lines that is a heading as one heading, and a
     blank line before each paragraph ``openings`` names."""
-    out: list[str] = []
+    out: list[str | _Heading] = []
     n = 0
     while n < len(lines):
-        if n in openings and out and out[-1].strip():
+        if n in openings and out and (isinstance(out[-1], _Heading) or out[-1].strip()):
             out.append("")
         end = n
         while (
@@ -181,7 +213,7 @@ def _marked(lines: list[_Line], body: float, openings: set[int]) -> list[str]:
             end += 1
         heading = " ".join(line.text.strip() for line in lines[n:end])
         if end > n and _is_heading(heading) and not _labelled(heading, lines, end, body):
-            out.append(f"# {heading}")
+            out.append(_Heading(heading, lines[n].size))
         else:
             end = max(end, n + 1)
             out.extend(line.text for line in lines[n:end])

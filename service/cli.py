@@ -239,7 +239,9 @@ def query(
     for hit in result.hits:
         p = hit.passage
         typer.secho(f"\n#{hit.rank}  {hit.score:.3f}  {p.section} — p. {p.page}", bold=True)
-        others = [title for title in p.sections if title != p.section]
+        if p.chapters:  # the headings the section lies under
+            typer.echo(f"  in: {' › '.join(p.chapters)}")
+        others = [title for title in p.sections if title != p.section and title not in p.chapters]
         if others:  # short sections joined to this one, whose headings are lines below
             typer.echo(f"  also: {' · '.join(others)}")
         typer.echo(p.body)  # the line above names the section: not its heading again
@@ -303,12 +305,25 @@ def outline_command(
             ("\n" if n else "") + f"{described.title} ({described.id}): {described.pages} pages",
             bold=True,
         )
+        opened: list[str] = []  # the headings printed above the next line, outermost first
         for pages, section in zip(ranges, described.sections, strict=True):
             count = len(section.passage_ids)
-            typer.echo(f"  {pages:{width}}  {section.title}  ({count} passage{'s' * (count != 1)})")
+            # Indented under its chapters; a chapter without text of its own is a line too.
+            kept = 0
+            while kept < min(len(opened), len(section.chapters)) and (
+                opened[kept] == section.chapters[kept]
+            ):
+                kept += 1
+            for depth, chapter in enumerate(section.chapters[kept:], start=kept):
+                typer.echo(f"  {'':{width}}  {'  ' * depth}{chapter}")
+            indent = "  " * len(section.chapters)
+            typer.echo(
+                f"  {pages:{width}}  {indent}{section.title}  ({count} passage{'s' * (count != 1)})"
+            )
+            opened = [*section.chapters, section.title]
             # --section finds these too: a chapter title over the section, a short one joined.
             if section.also:
-                typer.echo(f"  {'':{width}}    also: {' · '.join(section.also)}")
+                typer.echo(f"  {'':{width}}  {indent}  also: {' · '.join(section.also)}")
 
 
 @app.command("eval")

@@ -51,6 +51,8 @@ class SectionOutline:
     passage_ids: tuple[str, ...]
     # Titles of short sections joined to these passages (:attr:`Passage.sections`).
     also: tuple[str, ...] = ()
+    # The headings the section lies under, outermost first (:attr:`Passage.chapters`).
+    chapters: tuple[str, ...] = ()
 
 
 def outline(passages: Iterable[Passage]) -> list[SectionOutline]:
@@ -73,7 +75,15 @@ def outline(passages: Iterable[Passage]) -> list[SectionOutline]:
             page_first=min(p.page for p in run),
             page_last=max(p.page for p in run),
             passage_ids=tuple(p.id for p in run),
-            also=tuple(dict.fromkeys(t for p in run for t in p.sections if t != run[0].section)),
+            also=tuple(
+                dict.fromkeys(
+                    t
+                    for p in run
+                    for t in p.sections
+                    if t != run[0].section and t not in run[0].chapters
+                )
+            ),
+            chapters=run[0].chapters,
         )
         for run in runs
     ]

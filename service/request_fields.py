@@ -115,8 +115,9 @@ class SearchFields(BaseModel):
         max_length=MAX_FILTER_CHARS,
         # Said only with what every caller sees: a model reads a section title in the header
         # of a quoted passage, never the `sections` list of a /search result.
-        description="Only passages from a section whose title contains this (case and accents "
-        "ignored), such as a section title that earlier results showed.",
+        description="Only passages from a section whose title contains this, or from under a "
+        "chapter whose title does (case and accents ignored), such as a section title that "
+        "earlier results showed.",
     )
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")

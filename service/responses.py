@@ -64,6 +64,10 @@ class SectionOut(BaseModel):
     page_last: int
     passage_ids: list[str] = Field(description="For GET /passages/{id}, in reading order.")
     also: list[str] = Field(description="Titles of short sections joined to these passages.")
+    chapters: list[str] = Field(
+        description="Titles of the headings the section lies under, outermost first (where "
+        "the report's format tells how headings nest); the `section` filter matches them too."
+    )
 
 
 class DocumentOutline(DocumentInfo):
@@ -94,7 +98,8 @@ class HighlightOut(BaseModel):
 class SearchHitOut(BaseModel):
     """One ranked passage with where it comes from; ``sections`` lists every section its
     text comes from, in reading order (a short one joined to its neighbour among them),
-    ``section`` the one whose title it goes under."""
+    ``section`` the one whose title it goes under, ``chapters`` the headings that section
+    lies under, outermost first (empty where the report's format does not tell)."""
 
     rank: int
     score: float
@@ -103,6 +108,7 @@ class SearchHitOut(BaseModel):
     page: int
     section: str
     sections: list[str]
+    chapters: list[str]
     text: str
     lang: str
     source_urls: list[str]
@@ -139,6 +145,7 @@ class SearchResponse(BaseModel):
                     page=hit.passage.page,
                     section=hit.passage.section,
                     sections=list(hit.passage.sections),
+                    chapters=list(hit.passage.chapters),
                     text=hit.passage.text,
                     lang=hit.passage.lang,
                     source_urls=list(hit.passage.source_urls),
@@ -152,14 +159,15 @@ class SearchResponse(BaseModel):
 
 
 class PassageOut(BaseModel):
-    """One passage of a document, with its place in reading order; ``sections`` as in
-    :class:`SearchHitOut`."""
+    """One passage of a document, with its place in reading order; ``sections`` and
+    ``chapters`` as in :class:`SearchHitOut`."""
 
     id: str
     document: str
     page: int
     section: str
     sections: list[str]
+    chapters: list[str]
     text: str
     lang: str
     source_urls: list[str]

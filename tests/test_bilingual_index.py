@@ -1,14 +1,17 @@
 """Two reports in two languages in one index: the French report beside a German one (a
 fictional customs report in Markdown, tests/data/reports), built as an operator would."""
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from indexer.build import build_index
 from indexer.settings import Settings
+from service.cli import app as search_app
 from service.evaluation import load_queries, matching_form
 from service.evaluation.metrics import first_relevant
 from service.retrieval.filters import SearchFilters
@@ -19,7 +22,7 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
-def bilingual(settings: Settings, index_dir: Path, tmp_path_factory) -> Searcher:
+def bilingual_dir(settings: Settings, index_dir: Path, tmp_path_factory) -> Path:
     """The real index copied, its embedding cache with it, so that the build embeds the
     German report's texts only."""
     root = tmp_path_factory.mktemp("bilingual")
@@ -30,7 +33,12 @@ def bilingual(settings: Settings, index_dir: Path, tmp_path_factory) -> Searcher
     index = root / "index"
     shutil.copytree(index_dir, index, symlinks=True)
     build_index(settings, corpus, index)
-    return Searcher.open(settings, index)
+    return index
+
+
+@pytest.fixture(scope="module")
+def bilingual(settings: Settings, bilingual_dir: Path) -> Searcher:
+    return Searcher.open(settings, bilingual_dir)
 
 
 def _mrr(searcher: Searcher, queries: list) -> float:
@@ -88,3 +96,41 @@ def test_every_answer_and_url_of_the_german_reports_questions_is_in_it():
     for query in queries:
         assert any(matching_form(a) in matching_form(text) for a in query.answers), query.id
         assert query.url is None or query.url in text, query.id
+
+
+def test_a_chapter_filter_finds_the_articles_under_it(bilingual):
+    """A Markdown report says how its headings nest: "# Kapitel 2" is over "## Rauschgift",
+    itself over "### Kokain aus Südamerika"; filtering on the chapter found only the text
+    right under its heading."""
+    only = SearchFilters(document="zoll-2023-de", section="kapitel 2")
+    hits = bilingual.search("Zigaretten", k=10, filters=only).hits
+    # (The chapter's own two sentences are joined to the passage under it.)
+    assert {h.passage.section for h in hits} == {
+        "Kokain aus Südamerika",
+        "Zigarettenschmuggel",
+        "Waffen und Sprengstoff",
+    }
+    cocaine = next(h.passage for h in hits if h.passage.section == "Kokain aus Südamerika")
+    assert cocaine.chapters == ("Kapitel 2: Bekämpfung der Schmuggelkriminalität", "Rauschgift")
+    # The French report's headings, in capitals, tell no depth: it has no chapters.
+    assert all(not p.chapters for p in bilingual.index.passages if p.document != "zoll-2023-de")
+
+
+def test_the_outline_nests_sections_under_their_chapters(bilingual_dir):
+    result = CliRunner().invoke(
+        search_app, ["outline", "zoll-2023-de", "--index", str(bilingual_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    chapter = lines.index("        Kapitel 2: Bekämpfung der Schmuggelkriminalität")
+    assert lines[chapter + 1 : chapter + 3] == ["          Rauschgift", lines[chapter + 2]]
+    assert lines[chapter + 2].endswith("      Kokain aus Südamerika  (1 passage)")
+    assert lines[chapter + 3].strip() == "also: Synthetische Drogen"
+    described = CliRunner().invoke(
+        search_app, ["outline", "zoll-2023-de", "--json", "--index", str(bilingual_dir)]
+    )
+    sections = {s["title"]: s for s in json.loads(described.output)["sections"]}
+    assert sections["Zigarettenschmuggel"]["chapters"] == [
+        "Kapitel 2: Bekämpfung der Schmuggelkriminalität"
+    ]
+    assert "Rauschgift" not in sections["Kokain aus Südamerika"]["also"]

@@ -770,3 +770,32 @@ def test_a_label_over_a_figure_under_the_header_is_no_chapter_name():
     parsed = parse_pages(pages, "Doc")
     assert parsed[1].sections[0].paragraphs[0].startswith("Cruise calls 162 Dredging")
     assert parsed[0].sections[0].paragraphs == (texts[0],)  # header and page number gone
+
+
+def test_markdown_heading_levels_say_which_chapters_a_section_lies_under():
+    text = (
+        "# Jahresbericht\n\n## Vorwort\n\nDas Jahr war schwer.\n\n# Kapitel 2: Schmuggel\n\n"
+        "Der Zollfahndungsdienst ermittelt.\n\n## Rauschgift\n\n### Kokain\n\nViel Kokain.\n"
+        "https://www.zoll.de/a\n\nDer Fund wurde im Hafen gemacht.\n\n## Zigaretten\n\n"
+        "Viele Zigaretten.\n"
+    )
+    pages = parse_report(text, default_title="Doc")
+    chapters = [(s.title, s.chapters) for page in pages for s in page.sections]
+    assert chapters == [
+        ("Vorwort", ("Jahresbericht",)),
+        ("Kapitel 2: Schmuggel", ()),
+        ("Kokain", ("Kapitel 2: Schmuggel", "Rauschgift")),
+        # Text before a page's first heading takes its title (intro_title), and its chapters.
+        ("Zigaretten", ("Kapitel 2: Schmuggel",)),
+        ("Zigaretten", ("Kapitel 2: Schmuggel",)),
+    ]
+    # Without a heading of its own, a page goes on under those open where the last one ended.
+    (_, second) = parse_report(text.replace("## Zigaretten\n\n", ""), default_title="Doc")
+    assert [(s.title, s.chapters) for s in second.sections] == [
+        ("Kokain", ("Kapitel 2: Schmuggel", "Rauschgift"))
+    ]
+
+
+def test_headings_in_capitals_open_no_chapter():
+    sections = parse_report(PAGE)[0].sections + parse_report(PAGE)[1].sections
+    assert all(s.chapters == () for s in sections)

@@ -213,3 +213,29 @@ def test_chinese_large_text_is_measured_in_characters():
     assert _is_heading("第3章 港湾の安全と環境への取り組み")  # 17 characters
     assert not _is_heading("我们的港口全年保持开放为所有船只和旅客提供安全可靠的服务" * 2)
     assert not _is_heading("港口全年保持开放。")
+
+
+def test_heading_sizes_rank_as_levels_so_articles_lie_under_their_chapter(tmp_path):
+    path = _pdf(
+        tmp_path / "harbour.pdf",
+        [
+            [
+                ("2 Safety and security", 20),
+                *_body(BODY),
+                ("2.1 Port security", 14.2),
+                *_body(SECURITY),
+            ],
+            [("2.2 Pilotage", 14), *_body(BODY)],
+            [("3 Environment", 19.5), *_body(SECURITY)],
+        ],
+    )
+    document = load_document(path)
+    assert document.pages is not None
+    sections = [s for page in parse_pages(document.pages, "Harbour") for s in page.sections]
+    # 14.2 and 14 points are one level, as are 20 and 19.5: within 5 % of each other.
+    assert [(s.title, s.chapters) for s in sections] == [
+        ("2 Safety and security", ()),
+        ("2.1 Port security", ("2 Safety and security",)),
+        ("2.2 Pilotage", ("2 Safety and security",)),
+        ("3 Environment", ()),
+    ]

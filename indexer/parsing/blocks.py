@@ -39,7 +39,7 @@ _FIGURE_ITEM = re.compile(r"^(?!(?:19|20)\d\d\b)\d[\d\s.,]*\s+[^\W\d]")
 _STAT_LABEL_WORDS = 4
 _PROSE_MIN_WORDS = 4
 # "## Title" in a Markdown export: a heading whatever its case ("#ID-ART", a hashtag, is not).
-_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(.*?\S)(?:\s+#+)?$")
+_MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.*?\S)(?:\s+#+)?$")
 # A list item or a table row opens a line of its own: bullets ("• ", "- ", "* ") and rows
 # ("| Grenze | 35.000 |") always, numbered items ("2. ", "3) ") only in a list, as a wrapped
 # line can start with a date ("1. Januar").
@@ -51,9 +51,12 @@ _RULE = re.compile(r"^(?:(?:[-*_]\s*){3,}|\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?)
 
 @dataclass(frozen=True)
 class Heading:
-    """A heading, its wrapped lines joined."""
+    """A heading, its wrapped lines joined; ``level`` is its depth when the source says it
+    (1 for Markdown's ``#``, 2 for ``##``…), None for a line in capitals, whose depth the
+    text does not tell."""
 
     text: str
+    level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def classify(blocks: list[list[str]], vocabulary: set[str]) -> list[Heading | Pa
                 if pending:
                     items.append(Paragraph(_join_lines(pending, vocabulary)))
                     pending = []
-                items.append(Heading(marked.group(1)))
+                items.append(Heading(marked.group(2), len(marked.group(1))))
                 i += 1
                 continue
             end = _heading_run_end(block, i)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from indexer.parsing.blocks import ENDS_SENTENCE, Heading, classify
 from indexer.parsing.running_lines import page_number_offset, running_lines, without
 from indexer.parsing.sections import (
+    HeadingPath,
     Section,
     captions_first,
     drop_repeats,
@@ -117,11 +118,12 @@ def _parse(
     pages: list[Page] = []
     seen_paragraphs: set[str] = set()
     last_heading = ""
+    path = HeadingPath()
     for number, (blocks, urls) in enumerate(parts, start=1):
         items = captions_first(merge_continuations(classify(blocks, vocabulary)))
         items = drop_repeats(items, seen_paragraphs)
         headings = [item.text for item in items if isinstance(item, Heading)]
-        sections = group_sections(items, intro_title(headings, last_heading, default_title))
+        sections = group_sections(items, intro_title(headings, last_heading, default_title), path)
         last_heading = headings[-1] if headings else last_heading
         # An unreadable URL still closes its page, as its author meant, but cites nothing.
         readable = tuple(url for url in urls if split_url(url) is not None)

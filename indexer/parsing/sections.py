@@ -45,6 +45,8 @@ class Section:
     paragraphs: tuple[str, ...]
     headed: bool = False
     headings: tuple[str, ...] = ()
+    # The titles of the headings it lies under, outermost first (see ``HeadingPath``).
+    chapters: tuple[str, ...] = ()
 
     @property
     def body(self) -> tuple[str, ...]:
@@ -71,7 +73,7 @@ def merge_continuations(items: list[Heading | Paragraph]) -> list[Heading | Para
             and isinstance(previous, Heading)
             and previous.text.split()[-1].casefold() in _FUNCTION_WORDS
         ):
-            merged[-1] = Heading(f"{previous.text} {item.text}")
+            merged[-1] = Heading(f"{previous.text} {item.text}", previous.level)
         else:
             merged.append(item)
     return merged
@@ -151,25 +153,71 @@ def intro_title(headings: list[str], last_heading: str, default_title: str) -> s
     return headings[0] if headings else last_heading
 
 
-def group_sections(items: list[Heading | Paragraph], intro_title: str) -> list[Section]:
-    """Group a page's items into titled sections; text before any heading gets ``intro_title``."""
+class HeadingPath:
+    """The headings open at a point of a document, outermost first, by their levels.
+
+    Why: a chapter's title names only the text right under it, so a section filter on it
+    missed the articles of the chapter; where the source tells the depth of its headings (a
+    Markdown export), each section knows the chapters it lies under. Headings of unknown
+    depth (capitals) open nothing: a report in capitals has no chapters.
+    """
+
+    def __init__(self) -> None:
+        self._open: list[tuple[int, str]] = []
+
+    def under(self, heading: Heading) -> tuple[str, ...]:
+        """The titles ``heading`` would lie under: the open ones of a smaller level."""
+        if heading.level is None:
+            return self.titles()
+        return tuple(title for level, title in self._open if level < heading.level)
+
+    def enter(self, heading: Heading) -> tuple[str, ...]:
+        """Open ``heading`` (closing those of its level or deeper); the titles it lies under."""
+        above = self.under(heading)
+        if heading.level is not None:
+            self._open = [(level, t) for level, t in self._open if level < heading.level]
+            self._open.append((heading.level, heading.text))
+        return above
+
+    def titles(self) -> tuple[str, ...]:
+        return tuple(title for _, title in self._open)
+
+
+def group_sections(
+    items: list[Heading | Paragraph], intro_title: str, path: HeadingPath | None = None
+) -> list[Section]:
+    """Group a page's items into titled sections; text before any heading gets ``intro_title``.
+
+    ``path`` holds the headings open where the page starts, and is moved on past its own.
+    """
+    path = path or HeadingPath()
     sections: list[Section] = []
     run: list[str] = []  # the headings in a row over the paragraphs being gathered
     paragraphs: list[str] = []
+    # Text before the page's first heading takes its chapters with its title: the page's
+    # first heading's (see ``intro_title``), or the open heading's it goes on under.
+    first = next((item for item in items if isinstance(item, Heading)), None)
+    if first is not None and first.text == intro_title:
+        chapters = path.under(first)
+    else:
+        chapters = tuple(title for title in path.titles() if title != intro_title)
     for item in items:
         if isinstance(item, Heading):
             if paragraphs:
-                sections.append(_titled(run, paragraphs, intro_title))
+                sections.append(_titled(run, paragraphs, intro_title, chapters))
                 run, paragraphs = [], []
             run.append(item.text)
+            chapters = path.enter(item)
         else:
             paragraphs.append(item.text)
     if paragraphs or run:  # a heading that closes the page is text on it too
-        sections.append(_titled(run, paragraphs, intro_title))
+        sections.append(_titled(run, paragraphs, intro_title, chapters))
     return sections
 
 
-def _titled(run: list[str], paragraphs: list[str], intro_title: str) -> Section:
+def _titled(
+    run: list[str], paragraphs: list[str], intro_title: str, chapters: tuple[str, ...]
+) -> Section:
     """The section of ``paragraphs`` under the headings ``run`` (none: text before the page's
     first heading).
 
@@ -179,7 +227,7 @@ def _titled(run: list[str], paragraphs: list[str], intro_title: str) -> Section:
     2021" and the donors' names, ends with its last name, which titles the section).
     """
     if not run:
-        return Section(intro_title, tuple(paragraphs), headed=False)
+        return Section(intro_title, tuple(paragraphs), chapters=chapters)
     if len(run) > 1:
-        return Section(run[-1], (*run, *paragraphs), headed=False, headings=tuple(run))
-    return Section(run[0], tuple(paragraphs), headed=True)
+        return Section(run[-1], (*run, *paragraphs), headings=tuple(run), chapters=chapters)
+    return Section(run[0], tuple(paragraphs), headed=True, chapters=chapters)

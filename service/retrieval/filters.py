@@ -39,7 +39,8 @@ class SearchFilters:
     """Which passages a search may return; ``None`` means no restriction.
 
     ``section`` matches any part of the title of a section the passage's text comes from,
-    ignoring case and accents, so "academie virtuelle" finds "ACADÉMIE VIRTUELLE D’INTERPOL".
+    or of a chapter its section lies under, ignoring case and accents, so "academie
+    virtuelle" finds "ACADÉMIE VIRTUELLE D’INTERPOL".
     """
 
     lang: str | None = None
@@ -125,14 +126,14 @@ class PassageColumns:
     lang: np.ndarray
     document: np.ndarray  # case folded, as the filter compares them
     page: np.ndarray
-    titles: tuple[tuple[str, ...], ...]  # distinct folded section lists
+    titles: tuple[tuple[str, ...], ...]  # distinct folded lists of sections and chapters
     titles_of: np.ndarray  # each passage's position in ``titles``
 
     @classmethod
     def of(cls, passages: Sequence[Passage]) -> PassageColumns:
         """The columns of ``passages``, in their order (a passage's index is its row)."""
         distinct: dict[tuple[str, ...], int] = {}
-        titles_of = [distinct.setdefault(p.sections, len(distinct)) for p in passages]
+        titles_of = [distinct.setdefault(p.sections + p.chapters, len(distinct)) for p in passages]
         return cls(
             lang=np.array([p.lang for p in passages], dtype=str),
             document=np.array([p.document.casefold() for p in passages], dtype=str),

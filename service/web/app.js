@@ -407,9 +407,16 @@ function resultItem(hit) {
   const titleId = `hit-${hit.rank}-title`;
   const section = el("h3", { class: "section", id: titleId }, hit.section || "Untitled section");
   if (isLanguageTag(hit.lang)) section.lang = hit.lang;
+  // The chapters the section lies under (where the report's format tells), outermost first.
+  const chapters = hit.chapters ?? [];
+  const within = chapters.length
+    ? [el("span", { class: "also" }, "In: ", inLanguage(chapters.join(" › "), hit.lang))]
+    : [];
   // A short section joined to this passage's: its heading is a line of the text, and named
   // here so the reader knows the passage holds it too.
-  const others = (hit.sections ?? []).filter((title) => title !== hit.section);
+  const others = (hit.sections ?? []).filter(
+    (title) => title !== hit.section && !chapters.includes(title),
+  );
   const also = others.length
     ? [el("span", { class: "also" }, "Also: ", inLanguage(others.join(" · "), hit.lang))]
     : [];
@@ -422,6 +429,7 @@ function resultItem(hit) {
       documentTitle(hit.document),
       documentLanguages.get(idKey(hit.document)),
     )),
+    ...within,
     ...also,
     el("span", { class: "score" }, `score ${hit.score.toFixed(2)}`),
   );
@@ -689,12 +697,19 @@ function fillSections(keep) {
         : sectionSelect;
     if (group !== sectionSelect) sectionSelect.append(group);
     const seen = new Set(); // a title the report repeats is offered once
-    for (const section of outline.sections) {
-      if (seen.has(section.title)) continue;
-      seen.add(section.title);
-      const option = new Option(`${section.title} (p. ${section.page_first})`, section.title);
+    // Each title indented under its chapters; a chapter without text of its own (its first
+    // article right under it) is offered too: filtering on it finds its articles.
+    const offer = (title, depth, page) => {
+      if (seen.has(title)) return;
+      seen.add(title);
+      const option = new Option(`${"\u00a0\u00a0".repeat(depth)}${title} (p. ${page})`, title);
       option.dataset.document = outline.id;
       group.append(option);
+    };
+    for (const section of outline.sections) {
+      const chapters = section.chapters ?? [];
+      chapters.forEach((chapter, depth) => offer(chapter, depth, section.page_first));
+      offer(section.title, chapters.length, section.page_first);
     }
   }
   selectValue(sectionSelect, keep);
