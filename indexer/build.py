@@ -172,6 +172,12 @@ def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[
             f"no passages in {', '.join(empty)} (only URLs or headings?): listed in the index, "
             "but nothing of it can be found"
         )
+    with_text = {p.document for p in passages if not _only_headings(p)}
+    if titles_only := sorted({p.document for p in passages} - with_text):
+        warnings.append(
+            f"only headings in {', '.join(titles_only)}: its passages hold no text beyond their "
+            "titles (was the text left out of the file?)"
+        )
     pages: dict[str, set[int]] = {}
     sourced: set[str] = set()
     for passage in passages:
@@ -207,6 +213,11 @@ _ENCODED = re.compile(r"(?=[A-Za-z0-9+/=_-]*\d)(?=[A-Za-z0-9+/=_-]*[A-Za-z])[A-Z
 # find: 0 in the 2021 report, 1 for a base64 blob that an export left in a report (381
 # passages of it, without a word said).
 _MAX_ENCODED_SHARE = 0.5
+
+
+def _only_headings(passage: Passage) -> bool:
+    titles = {passage.section, *passage.sections, *passage.chapters}
+    return all(line in titles for line in passage.text.split("\n"))
 
 
 def _share_encoded(body: str) -> float:

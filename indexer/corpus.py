@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     StrictInt,
     StringConstraints,
     ValidationError,
@@ -50,7 +51,7 @@ class DocumentMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    year: StrictInt | None = None
+    year: Annotated[StrictInt, Field(ge=1000, le=9999)] | None = None
     # A language code as langdetect gives them ("fr", "zh-cn"): passages take it when their
     # own language cannot be detected, and the `lang` filter compares codes.
     language: str = UNDETERMINED
@@ -65,6 +66,14 @@ class DocumentMetadata(BaseModel):
         if not is_language_code(value):
             raise PydanticCustomError("language_code", NOT_A_LANGUAGE_CODE)
         return language_of(value.lower())
+
+    @field_validator("source_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        """Shown as a link to the report: an address a browser opens, or nothing."""
+        if value is not None and not re.match(r"https?://[^\s/]+\.[^\s]+$", value.strip()):
+            raise PydanticCustomError("url", "should be a web address (https://…)")
+        return value.strip() if value is not None else None
 
     @field_validator("title", "publisher")
     @classmethod
@@ -382,9 +391,16 @@ def _parse_metadata(meta_path: Path, raw: bytes | None) -> DocumentMetadata:
     if not raw.strip():  # a file saved empty: its title and language would silently not apply
         raise CorpusError(f"{meta_path}: the metadata file is empty; give at least a title")
     try:
-        return DocumentMetadata.model_validate(json.loads(raw.decode("utf-8-sig")))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(_decode(meta_path, raw))
+    except json.JSONDecodeError as exc:
         raise CorpusError(f"{meta_path}: invalid metadata: {exc}") from exc
+    if not isinstance(data, dict):  # pydantic would name its class ("…DocumentMetadata")
+        raise CorpusError(
+            f'{meta_path}: invalid metadata: a JSON object is expected ({{"title": "…", …}}), '
+            f"not {type(data).__name__ if data is not None else 'null'}"
+        )
+    try:
+        return DocumentMetadata.model_validate(data)
     except ValidationError as exc:
         raise CorpusError(
             f"{meta_path}: invalid metadata: {describe_errors(exc.errors())}"

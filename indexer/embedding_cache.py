@@ -8,8 +8,12 @@ load the model).
 
 Layout: ``<index root>/embedding-cache/vectors.npz`` beside ``versions/``, so pruning versions
 keeps it. It holds ``format``, ``keys`` (hex digests) and ``vectors`` (float32, one row per
-key). Each build replaces the file with exactly the vectors that build used, which bounds it
-by the corpus: texts no longer in the corpus (and another model's) drop out. While it embeds,
+key). Each build replaces the file with the vectors that build used, then as many of the
+others the file held as keep it at its size, most recently used first: it holds at most as
+many texts as the largest corpus the root has held. Texts no longer in the corpus (and
+another model's) drop out as new ones take their place, not at once, so that a build of the
+wrong corpus folder, or a report removed and added back, does not embed everything again
+(a review measured 371 s for 3,319 texts). While it embeds,
 a build saves what it has so far every :data:`CHECKPOINT_TEXTS` texts, so that a build
 stopped midway (Ctrl-C, a full disk, a lost Ray cluster) does not lose that work.
 
@@ -85,9 +89,10 @@ def embed_with_cache(
 
     ``encode`` gets the distinct pairs the cache lacks, in parts of :data:`CHECKPOINT_TEXTS`
     or more, and is not called when there are none; the cache is saved after each part. It
-    then holds exactly these pairs' vectors. ``on_part(done, total)`` is told before each
-    part how many of the ``total`` new pairs are embedded already: only this function knows
-    the total, and an operator embedding a large corpus wants to know how far along it is.
+    then holds these pairs' vectors, and as many of those it held before as keep its size.
+    ``on_part(done, total)`` is told before each part how many of the ``total`` new pairs are
+    embedded already: only this function knows the total, and an operator embedding a large
+    corpus wants to know how far along it is.
     """
     keys = [text_key(model, prompt, text) for prompt, text in texts]
     known = read_cache(root)
@@ -109,7 +114,10 @@ def embed_with_cache(
             progress = known | found
             write_cache(root, progress)
             saved = len(progress)
-    write_cache(root, found)
+    # Dicts keep insertion order: this build's texts first, then the most recent of the rest.
+    unused = [key for key in known if key not in found]
+    kept = unused[: max(0, len(known) - len(found))]
+    write_cache(root, found | {key: known[key] for key in kept})
     return CachedEmbeddings(
         vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),
         embedded=len(missing),

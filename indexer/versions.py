@@ -146,6 +146,7 @@ def building(root: Path) -> Iterator[None]:
     "up to date") or both publish and prune rollback versions. A second build fails at once.
     """
     check_root(root)
+    _not_a_file(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -184,6 +185,13 @@ def require_current_link(root: Path) -> None:
             f"followed?); builds and rollbacks need one: move it away to use {root} as an "
             "index root"
         )
+
+
+def _not_a_file(root: Path) -> None:
+    """Refuse a ``root`` that is a file: "File exists" said nothing of what was wrong, and
+    the advice to build there was the command that had just failed."""
+    if root.exists() and not root.is_dir():
+        raise VersionError(f"{root} is a file, not an index root; an index root is a folder")
 
 
 def _cannot_write(root: Path, exc: OSError | RuntimeError) -> VersionError:
@@ -362,6 +370,7 @@ def _locked(
     With ``unwritable_ok``, a lock file that cannot be created is no error: the caller then
     runs unlocked (see :func:`building`).
     """
+    _not_a_file(root)
     if not root.is_dir():
         raise VersionError(
             f"no index root at {root}; build one with `report-index build --out {root}`"
@@ -371,7 +380,7 @@ def _locked(
             stack.enter_context(durable.exclusive_lock(root / name, wait=False))
         except BlockingIOError as exc:
             raise VersionError(busy.format(root=root)) from exc
-        except OSError:
+        except OSError as exc:
             if not unwritable_ok:
-                raise
+                raise _cannot_write(root, exc) from exc
         yield

@@ -239,10 +239,22 @@ def test_corpus_errors_are_readable(tmp_path):
         {"title": "A", "language": "French"},
         {"title": " "},
         {"title": "A", "year": True},
+        {"title": "A", "year": -5},
+        {"title": "A", "source_url": "not a url"},
     ):
         (tmp_path / "a.json").write_text(json.dumps(wrong), "utf-8")
         with pytest.raises(CorpusError, match="invalid metadata"):
             load_corpus(tmp_path)
+    # Not an object, or not UTF-8: said in words, not in pydantic's or the codec's.
+    for raw, said in (
+        (b"[1, 2]", 'a JSON object is expected ({"title": "…", …}), not list'),
+        (b"null", "a JSON object is expected"),
+        ('{"title": "Bilan été"}'.encode("latin-1"), "not UTF-8 text"),
+    ):
+        (tmp_path / "a.json").write_bytes(raw)
+        with pytest.raises(CorpusError) as refused:
+            load_corpus(tmp_path)
+        assert said in str(refused.value) and "DocumentMetadata" not in str(refused.value)
     # Said in words, not as the regular expression codes are checked with.
     (tmp_path / "a.json").write_text(json.dumps({"title": "A", "language": "deutsch"}), "utf-8")
     with pytest.raises(CorpusError) as refused:
@@ -693,6 +705,8 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
     (corpus / "sourced.txt").write_text(sourced * 3, "utf-8")
     (corpus / "flat.txt").write_text(f"TITRE\n\n{sentence * 200}\n", "utf-8")
     (corpus / "links.txt").write_text("https://www.interpol.int/fr/a\n", "utf-8")
+    # Headings and nothing under them: a passage of titles alone.
+    (corpus / "titles.md").write_text("# Nur ein Titel\n\n## Kapitel\n\nhttps://x.org/a\n", "utf-8")
     # Pages ended by form feeds, but no sources: only that is said.
     pages = [f"TITRE {n}\n\nPage {n}. {sentence * 5}\n" for n in ("UN", "DEUX", "TROIS")]
     (corpus / "paged.txt").write_text("\f".join(pages), "utf-8")
@@ -707,6 +721,8 @@ def test_the_build_warns_of_reports_that_will_serve_badly(tmp_path):
         "hold text, or nothing there can be found)",
         "no passages in links (only URLs or headings?): listed in the index, but nothing of "
         "it can be found",
+        "only headings in titles: its passages hold no text beyond their titles (was the text "
+        "left out of the file?)",
         "no source URLs in flat: its passages cite none and, with neither form feeds nor URL "
         "blocks to end its pages, it reads as one page",
         "no source URLs in paged: its passages cite none",

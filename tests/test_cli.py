@@ -261,6 +261,21 @@ def test_build_into_an_unwritable_place_fails_before_embedding(tmp_path, setting
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+def test_an_index_root_that_is_a_file_is_said_to_be_one(tmp_path, settings):
+    """ "File exists" said nothing of what was wrong, and the advice for ``show`` and
+    ``rollback`` was to build there, the command that had just failed."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder", "utf-8")
+    said = f"{afile} is a file, not an index root; an index root is a folder"
+    for command in (
+        ["build", "--corpus", str(settings.corpus_dir), "--out", str(afile)],
+        ["rollback", "--index", str(afile)],
+    ):
+        result = runner.invoke(index_app, command)
+        assert result.exit_code == 1 and said in result.output, result.output
+    assert afile.read_text("utf-8") == "not a folder"
+
+
 def test_build_reports_up_to_date(index_dir):
     result = runner.invoke(index_app, ["build", "--out", str(index_dir)])
     assert result.exit_code == 0, result.output

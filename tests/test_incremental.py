@@ -164,7 +164,7 @@ def _refuse(*_args, **_kwargs):
     raise AssertionError("the build loaded the model")
 
 
-def test_removing_a_document_drops_its_passages_and_cached_texts(
+def test_removing_a_document_drops_its_passages_and_keeps_its_cached_texts_a_while(
     settings, encoder, tmp_path, monkeypatch
 ):
     corpus = _corpus(tmp_path / "corpus", piracy=PIRACY, wildlife=WILDLIFE)
@@ -180,8 +180,20 @@ def test_removing_a_document_drops_its_passages_and_cached_texts(
     assert "documents: 0 added, 1 (wildlife) removed, 0 changed, 1 unchanged" in result.output
     assert f"passages: 0 added, {both.passages - len(passages)} removed, " in result.output
     assert f"texts embedded: 0, from the embedding cache: {kept}" in result.output
-    # The cache is bounded by the corpus: the removed document's texts are gone from it.
-    assert len(read_cache(root)) == kept
+    # The removed document's texts stay cached while the cache is not larger than it was (a
+    # removal by mistake, or a build of the wrong folder, re-embedded everything): added
+    # back, it embeds nothing.
+    every = len(read_cache(root))
+    assert every == both.embedded > kept
+    _corpus(corpus, piracy=PIRACY, wildlife=WILDLIFE)
+    again = build_index(settings, corpus, root)
+    assert (again.embedded, again.cached) == (0, every)
+    # New texts take the place of the oldest unused ones: the cache keeps its size.
+    _corpus(corpus, piracy=PIRACY.replace("golfe de Guinée", "golfe d’Aden"))
+    monkeypatch.setattr(build, "Encoder", lambda *_args, **_kwargs: encoder)
+    edited = build_index(settings, corpus, root)
+    assert edited.embedded > 0
+    assert len(read_cache(root)) == every
 
 
 def _garbage(path: Path) -> None:

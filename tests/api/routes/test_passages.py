@@ -16,6 +16,7 @@ def test_passage_by_id(client, searcher):
         "page": passage.page,
         "section": passage.section,
         "sections": list(passage.sections),
+        "chapters": list(passage.chapters),
         "text": passage.text,
         "lang": passage.lang,
         "source_urls": list(passage.source_urls),

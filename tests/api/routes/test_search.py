@@ -14,6 +14,7 @@ RESULT_FIELDS = {
     "page",
     "section",
     "sections",
+    "chapters",
     "text",
     "lang",
     "source_urls",
