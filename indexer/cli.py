@@ -96,8 +96,8 @@ def build(
         )
         if report.pruned:
             typer.echo(
-                f"  versions deleted (beyond the {settings.keep_versions} newest that "
-                f"REPORT_KEEP_VERSIONS keeps): {', '.join(report.pruned)}"
+                f"  versions deleted (REPORT_KEEP_VERSIONS keeps the {settings.keep_versions} "
+                f"newest, and the one current before this build): {', '.join(report.pruned)}"
             )
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -70,10 +71,15 @@ class DocumentMetadata(BaseModel):
     @field_validator("source_url")
     @classmethod
     def _web_address(cls, value: str | None) -> str | None:
-        """Shown as a link to the report: an address a browser opens, or nothing."""
-        if value is not None and not re.match(r"https?://[^\s/]+\.[^\s]+$", value.strip()):
+        """Shown as a link to the report: an address a browser opens (an intranet's too:
+        ``http://intranet/r.pdf``), or nothing."""
+        if value is None:
+            return None
+        address = value.strip()
+        parts = urlsplit(address)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in address:
             raise PydanticCustomError("url", "should be a web address (https://…)")
-        return value.strip() if value is not None else None
+        return address
 
     @field_validator("title", "publisher")
     @classmethod
@@ -385,6 +391,10 @@ def _pypdf_notes() -> Iterator[list[str]]:
         logger.propagate = propagates
 
 
+# What a JSON value that is not an object is, in JSON's words.
+_JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+
+
 def _parse_metadata(meta_path: Path, raw: bytes | None) -> DocumentMetadata:
     if raw is None:
         return DocumentMetadata(title=meta_path.stem)
@@ -397,7 +407,7 @@ def _parse_metadata(meta_path: Path, raw: bytes | None) -> DocumentMetadata:
     if not isinstance(data, dict):  # pydantic would name its class ("…DocumentMetadata")
         raise CorpusError(
             f'{meta_path}: invalid metadata: a JSON object is expected ({{"title": "…", …}}), '
-            f"not {type(data).__name__ if data is not None else 'null'}"
+            f"not {_JSON_KINDS.get(type(data), 'a number')}"
         )
     try:
         return DocumentMetadata.model_validate(data)

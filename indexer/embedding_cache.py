@@ -8,12 +8,13 @@ load the model).
 
 Layout: ``<index root>/embedding-cache/vectors.npz`` beside ``versions/``, so pruning versions
 keeps it. It holds ``format``, ``keys`` (hex digests) and ``vectors`` (float32, one row per
-key). Each build replaces the file with the vectors that build used, then as many of the
-others the file held as keep it at its size, most recently used first: it holds at most as
-many texts as the largest corpus the root has held. Texts no longer in the corpus (and
-another model's) drop out as new ones take their place, not at once, so that a build of the
-wrong corpus folder, or a report removed and added back, does not embed everything again
-(a review measured 371 s for 3,319 texts). While it embeds,
+key), and ``built``, how many texts the last completed build used. Each build replaces the
+file with the vectors that build used, then, most recently used first, as many of the others
+as the previous build used more texts than this one: the cache holds the texts of the larger
+of the last two builds' corpora. Texts no longer in the corpus (and another model's) drop
+out a build later, so that a build of the wrong corpus folder, or a report removed and added
+back, does not embed everything again (a review measured 371 s for 3,319 texts). While it
+embeds,
 a build saves what it has so far every :data:`CHECKPOINT_TEXTS` texts, so that a build
 stopped midway (Ctrl-C, a full disk, a lost Ray cluster) does not lose that work.
 
@@ -96,6 +97,7 @@ def embed_with_cache(
     """
     keys = [text_key(model, prompt, text) for prompt, text in texts]
     known = read_cache(root)
+    built = _built(root, len(known))
     missing = {key: pair for key, pair in zip(keys, texts, strict=True) if key not in known}
     found: dict[str, np.ndarray] = {key: known[key] for key in keys if key in known}
     pending = list(missing.items())
@@ -112,12 +114,12 @@ def embed_with_cache(
             # What is embedded so far, with the cache as it was: a build stopped later (Ctrl-C,
             # a full disk) embeds only the rest next time.
             progress = known | found
-            write_cache(root, progress)
+            write_cache(root, progress, built)
             saved = len(progress)
     # Dicts keep insertion order: this build's texts first, then the most recent of the rest.
     unused = [key for key in known if key not in found]
-    kept = unused[: max(0, len(known) - len(found))]
-    write_cache(root, found | {key: known[key] for key in kept})
+    kept = unused[: max(0, built - len(found))]
+    write_cache(root, found | {key: known[key] for key in kept}, len(found))
     return CachedEmbeddings(
         vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),
         embedded=len(missing),
@@ -143,6 +145,16 @@ def read_cache(root: Path) -> dict[str, np.ndarray]:
     return dict(zip(keys.astype(str), vectors, strict=True))
 
 
+def _built(root: Path, default: int) -> int:
+    """How many texts the last completed build used (``default`` for a cache from before
+    this was saved, or one that cannot be read)."""
+    try:
+        with np.load(root / CACHE_DIR / CACHE_FILE, allow_pickle=False) as archive:
+            return int(archive["built"]) if "built" in archive.files else default
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return default
+
+
 def _layout_problem(version: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> str | None:
     if version.shape != () or version.item() != CACHE_FORMAT:
         return f"format {version.tolist()!r}, expected {CACHE_FORMAT}"
@@ -155,8 +167,9 @@ def _layout_problem(version: np.ndarray, keys: np.ndarray, vectors: np.ndarray) 
     return None
 
 
-def write_cache(root: Path, vectors: dict[str, np.ndarray]) -> None:
-    """Replace the cache of index root ``root`` with ``vectors`` (atomically, see above)."""
+def write_cache(root: Path, vectors: dict[str, np.ndarray], built: int | None = None) -> None:
+    """Replace the cache of index root ``root`` with ``vectors`` (atomically, see above);
+    ``built``: how many of them the last completed build used (default: all)."""
     folder = root / CACHE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / _PARTIAL_FILE
@@ -170,6 +183,7 @@ def write_cache(root: Path, vectors: dict[str, np.ndarray]) -> None:
                     format=np.array(CACHE_FORMAT),
                     keys=np.array(list(vectors), dtype=_KEY_DTYPE),
                     vectors=np.stack(list(vectors.values())).astype(np.float32, copy=False),
+                    built=np.array(len(vectors) if built is None else built),
                 )
                 handle.flush()
                 os.fsync(handle.fileno())

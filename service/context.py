@@ -77,9 +77,11 @@ def document_titles(documents: Sequence[DocumentEntry]) -> dict[str, str]:
 
 
 def passage_header(n: int, passage: Passage, document_title: str | None = None) -> str:
-    """The line that introduces passage ``[n]``: its number, section and page, after its
-    document's title when one is given (an index of several reports)."""
-    section = f" {passage.section}" if passage.section else ""
+    """The line that introduces passage ``[n]``: its number, section (under its chapters,
+    which the ``section`` filter matches too) and page, after its document's title when one
+    is given (an index of several reports)."""
+    titles = [*passage.chapters, passage.section] if passage.section else []
+    section = f" {' › '.join(titles)}" if titles else ""
     document = f" {document_title} —" if document_title else ""
     return f"[{n}]{document}{section} (p. {passage.page})"
 

@@ -60,12 +60,16 @@ def outline(passages: Iterable[Passage]) -> list[SectionOutline]:
     run of passages under one title, with the pages it spans and the passages' ids.
 
     What a reader scans to find a chapter, and the titles the ``section`` filter matches; a
-    title that comes back later in the report (a heading repeated on another page) is a run
-    of its own, where it is.
+    title that comes back later in the report (a heading repeated on another page, or the
+    same title under another chapter) is a run of its own, where it is.
     """
     runs: list[list[Passage]] = []
     for passage in passages:
-        if runs and runs[-1][-1].section == passage.section:
+        last = runs[-1][-1] if runs else None
+        if last is not None and (last.section, last.chapters) == (
+            passage.section,
+            passage.chapters,
+        ):
             runs[-1].append(passage)
         else:
             runs.append([passage])

@@ -123,9 +123,10 @@ def test_the_outline_nests_sections_under_their_chapters(bilingual_dir):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     chapter = lines.index("        Kapitel 2: Bekämpfung der Schmuggelkriminalität")
-    assert lines[chapter + 1 : chapter + 3] == ["          Rauschgift", lines[chapter + 2]]
-    assert lines[chapter + 2].endswith("      Kokain aus Südamerika  (1 passage)")
-    assert lines[chapter + 3].strip() == "also: Synthetische Drogen"
+    assert lines[chapter + 1] == "          Rauschgift"
+    assert lines[chapter + 2] == "  p. 4      Kokain aus Südamerika  (1 passage)"
+    assert lines[chapter + 3] == "              also: Synthetische Drogen"
+    assert lines[chapter + 4] == "  p. 5    Zigarettenschmuggel  (1 passage)"
     described = CliRunner().invoke(
         search_app, ["outline", "zoll-2023-de", "--json", "--index", str(bilingual_dir)]
     )

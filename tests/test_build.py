@@ -247,7 +247,8 @@ def test_corpus_errors_are_readable(tmp_path):
             load_corpus(tmp_path)
     # Not an object, or not UTF-8: said in words, not in pydantic's or the codec's.
     for raw, said in (
-        (b"[1, 2]", 'a JSON object is expected ({"title": "…", …}), not list'),
+        (b"[1, 2]", 'a JSON object is expected ({"title": "…", …}), not an array'),
+        (b"true", "a JSON object is expected"),
         (b"null", "a JSON object is expected"),
         ('{"title": "Bilan été"}'.encode("latin-1"), "not UTF-8 text"),
     ):
@@ -255,6 +256,10 @@ def test_corpus_errors_are_readable(tmp_path):
         with pytest.raises(CorpusError) as refused:
             load_corpus(tmp_path)
         assert said in str(refused.value) and "DocumentMetadata" not in str(refused.value)
+    # An intranet's address is one, in any case of its scheme.
+    for address in ("http://intranet/reports/r.pdf", "HTTPS://www.example.org/r.pdf"):
+        (tmp_path / "a.json").write_text(json.dumps({"title": "A", "source_url": address}))
+        assert load_corpus(tmp_path)[0].metadata.source_url == address
     # Said in words, not as the regular expression codes are checked with.
     (tmp_path / "a.json").write_text(json.dumps({"title": "A", "language": "deutsch"}), "utf-8")
     with pytest.raises(CorpusError) as refused:

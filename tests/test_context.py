@@ -214,6 +214,13 @@ def test_header_without_section():
     assert passage_header(3, _hit(1, "x", section="").passage) == "[3] (p. 1)"
 
 
+def test_a_header_names_the_chapters_a_section_lies_under():
+    """What the section filter matches, as search results show it: an assistant reads no
+    other field."""
+    passage = dataclasses.replace(_hit(1, "x", section="Kokain").passage, chapters=("K2", "Drogen"))
+    assert passage_header(1, passage) == "[1] K2 › Drogen › Kokain (p. 1)"
+
+
 def test_headers_name_the_report_when_there_are_several():
     hits = [_hit(1, "Premier passage."), _hit(2, "Second passage.", page=2)]
     grounded = _context(hits, 1000, {"doc": "Rapport annuel 2021", "autre": "Rapport 2022"})

@@ -188,12 +188,14 @@ def test_removing_a_document_drops_its_passages_and_keeps_its_cached_texts_a_whi
     _corpus(corpus, piracy=PIRACY, wildlife=WILDLIFE)
     again = build_index(settings, corpus, root)
     assert (again.embedded, again.cached) == (0, every)
-    # New texts take the place of the oldest unused ones: the cache keeps its size.
+    # Texts of a smaller corpus: the cache keeps the larger one's, for one build.
     _corpus(corpus, piracy=PIRACY.replace("golfe de Guinée", "golfe d’Aden"))
     monkeypatch.setattr(build, "Encoder", lambda *_args, **_kwargs: encoder)
     edited = build_index(settings, corpus, root)
     assert edited.embedded > 0
     assert len(read_cache(root)) == every
+    build_index(settings, corpus, root, force=True)
+    assert len(read_cache(root)) == len(_texts(corpus)) < every
 
 
 def _garbage(path: Path) -> None:
@@ -400,5 +402,8 @@ def test_a_build_says_which_versions_it_deleted(settings, encoder, tmp_path, mon
         get_settings.cache_clear()
     assert kept.exit_code == deleted.exit_code == 0, (kept.output, deleted.output)
     assert "versions deleted" not in kept.output
-    said = "versions deleted (beyond the 1 newest that REPORT_KEEP_VERSIONS keeps): "
+    said = (
+        "versions deleted (REPORT_KEEP_VERSIONS keeps the 1 newest, and the one current "
+        "before this build): "
+    )
     assert f"{said}{first}\n" in deleted.output

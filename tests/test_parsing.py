@@ -799,3 +799,50 @@ def test_markdown_heading_levels_say_which_chapters_a_section_lies_under():
 def test_headings_in_capitals_open_no_chapter():
     sections = parse_report(PAGE)[0].sections + parse_report(PAGE)[1].sections
     assert all(s.chapters == () for s in sections)
+
+
+def test_a_document_title_over_its_chapters_opens_no_chapter():
+    """One heading alone at the top level, first: the cover title. As a chapter it lay over
+    every section, so a filter on "2023" matched the whole report."""
+    text = (
+        "# Informe anual 2023\n\n## Fronteras\n\nTexto sobre fronteras.\n\n### Puertos\n\n"
+        "Texto sobre puertos.\n\n## Aduanas\n\nTexto sobre aduanas.\n"
+    )
+    sections = parse_report(text, default_title="Doc")[0].sections
+    assert [(s.title, s.chapters) for s in sections] == [
+        ("Fronteras", ()),
+        ("Puertos", ("Fronteras",)),
+        ("Aduanas", ()),
+    ]
+
+
+def test_headings_of_their_own_lines_are_not_joined_after_a_small_word():
+    """Capitals broken over blocks are joined after "DE", "A"…; a Markdown heading comes
+    whole ("# Annex A" over "## Methodology" is a chapter over its section)."""
+    text = (
+        "# Annex A\n\n## Methodology\n\nThe survey covered ports.\n\n# Annex B\n\n"
+        "## Tables\n\nThe figures by port.\n"
+    )
+    sections = parse_report(text, default_title="Doc")[0].sections
+    assert [(s.title, s.chapters) for s in sections] == [
+        ("Methodology", ("Annex A",)),
+        ("Tables", ("Annex B",)),
+    ]
+
+
+def test_a_sentence_broken_before_a_figure_still_joins_and_a_list_keeps_its_dates():
+    text = (
+        "Un article.\n\n2 400 policiers ont été formés dans\n\n35 pays membres cette année.\n\n"
+        "Die Schritte:\n1. Kontrolle aller Sendungen ab dem\n1. Januar 2024\n2. Beschlagnahme\n\n"
+        "| Land |\n| --- |\n| Polen |\n"
+    )
+    (page,) = parse_report(text, default_title="Doc")
+    assert page.sections[0].paragraphs == (
+        "Un article.",
+        "2 400 policiers ont été formés dans 35 pays membres cette année.",
+        "Die Schritte:",
+        "1. Kontrolle aller Sendungen ab dem 1. Januar 2024",
+        "2. Beschlagnahme",
+        "| Land |",
+        "| Polen |",
+    )

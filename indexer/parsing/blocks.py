@@ -1,7 +1,12 @@
 """A page's blocks of lines turned into headings and paragraphs: which capitals are headings
 and which are labels, figures or captions, and lines joined back into paragraphs.
 
-- Markdown headings ("## Programme de contrôle") are headings whatever their case.
+- Markdown headings ("## Programme de contrôle") are headings whatever their case, at their
+  level (``#`` 1, ``##`` 2…).
+- A list item ("- ", "* ", "• ", or a number once a list has begun) or a table row
+  ("| Grenze | 35.000 |") opens a line of its own, and markup that prints nothing (a rule,
+  a table's header separator) is dropped: the lines of a block are otherwise joined as the
+  wrapped lines of one paragraph.
 - Headings are lines in capitals, often wrapped over two or three lines: a run of capitalised
   lines of two words or more, at the start of a block or right after a finished sentence, is one
   heading. Single capitalised words (CANNABIS, NOTICE, PERSONNES) are infographic labels and
@@ -44,9 +49,9 @@ _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.*?\S)(?:\s+#+)?$")
 # ("| Grenze | 35.000 |") always, numbered items ("2. ", "3) ") only in a list, as a wrapped
 # line can start with a date ("1. Januar").
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]\s|\|)")
-_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+\S")
+_NUMBERED = re.compile(r"^(\d{1,2})[.)]\s+\S")
 # Markup that prints nothing: a Markdown rule ("---") or a table's header separator.
-_RULE = re.compile(r"^(?:(?:[-*_]\s*){3,}|\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?)$")
+_RULE = re.compile(r"^(?:(?:[-*_]\s*){3,}|[|:\s-]*-{3}[|:\s-]*)$")
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,14 @@ def _opens_item(line: str, pending: list[str]) -> bool:
     """
     if _BULLET.match(line):
         return True
-    return bool(_NUMBERED.match(line)) and (
-        bool(ENDS_SENTENCE.search(pending[-1])) or any(map(_NUMBERED.match, pending))
+    numbered = _NUMBERED.match(line)
+    if numbered is None:
+        return False
+    # In a list, the next number ("1." then "2."); a date that a wrapped line starts with
+    # ("… ab dem" / "1. Januar") is not one.
+    item = _NUMBERED.match(pending[0])
+    return bool(ENDS_SENTENCE.search(pending[-1])) or (
+        item is not None and int(numbered[1]) == int(item[1]) + 1
     )
 
 

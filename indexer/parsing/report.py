@@ -20,6 +20,7 @@ from indexer.parsing.sections import (
     group_sections,
     intro_title,
     merge_continuations,
+    title_level,
 )
 from indexer.parsing.urls import (
     SCHEMELESS_URL,
@@ -115,13 +116,21 @@ def _parse(
 ) -> list[Page]:
     """Pages from each page's (text blocks, URLs); ``text`` is the whole document."""
     vocabulary = {w.casefold() for w in _WORD_CHARS.findall(fold(text))}
+    seen: set[str] = set()  # paragraphs of earlier pages, for drop_repeats
+    read = [
+        (
+            drop_repeats(captions_first(merge_continuations(classify(blocks, vocabulary))), seen),
+            urls,
+        )
+        for blocks, urls in parts
+    ]
+    # Read whole first: whether the top heading level is the document title's (it opens no
+    # chapter) depends on every heading of the document.
+    every_heading = [item for items, _ in read for item in items if isinstance(item, Heading)]
+    path = HeadingPath(title_level(every_heading))
     pages: list[Page] = []
-    seen_paragraphs: set[str] = set()
     last_heading = ""
-    path = HeadingPath()
-    for number, (blocks, urls) in enumerate(parts, start=1):
-        items = captions_first(merge_continuations(classify(blocks, vocabulary)))
-        items = drop_repeats(items, seen_paragraphs)
+    for number, (items, urls) in enumerate(read, start=1):
         headings = [item.text for item in items if isinstance(item, Heading)]
         sections = group_sections(items, intro_title(headings, last_heading, default_title), path)
         last_heading = headings[-1] if headings else last_heading

@@ -29,6 +29,7 @@ _FUNCTION_WORDS = frozenset(
     "der die das den dem und oder für von mit im zu zum zur".split()
 )
 _REPEAT_MIN_WORDS = 8  # shorter paragraphs (figures, labels) recur by coincidence
+_STAT_WORDS = 12  # a figure and its label ("18 nouvelles formations en ligne … créées")
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,13 @@ def merge_continuations(items: list[Heading | Paragraph]) -> list[Heading | Para
         elif (
             isinstance(item, Heading)
             and isinstance(previous, Heading)
+            # Markdown's and a PDF's headings come whole, each on its line ("# Annex A" over
+            # "## Methodology"): only capitals are broken over blocks.
+            and previous.level is None
+            and item.level is None
             and previous.text.split()[-1].casefold() in _FUNCTION_WORDS
         ):
-            merged[-1] = Heading(f"{previous.text} {item.text}", previous.level)
+            merged[-1] = Heading(f"{previous.text} {item.text}")
         else:
             merged.append(item)
     return merged
@@ -120,11 +125,19 @@ def _continues(previous: str, following: str) -> bool:
         return False
     first = following[:1]
     # A figure after a figure with its label is the next stat ("41.563 Beschäftigte" /
-    # "146,3 Mrd. € Einnahmen"), not the end of a broken sentence ("sur quelque" / "135 000").
+    # "146,3 Mrd. € Einnahmen"), not the end of a broken sentence ("sur quelque" / "135 000",
+    # or "2 400 policiers ont été formés dans" / "35 pays", which ends on a small word).
     return first.islower() or (
-        first.isdigit()
-        and bool(_ENDS_LOWERCASE_WORD.search(previous))
-        and not is_figure_item(previous)
+        first.isdigit() and bool(_ENDS_LOWERCASE_WORD.search(previous)) and not _is_stat(previous)
+    )
+
+
+def _is_stat(paragraph: str) -> bool:
+    """A figure with its short label ("9,8 Mio. Zollanmeldungen im Monat")."""
+    return (
+        is_figure_item(paragraph)
+        and word_count(paragraph) <= _STAT_WORDS
+        and paragraph.split()[-1].casefold() not in _FUNCTION_WORDS
     )
 
 
@@ -162,8 +175,9 @@ class HeadingPath:
     depth (capitals) open nothing: a report in capitals has no chapters.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, title: int | None = None) -> None:
         self._open: list[tuple[int, str]] = []
+        self._title = title  # the document title's level: it opens no chapter
 
     def under(self, heading: Heading) -> tuple[str, ...]:
         """The titles ``heading`` would lie under: the open ones of a smaller level."""
@@ -174,13 +188,25 @@ class HeadingPath:
     def enter(self, heading: Heading) -> tuple[str, ...]:
         """Open ``heading`` (closing those of its level or deeper); the titles it lies under."""
         above = self.under(heading)
-        if heading.level is not None:
+        if heading.level is not None and heading.level != self._title:
             self._open = [(level, t) for level, t in self._open if level < heading.level]
             self._open.append((heading.level, heading.text))
         return above
 
     def titles(self) -> tuple[str, ...]:
         return tuple(title for _, title in self._open)
+
+
+def title_level(headings: list[Heading]) -> int | None:
+    """The level of a document title: the top level when one heading alone has it and it
+    comes first (a PDF's cover title, Markdown's ``# Annual report`` over ``##`` chapters).
+    As a chapter it lay over every section: a section filter on "2023" matched the whole
+    report, and every result said it was in the annual report."""
+    levels = [h.level for h in headings if h.level is not None]
+    if not levels or levels.count(min(levels)) != 1:
+        return None
+    top = min(levels)
+    return top if levels[0] == top else None
 
 
 def group_sections(

@@ -19,10 +19,10 @@ Measured on the development queries and our own extra queries (EVALUATION.md):
   favoured the report written in it over the one that answers.
 - *Language centring*: a multilingual model finds a query closer to any passage in its own
   language, so among reports in several languages a German question drifted to a German
-  report's passages. Each passage's score loses half of the query's similarity to the
-  mean passage of its report's language (the language's share of that similarity, the
-  other half being the reports' shared subject), dense and sentence parts alike. With one
-  report language it is the same for every passage and changes nothing.
+  report's passages. Each passage's score loses half of the query's mean cosine to the
+  passages of its report's language (the language's share of that similarity, the other
+  half being the reports' shared subject), dense and sentence parts alike. With one report
+  language it is the same for every passage and changes nothing.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def fused_scores(
     best sentence), ``keyword`` the BM25 scores divided by the query's best, and
     ``same_language`` says which passages get the same-language keyword weight: those in
     the query's language when the passages that may answer are in one report language
-    (none when they are in several), and ``language_mean`` the query's cosine to the mean
-    passage of each candidate's report language (None: one language, nothing to centre).
+    (none when they are in several), and ``language_mean`` the query's mean cosine to the
+    passages of each candidate's report language (None: one language, nothing to centre).
     """
     best_sentence = np.where(np.isfinite(best_sentence), best_sentence, dense)
     score = dense + weights.sentence * best_sentence - weights.hubness * hubness

@@ -26,6 +26,24 @@ def test_an_outline_is_the_runs_of_passages_under_one_title_in_reading_order():
     ]
     assert sections[1].also == ("SIDEBAR",)
     assert outline([]) == []
+    # One title under two chapters ("Overview" in each): two runs, each with its chapter,
+    # which a chapter title printed over the first passage is not listed "also" beside.
+    overviews = [
+        dataclasses.replace(
+            a_passage(text, pid, page=page, section="Overview"),
+            sections=(chapter, "Overview"),
+            chapters=(chapter,),
+        )
+        for text, pid, page, chapter in [
+            ("A", "q1", 1, "Borders"),
+            ("B", "q2", 1, "Borders"),
+            ("C", "q3", 2, "Customs"),
+        ]
+    ]
+    assert [(s.passage_ids, s.chapters, s.also) for s in outline(overviews)] == [
+        (("q1", "q2"), ("Borders",), ()),
+        (("q3",), ("Customs",), ()),
+    ]
 
 
 def test_the_outline_covers_every_passage_and_its_titles_work_as_section_filters(client, searcher):
