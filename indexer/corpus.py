@@ -76,8 +76,17 @@ class DocumentMetadata(BaseModel):
         if value is None:
             return None
         address = value.strip()
-        parts = urlsplit(address)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in address:
+        try:
+            parts = urlsplit(address)
+            host = parts.hostname
+        except ValueError:  # an address urlsplit cannot read ("http://[::1")
+            host = None
+        if (
+            host is None
+            or parts.scheme.lower() not in ("http", "https")
+            or not address.isprintable()
+            or " " in address
+        ):
             raise PydanticCustomError("url", "should be a web address (https://…)")
         return address
 

@@ -8,13 +8,12 @@ load the model).
 
 Layout: ``<index root>/embedding-cache/vectors.npz`` beside ``versions/``, so pruning versions
 keeps it. It holds ``format``, ``keys`` (hex digests) and ``vectors`` (float32, one row per
-key), and ``built``, how many texts the last completed build used. Each build replaces the
-file with the vectors that build used, then, most recently used first, as many of the others
-as the previous build used more texts than this one: the cache holds the texts of the larger
-of the last two builds' corpora. Texts no longer in the corpus (and another model's) drop
-out a build later, so that a build of the wrong corpus folder, or a report removed and added
-back, does not embed everything again (a review measured 371 s for 3,319 texts). While it
-embeds,
+key), and ``built``, how many texts the last completed build used: its keys come first.
+Each build replaces the file with the vectors that build used, then those the previous
+build used: the cache holds the texts of the last two builds. Texts no longer in the corpus
+(and another model's) drop out a build later, so that a build of the wrong corpus folder,
+or a report removed and added back, does not embed everything again (a review measured
+371 s for 3,319 texts). While it embeds,
 a build saves what it has so far every :data:`CHECKPOINT_TEXTS` texts, so that a build
 stopped midway (Ctrl-C, a full disk, a lost Ray cluster) does not lose that work.
 
@@ -27,6 +26,7 @@ replaced by the next build; it never fails a build.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -90,7 +90,7 @@ def embed_with_cache(
 
     ``encode`` gets the distinct pairs the cache lacks, in parts of :data:`CHECKPOINT_TEXTS`
     or more, and is not called when there are none; the cache is saved after each part. It
-    then holds these pairs' vectors, and as many of those it held before as keep its size.
+    then holds these pairs' vectors, and those the previous build used.
     ``on_part(done, total)`` is told before each part how many of the ``total`` new pairs are
     embedded already: only this function knows the total, and an operator embedding a large
     corpus wants to know how far along it is.
@@ -116,10 +116,10 @@ def embed_with_cache(
             progress = known | found
             write_cache(root, progress, built)
             saved = len(progress)
-    # Dicts keep insertion order: this build's texts first, then the most recent of the rest.
-    unused = [key for key in known if key not in found]
-    kept = unused[: max(0, built - len(found))]
-    write_cache(root, found | {key: known[key] for key in kept}, len(found))
+    # Dicts keep insertion order: this build's texts first, then the previous build's (the
+    # first ``built`` keys of the file, checkpoints having added theirs after them).
+    previous = {key: known[key] for key in itertools.islice(known, built) if key not in found}
+    write_cache(root, found | previous, len(found))
     return CachedEmbeddings(
         vectors=np.stack([found[key] for key in keys]).astype(np.float32, copy=False),
         embedded=len(missing),

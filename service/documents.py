@@ -25,7 +25,8 @@ def find_document(documents: Iterable[DocumentEntry], document_id: str) -> Docum
 
 def document_markdown(entry: DocumentEntry, passages: Iterable[Passage]) -> str:
     """``entry``'s title and facts, then ``passages`` (its own, in reading order) under a
-    ``## SECTION (p. N)`` line wherever the section or the page changes."""
+    ``## SECTION (p. N)`` line wherever the section, its chapters or the page change (a
+    section under chapters is written under them: ``## Kapitel 2 › Kokain (p. 4)``)."""
     lines = [
         f"# {entry.title}",
         "",
@@ -34,9 +35,10 @@ def document_markdown(entry: DocumentEntry, passages: Iterable[Passage]) -> str:
     ]
     heading = None
     for passage in passages:
-        if (passage.section, passage.page) != heading:
-            heading = (passage.section, passage.page)
-            lines += ["", f"## {passage.section} (p. {passage.page})"]
+        if (passage.chapters, passage.section, passage.page) != heading:
+            heading = (passage.chapters, passage.section, passage.page)
+            title = " › ".join([*passage.chapters, passage.section])
+            lines += ["", f"## {title} (p. {passage.page})"]
         lines += ["", passage.body]  # its opening heading is the "##" line above
     return "\n".join(lines) + "\n"
 

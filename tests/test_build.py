@@ -241,6 +241,9 @@ def test_corpus_errors_are_readable(tmp_path):
         {"title": "A", "year": True},
         {"title": "A", "year": -5},
         {"title": "A", "source_url": "not a url"},
+        {"title": "A", "source_url": "https://:80/x"},
+        {"title": "A", "source_url": "http://[::1"},
+        {"title": "A", "source_url": "https://example.org/a\tb"},
     ):
         (tmp_path / "a.json").write_text(json.dumps(wrong), "utf-8")
         with pytest.raises(CorpusError, match="invalid metadata"):

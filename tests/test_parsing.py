@@ -846,3 +846,38 @@ def test_a_sentence_broken_before_a_figure_still_joins_and_a_list_keeps_its_date
         "| Land |",
         "| Polen |",
     )
+
+
+def test_numbered_items_stay_apart_and_every_table_separator_is_dropped():
+    text = (
+        "Die Schritte:\n1. Kontrolle aller eingehenden Sendungen aus Drittstaaten an den "
+        "Außengrenzen der Union im Hafen\n2. Beschlagnahme der Ware mit\n3. Vernichtung\n\n"
+        "| a | b |\n|-|-|\n| 1 | 2 |\n\n| c |\n| :-: |\n| 3 |\n"
+    )
+    (page,) = parse_report(text, default_title="Doc")
+    assert page.sections[0].paragraphs == (
+        "Die Schritte:",
+        "1. Kontrolle aller eingehenden Sendungen aus Drittstaaten an den Außengrenzen der "
+        "Union im Hafen",
+        "2. Beschlagnahme der Ware mit",
+        "3. Vernichtung",
+        "| a | b |",
+        "| 1 | 2 |",
+        "| c |",
+        "| 3 |",
+    )
+
+
+def test_a_heading_that_repeats_the_reports_title_opens_no_chapter():
+    """On the cover and again on the back cover: two headings at the top level, so not
+    told by their level, but by the report's title."""
+    text = (
+        "# Annual Review 2023\n\n## Borders\n\nText on borders.\n\n## Ports\n\nText on ports."
+        "\n\n# Annual Review 2023\n\nBack cover text.\n"
+    )
+    sections = parse_report(text, default_title="Annual Review — 2023")[0].sections
+    assert [(s.title, s.chapters) for s in sections] == [
+        ("Borders", ()),
+        ("Ports", ()),
+        ("Annual Review 2023", ()),
+    ]

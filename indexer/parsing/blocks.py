@@ -50,8 +50,10 @@ _MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.*?\S)(?:\s+#+)?$")
 # line can start with a date ("1. Januar").
 _BULLET = re.compile(r"^(?:[-*•▪◦‣]\s|\|)")
 _NUMBERED = re.compile(r"^(\d{1,2})[.)]\s+\S")
-# Markup that prints nothing: a Markdown rule ("---") or a table's header separator.
-_RULE = re.compile(r"^(?:(?:[-*_]\s*){3,}|[|:\s-]*-{3}[|:\s-]*)$")
+# Markup that prints nothing: a Markdown rule ("---") or a table's header separator
+# ("|---|--:|", "| :-: |").
+_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?$")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def classify(blocks: list[list[str]], vocabulary: set[str]) -> list[Heading | Pa
         pending: list[str] = []
         i = 0
         while i < len(block):
-            if _RULE.match(block[i]):
+            if _RULE.match(block[i]) or ("|" in block[i] and _SEPARATOR.match(block[i])):
                 i += 1
                 continue
             marked = _MARKDOWN_HEADING.match(block[i])
@@ -165,6 +167,11 @@ def _heading_run_end(block: list[str], start: int) -> int:
     ):
         end += 1
     return end
+
+
+def is_list_item(line: str) -> bool:
+    """A line that a bullet or a number opens ("- Bekleidung", "2. Beschlagnahme")."""
+    return bool(_BULLET.match(line) or _NUMBERED.match(line))
 
 
 def _opens_item(line: str, pending: list[str]) -> bool:

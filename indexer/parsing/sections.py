@@ -16,8 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from indexer.parsing.blocks import ENDS_SENTENCE, Heading, Paragraph, is_caps, is_figure_item
-from indexer.text import fold, word_count
+from indexer.parsing.blocks import (
+    ENDS_SENTENCE,
+    Heading,
+    Paragraph,
+    is_caps,
+    is_figure_item,
+    is_list_item,
+)
+from indexer.text import fold, word_count, words
 
 _ENDS_LOWERCASE_WORD = re.compile(r"[a-zà-öø-ÿ]$")
 # Words a heading cannot end on (articles, prepositions, conjunctions of the languages
@@ -121,7 +128,8 @@ def _is_figure_line(item: Heading | Paragraph) -> bool:
 
 
 def _continues(previous: str, following: str) -> bool:
-    if ENDS_SENTENCE.search(previous) or is_caps(previous):  # a label stays on its line
+    # A label stays on its line, and a list item opens one ("2. Beschlagnahme").
+    if ENDS_SENTENCE.search(previous) or is_caps(previous) or is_list_item(following):
         return False
     first = following[:1]
     # A figure after a figure with its label is the next stat ("41.563 Beschäftigte" /
@@ -175,9 +183,12 @@ class HeadingPath:
     depth (capitals) open nothing: a report in capitals has no chapters.
     """
 
-    def __init__(self, title: int | None = None) -> None:
+    def __init__(self, title_level: int | None = None, title: str = "") -> None:
         self._open: list[tuple[int, str]] = []
-        self._title = title  # the document title's level: it opens no chapter
+        # The document title opens no chapter: at its level (see ``title_level``), or where
+        # a heading repeats it.
+        self._title_level = title_level
+        self._title = title
 
     def under(self, heading: Heading) -> tuple[str, ...]:
         """The titles ``heading`` would lie under: the open ones of a smaller level."""
@@ -188,7 +199,11 @@ class HeadingPath:
     def enter(self, heading: Heading) -> tuple[str, ...]:
         """Open ``heading`` (closing those of its level or deeper); the titles it lies under."""
         above = self.under(heading)
-        if heading.level is not None and heading.level != self._title:
+        if (
+            heading.level is not None
+            and heading.level != self._title_level
+            and not is_document_title(heading, self._title)
+        ):
             self._open = [(level, t) for level, t in self._open if level < heading.level]
             self._open.append((heading.level, heading.text))
         return above
@@ -201,12 +216,19 @@ def title_level(headings: list[Heading]) -> int | None:
     """The level of a document title: the top level when one heading alone has it and it
     comes first (a PDF's cover title, Markdown's ``# Annual report`` over ``##`` chapters).
     As a chapter it lay over every section: a section filter on "2023" matched the whole
-    report, and every result said it was in the annual report."""
+    report, and every result said it was in the annual report. (A report of one chapter
+    loses it; a subtitle under the cover title, at a level of its own, stays a chapter.)"""
     levels = [h.level for h in headings if h.level is not None]
     if not levels or levels.count(min(levels)) != 1:
         return None
     top = min(levels)
     return top if levels[0] == top else None
+
+
+def is_document_title(heading: Heading, title: str) -> bool:
+    """Whether ``heading`` repeats the report's title (its metadata's, whatever the
+    punctuation): on the cover and again on the back cover, it opens no chapter either."""
+    return bool(title) and words(fold(heading.text)) == words(fold(title))
 
 
 def group_sections(

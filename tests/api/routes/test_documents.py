@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from service.documents import outline
+from indexer.artifact import DocumentEntry
+from service.documents import document_markdown, outline
 from service.retrieval.filters import SearchFilters
 from tests.conftest import a_passage
 
@@ -44,6 +45,13 @@ def test_an_outline_is_the_runs_of_passages_under_one_title_in_reading_order():
         (("q1", "q2"), ("Borders",), ()),
         (("q3",), ("Customs",), ()),
     ]
+    # As Markdown, each under its chapter: two "Overview" on one page are two headings.
+    entry = DocumentEntry("doc", "doc.md", "0" * 64, "Report", 2023, "en", None, None, 3)
+    on_one_page = [dataclasses.replace(p, page=1) for p in overviews]
+    headings = [
+        line for line in document_markdown(entry, on_one_page).splitlines() if line[:3] == "## "
+    ]
+    assert headings == ["## Borders › Overview (p. 1)", "## Customs › Overview (p. 1)"]
 
 
 def test_the_outline_covers_every_passage_and_its_titles_work_as_section_filters(client, searcher):
