@@ -552,30 +552,6 @@ def test_a_broken_sentence_still_goes_on_with_the_figure_that_ends_it():
     assert page.sections[0].paragraphs[-1] == "La base recense sur quelque 135 000 personnes"
 
 
-def test_list_items_and_table_rows_stay_on_lines_of_their_own():
-    text = (
-        "# Produktpiraterie\n\nBesonders häufig betroffen waren:\n- Bekleidung und Schuhe\n"
-        "- Unterhaltungselektronik, die\n  oft gefälscht wird\n* Kosmetik\n\n"
-        "Die Schritte:\n1. Kontrolle der Sendung\n2. Beschlagnahme\n\n"
-        "| Grenze | Einreisen |\n|---|--:|\n| Österreich | 35.000 |\n\n---\n\n"
-        "Das Gesetz gilt seit dem\n1. Januar 2023 für alle Sendungen.\n"
-    )
-    (page,) = parse_report(text, default_title="Jahresbericht")
-    assert page.sections[0].paragraphs == (
-        "Besonders häufig betroffen waren:",
-        "- Bekleidung und Schuhe",
-        "- Unterhaltungselektronik, die oft gefälscht wird",
-        "* Kosmetik",
-        "Die Schritte:",
-        "1. Kontrolle der Sendung",
-        "2. Beschlagnahme",
-        "| Grenze | Einreisen |",
-        "| Österreich | 35.000 |",
-        # A date at the start of a wrapped line is not a numbered item.
-        "Das Gesetz gilt seit dem 1. Januar 2023 für alle Sendungen.",
-    )
-
-
 def test_a_caption_is_not_run_into_the_lower_case_line_after_it():
     text = "Un article.\n\n29 arrestations\n\nLUTTE ANTITERRORISTE\n\ndes enquêtes sur 24 cas\n"
     paragraphs = parse_report(text, "Doc")[0].sections[0].paragraphs
@@ -830,44 +806,6 @@ def test_headings_of_their_own_lines_are_not_joined_after_a_small_word():
     ]
 
 
-def test_a_sentence_broken_before_a_figure_still_joins_and_a_list_keeps_its_dates():
-    text = (
-        "Un article.\n\n2 400 policiers ont été formés dans\n\n35 pays membres cette année.\n\n"
-        "Die Schritte:\n1. Kontrolle aller Sendungen ab dem\n1. Januar 2024\n2. Beschlagnahme\n\n"
-        "| Land |\n| --- |\n| Polen |\n"
-    )
-    (page,) = parse_report(text, default_title="Doc")
-    assert page.sections[0].paragraphs == (
-        "Un article.",
-        "2 400 policiers ont été formés dans 35 pays membres cette année.",
-        "Die Schritte:",
-        "1. Kontrolle aller Sendungen ab dem 1. Januar 2024",
-        "2. Beschlagnahme",
-        "| Land |",
-        "| Polen |",
-    )
-
-
-def test_numbered_items_stay_apart_and_every_table_separator_is_dropped():
-    text = (
-        "Die Schritte:\n1. Kontrolle aller eingehenden Sendungen aus Drittstaaten an den "
-        "Außengrenzen der Union im Hafen\n2. Beschlagnahme der Ware mit\n3. Vernichtung\n\n"
-        "| a | b |\n|-|-|\n| 1 | 2 |\n\n| c |\n| :-: |\n| 3 |\n"
-    )
-    (page,) = parse_report(text, default_title="Doc")
-    assert page.sections[0].paragraphs == (
-        "Die Schritte:",
-        "1. Kontrolle aller eingehenden Sendungen aus Drittstaaten an den Außengrenzen der "
-        "Union im Hafen",
-        "2. Beschlagnahme der Ware mit",
-        "3. Vernichtung",
-        "| a | b |",
-        "| 1 | 2 |",
-        "| c |",
-        "| 3 |",
-    )
-
-
 def test_a_heading_that_repeats_the_reports_title_opens_no_chapter():
     """On the cover and again on the back cover: two headings at the top level, so not
     told by their level, but by the report's title."""
@@ -881,3 +819,68 @@ def test_a_heading_that_repeats_the_reports_title_opens_no_chapter():
         ("Ports", ()),
         ("Annual Review 2023", ()),
     ]
+
+
+LINES_OF_THEIR_OWN = [
+    pytest.param(
+        "# Produktpiraterie\n\nBesonders häufig betroffen waren:\n- Bekleidung und Schuhe\n"
+        "- Unterhaltungselektronik, die\n  oft gefälscht wird\n* Kosmetik\n\n"
+        "Die Schritte:\n1. Kontrolle der Sendung\n2. Beschlagnahme\n\n"
+        "| Grenze | Einreisen |\n|---|--:|\n| Österreich | 35.000 |\n\n---\n\n"
+        "Das Gesetz gilt seit dem\n1. Januar 2023 für alle Sendungen.\n",
+        (
+            "Besonders häufig betroffen waren:",
+            "- Bekleidung und Schuhe",
+            "- Unterhaltungselektronik, die oft gefälscht wird",
+            "* Kosmetik",
+            "Die Schritte:",
+            "1. Kontrolle der Sendung",
+            "2. Beschlagnahme",
+            "| Grenze | Einreisen |",
+            "| Österreich | 35.000 |",
+            # A date at the start of a wrapped line is not a numbered item.
+            "Das Gesetz gilt seit dem 1. Januar 2023 für alle Sendungen.",
+        ),
+        id="bullets, numbers, a table and a rule",
+    ),
+    pytest.param(
+        "Un article.\n\n2 400 policiers ont été formés dans\n\n35 pays membres cette année.\n\n"
+        "Die Schritte:\n1. Kontrolle aller Sendungen ab dem\n1. Januar 2024\n2. Beschlagnahme\n\n"
+        "| Land |\n| --- |\n| Polen |\n",
+        (
+            "Un article.",
+            "2 400 policiers ont été formés dans 35 pays membres cette année.",
+            "Die Schritte:",
+            "1. Kontrolle aller Sendungen ab dem 1. Januar 2024",
+            "2. Beschlagnahme",
+            "| Land |",
+            "| Polen |",
+        ),
+        id="a sentence broken before a figure, a date in a list item",
+    ),
+    pytest.param(
+        "Die Schritte:\n1. Kontrolle aller eingehenden Sendungen aus Drittstaaten an den "
+        "Außengrenzen der Union im Hafen\n2. Beschlagnahme der Ware mit\n3. Vernichtung\n\n"
+        "| a | b |\n|-|-|\n| 1 | 2 |\n\n| c |\n| :-: |\n| 3 |\n",
+        (
+            "Die Schritte:",
+            "1. Kontrolle aller eingehenden Sendungen aus Drittstaaten an den Außengrenzen der "
+            "Union im Hafen",
+            "2. Beschlagnahme der Ware mit",
+            "3. Vernichtung",
+            "| a | b |",
+            "| 1 | 2 |",
+            "| c |",
+            "| 3 |",
+        ),
+        id="long numbered items, every table separator",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "paragraphs"), LINES_OF_THEIR_OWN)
+def test_list_items_and_table_rows_stay_on_lines_of_their_own(text, paragraphs):
+    """The lines of a block are joined as a wrapped paragraph: a list came out as one line
+    ("- Bekleidung - Unterhaltungselektronik - …"), and a table as a line of cells."""
+    (page,) = parse_report(text, default_title="Jahresbericht")
+    assert page.sections[0].paragraphs == paragraphs
