@@ -49,6 +49,8 @@ _KEY_DTYPE = np.dtype("S64")
 # Texts embedded between two saves of the cache, at least (a minute or so on 2 cores; more
 # once the cache is large, see embed_with_cache): what an interrupted build loses at most.
 CHECKPOINT_TEXTS = 1024
+# And at most this many times that (some six minutes on 2 cores), however large the cache.
+_MAX_PART_CHECKPOINTS = 8
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +106,11 @@ def embed_with_cache(
     saved = len(known)
     while pending:
         # A part is at least half as large as the cache last written, so that writing the
-        # cache (all of it, each time) stays a small cost beside embedding a part.
-        size = max(CHECKPOINT_TEXTS, saved // 2)
+        # cache (all of it, each time) stays a small cost beside embedding a part; but not
+        # so large that an interrupted build loses hours (half a cache of 100,000 texts was
+        # 40 minutes of embedding; writing 1,000,000 texts takes some seconds).
+        largest = _MAX_PART_CHECKPOINTS * CHECKPOINT_TEXTS
+        size = max(CHECKPOINT_TEXTS, min(saved // 2, largest))
         part, pending = pending[:size], pending[size:]
         if on_part:
             on_part(len(missing) - len(pending) - len(part), len(missing))
