@@ -11,6 +11,7 @@ import typer
 
 from indexer import versions
 from indexer.artifact import (
+    DATA_FILES,
     ArtifactError,
     load_index,
     read_manifest,
@@ -204,10 +205,18 @@ def provision() -> None:
 def show(
     index: Annotated[Path | None, _path_option("Index folder (default: settings).")] = None,
 ) -> None:
-    """Print an index's manifest."""
+    """Print an index's manifest, and fail when files it lists are missing (a version
+    written halfway or damaged read as sound: ``report-index list`` checks all of them)."""
     folder = index or get_settings().index_dir
     try:
         manifest = read_manifest(folder)
     except ArtifactError as exc:
         raise fail(exc) from exc
     typer.echo(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2))
+    if missing := [name for name in DATA_FILES if not (versions.resolve(folder) / name).is_file()]:
+        raise fail(
+            ArtifactError(
+                f"{versions.resolve(folder)} lacks {', '.join(missing)}: it cannot be served "
+                "(`report-index list` says what to do)"
+            )
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -274,6 +275,18 @@ def test_an_index_root_that_is_a_file_is_said_to_be_one(tmp_path, settings):
         result = runner.invoke(index_app, command)
         assert result.exit_code == 1 and said in result.output, result.output
     assert afile.read_text("utf-8") == "not a folder"
+
+
+def test_show_fails_when_the_versions_files_are_missing(index_dir, tmp_path):
+    """A version written halfway or damaged had its manifest printed with status 0."""
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy, symlinks=True)
+    sound = runner.invoke(index_app, ["show", "--index", str(copy)])
+    assert sound.exit_code == 0 and json.loads(sound.output)["passage_count"] > 0
+    (copy / "current" / "hubness.npy").unlink()
+    result = runner.invoke(index_app, ["show", "--index", str(copy)])
+    assert result.exit_code == 1
+    assert "lacks hubness.npy: it cannot be served" in result.output
 
 
 def test_build_reports_up_to_date(index_dir):
