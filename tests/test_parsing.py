@@ -246,6 +246,23 @@ def test_a_running_header_or_footer_is_dropped_from_given_pages():
     assert "Maritime" in parse_pages(pages[:2])[0].sections[0].paragraphs[0]
 
 
+def test_a_sentence_that_pages_open_with_alike_but_for_figures_is_kept():
+    """A running line is short: a page's first sentence, the same on every page but for its
+    numbers, is text (a review's PDF lost each page's first lines)."""
+    bodies = ["Two smugglers were arrested.", "A scanner was installed.", "Training went on."]
+    pages = [
+        f"PORT SECURITY\nIn {2020 + n}, officers inspected {n * 100} containers at the "
+        f"eastern terminal during operation {n}.\n{body}\n{n}"
+        for n, body in enumerate(bodies, start=1)
+    ]
+    firsts = [page.sections[0].paragraphs[0] for page in parse_pages(pages, "Port")]
+    assert [first[:26] for first in firsts] == [
+        "In 2021, officers inspecte",
+        "In 2022, officers inspecte",
+        "In 2023, officers inspecte",
+    ]
+
+
 def test_figures_closing_a_page_are_kept_under_its_page_number():
     """Page numbers are running lines of a bare number's shape: only the outermost line
     of a page can be one, not the figures of a stat block just above it."""

@@ -48,7 +48,10 @@ def running_lines(pages: Sequence[str]) -> set[str]:
         between: dict[str, int] = {}
         for page in pages:
             lines = without(page, running)
-            for shape in {_shape(lines[i]) for i in _edges(lines)}:
+            # A running line is short: a sentence that pages open with, alike but for its
+            # figures ("In 2021, 35 ports …"), is text (a review's PDF lost its first lines).
+            edges = [i for i in _edges(lines) if word_count(lines[i]) <= _FURNITURE_MAX_WORDS]
+            for shape in {_shape(lines[i]) for i in edges}:
                 counts[shape] = counts.get(shape, 0) + 1
             for shape, repeated in _between_running(page, running):
                 # Printed again on its page (the header naming the page's own chapter), it
