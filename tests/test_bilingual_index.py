@@ -1,6 +1,7 @@
 """Two reports in two languages in one index: the French report beside a German one (a
 fictional customs report in Markdown, tests/data/reports), built as an operator would."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from indexer import ann
 from indexer.build import build_index
 from indexer.settings import Settings
 from service.cli import app as search_app
@@ -77,6 +79,25 @@ def test_filtered_to_one_report_a_search_ranks_as_in_an_index_of_it_alone(biling
     only = SearchFilters(document="interpol-2021-fr")
     filtered = bilingual.search(query, k=10, filters=only, mode=Mode.DENSE).hits
     assert [(h.passage.id, h.score) for h in filtered] == [(h.passage.id, h.score) for h in alone]
+
+
+def test_a_small_report_language_is_searched_exactly_in_an_ivf_index(bilingual):
+    """An IVF index looks in the regions nearest the query only: a report of few passages
+    that none of them holds got no candidate at all, whatever centring would have made of
+    it."""
+    index = bilingual.index
+    spec = ann.AnnSpec("IVF8,Flat", nprobe=1)
+    ivf = ann.build(index.vectors.reconstruct_n(0, index.vectors.ntotal), spec)
+    ann.prepare(ivf, spec)
+    manifest = dataclasses.replace(index.manifest, faiss_index=spec.factory, faiss_nprobe=1)
+    searcher = Searcher(
+        dataclasses.replace(index, manifest=manifest, vectors=ivf), bilingual.encoder
+    )
+    german = [i for i, p in enumerate(index.passages) if p.document == "zoll-2023-de"]
+    for query in ("Qui a été élu Président d'INTERPOL ?", "Kokain im Hamburger Hafen"):
+        vector = bilingual.encoder.encode_queries([query])[0]
+        pool = searcher._dense_candidates(vector, None, 100)
+        assert set(german) <= set(pool.tolist()), query
 
 
 def test_each_report_language_gets_its_own_candidates(bilingual):
