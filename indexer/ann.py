@@ -48,6 +48,14 @@ def build(vectors: np.ndarray, spec: AnnSpec) -> faiss.Index:
     return index
 
 
+def lists(index: faiss.Index) -> int | None:
+    """How many lists an inverted file has (None for an exact index)."""
+    try:
+        return int(faiss.extract_index_ivf(index).nlist)
+    except RuntimeError:  # not an inverted file
+        return None
+
+
 def prepare(index: faiss.Index, spec: AnnSpec) -> None:
     """Set search-time parameters and enable reconstructing vectors by id."""
     if spec.nprobe is not None:
@@ -56,12 +64,15 @@ def prepare(index: faiss.Index, spec: AnnSpec) -> None:
         ivf.make_direct_map()
 
 
-def search_params(spec: AnnSpec, selector: faiss.IDSelector) -> faiss.SearchParameters:
-    """Parameters restricting a search to ``selector``'s ids, keeping the probe count."""
+def search_params(
+    spec: AnnSpec, selector: faiss.IDSelector, probes: int | None = None
+) -> faiss.SearchParameters:
+    """Parameters restricting a search to ``selector``'s ids, with the probe count (or
+    ``probes`` lists: all of them make an inverted file's search exact)."""
     if spec.nprobe is None:
         params = faiss.SearchParameters()
     else:
         params = faiss.SearchParametersIVF()
-        params.nprobe = spec.nprobe
+        params.nprobe = probes or spec.nprobe
     params.sel = selector
     return params

@@ -205,18 +205,19 @@ def provision() -> None:
 def show(
     index: Annotated[Path | None, _path_option("Index folder (default: settings).")] = None,
 ) -> None:
-    """Print an index's manifest, and fail when files it lists are missing (a version
-    written halfway or damaged read as sound: ``report-index list`` checks all of them)."""
-    folder = index or get_settings().index_dir
+    """Print an index's manifest, and fail when data files it lists are missing (a version
+    written halfway read as sound; ``report-index list`` reads every file)."""
+    root = index or get_settings().index_dir
+    folder = versions.resolve(root)
     try:
-        manifest = read_manifest(folder)
+        manifest = read_manifest(root)
     except ArtifactError as exc:
         raise fail(exc) from exc
     typer.echo(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2))
-    if missing := [name for name in DATA_FILES if not (versions.resolve(folder) / name).is_file()]:
+    if missing := [name for name in DATA_FILES if not (folder / name).is_file()]:
         raise fail(
             ArtifactError(
-                f"{versions.resolve(folder)} lacks {', '.join(missing)}: it cannot be served "
+                f"{folder} lacks {', '.join(missing)}: it cannot be served "
                 "(`report-index list` says what to do)"
             )
         )

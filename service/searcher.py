@@ -409,10 +409,9 @@ class Searcher:
         when they are in several: centring on languages (``fused_scores``) can raise a
         language's passages above others nearer the query.
 
-        A language is searched as an unfiltered search is, approximately in an ANN index
-        (scoring a whole language exactly cost an IVF index of 200,000 passages 130 ms a
-        query), but exactly when it has few passages, which the regions an IVF index looks
-        in may all miss (a one-passage report was never scored).
+        A language is searched as any filtered search is (:meth:`_nearest`): the regions an
+        IVF index looks in may hold none of a small report's passages, which then got no
+        candidate at all.
         """
         if self._one_language_among(allowed):
             return self._nearest(vector, allowed, wanted)
@@ -420,21 +419,19 @@ class Searcher:
         pools = []
         for code in np.unique(codes if allowed is None else codes[allowed]):
             in_language = codes == code if allowed is None else allowed & (codes == code)
-            small = int(np.count_nonzero(in_language)) <= _EXACT_LANGUAGE
-            pools.append(self._nearest(vector, in_language, wanted, exact=small))
+            pools.append(self._nearest(vector, in_language, wanted))
         return np.concatenate(pools)
 
-    def _nearest(
-        self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int, exact: bool = True
-    ) -> np.ndarray:
+    def _nearest(self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int) -> np.ndarray:
         """The ``wanted`` nearest passages among the allowed ones.
 
         A filter is passed to FAISS as an id selector, a bitmap of the allowed passages
         (one bit each: made 16 times faster than a set of their ids, 0.9 ms against 14 at
         200,000 passages). An approximate index only looks in the regions near the query, so
-        a narrow filter can leave it short of results; the allowed passages are then scored
-        exactly (unless ``exact`` is False), which keeps "k results whenever k passages
-        match" true for every index type.
+        a narrow filter can leave it short of results; it then looks in every region, within
+        the filter, which is exact and cheap (1 ms for 6,000 of 200,000 passages; scoring
+        them from their stored vectors took 130 ms), and keeps "k results whenever k
+        passages match" true for every index type.
         """
         index = self.index.vectors
         fetch = min(wanted, index.ntotal)
@@ -446,8 +443,13 @@ class Searcher:
         params = ann.search_params(self.index.manifest.ann_spec(), selector)
         _, ids = index.search(vector[None, :], fetch, params=params)
         found = ids[0][ids[0] >= 0]
-        if not exact or len(found) >= min(fetch, int(np.count_nonzero(allowed))):
+        if len(found) >= min(fetch, int(np.count_nonzero(allowed))):
             return found
+        every = ann.lists(index)
+        if every is not None:
+            params = ann.search_params(self.index.manifest.ann_spec(), selector, every)
+            _, ids = index.search(vector[None, :], fetch, params=params)
+            return ids[0][ids[0] >= 0]
         allowed_ids = np.flatnonzero(allowed)
         cosines = self._vectors_of(allowed_ids) @ vector
         return allowed_ids[np.argsort(-cosines, kind="stable")[:fetch]]
@@ -545,8 +547,6 @@ def _language_means(vectors: faiss.Index, codes: np.ndarray) -> np.ndarray:
 
 
 _MEAN_BLOCK = 65_536
-# A report language of at most this many passages is searched exactly (a few ms at most).
-_EXACT_LANGUAGE = 4_096
 
 
 def _one_value(values: np.ndarray) -> bool:

@@ -93,7 +93,9 @@ def classify(blocks: list[list[str]], vocabulary: set[str]) -> list[Heading | Pa
         pending: list[str] = []
         i = 0
         while i < len(block):
-            if _RULE.match(block[i]) or ("|" in block[i] and _SEPARATOR.match(block[i])):
+            # A table's separator is its second row ("| - |" further down is a row of dashes).
+            separator = i > 0 and block[i - 1][:1] == "|" and (i < 2 or block[i - 2][:1] != "|")
+            if _RULE.match(block[i]) or (separator and _SEPARATOR.match(block[i])):
                 i += 1
                 continue
             marked = _MARKDOWN_HEADING.match(block[i])
@@ -169,9 +171,12 @@ def _heading_run_end(block: list[str], start: int) -> int:
     return end
 
 
-def is_list_item(line: str) -> bool:
-    """A line that a bullet or a number opens ("- Bekleidung", "2. Beschlagnahme")."""
-    return bool(_BULLET.match(line) or _NUMBERED.match(line))
+def next_list_item(previous: str, line: str) -> bool:
+    """Whether ``line`` is a list item of its own after ``previous``: one a bullet opens
+    ("- Bekleidung"), or a number after a numbered item ("2. Beschlagnahme" after "1. …");
+    not a date that a sentence broken over a blank line goes on with ("… seit dem" /
+    "1. Januar 2023")."""
+    return bool(_BULLET.match(line) or (_NUMBERED.match(line) and _NUMBERED.match(previous)))
 
 
 def _opens_item(line: str, pending: list[str]) -> bool:

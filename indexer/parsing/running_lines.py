@@ -33,6 +33,14 @@ def _shape(line: str) -> str:
     return re.sub(r"\d+", "#", collapse_whitespace(line))
 
 
+def _key(line: str) -> str:
+    """What a line is counted as among the pages' edges: its shape, or, when it is long, a
+    shape only itself has (its text, with a mark no shape has)."""
+    if word_count(line) <= _FURNITURE_MAX_WORDS:
+        return _shape(line)
+    return f"\0{collapse_whitespace(line)}"
+
+
 def running_lines(pages: Sequence[str]) -> set[str]:
     """Shapes of the lines that open or close most pages (see :func:`indexer.parsing.parse_pages`).
 
@@ -48,16 +56,20 @@ def running_lines(pages: Sequence[str]) -> set[str]:
         between: dict[str, int] = {}
         for page in pages:
             lines = without(page, running)
-            # A running line is short: a sentence that pages open with, alike but for its
-            # figures ("In 2021, 35 ports …"), is text (a review's PDF lost its first lines).
-            edges = [i for i in _edges(lines) if word_count(lines[i]) <= _FURNITURE_MAX_WORDS]
-            for shape in {_shape(lines[i]) for i in edges}:
+            # Alike but for its figures, a running line is short: a sentence that pages
+            # open with ("In 2021, 35 ports …") is text (a review's PDF lost its first
+            # lines); a long one counts only as printed, word for word (a copyright footer).
+            for shape in {_key(lines[i]) for i in _edges(lines)}:
                 counts[shape] = counts.get(shape, 0) + 1
             for shape, repeated in _between_running(page, running):
                 # Printed again on its page (the header naming the page's own chapter), it
                 # counts as seen on two.
                 between[shape] = between.get(shape, 0) + (_CHAPTER_MIN_PAGES if repeated else 1)
-        found = {shape for shape, n in counts.items() if n >= _RUNNING_SHARE * len(pages)}
+        found = {
+            _shape(key.lstrip("\0"))
+            for key, n in counts.items()
+            if n >= _RUNNING_SHARE * len(pages)
+        }
         found |= {shape for shape, n in between.items() if n >= _CHAPTER_MIN_PAGES}
         if found <= running:
             break

@@ -22,7 +22,7 @@ from indexer.parsing.blocks import (
     Paragraph,
     is_caps,
     is_figure_item,
-    is_list_item,
+    next_list_item,
 )
 from indexer.text import fold, word_count, words
 
@@ -129,7 +129,7 @@ def _is_figure_line(item: Heading | Paragraph) -> bool:
 
 def _continues(previous: str, following: str) -> bool:
     # A label stays on its line, and a list item opens one ("2. Beschlagnahme").
-    if ENDS_SENTENCE.search(previous) or is_caps(previous) or is_list_item(following):
+    if ENDS_SENTENCE.search(previous) or is_caps(previous) or next_list_item(previous, following):
         return False
     first = following[:1]
     # A figure after a figure with its label is the next stat ("41.563 Beschäftigte" /
@@ -183,12 +183,16 @@ class HeadingPath:
     depth (capitals) open nothing: a report in capitals has no chapters.
     """
 
-    def __init__(self, title_level: int | None = None, title: str = "") -> None:
+    def __init__(
+        self, title_level: int | None = None, title: str = "", top_level: int | None = None
+    ) -> None:
         self._open: list[tuple[int, str]] = []
         # The document title opens no chapter: at its level (see ``title_level``), or where
-        # a heading repeats it.
+        # a heading of the top level repeats it (a "## Kokain" chapter of kokain.md, titled
+        # by its file name, is a chapter).
         self._title_level = title_level
         self._title = title
+        self._top_level = top_level
 
     def under(self, heading: Heading) -> tuple[str, ...]:
         """The titles ``heading`` would lie under: the open ones of a smaller level."""
@@ -202,7 +206,7 @@ class HeadingPath:
         if (
             heading.level is not None
             and heading.level != self._title_level
-            and not is_document_title(heading, self._title)
+            and not (heading.level == self._top_level and is_document_title(heading, self._title))
         ):
             self._open = [(level, t) for level, t in self._open if level < heading.level]
             self._open.append((heading.level, heading.text))
