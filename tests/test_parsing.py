@@ -555,19 +555,6 @@ def test_capitals_right_after_figures_caption_them_instead_of_opening_a_section(
     )
 
 
-def test_figures_over_labels_in_ordinary_case_stay_one_per_line():
-    text = (
-        "# Der Zoll in Zahlen\n\n41.563\nBeschäftigte\n\n146,3 Mrd. €\nEinnahmen\n\n"
-        "9,8 Mio.\nZollanmeldungen im Monat\n\nhttps://www.zoll.de/zahlen\n"
-    )
-    (page,) = parse_report(text, default_title="Jahresbericht")
-    assert page.sections[0].paragraphs == (
-        "41.563 Beschäftigte",
-        "146,3 Mrd. € Einnahmen",
-        "9,8 Mio. Zollanmeldungen im Monat",
-    )
-
-
 def test_a_broken_sentence_still_goes_on_with_the_figure_that_ends_it():
     text = "Un article.\n\nLa base recense sur quelque\n\n135 000 personnes\n"
     (page,) = parse_report(text, default_title="Doc")
@@ -897,31 +884,34 @@ LINES_OF_THEIR_OWN = [
         ),
         id="long numbered items, every table separator",
     ),
+    pytest.param(
+        "# Der Zoll in Zahlen\n\n41.563\nBeschäftigte\n\n146,3 Mrd. €\nEinnahmen\n\n"
+        "9,8 Mio.\nZollanmeldungen im Monat\n\nhttps://www.zoll.de/zahlen\n",
+        ("41.563 Beschäftigte", "146,3 Mrd. € Einnahmen", "9,8 Mio. Zollanmeldungen im Monat"),
+        id="figures over labels in ordinary case",
+    ),
+    pytest.param(
+        "Das Gesetz gilt seit dem\n\n1. Januar 2023 für alle Sendungen.\n\n"
+        "| Land | Fälle |\n|---|---|\n| Polen | 3 |\n| - | - |\n",
+        (
+            "Das Gesetz gilt seit dem 1. Januar 2023 für alle Sendungen.",
+            "| Land | Fälle |",
+            "| Polen | 3 |",
+            "| - | - |",  # a table's separator is its second row only
+        ),
+        id="a date goes on a broken sentence, a row of dashes",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "paragraphs"), LINES_OF_THEIR_OWN)
 def test_list_items_and_table_rows_stay_on_lines_of_their_own(text, paragraphs):
     """The lines of a block are joined as a wrapped paragraph: a list came out as one line
-    ("- Bekleidung - Unterhaltungselektronik - …"), and a table as a line of cells."""
+    ("- Bekleidung - Unterhaltungselektronik - …"), a table as a line of cells, and a stat
+    block in ordinary case as one line of figures. A list item opens its line after another
+    item only: a date goes on a sentence broken over a blank line."""
     (page,) = parse_report(text, default_title="Jahresbericht")
     assert page.sections[0].paragraphs == paragraphs
-
-
-def test_a_date_goes_on_a_sentence_and_a_row_of_dashes_is_a_row():
-    """A list item opens its line after another item only; a table's separator is its
-    second row."""
-    text = (
-        "Das Gesetz gilt seit dem\n\n1. Januar 2023 für alle Sendungen.\n\n"
-        "| Land | Fälle |\n|---|---|\n| Polen | 3 |\n| - | - |\n"
-    )
-    (page,) = parse_report(text, default_title="Doc")
-    assert page.sections[0].paragraphs == (
-        "Das Gesetz gilt seit dem 1. Januar 2023 für alle Sendungen.",
-        "| Land | Fälle |",
-        "| Polen | 3 |",
-        "| - | - |",
-    )
 
 
 def test_a_chapter_named_as_the_file_is_a_chapter():
