@@ -98,8 +98,7 @@ def embed_with_cache(
     corpus wants to know how far along it is.
     """
     keys = [text_key(model, prompt, text) for prompt, text in texts]
-    known = read_cache(root)
-    built = _built(root, len(known))
+    known, built = _read(root)
     missing = {key: pair for key, pair in zip(keys, texts, strict=True) if key not in known}
     found: dict[str, np.ndarray] = {key: known[key] for key in keys if key in known}
     pending = list(missing.items())
@@ -134,30 +133,27 @@ def embed_with_cache(
 
 def read_cache(root: Path) -> dict[str, np.ndarray]:
     """The cached vectors of index root ``root`` by key; empty if absent or unusable."""
+    return _read(root)[0]
+
+
+def _read(root: Path) -> tuple[dict[str, np.ndarray], int]:
+    """The cached vectors by key, and how many of them the last completed build used (all of
+    them in a cache from before that was saved)."""
     path = root / CACHE_DIR / CACHE_FILE
     if not path.exists():
-        return {}
+        return {}, 0
     try:
         with np.load(path, allow_pickle=False) as archive:
             version, keys, vectors = archive["format"], archive["keys"], archive["vectors"]
+            built = int(archive["built"]) if "built" in archive.files else len(keys)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         logger.warning("ignoring unreadable embedding cache %s (%s); embedding again", path, exc)
-        return {}
+        return {}, 0
     problem = _layout_problem(version, keys, vectors)
     if problem:
         logger.warning("ignoring embedding cache %s: %s; embedding again", path, problem)
-        return {}
-    return dict(zip(keys.astype(str), vectors, strict=True))
-
-
-def _built(root: Path, default: int) -> int:
-    """How many texts the last completed build used (``default`` for a cache from before
-    this was saved, or one that cannot be read)."""
-    try:
-        with np.load(root / CACHE_DIR / CACHE_FILE, allow_pickle=False) as archive:
-            return int(archive["built"]) if "built" in archive.files else default
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return default
+        return {}, 0
+    return dict(zip(keys.astype(str), vectors, strict=True)), built
 
 
 def _layout_problem(version: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> str | None:

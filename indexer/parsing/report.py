@@ -20,7 +20,6 @@ from indexer.parsing.sections import (
     group_sections,
     intro_title,
     merge_continuations,
-    title_level,
 )
 from indexer.parsing.urls import (
     SCHEMELESS_URL,
@@ -127,8 +126,7 @@ def _parse(
     # Read whole first: whether the top heading level is the document title's (it opens no
     # chapter) depends on every heading of the document.
     every_heading = [item for items, _ in read for item in items if isinstance(item, Heading)]
-    levels = [heading.level for heading in every_heading if heading.level is not None]
-    path = HeadingPath(title_level(every_heading), default_title, min(levels, default=None))
+    path = HeadingPath.of_document(every_heading, default_title)
     pages: list[Page] = []
     last_heading = ""
     for number, (items, urls) in enumerate(read, start=1):

@@ -34,11 +34,9 @@ def _shape(line: str) -> str:
 
 
 def _key(line: str) -> str:
-    """What a line is counted as among the pages' edges: its shape, or, when it is long, a
-    shape only itself has (its text, with a mark no shape has)."""
-    if word_count(line) <= _FURNITURE_MAX_WORDS:
-        return _shape(line)
-    return f"\0{collapse_whitespace(line)}"
+    """What a line is counted as among the pages' edges: its shape, or, when it is long, its
+    text (whose shape is the shape to drop, as a shape's own shape is itself)."""
+    return _shape(line) if word_count(line) <= _FURNITURE_MAX_WORDS else collapse_whitespace(line)
 
 
 def running_lines(pages: Sequence[str]) -> set[str]:
@@ -65,11 +63,7 @@ def running_lines(pages: Sequence[str]) -> set[str]:
                 # Printed again on its page (the header naming the page's own chapter), it
                 # counts as seen on two.
                 between[shape] = between.get(shape, 0) + (_CHAPTER_MIN_PAGES if repeated else 1)
-        found = {
-            _shape(key.lstrip("\0"))
-            for key, n in counts.items()
-            if n >= _RUNNING_SHARE * len(pages)
-        }
+        found = {_shape(key) for key, n in counts.items() if n >= _RUNNING_SHARE * len(pages)}
         found |= {shape for shape, n in between.items() if n >= _CHAPTER_MIN_PAGES}
         if found <= running:
             break

@@ -83,7 +83,7 @@ def merge_continuations(items: list[Heading | Paragraph]) -> list[Heading | Para
             # "## Methodology"): only capitals are broken over blocks.
             and previous.level is None
             and item.level is None
-            and previous.text.split()[-1].casefold() in _FUNCTION_WORDS
+            and _ends_on_small_word(previous.text)
         ):
             merged[-1] = Heading(f"{previous.text} {item.text}")
         else:
@@ -145,8 +145,14 @@ def _is_stat(paragraph: str) -> bool:
     return (
         is_figure_item(paragraph)
         and word_count(paragraph) <= _STAT_WORDS
-        and paragraph.split()[-1].casefold() not in _FUNCTION_WORDS
+        and not _ends_on_small_word(paragraph)
     )
+
+
+def _ends_on_small_word(text: str) -> bool:
+    """Whether ``text`` ends on an article, a preposition or a conjunction: text that the
+    next block goes on with."""
+    return text.split()[-1].casefold() in _FUNCTION_WORDS
 
 
 def drop_repeats(items: list[Heading | Paragraph], seen: set[str]) -> list[Heading | Paragraph]:
@@ -187,12 +193,29 @@ class HeadingPath:
         self, title_level: int | None = None, title: str = "", top_level: int | None = None
     ) -> None:
         self._open: list[tuple[int, str]] = []
-        # The document title opens no chapter: at its level (see ``title_level``), or where
+        # The document title opens no chapter: at its level (see ``of_document``), or where
         # a heading of the top level repeats it (a "## Kokain" chapter of kokain.md, titled
         # by its file name, is a chapter).
         self._title_level = title_level
         self._title = title
         self._top_level = top_level
+
+    @classmethod
+    def of_document(cls, headings: list[Heading], title: str) -> HeadingPath:
+        """The path at the start of a document of ``headings`` titled ``title``.
+
+        Its top level is the document title's when one heading alone has it and it comes
+        first (a PDF's cover title, Markdown's ``# Annual report`` over ``##`` chapters). As
+        a chapter it lay over every section: a section filter on "2023" matched the whole
+        report, and every result said it was in the annual report. (A report of one chapter
+        loses it; a subtitle under the cover title, at a level of its own, stays a chapter.)
+        """
+        levels = [h.level for h in headings if h.level is not None]
+        if not levels:
+            return cls(title=title)
+        top = min(levels)
+        alone_first = levels.count(top) == 1 and levels[0] == top
+        return cls(top if alone_first else None, title, top)
 
     def under(self, heading: Heading) -> tuple[str, ...]:
         """The titles ``heading`` would lie under: the open ones of a smaller level."""
@@ -214,19 +237,6 @@ class HeadingPath:
 
     def titles(self) -> tuple[str, ...]:
         return tuple(title for _, title in self._open)
-
-
-def title_level(headings: list[Heading]) -> int | None:
-    """The level of a document title: the top level when one heading alone has it and it
-    comes first (a PDF's cover title, Markdown's ``# Annual report`` over ``##`` chapters).
-    As a chapter it lay over every section: a section filter on "2023" matched the whole
-    report, and every result said it was in the annual report. (A report of one chapter
-    loses it; a subtitle under the cover title, at a level of its own, stays a chapter.)"""
-    levels = [h.level for h in headings if h.level is not None]
-    if not levels or levels.count(min(levels)) != 1:
-        return None
-    top = min(levels)
-    return top if levels[0] == top else None
 
 
 def is_document_title(heading: Heading, title: str) -> bool:
