@@ -547,19 +547,20 @@ def test_every_section_of_the_report_can_be_found_by_its_heading(searcher):
 
 
 def test_narrow_filter_on_approximate_index_still_fills_k(searcher, monkeypatch):
-    """If the ANN index finds too few allowed passages, the allowed ones are scored exactly."""
-    real_search = searcher.index.vectors.search
+    """If the ANN index finds too few allowed passages, it looks in all its lists."""
+    ivf = _copied(searcher, 1, ann_spec=ann.AnnSpec("IVF16,Flat", nprobe=1))
+    real_search = ivf.index.vectors.search
 
     def starving_search(x, k, params=None):
         scores, ids = real_search(x, k, params=params)
-        if params is not None:  # simulate IVF probing lists that hold no allowed passage
+        if params is not None and params.nprobe == 1:  # lists that hold no allowed passage
             ids[:, 1:] = -1
         return scores, ids
 
-    monkeypatch.setattr(searcher.index.vectors, "search", starving_search)
+    monkeypatch.setattr(ivf.index.vectors, "search", starving_search)
     # Dense only: hybrid would also fill k from the keyword candidates, fallback or not.
     pages = SearchFilters(page_min=17, page_max=18)
-    hits = searcher.search("INTERPOL", k=4, filters=pages, mode=Mode.DENSE).hits
+    hits = ivf.search("INTERPOL", k=4, filters=pages, mode=Mode.DENSE).hits
     assert len(hits) == 4 and all(17 <= h.passage.page <= 18 for h in hits)
 
 
