@@ -12,6 +12,7 @@ figures would pass it; dropped as copies, they would silently leave a result lis
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 
@@ -77,5 +78,12 @@ def distinct(
 def shares_words(first: str, second: str) -> bool:
     """Whether two texts have most of their distinct words in common (case, accents and
     apostrophes aside): the words' side of a copy (see the module docstring)."""
-    a, b = (set(_WORDS.findall(fold(text))) for text in (first, second))
+    a, b = _distinct_words(first), _distinct_words(second)
     return len(a & b) >= _SHARED_WORDS * len(a | b)
+
+
+@functools.lru_cache(maxsize=4096)
+def _distinct_words(text: str) -> frozenset[str]:
+    """Cached: a passage is compared with many (its editions in a corpus of yearly reports),
+    and folding its text each time made a search of 10 editions 100 times slower (285 ms)."""
+    return frozenset(_WORDS.findall(fold(text)))
