@@ -3,14 +3,18 @@ version while requests keep being answered, and refuse a version that cannot be 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import gc
 import json
 import os
 import shutil
 import signal
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -24,7 +28,9 @@ import service.state
 from indexer.artifact import PASSAGES_FILE, IndexVectors, load_index, write_index
 from indexer.settings import Settings
 from service.api.app import create_app
+from service.engine import SearchEngine
 from service.searcher import Searcher
+from service.state import ServiceState
 from tests.conftest import live_server, serve_process
 
 TOKEN = "reload-token-for-tests"
@@ -208,6 +214,44 @@ def test_after_a_failed_first_load_a_reload_serves_the_fixed_index(root, setting
         assert client.get("/readyz").status_code == 200
         assert client.get("/search", params={"q": QUERIES[0]}).json()["results"]
     assert reloads("success") == succeeded_before + 1
+
+
+@pytest.fixture
+def unfrozen():
+    """The process's heap as the other tests expect it: nothing frozen out of collection."""
+    yield
+    gc.unfreeze()
+
+
+def test_a_loaded_engine_is_left_out_of_garbage_collection(root, settings, searcher, unfrozen):
+    """A full collection walked every long-lived object, a stall of ~140 ms under load that
+    every request in flight waited through (service/state.py, ``_settle_heap``)."""
+    state = ServiceState(partial(SearchEngine.configured, settings=settings))
+    loaded = Searcher(load_index(root), searcher.encoder)
+    state.load_in_background(lambda: loaded)
+    state.wait(60)
+    tracked = {id(o) for o in gc.get_objects()}  # frozen objects are not listed
+    assert state.engine is not None and state.engine.searcher is loaded
+    assert id(loaded.index.passages) not in tracked
+    assert gc.get_freeze_count() > 10_000
+
+
+def test_a_reload_frees_the_engine_it_replaced(root, settings, searcher, unfrozen):
+    """Frozen objects are still freed when their count of references falls to zero, but
+    not their reference cycles (a searcher has some): the replaced engine must not be
+    frozen while the reload still holds it."""
+    state = ServiceState(partial(SearchEngine.configured, settings=settings))
+    # The loader keeps no reference to what it loaded (a lambda's closure would).
+    state.load_in_background([Searcher(load_index(root), searcher.encoder)].pop)
+    state.wait(60)
+    assert state.engine is not None
+    # A searcher's keyword index is in a cycle with its cache of cognates.
+    replaced = weakref.ref(state.engine.searcher._keyword)
+    publish(root)
+    asyncio.run(state.reload(root))
+    assert state.engine is not None and state.engine.searcher._keyword is not replaced()
+    gc.collect()
+    assert replaced() is None
 
 
 def test_a_sighup_while_a_worker_loads_reloads_once_it_has_loaded(
