@@ -350,6 +350,8 @@ def load_index(root: Path) -> LoadedIndex:
         # second one after it: the reason alone.
         lines = _FAISS_WHERE.sub("", str(exc)).strip().splitlines()
         reason = lines[0] if lines else type(exc).__name__
+        if "pickle" in reason:  # numpy's advice to load it unsafely is no repair
+            reason = "it holds Python objects, not an array of numbers"
         raise ArtifactError(
             f"index at {folder} is damaged: {reading} cannot be read ({reason}); {_repair(folder)}"
         ) from exc

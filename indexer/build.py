@@ -140,12 +140,31 @@ def build_index(
     holds the root's build lock (:func:`indexer.versions.building`).
     """
     require_folder(corpus_dir)  # before the lock creates ``index_dir`` for a mistyped corpus
+    _require_apart(corpus_dir, index_dir)
     if not index_dir.exists():
         # A first build of a corpus that cannot be read (empty, a bad file) creates nothing:
         # removing a root afterwards would race with a build that took its lock meanwhile.
         load_corpus(corpus_dir)
     with building(index_dir):
         return _build(settings, corpus_dir, index_dir, force, show_progress, log)
+
+
+def _require_apart(corpus_dir: Path, index_dir: Path) -> None:
+    """Raise CorpusError when one folder holds the other: an index root inside the corpus
+    listed its own folders as files the build does not read at every build, and a corpus
+    inside the index root is in the way of the versions a build writes and deletes."""
+    corpus, index = corpus_dir.resolve(), index_dir.resolve()
+    if index == corpus or corpus in index.parents:
+        where = "the corpus folder" if index == corpus else f"inside the corpus folder {corpus_dir}"
+        raise CorpusError(
+            f"the index root {index_dir} is {where}: give another folder to --out "
+            "(REPORT_INDEX_DIR), beside the corpus"
+        )
+    if index in corpus.parents:
+        raise CorpusError(
+            f"the corpus folder {corpus_dir} is inside the index root {index_dir}: keep the "
+            "reports in a folder of their own"
+        )
 
 
 def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[str]:

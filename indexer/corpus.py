@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
+from indexer.jsonl import RepeatedKeyError, unique_keys
 from indexer.language import NOT_A_LANGUAGE_CODE, UNDETERMINED, is_language_code, language_of
 from indexer.messages import describe_errors
 from indexer.pdf_layout import marked_pages
@@ -410,8 +411,8 @@ def _parse_metadata(meta_path: Path, raw: bytes | None) -> DocumentMetadata:
     if not raw.strip():  # a file saved empty: its title and language would silently not apply
         raise CorpusError(f"{meta_path}: the metadata file is empty; give at least a title")
     try:
-        data = json.loads(_decode(meta_path, raw))
-    except json.JSONDecodeError as exc:
+        data = json.loads(_decode(meta_path, raw), object_pairs_hook=unique_keys)
+    except (json.JSONDecodeError, RepeatedKeyError) as exc:
         raise CorpusError(f"{meta_path}: invalid metadata: {exc}") from exc
     if not isinstance(data, dict):  # pydantic would name its class ("…DocumentMetadata")
         raise CorpusError(

@@ -317,6 +317,9 @@ class Searcher:
         Candidates are taken in id order, so that of a passage's identical copies, which
         score alike, every mode returns the same one (ANN and keyword front-runners come in
         different orders): the passage id and sources a client cites do not hang on the mode.
+        Copies in different reports do not score alike in dense evidence, which reads each
+        under its report's title (:func:`indexer.passage_vectors.embedding_text`): there the
+        report that fits the query better wins (README, "Near-duplicate passages").
         """
         candidates = np.sort(candidates)
         vectors = self._vectors_of(candidates)

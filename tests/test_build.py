@@ -161,6 +161,11 @@ def test_a_version_that_does_not_load_is_not_published(index_dir, tmp_path, monk
         (lambda d: (d / "vectors.faiss").write_bytes(b"garbage"), "damaged"),
         (lambda d: (d / "sentences.npz").unlink(), "damaged"),
         (lambda d: (d / "hubness.npy").write_bytes(b"\x93NUMPY"), "damaged"),
+        # numpy would advise loading it "unsafely", with pickle: no repair for an operator.
+        (
+            lambda d: np.save(d / "hubness.npy", np.array([{}], dtype=object)),
+            r"hubness.npy cannot be read \(it holds Python objects, not an array of numbers\)",
+        ),
         (lambda d: _truncate(d / "sentences.npz"), "sentences.npz cannot be read"),
         # FAISS's own message ends with its C++ function and source line: not for users.
         (lambda d: _truncate(d / "vectors.faiss"), r"vectors.faiss cannot be read \([^\n]*\);"),
@@ -176,6 +181,7 @@ def test_damaged_index_gives_clear_error(index_dir, settings, tmp_path, damage, 
     with pytest.raises(ArtifactError, match=message) as refused:
         load_index(copy)
     assert "\n" not in str(refused.value) and ".cpp" not in str(refused.value)
+    assert "pickle" not in str(refused.value)
     # Nor is it up to date: a plain build must rebuild it.
     stale = why_stale(copy, load_corpus(settings.corpus_dir), resolve_model(settings))
     assert stale is not None
@@ -532,6 +538,15 @@ def test_an_empty_metadata_file_is_refused_rather_than_ignored(tmp_path):
     (tmp_path / "r.txt").write_text("texte", "utf-8")
     (tmp_path / "r.json").write_bytes(b"")
     with pytest.raises(CorpusError, match=r"r\.json: the metadata file is empty"):
+        load_corpus(tmp_path)
+
+
+def test_a_metadata_field_given_twice_is_refused(tmp_path):
+    """JSON keeps the last of two values silently: an operator who pasted a title over
+    another would get one of them without knowing which (the HTTP API refuses it too)."""
+    (tmp_path / "r.txt").write_text("texte", "utf-8")
+    (tmp_path / "r.json").write_text('{"title": "Rapport 2021", "title": "Rapport 2022"}')
+    with pytest.raises(CorpusError, match=r"r\.json: .*'title' is given more than once"):
         load_corpus(tmp_path)
 
 

@@ -176,6 +176,10 @@ def test_eval_bad_file_exits_non_zero(tmp_path):
             "bad.jsonl:1: query: the query is empty",
         ),
         (
+            '{"id": "x", "lang": "fr", "query": "%s", "answers": ["a"]}\n' % ("a" * 1001),
+            "bad.jsonl:1: query: String should have at most 1000 characters",
+        ),
+        (
             '{"id": "x", "lang": "fr", "query": "Qui ?", "answers": []}\n',
             "bad.jsonl:1: answers: List should have at least 1 item",
         ),
@@ -186,7 +190,7 @@ def test_eval_bad_file_exits_non_zero(tmp_path):
         ),
         ("caf\xe9\n".encode("latin-1"), "is not UTF-8 text"),
     ],
-    ids=["blank-query", "no-answers", "missing-fields", "blank-answer", "latin-1"],
+    ids=["blank-query", "long-query", "no-answers", "missing-fields", "blank-answer", "latin-1"],
 )
 def test_eval_file_mistakes_are_one_line_before_any_search(tmp_path, content, said):
     bad = tmp_path / "bad.jsonl"
@@ -196,9 +200,31 @@ def test_eval_file_mistakes_are_one_line_before_any_search(tmp_path, content, sa
         bad.write_text(content, "utf-8")
     result = runner.invoke(search_app, ["eval", str(bad)])
     assert result.exit_code == 1
-    assert said in result.output
+    assert said in result.output and "query: query:" not in result.output
     assert "errors.pydantic.dev" not in result.output and "[type=" not in result.output
     assert isinstance(result.exception, SystemExit)  # typer's exit, not a traceback
+
+
+@pytest.mark.parametrize(
+    ("out", "said"),
+    [
+        (".", "is the corpus folder"),
+        ("index", "is inside the corpus folder"),
+        ("..", "is inside the index root"),
+    ],
+    ids=["same-folder", "index-in-corpus", "corpus-in-index"],
+)
+def test_build_refuses_an_index_root_and_corpus_inside_one_another(tmp_path, out, said):
+    """Built into the corpus, every later build listed the index's folders as files it does
+    not read; a corpus inside the index root is in the way of the versions it writes."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "r.txt").write_text("RAPPORT\n\nTexte.", "utf-8")
+    before = sorted(tmp_path.rglob("*"))
+    arguments = ["build", "--corpus", str(corpus), "--out", str(corpus / out)]
+    result = runner.invoke(index_app, arguments)
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
 
 
 def test_build_with_missing_corpus_exits_non_zero(tmp_path):

@@ -278,6 +278,22 @@ def test_figures_closing_a_page_are_kept_under_its_page_number():
     assert section.paragraphs == ("SAISIES 216 2021 45",)
 
 
+def test_source_urls_that_differ_only_by_a_number_are_no_running_footer():
+    """Running lines are found alike but for their figures ("Annual Review | 2"): a news
+    site's numbered articles, one closing each page, were all dropped as a footer."""
+    heads = ["SAISIES RECORD", "RÉSEAU DÉMANTELÉ", "ARMES AU PORT", "TROIS ARRESTATIONS"]
+    pages = [
+        f"Rapport annuel | {n}\n\n{head}\n\nUn article sur le sujet {head.lower()}.\n\n"
+        f"Une autre phrase, la {n}e.\n\nhttps://example.org/news/100{n}\nwww.example.org/accueil"
+        for n, head in enumerate(heads, start=1)
+    ]
+    parsed = parse_pages(pages, "Doc")
+    assert [p.urls for p in parsed] == [(f"https://example.org/news/100{n}",) for n in (1, 2, 3, 4)]
+    assert [p.sections[0].title for p in parsed] == heads
+    # The same address closing every page is still page furniture.
+    assert all("example.org" not in " ".join(s.paragraphs) for p in parsed for s in p.sections)
+
+
 def test_a_page_number_under_a_running_header_is_dropped():
     """The header first, then the page number: kept as a figure, the number opened every
     page's text, and no heading under it was found."""
@@ -359,9 +375,19 @@ def test_a_labelled_or_numbered_url_line_is_a_source():
         "[Annual report, chapter 2](https://example.org/a)",
         "- [Annual report](https://example.org/a)",
         "1. https://example.org/a",
+        "« https://example.org/a »",
+        "“https://example.org/a”",
+        '"https://example.org/a"',
+        "Source : « https://example.org/a »",
+        "https://example.org/a»",
+        "https://example.org/a”",
+        "https://example.org/a…",
+        "https://example.org/a>",
     ],
 )
 def test_a_url_in_a_list_or_a_markdown_link_is_a_source(line):
+    """Quotation marks around a URL, or left after it by the text around it, are not the
+    URL's: the link would be broken."""
     text = f"A RECORD YEAR\n\nVisitors came back.\n\nSources:\n{line}\n\nNEXT PAGE\n\nMore text.\n"
     first, second = parse_report(text)
     assert first.urls == ("https://example.org/a",)

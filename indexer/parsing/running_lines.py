@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from indexer.parsing.urls import cited_urls
 from indexer.text import collapse_whitespace, word_count, written_in_digits
 
 # A running header or footer opens or closes at least this share of a document's pages.
@@ -29,8 +30,13 @@ def _edges(lines: list[str]) -> set[int]:
 
 
 def _shape(line: str) -> str:
-    """A line with its numbers blanked, so that "Annual Review | 2" and "… | 3" are one."""
-    return re.sub(r"\d+", "#", collapse_whitespace(line))
+    """A line with its numbers blanked, so that "Annual Review | 2" and "… | 3" are one.
+
+    Not a source URL's: "https://example.org/news/1001" closing one page and ".../1002" the
+    next are each page's source, not a footer (the same address on most pages still is).
+    """
+    line = collapse_whitespace(line)
+    return line if cited_urls(line) else re.sub(r"\d+", "#", line)
 
 
 def _key(line: str) -> str:

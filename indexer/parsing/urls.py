@@ -34,9 +34,15 @@ _LIST_ITEM = r"(?:[-*•·–]\s*)?"
 _SOURCE_LABEL = re.compile(
     rf"^{_LIST_ITEM}(?:(?:[\[(]?\d{{1,3}}[\]).]|(?!https?:)[^\W\d][\w ’'-]{{0,30}}:)\s*)?"
 )
-_CITED_URL = re.compile(r"<(https?://[^\s<>]+)>?|\((https?://[^\s()]+)\)?|(https?://\S+)")
+# In quotation marks too ("« https://… »", "“https://…”"): French and typeset text quote them.
+_CITED_URL = re.compile(
+    r"<(https?://[^\s<>]+)>?|\((https?://[^\s()]+)\)?"
+    r"|[«“\"‘]\s*(https?://[^\s«»“”\"‘’]+)\s*[»”\"’]?|(https?://\S+)"
+)
 _BETWEEN_URLS = re.compile(r"[\s;,|.]*")  # "(https://…)." ends a sentence too
-_URL_CLOSING_PUNCTUATION = re.compile(r"[.,;:!?]+$")
+# What closes the text around a URL, not the URL: a sentence's full stop, a closing quotation
+# mark ("https://example.org/a»"), an ellipsis, a stray ">".
+_URL_CLOSING_PUNCTUATION = re.compile(r"[.,;:!?»”’\"'…>]+$")
 _BRACKETS = {")": "(", "]": "["}
 # A site's address without its scheme, inside a block of URLs ("www.example.org/siena").
 SCHEMELESS_URL = re.compile(r"^www\.[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
@@ -111,10 +117,12 @@ def cited_urls(line: str) -> list[str]:
 
 
 def _cited_url(found: re.Match[str]) -> str:
-    """The URL of a match of ``_CITED_URL``: inside its brackets, or bare without the
-    punctuation of the text around it."""
-    bare = found.group(3)
-    return _without_closing_marks(bare) if bare else found.group(1) or found.group(2)
+    """The URL of a match of ``_CITED_URL``: inside its brackets or quotation marks, or bare
+    without the punctuation of the text around it."""
+    bare = found.group(4)
+    if bare:
+        return _without_closing_marks(bare)
+    return found.group(1) or found.group(2) or found.group(3)
 
 
 def _without_closing_marks(url: str) -> str:

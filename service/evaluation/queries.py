@@ -35,8 +35,8 @@ class EvalQuery(BaseModel):
         """Refused here, with its line, rather than by the search halfway through the run."""
         try:
             return validate_query(query)
-        except InvalidQueryError as exc:
-            raise ValueError(str(exc)) from exc
+        except InvalidQueryError as exc:  # the field is named once, before the message
+            raise ValueError(str(exc).removeprefix("query: ")) from exc
 
     @field_validator("lang")
     @classmethod

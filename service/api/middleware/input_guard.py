@@ -17,6 +17,7 @@ from fastapi import status
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from indexer.jsonl import RepeatedKeyError, unique_keys
 from indexer.text import CONTROL_CHARACTERS
 from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.paths import is_open
@@ -132,19 +133,6 @@ def _whole_number(literal: str) -> int:
         ) from None
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """An object whose keys are all different; ``{"k": 1, "k": 2}`` would silently keep 2."""
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise RequestRejected(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"the JSON field {key!r} is given more than once; give it once",
-            )
-        seen.add(key)
-    return dict(pairs)
-
-
 def check_json_body(body: bytes) -> None:
     """Refuse a JSON body that is not UTF-8 or JSON, repeats a field, is nested too deep, or
     has control characters in any string. Parsing here means the app's own parse cannot fail.
@@ -161,8 +149,10 @@ def check_json_body(body: bytes) -> None:
             parse_constant=_non_json_constant,
             parse_float=_finite_float,
             parse_int=_whole_number,
-            object_pairs_hook=_unique_keys,
+            object_pairs_hook=unique_keys,
         )
+    except RepeatedKeyError as exc:
+        raise RequestRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except RecursionError:
         raise RequestRejected(
             status.HTTP_400_BAD_REQUEST,
