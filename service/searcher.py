@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from indexer import ann
-from indexer.artifact import DocumentEntry, LoadedIndex, load_index
+from indexer.artifact import LoadedIndex, load_index
 from indexer.embedding.model import resolve_model
-from indexer.language import UNDETERMINED, language_of, supported_languages
+from indexer.language import language_of, supported_languages
 from indexer.messages import quoted
 from indexer.passage import Passage
 from indexer.settings import Settings
@@ -29,9 +26,11 @@ from service.retrieval.distinct import distinct, shares_words
 from service.retrieval.filters import PassageColumns, SearchFilters
 from service.retrieval.highlight import Highlight, Highlighter
 from service.retrieval.keyword import KeywordIndex, words_of
+from service.retrieval.nearest import nearest
 from service.retrieval.query import MAX_K, InvalidQueryError, model_text, validate_query
 from service.retrieval.query_language import QueryLanguage
 from service.retrieval.ranking import Mode, RankingWeights, fused_scores
+from service.retrieval.report_languages import ReportLanguages
 
 # How many document ids an unknown-document error lists.
 _LISTED_DOCUMENTS = 10
@@ -81,7 +80,7 @@ class _Scoring:
     the passages the filters allow), the query's language, and whether the passages that
     may answer are in one report language (same-language keyword weight) or several; then
     ``language_cosine`` is the query's mean cosine to each report language's passages
-    (:func:`_language_means`)."""
+    (:meth:`.ReportLanguages.mean_cosines`)."""
 
     keyword: np.ndarray
     query_lang: str
@@ -147,16 +146,9 @@ class Searcher:
         passages = index.passages
         self._columns = PassageColumns.of(passages)  # what filters compare
         self.passage_languages = frozenset(self._columns.lang.tolist())
-        languages = _report_languages(index.manifest.documents)
-        report_languages = [languages.get(p.document, "fr") for p in passages]
-        # Reports in several languages: keyword evidence weighs alike in all (see _score).
-        codes = np.unique(np.array(report_languages, dtype=str), return_inverse=True)[1]
-        self._report_language = codes.astype(np.int16)  # compared per filtered request
-        self._one_language = _one_value(self._report_language)
-        # Several report languages: each one's mean passage, which scores are centred on.
-        self._language_means = None if self._one_language else _language_means(index.vectors, codes)
+        self._languages = ReportLanguages(index.manifest.documents, passages, index.vectors)
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
-        self._keyword = KeywordIndex(read, report_languages)
+        self._keyword = KeywordIndex(read, self._languages.of_passages)
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
@@ -273,13 +265,7 @@ class Searcher:
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         wanted = max(self.weights.candidates, 4 * request.k)
         candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
-        scoring = _Scoring(
-            keyword,
-            text.language,
-            None
-            if self._language_means is None or self._one_language_among(allowed)
-            else self._language_means @ vector,
-        )
+        scoring = _Scoring(keyword, text.language, self._languages.mean_cosines(vector, allowed))
         hits, examined = self._ranked(candidates, vector, scoring, request)
         short = len(hits) < request.k or examined > len(hits)
         if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
@@ -398,13 +384,6 @@ class Searcher:
             return by_dense
         return np.unique(np.concatenate([by_dense, by_keyword]))
 
-    def _one_language_among(self, allowed: np.ndarray | None) -> bool:
-        """Whether the allowed passages' reports share one language: filters that leave
-        reports of one language rank as an index of them would."""
-        return self._one_language or (
-            allowed is not None and _one_value(self._report_language[allowed])
-        )
-
     def _dense_candidates(
         self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int
     ) -> np.ndarray:
@@ -412,47 +391,14 @@ class Searcher:
         when they are in several: centring on languages (``fused_scores``) can raise a
         language's passages above others nearer the query.
 
-        A language is searched as any filtered search is (:meth:`_nearest`): the regions an
+        A language is searched as any filtered search is (:func:`.nearest`): the regions an
         IVF index looks in may hold none of a small report's passages, which then got no
         candidate at all.
         """
-        if self._one_language_among(allowed):
-            return self._nearest(vector, allowed, wanted)
-        codes = self._report_language
-        pools = []
-        for code in np.unique(codes if allowed is None else codes[allowed]):
-            in_language = codes == code if allowed is None else allowed & (codes == code)
-            pools.append(self._nearest(vector, in_language, wanted))
+        if self._languages.one_among(allowed):
+            return nearest(self.index, vector, allowed, wanted)
+        pools = [nearest(self.index, vector, m, wanted) for m in self._languages.masks(allowed)]
         return np.concatenate(pools)
-
-    def _nearest(self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int) -> np.ndarray:
-        """The ``wanted`` nearest passages among the allowed ones.
-
-        A filter is passed to FAISS as an id selector, a bitmap of the allowed passages
-        (one bit each: made 16 times faster than a set of their ids, 0.9 ms against 14 at
-        200,000 passages). An exact index finds them all. An inverted file only looks in
-        the regions near the query, so a narrow filter can leave it short of results; it
-        then looks in every region, within the filter, which is exact and cheap (1 ms for
-        6,000 of 200,000 passages; scoring them from their stored vectors took 130 ms), and
-        keeps "k results whenever k passages match" true for both index types
-        (:func:`indexer.ann.choose`).
-        """
-        index = self.index.vectors
-        fetch = min(wanted, index.ntotal)
-        if allowed is None:
-            _, ids = index.search(vector[None, :], fetch)
-            return ids[0][ids[0] >= 0]
-        bits = np.packbits(allowed, bitorder="little")  # kept alive here for the search
-        selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
-        params = ann.search_params(self.index.manifest.ann_spec(), selector)
-        _, ids = index.search(vector[None, :], fetch, params=params)
-        found = ids[0][ids[0] >= 0]
-        every = ann.lists(index)
-        if every is None or len(found) >= min(fetch, int(np.count_nonzero(allowed))):
-            return found
-        params = ann.search_params(self.index.manifest.ann_spec(), selector, every)
-        _, ids = index.search(vector[None, :], fetch, params=params)
-        return ids[0][ids[0] >= 0]
 
     def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
         """Stored vectors of passages ``ids`` (FAISS keeps them; no second copy in memory)."""
@@ -484,7 +430,7 @@ class Searcher:
             hubness=self.index.hubness[candidates],
             same_language=same_language & scoring.one_language,
             keyword=keyword[candidates] / keyword.max() if hybrid else None,
-            language_mean=None if centre is None else centre[self._report_language[candidates]],
+            language_mean=None if centre is None else centre[self._languages.codes_of(candidates)],
         )
 
     def _select(
@@ -515,40 +461,3 @@ class Searcher:
             if len(hits) == k:
                 break
         return hits, examined
-
-
-def _report_languages(documents: Sequence[DocumentEntry]) -> dict[str, str]:
-    """Each report's language, a report of undetermined language taking the one most of the
-    others are in (French, the analyser's own, when none is known): it neither makes the
-    index one of several languages nor goes unstemmed."""
-    known = Counter(d.language for d in documents if d.language != UNDETERMINED)
-    default = known.most_common(1)[0][0] if known else "fr"
-    return {d.id: default if d.language == UNDETERMINED else d.language for d in documents}
-
-
-def _language_means(vectors: faiss.Index, codes: np.ndarray) -> np.ndarray:
-    """The mean passage vector of each report language (a row per code), with one passage's
-    worth of every language's mean in it, read from the index in blocks (a copy of every
-    vector at once would double a large index's memory).
-
-    Why the one passage's worth: a language of one passage has that passage for its mean,
-    and centred on it, its only passage lost three quarters of its own cosine (a review's
-    one-passage Spanish report fell from first to third for the question it answers).
-    """
-    sums = np.zeros((int(codes.max()) + 1, vectors.d), dtype=np.float64)
-    for start in range(0, len(codes), _MEAN_BLOCK):
-        block = vectors.reconstruct_n(start, min(_MEAN_BLOCK, len(codes) - start))
-        in_block = codes[start : start + len(block)]
-        for code in np.unique(in_block):
-            sums[code] += block[in_block == code].sum(axis=0)
-    counts = np.bincount(codes)[:, None]
-    overall = sums.sum(axis=0) / len(codes)
-    return ((sums + overall) / (counts + 1)).astype(np.float32)
-
-
-_MEAN_BLOCK = 65_536
-
-
-def _one_value(values: np.ndarray) -> bool:
-    """Whether ``values`` holds one value at most (its least and greatest are equal)."""
-    return len(values) == 0 or bool(values.min() == values.max())
