@@ -22,9 +22,9 @@ def measure(searcher: Searcher, queries: list[str], mode: Mode) -> dict[str, obj
     for query in queries:
         started = time.perf_counter()
         request = searcher.prepare(query, 5, None, mode)
-        vector = searcher.encoder.encode_queries([request.model_text])[0]
+        vectors = searcher.encoder.encode_queries(list(request.texts))
         encoded = time.perf_counter()
-        searcher.rank(request, vector)
+        searcher.rank(request, vectors)
         done = time.perf_counter()
         encode.append((encoded - started) * 1000)
         rank.append((done - encoded) * 1000)

@@ -52,14 +52,23 @@ _CASELESS_ENDS = frozenset("؟۔。！？")
 _OPENING_MARKS = frozenset('«“"(•¿¡「『（')
 
 
-# Invisible format characters (Unicode category Cf: soft hyphen, zero-width spaces and
-# joiners, byte-order mark, direction marks) come with text pasted from PDFs and web pages.
-# They split words for the keyword analyser and make a blank query look non-empty.
+# Invisible format characters (Unicode category Cf: soft hyphen, zero-width space,
+# byte-order mark, direction marks) come with text pasted from PDFs and web pages. They
+# split words for the keyword analyser and make a blank query look non-empty. Not the
+# zero-width non-joiner and joiner: they spell words (Persian "می‌خواهم", Indic scripts) and
+# emoji ("👩‍🔬"), which lost them in every passage; matching reads past them (``without_joiners``).
+_JOINERS = "\u200c\u200d"
 _FORMAT_CHARACTERS = re.compile(
     "[{}\U000e0001-\U000e007f]".format(
-        "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf")
+        "".join(
+            re.escape(chr(c))
+            for c in range(0x10000)
+            if unicodedata.category(chr(c)) == "Cf" and chr(c) not in _JOINERS
+        )
     )
 )
+# Typed or not, a joiner changes no word for matching: "می‌خواهم" finds "میخواهم".
+without_joiners = CharacterMap(dict.fromkeys(_JOINERS, ""))
 
 
 # C0 and C1 control characters and DEL, except tab, line feed and carriage return (whitespace).
@@ -116,8 +125,9 @@ def strip_accents(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Case-, accent-, apostrophe- and whitespace-insensitive form for matching."""
-    return collapse_whitespace(strip_accents(straight_apostrophes(text)).casefold())
+    """Case-, accent-, apostrophe-, joiner- and whitespace-insensitive form for matching."""
+    plain = strip_accents(straight_apostrophes(without_joiners(text)))
+    return collapse_whitespace(plain.casefold())
 
 
 def written_in_digits(text: str) -> bool:

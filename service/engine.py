@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from cachetools import LRUCache
 
 from indexer.artifact import DocumentEntry
@@ -167,13 +168,13 @@ class SearchEngine:
         """
         reading = self._readers.submit(self.searcher.read, request)
         try:
-            vector = encode([request.model_text])[0]
+            vectors = encode(list(request.texts))
         except BaseException:
             reading.cancel()  # if not started yet: it would hold up the next search's read
             raise
         metrics.ENCODE_SECONDS.observe(time.perf_counter() - queued)  # since it was queued
         with metrics.RANK_SECONDS.time():
-            return self.searcher.rank(request, vector, reading.result())
+            return self.searcher.rank(request, vectors, reading.result())
 
     async def _search_batched(self, request: PreparedSearch) -> SearchResult:
         """A search whose query is encoded in a batch with the others waiting.
@@ -196,10 +197,14 @@ class SearchEngine:
         reading = asyncio.ensure_future(read())
         try:
             started = time.perf_counter()
-            vector = await self.batcher.encode(request.model_text, encoder_has_query)
+            vectors = np.stack(
+                await asyncio.gather(
+                    *(self.batcher.encode(t, encoder_has_query) for t in request.texts)
+                )
+            )
             metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
             text = await reading
         finally:
             reading.cancel()  # when encoding failed: the read would wait for ever
         with metrics.RANK_SECONDS.time():
-            return await loop.run_in_executor(None, self.searcher.rank, request, vector, text)
+            return await loop.run_in_executor(None, self.searcher.rank, request, vectors, text)

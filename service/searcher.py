@@ -22,6 +22,7 @@ from indexer.settings import Settings
 from indexer.text import canonical
 from service.documents import find_document
 from service.query_encoder import QueryEncoder, load_query_encoder
+from service.retrieval.common_words import common_words, without_common_words
 from service.retrieval.distinct import distinct, shares_words
 from service.retrieval.filters import PassageColumns, SearchFilters
 from service.retrieval.highlight import Highlight, Highlighter
@@ -29,7 +30,7 @@ from service.retrieval.keyword import KeywordIndex, words_of
 from service.retrieval.nearest import nearest
 from service.retrieval.query import MAX_K, InvalidQueryError, model_text, validate_query
 from service.retrieval.query_language import QueryLanguage
-from service.retrieval.ranking import Mode, RankingWeights, fused_scores
+from service.retrieval.ranking import Mode, RankingWeights, blended, fused_scores
 from service.retrieval.report_languages import ReportLanguages
 
 # How many document ids an unknown-document error lists.
@@ -55,11 +56,14 @@ class PreparedSearch:
     filters: SearchFilters
     mode: Mode
     started: float
+    # What the encoder reads: the query (:func:`model_text`), then, when it names words most
+    # passages have, the query without them (:mod:`service.retrieval.common_words`).
+    texts: tuple[str, ...]
 
     @property
     def model_text(self) -> str:
         """The query as the encoder and language detection read it (:func:`model_text`)."""
-        return model_text(self.query)
+        return self.texts[0]
 
     def cache_key(self) -> tuple[object, ...]:
         """Identity of the request for result caching (everything but the start time)."""
@@ -149,6 +153,7 @@ class Searcher:
         self._languages = ReportLanguages(index.manifest.documents, passages, index.vectors)
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read, self._languages.of_passages)
+        self._common_words = common_words(read)
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).
@@ -192,7 +197,7 @@ class Searcher:
         passages match the filters (keyword mode: and share a term with the query).
         """
         request = self.prepare(query, k, filters, mode)
-        return self.rank(request, self.encoder.encode_queries([request.model_text])[0])
+        return self.rank(request, self.encoder.encode_queries(list(request.texts)))
 
     def prepare(
         self,
@@ -232,7 +237,11 @@ class Searcher:
                 "passages written in one",
                 field="lang",
             )
-        return PreparedSearch(query, k, filters, mode, started)
+        texts = [model_text(query)]
+        rest = None if mode is Mode.KEYWORD else without_common_words(query, self._common_words)
+        if rest is not None:
+            texts.append(model_text(rest))
+        return PreparedSearch(query, k, filters, mode, started, tuple(texts))
 
     def _with_language_of_passages(self, filters: SearchFilters, lang: str) -> SearchFilters:
         """``filters`` with a locale ``lang`` ("fr-FR", "en-GB", which browsers and chat
@@ -253,32 +262,36 @@ class Searcher:
         return QueryEvidence(language, self._keyword.scores(request.query))
 
     def rank(
-        self, request: PreparedSearch, vector: np.ndarray, text: QueryEvidence | None = None
+        self, request: PreparedSearch, vectors: np.ndarray, text: QueryEvidence | None = None
     ) -> SearchResult:
-        """Rank passages for a prepared request whose query is already encoded.
+        """Rank passages for a prepared request whose query is already encoded: ``vectors``
+        holds a row for each of ``request.texts``, the query's own first.
 
         Split from :meth:`search` so a server can encode many queries in one batch, and
         :meth:`read` the query (``text``) while the encoder runs.
         """
+        if len(vectors) != len(request.texts):
+            raise ValueError(f"{len(request.texts)} query vectors expected, not {len(vectors)}")
+        vector = vectors[0]  # candidates, highlights and centring go by the query itself
         text = text or self.read(request)
         allowed = request.filters.mask(self._columns)
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         wanted = max(self.weights.candidates, 4 * request.k)
         candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
         scoring = _Scoring(keyword, text.language, self._languages.mean_cosines(vector, allowed))
-        hits, examined = self._ranked(candidates, vector, scoring, request)
+        hits, examined = self._ranked(candidates, vectors, scoring, request)
         short = len(hits) < request.k or examined > len(hits)
         if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
             # Near-duplicates were skipped (a corpus of yearly editions repeats whole
             # passages): the pool grows until it holds ``wanted`` distinct passages, as it
             # would without the copies, so that those that belong in the top k are scored.
             candidates = self._distinct_pool(candidates, vector, keyword, allowed, request, wanted)
-            hits, _ = self._ranked(candidates, vector, scoring, request)
+            hits, _ = self._ranked(candidates, vectors, scoring, request)
             if len(hits) < request.k:
                 # An approximate index finds no more however wide the pool (it looks in the
                 # regions near the query only): every allowed passage is scored, once.
                 everything = self._candidates(vector, keyword, allowed, request.mode, None)
-                hits, _ = self._ranked(everything, vector, scoring, request)
+                hits, _ = self._ranked(everything, vectors, scoring, request)
         return SearchResult(
             query=request.query,
             query_lang=text.language,
@@ -293,7 +306,7 @@ class Searcher:
     def _ranked(
         self,
         candidates: np.ndarray,
-        vector: np.ndarray,
+        queries: np.ndarray,
         scoring: _Scoring,
         request: PreparedSearch,
     ) -> tuple[list[SearchHit], int]:
@@ -309,14 +322,18 @@ class Searcher:
         """
         candidates = np.sort(candidates)
         vectors = self._vectors_of(candidates)
-        # Each candidate's best sentence both scores it and, if it is kept, highlights it.
-        best_sentence, rows = self.index.sentences.closest(candidates, vector)
-        scores = self._score(candidates, vectors @ vector, scoring, request.mode, best_sentence)
+        # Each candidate's best sentence both scores it and, for the query itself, if it is
+        # kept, highlights it.
+        closest = [self.index.sentences.closest(candidates, query) for query in queries]
+        rows = closest[0][1]
+        dense = blended(self.weights, vectors @ queries.T)
+        best_sentence = blended(self.weights, np.stack([best for best, _ in closest], axis=1))
+        scores = self._score(candidates, dense, scoring, request.mode, best_sentence)
         # Scores within a millionth tie, and ties keep id order: identical copies' products
         # can differ in the last bit with their rows' place in the matrix.
         order = np.argsort(-np.round(scores, 6), kind="stable")
         return self._select(
-            candidates[order], vectors[order], scores[order], rows[order], request.k, vector
+            candidates[order], vectors[order], scores[order], rows[order], request.k, queries[0]
         )
 
     def _distinct_pool(

@@ -108,7 +108,9 @@ def test_encoder_failure_reaches_every_waiting_request():
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(run()))
 
 
-def _engine_counting_queries(searcher, cache_size: int = 1024) -> tuple[SearchEngine, list[str]]:
+def _engine_counting_queries(
+    searcher, cache_size: int = 1024, max_batch: int = 1
+) -> tuple[SearchEngine, list[str]]:
     """An engine over ``searcher`` and the list of queries its encoder was given."""
     encoded: list[str] = []
 
@@ -116,7 +118,8 @@ def _engine_counting_queries(searcher, cache_size: int = 1024) -> tuple[SearchEn
         encoded.extend(queries)
         return searcher.encoder.encode_queries(queries)
 
-    return SearchEngine(searcher, cache_size, batcher=MicroBatcher(encode, 1, 1.0, 1)), encoded
+    batcher = MicroBatcher(encode, max_batch, 1.0, 1)
+    return SearchEngine(searcher, cache_size, batcher=batcher), encoded
 
 
 def test_engine_caches_repeated_requests_and_matches_searcher(searcher):
@@ -146,8 +149,9 @@ def test_engine_rejects_bad_requests_before_encoding(searcher):
     assert encoded == []
 
 
-def test_engine_with_cache_off_still_answers(searcher):
-    engine, encoded = _engine_counting_queries(searcher, cache_size=0)
+@pytest.mark.parametrize("max_batch", [1, 8])
+def test_engine_with_cache_off_still_answers(searcher, max_batch):
+    engine, encoded = _engine_counting_queries(searcher, cache_size=0, max_batch=max_batch)
 
     async def run():
         first = await engine.search("Qui préside INTERPOL ?", 3, SearchFilters(), Mode.HYBRID)
@@ -157,7 +161,10 @@ def test_engine_with_cache_off_still_answers(searcher):
 
     first, again = asyncio.run(run())
     assert [h.passage.id for h in first.hits] == [h.passage.id for h in again.hits]
-    assert len(encoded) == 2
+    # Each time the query, and the query without the report's common word (common_words).
+    assert encoded == ["Qui préside INTERPOL ?", "Qui préside ?"] * 2
+    direct = engine.searcher.search("Qui préside INTERPOL ?", k=3)
+    assert [h.passage.id for h in direct.hits] == [h.passage.id for h in first.hits]
 
 
 @pytest.mark.parametrize("max_batch", [1, 8])

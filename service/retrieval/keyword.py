@@ -27,7 +27,13 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH, STOPWORDS_GERMAN, STOPWORDS_SPANISH
 from rapidfuzz import fuzz, process
 
-from indexer.text import canonical, normalise_spaces, straight_apostrophes, strip_accents
+from indexer.text import (
+    canonical,
+    normalise_spaces,
+    straight_apostrophes,
+    strip_accents,
+    without_joiners,
+)
 
 # Applied to case-folded text: without IGNORECASE, 2.6 times faster.
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)")
@@ -88,7 +94,7 @@ def words_of(text: str) -> list[str]:
     stemming), so that "donnees" typed without them finds "données": the French stemmer
     cuts accented and plain spellings differently ("criminalit" against "criminal").
     """
-    text = normalise_spaces(straight_apostrophes(canonical(text))).casefold()
+    text = normalise_spaces(straight_apostrophes(without_joiners(canonical(text)))).casefold()
     text = _ELISION.sub("", text)
     text = _GROUPED_NUMBER.sub(lambda m: re.sub(r"[ ,.]", "", m.group()), text)
     text = _DECIMAL.sub(r"\1_\2", text)

@@ -1,0 +1,59 @@
+"""The reports' common words (their subject, "INTERPOL") and queries read without them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from service.retrieval.common_words import MIN_PASSAGES, common_words, without_common_words
+from service.retrieval.keyword import words_of
+from service.retrieval.ranking import Mode
+from service.searcher import Searcher
+
+
+def test_common_words_are_in_most_passages_and_no_stop_words():
+    passages = [words_of(f"INTERPOL a saisi des armes au port {n}") for n in range(12)]
+    passages += [words_of("Le Secrétaire Général a parlé.")] * 8
+    # "a" is in all 20, "interpol" in 12 of 20, "armes" likewise: a stop word is never common.
+    assert common_words(passages) == {"interpol", "saisi", "armes", "port"}
+    assert common_words(passages[: MIN_PASSAGES - 1]) == frozenset()  # too few to tell
+
+
+@pytest.mark.parametrize(
+    ("query", "rest"),
+    [
+        ("Vatikan INTERPOL Mitglied?", "Vatikan Mitglied?"),
+        # An elided article or a possessive's "s" stays: the model reads past them.
+        ("INTERPOL's income from dues?", "'s income from dues?"),
+        ("Combien d’agents d'INTERPOL ?", "Combien d’agents d' ?"),
+        ("interpol budget", "budget"),
+        ("budget 2021", None),  # nothing common in it
+        ("INTERPOL ?", None),  # nothing else to search for
+    ],
+)
+def test_a_query_without_its_common_words(query, rest):
+    assert without_common_words(query, frozenset({"interpol"})) == rest
+
+
+def test_no_common_words_leave_every_query_as_it_is():
+    assert without_common_words("INTERPOL", frozenset()) is None
+
+
+def test_a_query_naming_the_reports_subject_is_ranked_by_it_read_without_it_too(searcher):
+    """The member list answers the Vatican question; read with "INTERPOL", the question
+    was closer to the passages about membership in general (EVALUATION.md)."""
+    query = "Vatikan INTERPOL Mitglied?"
+    request = searcher.prepare(query, 10, None, Mode.HYBRID)
+    assert request.texts == (query, "Vatikan Mitglied?")
+    assert searcher.prepare(query, 10, None, Mode.KEYWORD).texts == (query,)  # no vector used
+    assert searcher.prepare("pêche illégale", 10, None, Mode.HYBRID).texts == ("pêche illégale",)
+
+    def rank_of_member_list(s: Searcher) -> int | None:
+        hits = s.search(query, k=10).hits
+        return next((h.rank for h in hits if "Vatican" in h.passage.text), None)
+
+    alone = dataclasses.replace(searcher.weights, without_common_words=0.0)
+    unread = Searcher(searcher.index, searcher.encoder, alone)
+    assert rank_of_member_list(searcher) == 1
+    assert (rank_of_member_list(unread) or 11) > 3
