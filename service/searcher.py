@@ -153,7 +153,7 @@ class Searcher:
         self._languages = ReportLanguages(index.manifest.documents, passages, index.vectors)
         read = [words_of(f"{p.section}\n{p.body}") for p in passages]
         self._keyword = KeywordIndex(read, self._languages.of_passages)
-        self._common_words = common_words(read)
+        self._common_words = common_words(read, [p.document for p in passages])
         # As configured, so that a reload onto another report derives its own set from it.
         self.query_languages = frozenset(query_languages)
         # Detection chooses among those and the report's own languages (all when empty).

@@ -16,8 +16,16 @@ def test_common_words_are_in_most_passages_and_no_stop_words():
     passages = [words_of(f"INTERPOL a saisi des armes au port {n}") for n in range(12)]
     passages += [words_of("Le Secrétaire Général a parlé.")] * 8
     # "a" is in all 20, "interpol" in 12 of 20, "armes" likewise: a stop word is never common.
-    assert common_words(passages) == {"interpol", "saisi", "armes", "port"}
-    assert common_words(passages[: MIN_PASSAGES - 1]) == frozenset()  # too few to tell
+    one_report = ["r"] * len(passages)
+    assert common_words(passages, one_report) == {"interpol", "saisi", "armes", "port"}
+    few = MIN_PASSAGES - 1
+    assert common_words(passages[:few], one_report[:few]) == frozenset()  # too few to tell
+    # Common in one report but not in another, a word tells them apart: it is not common.
+    other = [words_of(f"Der Zoll hat Waffen im Hafen {n} beschlagnahmt") for n in range(6)]
+    other[0] = words_of("INTERPOL hat Waffen im Hafen beschlagnahmt")
+    assert common_words(passages + other, one_report + ["de"] * 6) == frozenset()
+    other = [words_of(f"INTERPOL: Waffen im Hafen {n}") for n in range(6)]
+    assert common_words(passages + other, one_report + ["de"] * 6) == {"interpol"}
 
 
 @pytest.mark.parametrize(

@@ -28,14 +28,29 @@ _WORD = re.compile(r"\w+")
 _SPACES = re.compile(r"\s{2,}")
 
 
-def common_words(passages: Sequence[Sequence[str]]) -> frozenset[str]:
+def common_words(passages: Sequence[Sequence[str]], documents: Sequence[str]) -> frozenset[str]:
     """The words (as :func:`.words_of` reads them; no stop word) in more than
-    :data:`COMMON_SHARE` of ``passages`` (each read by :func:`.words_of`)."""
+    :data:`COMMON_SHARE` of the passages of every report: ``passages`` each read by
+    :func:`.words_of`, ``documents`` the report of each.
+
+    Of every report, not of the index: beside a German customs report, "INTERPOL" tells the
+    French report's passages from the German one's. Counted as common there (in 59 % of the
+    index's passages), it cost the 74 German questions about the French report MRR@10 0.756
+    -> 0.735, as they drifted to the German report; the other questions gained about as
+    much (all 318: 0.887 against 0.889).
+    """
     if len(passages) < MIN_PASSAGES:
         return frozenset()
-    counts = Counter(word for words in passages for word in set(words))
-    most = COMMON_SHARE * len(passages)
-    return frozenset(w for w, n in counts.items() if n > most and not is_small_word(w))
+    by_report: dict[str, list[Sequence[str]]] = {}
+    for words, document in zip(passages, documents, strict=True):
+        by_report.setdefault(document, []).append(words)
+    common: set[str] | None = None
+    for report in by_report.values():
+        counts = Counter(word for words in report for word in set(words))
+        most = COMMON_SHARE * len(report)
+        found = {w for w, n in counts.items() if n > most and not is_small_word(w)}
+        common = found if common is None else common & found
+    return frozenset(common or ())
 
 
 def without_common_words(query: str, common: frozenset[str]) -> str | None:
