@@ -179,6 +179,11 @@ class SearchEngine:
     async def _search_batched(self, request: PreparedSearch) -> SearchResult:
         """A search whose query is encoded in a batch with the others waiting.
 
+        A query with a second text (its common words left out) queues both texts: they may
+        fall in two batches, as any two queries may, which costs that request a second
+        encoder call's wait at most; the default encoder (ONNX int8) does not batch, and
+        encodes both in one call in its thread (:meth:`_search_in_encoder_thread`).
+
         The query's words (language detection, keyword scores: pure Python) are read in the
         thread pool while the model computes, started once the encoder thread has the query
         (:meth:`MicroBatcher.encode` says why); ranking runs there once the vector is back.

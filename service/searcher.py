@@ -238,7 +238,9 @@ class Searcher:
                 field="lang",
             )
         texts = [model_text(query)]
-        rest = None if mode is Mode.KEYWORD else without_common_words(query, self._common_words)
+        # Keyword mode ranks no vector; a weight of 0 would blend the second one away.
+        reads_rest = mode is not Mode.KEYWORD and self.weights.without_common_words > 0
+        rest = without_common_words(query, self._common_words) if reads_rest else None
         if rest is not None:
             texts.append(model_text(rest))
         return PreparedSearch(query, k, filters, mode, started, tuple(texts))
@@ -272,25 +274,26 @@ class Searcher:
         """
         if len(vectors) != len(request.texts):
             raise ValueError(f"{len(request.texts)} query vectors expected, not {len(vectors)}")
-        vector = vectors[0]  # candidates, highlights and centring go by the query itself
         text = text or self.read(request)
         allowed = request.filters.mask(self._columns)
         keyword = text.keyword if allowed is None else np.where(allowed, text.keyword, 0.0)
         wanted = max(self.weights.candidates, 4 * request.k)
-        candidates = self._candidates(vector, keyword, allowed, request.mode, wanted)
-        scoring = _Scoring(keyword, text.language, self._languages.mean_cosines(vector, allowed))
+        candidates = self._candidates(vectors, keyword, allowed, request.mode, wanted)
+        centre = self._languages.mean_cosines(vectors, allowed)
+        centre = None if centre is None else blended(self.weights, centre)
+        scoring = _Scoring(keyword, text.language, centre)
         hits, examined = self._ranked(candidates, vectors, scoring, request)
         short = len(hits) < request.k or examined > len(hits)
         if short and self._pool_was_cut(allowed, keyword, request.mode, wanted):
             # Near-duplicates were skipped (a corpus of yearly editions repeats whole
             # passages): the pool grows until it holds ``wanted`` distinct passages, as it
             # would without the copies, so that those that belong in the top k are scored.
-            candidates = self._distinct_pool(candidates, vector, keyword, allowed, request, wanted)
+            candidates = self._distinct_pool(candidates, vectors, keyword, allowed, request, wanted)
             hits, _ = self._ranked(candidates, vectors, scoring, request)
             if len(hits) < request.k:
                 # An approximate index finds no more however wide the pool (it looks in the
                 # regions near the query only): every allowed passage is scored, once.
-                everything = self._candidates(vector, keyword, allowed, request.mode, None)
+                everything = self._candidates(vectors, keyword, allowed, request.mode, None)
                 hits, _ = self._ranked(everything, vectors, scoring, request)
         return SearchResult(
             query=request.query,
@@ -339,7 +342,7 @@ class Searcher:
     def _distinct_pool(
         self,
         pool: np.ndarray,
-        vector: np.ndarray,
+        vectors: np.ndarray,
         keyword: np.ndarray,
         allowed: np.ndarray | None,
         request: PreparedSearch,
@@ -354,7 +357,7 @@ class Searcher:
             if found >= wanted or not self._pool_was_cut(allowed, keyword, request.mode, size):
                 return pool
             size = max(2 * size, -(-size * wanted // max(found, 1)))
-            pool = np.sort(self._candidates(vector, keyword, allowed, request.mode, size))
+            pool = np.sort(self._candidates(vectors, keyword, allowed, request.mode, size))
 
     def _distinct(self, ranked: np.ndarray, vectors: np.ndarray) -> Iterator[int]:
         """Positions in ``ranked`` (passage ids, ``vectors`` theirs) of passages that are not
@@ -382,7 +385,7 @@ class Searcher:
 
     def _candidates(
         self,
-        vector: np.ndarray,
+        vectors: np.ndarray,
         keyword: np.ndarray,
         allowed: np.ndarray | None,
         mode: Mode,
@@ -396,26 +399,30 @@ class Searcher:
             return by_keyword
         if wanted is None:
             return np.arange(len(keyword)) if allowed is None else np.flatnonzero(allowed)
-        by_dense = self._dense_candidates(vector, allowed, wanted)
+        by_dense = self._dense_candidates(vectors, allowed, wanted)
         if mode is Mode.DENSE:
             return by_dense
         return np.unique(np.concatenate([by_dense, by_keyword]))
 
     def _dense_candidates(
-        self, vector: np.ndarray, allowed: np.ndarray | None, wanted: int
+        self, vectors: np.ndarray, allowed: np.ndarray | None, wanted: int
     ) -> np.ndarray:
-        """The ``wanted`` nearest passages among the allowed ones, of each report language
-        when they are in several: centring on languages (``fused_scores``) can raise a
-        language's passages above others nearer the query.
+        """The ``wanted`` nearest passages among the allowed ones to each query vector (a
+        passage near the query without its common words only would not be scored), of each
+        report language when they are in several: centring on languages (``fused_scores``)
+        can raise a language's passages above others nearer the query.
 
         A language is searched as any filtered search is (:func:`.nearest`): the regions an
         IVF index looks in may hold none of a small report's passages, which then got no
         candidate at all.
         """
-        if self._languages.one_among(allowed):
-            return nearest(self.index, vector, allowed, wanted)
-        pools = [nearest(self.index, vector, m, wanted) for m in self._languages.masks(allowed)]
-        return np.concatenate(pools)
+        masks = (
+            [allowed]
+            if self._languages.one_among(allowed)
+            else list(self._languages.masks(allowed))
+        )
+        pools = [nearest(self.index, v, mask, wanted) for v in vectors for mask in masks]
+        return np.unique(np.concatenate(pools))
 
     def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
         """Stored vectors of passages ``ids`` (FAISS keeps them; no second copy in memory)."""

@@ -159,8 +159,11 @@ def _settle_heap() -> None:
     walked every long-lived object too (~180,000 in the server: 75-85 ms at rest, a stall
     of ~140 ms under load that every request in flight waited through, the slowest 1 % at
     concurrency 16 in BENCHMARKS.md). Frozen objects are still freed when no longer
-    referenced; an engine that requests were still using when a reload froze it keeps only
-    its reference cycles, until the next reload unfreezes and collects them.
+    referenced; an engine that something still held when a reload froze the heap (a request
+    still running on it, or the thread that loaded its replacement, which lets go of its
+    arguments a moment later) keeps only its reference cycles, until the next reload
+    unfreezes and collects them. The collection
+    itself holds every request up once, at each load and reload (75-85 ms here).
     """
     gc.unfreeze()
     gc.collect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -53,6 +54,14 @@ def a_passage(
         position=position,
         source_urls=urls,
     )
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen_heap() -> Iterator[None]:
+    """A served engine freezes the heap (``service.state._settle_heap``): each test leaves
+    the process's heap as the next one expects it, nothing frozen out of collection."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="session")

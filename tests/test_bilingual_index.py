@@ -95,8 +95,8 @@ def test_a_small_report_language_is_searched_exactly_in_an_ivf_index(bilingual):
     )
     german = [i for i, p in enumerate(index.passages) if p.document == "zoll-2023-de"]
     for query in ("Qui a été élu Président d'INTERPOL ?", "Kokain im Hamburger Hafen"):
-        vector = bilingual.encoder.encode_queries([query])[0]
-        pool = searcher._dense_candidates(vector, None, 100)
+        vectors = bilingual.encoder.encode_queries([query])  # the query's text alone
+        pool = searcher._dense_candidates(vectors, None, 100)
         assert set(german) <= set(pool.tolist()), query
 
 
@@ -104,8 +104,8 @@ def test_each_report_language_gets_its_own_candidates(bilingual):
     """Candidates are the nearest passages in each report language: a language whose
     passages all sit below the other's by raw cosine still has its front-runners scored."""
     query = "Kokain im Hamburger Hafen"
-    vector = bilingual.encoder.encode_queries([query])[0]
-    pool = bilingual._dense_candidates(vector, None, 5)
+    vectors = bilingual.encoder.encode_queries([query])  # the query's text alone
+    pool = bilingual._dense_candidates(vectors, None, 5)
     documents = {bilingual.index.passages[i].document for i in pool}
     assert documents == {"interpol-2021-fr", "zoll-2023-de"} and len(pool) == 10
 

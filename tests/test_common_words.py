@@ -37,7 +37,11 @@ def test_common_words_are_in_most_passages_and_no_stop_words():
         ("Combien d’agents d'INTERPOL ?", "Combien d’agents d' ?"),
         ("interpol budget", "budget"),
         ("budget 2021", None),  # nothing common in it
+        ("drug  trafficking", None),  # nor here: spaces are not worth a second text
         ("INTERPOL ?", None),  # nothing else to search for
+        ("the INTERPOL", None),  # stop words alone
+        ("Qu'est-ce qu'INTERPOL ?", None),
+        ("INTERPOL 2021", "2021"),
     ],
 )
 def test_a_query_without_its_common_words(query, rest):
@@ -65,3 +69,27 @@ def test_a_query_naming_the_reports_subject_is_ranked_by_it_read_without_it_too(
     unread = Searcher(searcher.index, searcher.encoder, alone)
     assert rank_of_member_list(searcher) == 1
     assert (rank_of_member_list(unread) or 11) > 3
+
+
+def test_the_candidate_pool_holds_the_passages_near_each_query_text(searcher):
+    """Only the candidates are scored: from the query's nearest passages alone, a passage
+    near the query without its common words was never looked at in a large index. Weighed
+    heavily here, the second text decides, and a pool of four finds what the whole index
+    does."""
+    query = "Vatikan INTERPOL Mitglied?"
+    heavy = dataclasses.replace(searcher.weights, without_common_words=100.0)
+    whole = Searcher(searcher.index, searcher.encoder, heavy)
+    small = Searcher(searcher.index, searcher.encoder, dataclasses.replace(heavy, candidates=1))
+    best = whole.search(query, k=1, mode=Mode.DENSE).hits[0].passage
+    first_text_nearest = searcher.encoder.encode_queries([query])[0] @ (
+        searcher.index.vectors.reconstruct_n(0, searcher.index.vectors.ntotal).T
+    )
+    assert searcher.index.passages.index(best) not in first_text_nearest.argsort()[-4:]
+    assert small.search(query, k=1, mode=Mode.DENSE).hits[0].passage == best
+
+
+def test_rank_wants_a_vector_for_each_text(searcher):
+    request = searcher.prepare("Vatikan INTERPOL Mitglied?", 3, None, Mode.HYBRID)
+    one = searcher.encoder.encode_queries([request.texts[0]])
+    with pytest.raises(ValueError, match="2 query vectors expected, not 1"):
+        searcher.rank(request, one)

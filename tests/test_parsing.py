@@ -377,6 +377,7 @@ def test_a_labelled_or_numbered_url_line_is_a_source():
         "1. https://example.org/a",
         "« https://example.org/a »",
         "“https://example.org/a”",
+        "“https://example.org/a.”",
         '"https://example.org/a"',
         "Source : « https://example.org/a »",
         "https://example.org/a»",

@@ -122,7 +122,8 @@ def _cited_url(found: re.Match[str]) -> str:
     bare = found.group(4)
     if bare:
         return _without_closing_marks(bare)
-    return found.group(1) or found.group(2) or found.group(3)
+    quoted = found.group(3)  # "“https://example.org/a.”": the full stop is the sentence's
+    return _without_closing_marks(quoted) if quoted else found.group(1) or found.group(2)
 
 
 def _without_closing_marks(url: str) -> str:

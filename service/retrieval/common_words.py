@@ -55,15 +55,21 @@ def common_words(passages: Sequence[Sequence[str]], documents: Sequence[str]) ->
 
 def without_common_words(query: str, common: frozenset[str]) -> str | None:
     """``query`` without its words in ``common``, as typed otherwise; None when it has
-    none of them, or nothing else to search for."""
+    none of them, or nothing else but stop words to search for."""
     if not common:
         return None
+    removed = False
 
     def kept(word: re.Match[str]) -> str:
+        nonlocal removed
         read = words_of(word.group())
-        return "" if read and all(w in common for w in read) else word.group()
+        if read and all(w in common for w in read):
+            removed = True
+            return ""
+        return word.group()
 
-    rest = _SPACES.sub(" ", _WORD.sub(kept, query)).strip()
-    if rest == query or not any(c.isalnum() for c in rest):
+    rest = _WORD.sub(kept, query)
+    # Stop words alone ("What is INTERPOL?" -> "What is ?") say nothing to search for.
+    if not removed or all(is_small_word(w) for w in words_of(rest)):
         return None
-    return rest
+    return _SPACES.sub(" ", rest).strip()

@@ -44,10 +44,13 @@ class ReportLanguages:
         reports of one language rank as an index of them would."""
         return self.one or (allowed is not None and _one_value(self._codes[allowed]))
 
-    def mean_cosines(self, vector: np.ndarray, allowed: np.ndarray | None) -> np.ndarray | None:
-        """The query's cosine to each report language's mean passage (by language code),
-        or None when the allowed passages are in one language: nothing to centre."""
-        return None if self._means is None or self.one_among(allowed) else self._means @ vector
+    def mean_cosines(self, vectors: np.ndarray, allowed: np.ndarray | None) -> np.ndarray | None:
+        """The cosine of each query vector (a column each) to each report language's mean
+        passage (a row by language code), or None when the allowed passages are in one
+        language: nothing to centre."""
+        if self._means is None or self.one_among(allowed):
+            return None
+        return self._means @ vectors.T
 
     def codes_of(self, passages: np.ndarray) -> np.ndarray:
         """The language code of each of ``passages`` (ids), to index :meth:`mean_cosines`."""
