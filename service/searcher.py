@@ -325,18 +325,21 @@ class Searcher:
         """
         candidates = np.sort(candidates)
         vectors = self._vectors_of(candidates)
-        # Each candidate's best sentence both scores it and, for the query itself, if it is
-        # kept, highlights it.
-        closest = [self.index.sentences.closest(candidates, query) for query in queries]
-        rows = closest[0][1]
+        # Each candidate's best sentence for each query text scores it.
+        sentences = self.index.sentences
+        closest = [sentences.closest(candidates, query) for query in queries]
         dense = blended(self.weights, vectors @ queries.T)
         best_sentence = blended(self.weights, np.stack([best for best, _ in closest], axis=1))
         scores = self._score(candidates, dense, scoring, request.mode, best_sentence)
+        # The highlight is drawn around the sentence closest to both texts as they weigh: a
+        # cosine is linear in the query vector, so to their blend.
+        both = blended(self.weights, queries.T)
+        _, rows = closest[0] if len(queries) == 1 else sentences.closest(candidates, both)
         # Scores within a millionth tie, and ties keep id order: identical copies' products
         # can differ in the last bit with their rows' place in the matrix.
         order = np.argsort(-np.round(scores, 6), kind="stable")
         return self._select(
-            candidates[order], vectors[order], scores[order], rows[order], request.k, queries[0]
+            candidates[order], vectors[order], scores[order], rows[order], request.k, both
         )
 
     def _distinct_pool(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from service.retrieval.common_words import MIN_PASSAGES, common_words, without_common_words
@@ -93,3 +94,30 @@ def test_rank_wants_a_vector_for_each_text(searcher):
     one = searcher.encoder.encode_queries([request.texts[0]])
     with pytest.raises(ValueError, match="2 query vectors expected, not 1"):
         searcher.rank(request, one)
+
+
+def test_the_highlight_is_around_the_sentence_closest_to_both_texts(searcher, monkeypatch):
+    """Passages are ranked by both texts' cosines: the highlight, which shows why a passage
+    matched, is drawn around the sentence closest to their blend, not to the query alone."""
+    query = "How many registered users does INTERPOL's e-learning platform have?"
+    request = searcher.prepare(query, 5, None, Mode.HYBRID)
+    vectors = searcher.encoder.encode_queries(list(request.texts))
+    share = searcher.weights.without_common_words
+    both = (vectors[0] + share * vectors[1]) / (1 + share)
+    drawn: dict[int, int] = {}  # passage id -> the sentence row its highlight is drawn around
+    highlight = searcher._highlighter.highlight
+
+    def recording(passage, passage_id, sentence_row, vector):
+        drawn[passage_id] = sentence_row
+        return highlight(passage, passage_id, sentence_row, vector)
+
+    monkeypatch.setattr(searcher._highlighter, "highlight", recording)
+    searcher.rank(request, vectors)
+    sentences = searcher.index.sentences
+    moved = 0
+    for passage_id, row in drawn.items():
+        first = int(sentences.offsets[passage_id])
+        rows = sentences.vectors[first : int(sentences.offsets[passage_id + 1])]
+        assert row == first + int(np.argmax(rows @ both))
+        moved += int(np.argmax(rows @ both) != np.argmax(rows @ vectors[0]))
+    assert len(drawn) == 5 and moved  # the blend chose another sentence than the query alone
