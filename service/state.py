@@ -162,8 +162,8 @@ def _settle_heap() -> None:
     referenced; an engine that something still held when a reload froze the heap (a request
     still running on it, or the thread that loaded its replacement, which lets go of its
     arguments a moment later) keeps only its reference cycles, until the next reload
-    unfreezes and collects them. The collection
-    itself holds every request up once, at each load and reload (75-85 ms here).
+    unfreezes and collects them. The collection itself holds every request up once, at
+    each load and reload (75-85 ms here).
     """
     gc.unfreeze()
     gc.collect()

@@ -36,7 +36,7 @@ class EvalQuery(BaseModel):
         try:
             return validate_query(query)
         except InvalidQueryError as exc:  # the field is named once, before the message
-            raise ValueError(str(exc).removeprefix("query: ")) from exc
+            raise ValueError(exc.reason) from exc
 
     @field_validator("lang")
     @classmethod

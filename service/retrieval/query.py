@@ -44,7 +44,9 @@ def validate_query(query: str) -> str:
     # scripts' text, and stripping would make the CLI accept what HTTP refuses.
     # Worded as the HTTP API's schema refuses it, so that every interface says the same.
     if len(query) > MAX_QUERY_CHARS:
-        raise InvalidQueryError(f"query: String should have at most {MAX_QUERY_CHARS} characters")
+        raise InvalidQueryError(
+            f"String should have at most {MAX_QUERY_CHARS} characters", field="query"
+        )
     if LONE_SURROGATE.search(query):
         raise InvalidQueryError(
             "the query is not valid Unicode (it contains an unpaired surrogate)"
