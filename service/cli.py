@@ -192,6 +192,19 @@ def _digits(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
     return parse
 
 
+def _mode(value: Any) -> Mode:
+    """A ranking mode in any case. Typer's own enum check worded its refusal "Value error,
+    'foo' is not one of …", the wrapper's prefix in front of the message."""
+    try:
+        return Mode(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(Mode)}") from None
+
+
+# The choices, as typer prints an enum's: a parser of its own hides them otherwise.
+_MODE_METAVAR = f"[{'|'.join(Mode)}]"
+
+
 @app.command()
 def query(
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The question or keywords.")],
@@ -208,7 +221,7 @@ def query(
         int | None, typer.Option(parser=_digits(1), help="Last page to search.")
     ] = None,
     mode: Annotated[
-        Mode, typer.Option(help="Ranking evidence.", case_sensitive=False)
+        Mode, typer.Option(parser=_mode, metavar=_MODE_METAVAR, help="Ranking evidence.")
     ] = Mode.HYBRID,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     index: IndexOption = None,
@@ -334,7 +347,9 @@ def eval_command(
     mode: Annotated[
         list[Mode] | None,
         typer.Option(
-            help="Mode(s) to evaluate (default: all, side by side).", case_sensitive=False
+            parser=_mode,
+            metavar=_MODE_METAVAR,
+            help="Mode(s) to evaluate (default: all, side by side).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

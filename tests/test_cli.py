@@ -86,6 +86,16 @@ def test_numbers_are_digits_as_the_api_reads_them(options):
     assert "whole number written in digits" in said or "not in the range" in said, said
 
 
+@pytest.mark.parametrize("command", [["query", "trafic"], ["eval", "queries.jsonl"]])
+def test_an_unknown_mode_is_refused_in_plain_words(command):
+    """Typer's enum check put its wrapper's "Value error, " in front of the message."""
+    result = runner.invoke(search_app, [*command, "--mode", "foo", "--index", "/nowhere"])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.replace("│", " ").split())
+    assert "'foo' is not one of dense, keyword, hybrid" in said, said
+    assert "Value error" not in said
+
+
 def test_blank_query_exits_non_zero():
     result = runner.invoke(search_app, ["query", "   "])
     assert result.exit_code == 1
@@ -105,10 +115,13 @@ def test_eval_prints_metrics_per_language(tmp_path):
         {"id": "b", "lang": "en", "query": "illegal fishing operation", "answers": ["Ikatere"]},
     ]
     queries.write_text("\n".join(json.dumps(line) for line in lines), "utf-8")
-    result = runner.invoke(search_app, ["eval", str(queries), "--json", "--mode", "Hybrid"])
+    result = runner.invoke(
+        search_app, ["eval", str(queries), "--json", "--mode", "Hybrid", "--mode", "DENSE"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["hybrid_against"] == {}  # no other mode was asked for
+    assert set(report["modes"]) == {"hybrid", "dense"}  # any case, each mode asked for
+    assert set(report["hybrid_against"]) == {"dense"}
     metrics = report["modes"]["hybrid"]
     assert set(metrics) == {"all", "en", "fr"}
     assert metrics["fr"]["recall_at_5"] == 1.0
