@@ -28,10 +28,10 @@ from pydantic_core import PydanticCustomError
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 
-from indexer.jsonl import RepeatedKeyError, unique_keys
 from indexer.language import NOT_A_LANGUAGE_CODE, UNDETERMINED, is_language_code, language_of
 from indexer.messages import describe_errors
 from indexer.pdf_layout import marked_pages
+from indexer.strict_json import RepeatedKeyError, unique_keys
 from indexer.text import clean_text, collapse_whitespace
 
 TEXT_SUFFIXES = (".txt", ".md")

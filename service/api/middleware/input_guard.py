@@ -17,7 +17,7 @@ from fastapi import status
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from indexer.jsonl import RepeatedKeyError, unique_keys
+from indexer.strict_json import RepeatedKeyError, unique_keys
 from indexer.text import CONTROL_CHARACTERS
 from service.api.middleware.documented import DocumentedGuard
 from service.api.middleware.paths import is_open
