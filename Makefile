@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # same REPORT_* environment variables (a .env file is read by the commands, not by make).
 INDEX_DIR ?= $(or $(REPORT_INDEX_DIR),index)
 CORPUS_DIR ?= $(or $(REPORT_CORPUS_DIR),corpus)
-EVAL_FILES ?= ../shared/eval/dev.jsonl tests/data/queries_extra.jsonl tests/data/queries_blind.jsonl tests/data/queries_final.jsonl tests/data/queries_fresh.jsonl tests/data/queries_holdout.jsonl tests/data/queries_sealed.jsonl
+EVAL_FILES ?= ../shared/eval/dev.jsonl tests/data/queries_extra.jsonl tests/data/queries_blind.jsonl tests/data/queries_final.jsonl tests/data/queries_fresh.jsonl tests/data/queries_holdout.jsonl tests/data/queries_sealed.jsonl tests/data/queries_sealed2.jsonl
 HOST ?= $(or $(REPORT_HOST),127.0.0.1)
 PORT ?= $(or $(REPORT_PORT),8000)
 # What the service needs, and beside it what tests and linters need (Ray, Selenium…):

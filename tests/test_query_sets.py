@@ -19,6 +19,7 @@ OWN_SETS = [
     "queries_fresh.jsonl",
     "queries_holdout.jsonl",
     "queries_sealed.jsonl",
+    "queries_sealed2.jsonl",
 ]
 
 
