@@ -23,6 +23,8 @@ from service.retrieval.keyword import is_small_word, words_of
 # "Most passages": more than this share of them. 0.3 to 0.6 scored alike here.
 COMMON_SHARE = 0.5
 # In a handful of passages, most content words are in most of them: none counts as common.
+# Checked over the index, not per report: a small report beside a large one still takes part
+# in the intersection below, where it can only leave fewer words common, never more.
 MIN_PASSAGES = 10
 _WORD = re.compile(r"\w+")
 _SPACES = re.compile(r"\s{2,}")
