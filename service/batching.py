@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
@@ -22,7 +22,9 @@ EncodeFn = Callable[[list[str]], np.ndarray]
 T = TypeVar("T")
 # Called in the encoder thread just before the call that encodes the query (see ``encode``).
 StartHook = Callable[[], None]
-_Waiting = tuple[str, "asyncio.Future[np.ndarray]", StartHook | None]
+# A request's texts (its query, and the query without the reports' common words if it has
+# one), the future of their vectors, and its start hook.
+_Waiting = tuple[tuple[str, ...], "asyncio.Future[np.ndarray]", StartHook | None]
 
 
 class MicroBatcher:
@@ -52,8 +54,12 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encoder")
         self._calls: set[asyncio.Task[None]] = set()
 
-    async def encode(self, query: str, on_start: StartHook | None = None) -> np.ndarray:
-        """The query's vector, computed in a batch with other waiting queries.
+    async def encode(self, texts: Sequence[str], on_start: StartHook | None = None) -> np.ndarray:
+        """Vectors of one request's ``texts`` (a row each), computed in a batch with other
+        waiting requests' texts.
+
+        A request's texts go into one batch together: queued one by one, a query and its
+        second text could fall in two batches, and the request waited for both calls.
 
         ``on_start`` runs in the encoder thread right before the encoder call. Why: Python
         work meant to overlap the encoder (reading the query's words) must not start first.
@@ -64,8 +70,10 @@ class MicroBatcher:
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(self._queue), name="micro-batcher")
+        if not texts:
+            raise ValueError("no text to encode")
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        await self._queue.put((query, future, on_start))
+        await self._queue.put((tuple(texts), future, on_start))
         return await future
 
     @property
@@ -97,11 +105,11 @@ class MicroBatcher:
                     await task
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _call(self, queries: list[str], hooks: list[StartHook | None]) -> np.ndarray:
+    def _call(self, texts: list[str], hooks: list[StartHook | None]) -> np.ndarray:
         for hook in hooks:
             if hook is not None:
                 hook()
-        return self._encode(queries)
+        return self._encode(texts)
 
     async def _run(self, queue: asyncio.Queue[_Waiting]) -> None:
         slots = asyncio.Semaphore(self._workers)
@@ -118,26 +126,31 @@ class MicroBatcher:
             call.add_done_callback(lambda _: slots.release())
 
     async def _collect(self, queue: asyncio.Queue[_Waiting]) -> list[_Waiting]:
-        """The next batch: what is waiting, or what arrives within ``max_wait_ms``."""
+        """The next batch: what is waiting, or what arrives within ``max_wait_ms``, up to
+        ``max_batch`` texts (more when a request alone has more)."""
         loop = asyncio.get_running_loop()
         batch = [await queue.get()]
+        size = len(batch[0][0])
         deadline = loop.time() + self._max_wait
-        while len(batch) < self._max_batch:
-            if not queue.empty():
-                batch.append(queue.get_nowait())
-                continue
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(queue.get(), remaining))
-            except TimeoutError:
-                break
+        while size < self._max_batch:
+            if queue.empty():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    waiting = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    break
+            else:
+                waiting = queue.get_nowait()
+            batch.append(waiting)
+            size += len(waiting[0])
         return batch
 
     async def _encode_batch(self, live: list[_Waiting]) -> None:
         loop = asyncio.get_running_loop()
-        call = partial(self._call, [q for q, _, _ in live], [hook for _, _, hook in live])
+        texts = [text for request, _, _ in live for text in request]
+        call = partial(self._call, texts, [hook for _, _, hook in live])
         try:
             vectors = await loop.run_in_executor(self._executor, call)
         except Exception as exc:  # every waiting request gets the failure, not a hang
@@ -145,6 +158,7 @@ class MicroBatcher:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future, _), vector in zip(live, vectors, strict=True):
+        ends = np.cumsum([len(request) for request, _, _ in live])
+        for (_, future, _), rows in zip(live, np.split(vectors, ends[:-1]), strict=True):
             if not future.done():
-                future.set_result(vector)
+                future.set_result(rows)

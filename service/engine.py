@@ -9,7 +9,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 from cachetools import LRUCache
 
 from indexer.artifact import DocumentEntry
@@ -179,10 +178,8 @@ class SearchEngine:
     async def _search_batched(self, request: PreparedSearch) -> SearchResult:
         """A search whose query is encoded in a batch with the others waiting.
 
-        A query with a second text (its common words left out) queues both texts: they may
-        fall in two batches, as any two queries may, which costs that request a second
-        encoder call's wait at most; the default encoder (ONNX int8) does not batch, and
-        encodes both in one call in its thread (:meth:`_search_in_encoder_thread`).
+        A query with a second text (its common words left out) queues both texts, which go
+        into one batch together.
 
         The query's words (language detection, keyword scores: pure Python) are read in the
         thread pool while the model computes, started once the encoder thread has the query
@@ -202,11 +199,7 @@ class SearchEngine:
         reading = asyncio.ensure_future(read())
         try:
             started = time.perf_counter()
-            vectors = np.stack(
-                await asyncio.gather(
-                    *(self.batcher.encode(t, encoder_has_query) for t in request.texts)
-                )
-            )
+            vectors = await self.batcher.encode(request.texts, encoder_has_query)
             metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
             text = await reading
         finally:

@@ -33,9 +33,9 @@ def _encode_all_at_once(batcher: MicroBatcher, count: int) -> tuple[list[str], l
 
     async def run() -> tuple[list[str], list[np.ndarray]]:
         queries = ["x" * n for n in range(1, count + 1)]
-        vectors = await asyncio.gather(*(batcher.encode(q) for q in queries))
+        vectors = await asyncio.gather(*(batcher.encode([q]) for q in queries))
         await batcher.close()
-        return queries, list(vectors)
+        return queries, [rows[0] for rows in vectors]
 
     return asyncio.run(run())
 
@@ -47,6 +47,33 @@ def test_concurrent_queries_share_encoder_calls():
     assert [v[0] for v in vectors] == [float(len(q)) for q in queries]  # each gets its own
     assert sum(encoder.batches) == 20
     assert len(encoder.batches) < 20 and max(encoder.batches) <= 8
+
+
+def test_a_requests_texts_share_one_batch():
+    """A query and its second text (without the reports' common words) are encoded in one
+    call, whatever else waits: queued one by one, they could fall in two batches, and the
+    request waited for both calls. Each request gets its own rows, in order."""
+    calls: list[list[str]] = []
+
+    def encoder(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        threading.Event().wait(0.01)
+        return np.array([[float(len(t))] for t in texts])
+
+    # Batches of 3 texts: pairs queued one text at a time would straddle them.
+    batcher = MicroBatcher(encoder, max_batch=3, max_wait_ms=5)
+    requests = [["a" * n, "b" * (n + 10)] for n in range(1, 8)]
+
+    async def run():
+        rows = await asyncio.gather(*(batcher.encode(texts) for texts in requests))
+        await batcher.close()
+        return rows
+
+    rows = asyncio.run(run())
+    for texts, got in zip(requests, rows, strict=True):
+        assert got[:, 0].tolist() == [float(len(t)) for t in texts]
+        assert any(call[i : i + 2] == texts for call in calls for i in range(len(call)))
+    assert sum(map(len, calls)) == 14 and max(map(len, calls)) <= 4  # a pair may overfill
 
 
 def test_workers_run_encoder_calls_side_by_side():
@@ -83,7 +110,7 @@ def test_lone_query_is_not_held_back():
     async def run():
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await batcher.encode("seul")
+        await batcher.encode(["seul"])
         elapsed = loop.time() - started
         await batcher.close()
         return elapsed
@@ -100,7 +127,7 @@ def test_encoder_failure_reaches_every_waiting_request():
 
     async def run():
         results = await asyncio.gather(
-            *(batcher.encode(q) for q in ("a", "b", "c")), return_exceptions=True
+            *(batcher.encode([q]) for q in ("a", "b", "c")), return_exceptions=True
         )
         await batcher.close()
         return results
@@ -183,7 +210,7 @@ def test_start_hook_runs_in_the_encoder_thread_before_the_call(max_batch):
     batcher = MicroBatcher(encoder, max_batch=max_batch, max_wait_ms=5)
 
     async def run():
-        await asyncio.gather(*(batcher.encode(q, hook(q)) for q in ("a", "bb", "ccc")))
+        await asyncio.gather(*(batcher.encode([q], hook(q)) for q in ("a", "bb", "ccc")))
         await batcher.close()
 
     asyncio.run(run())
@@ -206,13 +233,13 @@ def test_engine_reads_the_query_while_the_encoder_runs(searcher, max_batch):
     class RecordingBatcher(MicroBatcher):
         """Marks the moment an encoder thread takes the query (its job or start hook runs)."""
 
-        async def encode(self, query: str, on_start=None) -> np.ndarray:
+        async def encode(self, texts, on_start=None) -> np.ndarray:
             def taken() -> None:
                 has_query.set()
                 if on_start is not None:
                     on_start()
 
-            return await super().encode(query, taken)
+            return await super().encode(texts, taken)
 
         async def run(self, job):
             def taken(encode):
