@@ -357,3 +357,28 @@ def test_engine_encoder_failure_leaves_no_read_waiting(searcher, max_batch):
         return left
 
     assert asyncio.run(run()) == []
+
+
+def test_engine_batches_a_query_and_its_second_text_in_one_call(searcher):
+    """Through the batcher, a query naming the reports' common word is ranked from both its
+    texts, encoded in one call, as the searcher alone ranks it."""
+    calls: list[list[str]] = []
+
+    def encoder(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return searcher.encoder.encode_queries(texts)
+
+    engine = SearchEngine(searcher, batcher=MicroBatcher(encoder, max_batch=8))
+    query = "Vatikan INTERPOL Mitglied?"
+    texts = searcher.prepare(query).texts
+    assert len(texts) == 2
+
+    async def run():
+        result = await engine.search(query, 5, SearchFilters(), Mode.HYBRID)
+        await engine.close()
+        return result
+
+    result = asyncio.run(run())
+    assert calls == [list(texts)]
+    alone = searcher.search(query, k=5)
+    assert [h.passage.id for h in result.hits] == [h.passage.id for h in alone.hits]
