@@ -20,8 +20,9 @@ from indexer.text import words
 # What a text's language is when it cannot be told (ISO 639-2's code for "undetermined").
 UNDETERMINED = "und"
 # A language code as langdetect gives them ("fr", "en", "zh-cn"), and as a report's metadata
-# and the ``lang`` filter take them (read in lower case).
-LANGUAGE_CODE = r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$"
+# and the ``lang`` filter take them (read in lower case), with a region of letters or BCP 47's
+# three digits ("es-419", Latin American Spanish, as browsers send it).
+LANGUAGE_CODE = r"^[A-Za-z]{2,3}(-([A-Za-z]{2,4}|[0-9]{3}))?$"
 # What is wrong with a value that is not one, said without the regular expression.
 NOT_A_LANGUAGE_CODE = "String should be a language code, such as fr, de or pt-BR"
 _MIN_LETTER_WORDS = 3

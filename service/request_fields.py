@@ -16,7 +16,13 @@ from pydantic_core import PydanticCustomError
 
 from indexer.language import LANGUAGE_CODE, NOT_A_LANGUAGE_CODE, is_language_code
 from service.context import MAX_CONTEXT_CHARS, MIN_CONTEXT_CHARS
-from service.retrieval.filters import BLANK_FILTER, MAX_FILTER_CHARS, SearchFilters, is_blank
+from service.retrieval.filters import (
+    BLANK_FILTER,
+    MAX_FILTER_CHARS,
+    SearchFilters,
+    is_blank,
+    trimmed,
+)
 from service.retrieval.query import (
     MAX_K,
     MAX_QUERY_CHARS,
@@ -76,12 +82,15 @@ def nulls_as_defaults(model: type[BaseModel], data: Mapping[str, Any]) -> dict[s
     }
 
 
-def refuse_blank(value: object) -> object:
-    """A before-validator: a blank filter refused in :data:`BLANK_FILTER`'s words rather
+def trimmed_filter(value: object) -> object:
+    """A before-validator: a filter's text without the spaces around it, as the core reads
+    it (:func:`.trimmed`), and a blank one refused in :data:`BLANK_FILTER`'s words rather
     than as a pattern that does not match."""
-    if isinstance(value, str) and is_blank(value):
+    if not isinstance(value, str):
+        return value
+    if is_blank(value):
         raise PydanticCustomError("blank", BLANK_FILTER)
-    return value
+    return trimmed(value)
 
 
 def json_integer(value: object) -> object:
@@ -91,6 +100,11 @@ def json_integer(value: object) -> object:
     if isinstance(value, bool | str | float):
         raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
+
+
+# In the schema, for clients that check before they send: a filter holds something other
+# than spaces (JSON Schema's patterns search, unanchored). Checked by ``trimmed_filter``.
+_NOT_BLANK = r"\S"
 
 
 class SearchFields(BaseModel):
@@ -108,11 +122,13 @@ class SearchFields(BaseModel):
     document: str | None = Field(
         default=None,
         max_length=MAX_FILTER_CHARS,
+        json_schema_extra={"pattern": _NOT_BLANK},
         description="Only this report (its id), when the question is about one of them.",
     )
     section: str | None = Field(
         default=None,
         max_length=MAX_FILTER_CHARS,
+        json_schema_extra={"pattern": _NOT_BLANK},
         # Said only with what every caller sees: a model reads a section title in the header
         # of a quoted passage, never the `sections` list of a /search result.
         description="Only passages from a section whose title contains this, or from under a "
@@ -122,7 +138,7 @@ class SearchFields(BaseModel):
     page_min: int | None = Field(default=None, ge=1, description="First page to search.")
     page_max: int | None = Field(default=None, ge=1, description="Last page to search.")
 
-    _blank = field_validator("lang", "document", "section", mode="before")(refuse_blank)
+    _trimmed = field_validator("lang", "document", "section", mode="before")(trimmed_filter)
 
     @field_validator("lang")
     @classmethod

@@ -122,8 +122,9 @@ class SearchResult:
         if self.mode is Mode.KEYWORD and self.filters_match:
             among = "" if self.filters.is_empty() else f" with {self.filters.describe()}"
             return (
-                f"No passage{among} shares a word with {self.query!r}: keyword mode finds "
-                "only passages that do; hybrid or dense mode finds them by meaning."
+                f"No passage{among} shares a word with {self.query!r} (words as common as "
+                '"the" or "de" are not searched): keyword mode finds only passages that do; '
+                "hybrid or dense mode finds them by meaning."
             )
         if not self.filters.is_empty():
             return (

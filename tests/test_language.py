@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.language import detect_language
+from indexer.language import detect_language, is_language_code, language_of
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.jsonl"
 EXTRA = Path(__file__).resolve().parent / "data" / "queries_extra.jsonl"
@@ -101,3 +101,9 @@ def test_only_words_in_capitals_are_lower_cased(searcher):
     assert searcher.query_language(question) == "fr"
     # A heading in capitals is still read as the words it spells, not as German.
     assert detect_language("ÉLECTION DU NOUVEAU PRÉSIDENT ET DU COMITÉ", "und", likely) == "fr"
+
+
+def test_a_region_of_three_digits_is_a_language_code():
+    """BCP 47's "es-419" (Latin American Spanish, as browsers send it) was refused."""
+    assert is_language_code("es-419") and language_of("es-419") == "es"
+    assert not is_language_code("es-4190") and not is_language_code("es-41")

@@ -736,3 +736,22 @@ def test_a_highlight_starts_under_a_chapter_opener_as_printed(searcher):
     hits = searcher.search("migrant smuggling operation Turquesa arrests", k=50, filters=filters)
     highlight = next(h.highlight for h in hits.hits if h.passage == passage)
     assert any(c.islower() for c in highlight.text.split("\n", 1)[0]), highlight.text[:80]
+
+
+def test_a_keyword_search_of_stop_words_alone_says_they_are_not_searched(searcher):
+    """Every passage holds "de": "shares no word with 'de'" was untrue without the reason."""
+    result = searcher.search("de", k=5, mode=Mode.KEYWORD)
+    assert result.hits == [] and result.notice is not None
+    assert "shares a word with 'de' (words as common as" in result.notice
+
+
+def test_filters_are_read_without_the_spaces_around_them(searcher):
+    """ " fr " was refused as no language code and " interpol-2021-fr " as no document, while
+    a section filter matched as if its spaces were not there."""
+    document = searcher.index.passages[0].document
+    spaced = SearchFilters(lang=" fr ", document=f" {document}\t", section="  cyber ")
+    assert (spaced.lang, spaced.document, spaced.section) == ("fr", document, "cyber")
+    plain = SearchFilters(lang="fr", document=document, section="cyber")
+    ids = [h.passage.id for h in searcher.search("fraude", k=5, filters=spaced).hits]
+    assert ids and ids == [h.passage.id for h in searcher.search("fraude", k=5, filters=plain).hits]
+    assert SearchFilters(section="   ").problem() is not None  # blank stays refused

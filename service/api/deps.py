@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 
 from indexer.messages import unknown_names
 from indexer.settings import Settings
+from service.api.errors import UnknownParametersError
 from service.state import ServiceState
 
 
@@ -47,7 +48,7 @@ def query_parameters(*allowed: str, takes: str = "") -> Any:
             allowed,
             takes=takes or ("a POST takes its options in the JSON body" if post else ""),
         )
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, said)
+        raise UnknownParametersError(said, {name: request.query_params[name] for name in unknown})
 
     return Depends(check)
 

@@ -33,9 +33,19 @@ RETRY_AFTER_NOT_READY_S = 5
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+class UnknownParametersError(Exception):
+    """Query parameters a route does not read (``detail`` says which, and what it takes)."""
+
+    def __init__(self, detail: str, sent: Mapping[str, str]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.sent = sent
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer validation errors, refused queries and a service not ready (see above)."""
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UnknownParametersError, _unknown_parameters)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidQueryError, _invalid_query)  # type: ignore[arg-type]
     app.add_exception_handler(NotReadyError, _not_ready)  # type: ignore[arg-type]
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)  # type: ignore[arg-type]
@@ -138,6 +148,23 @@ def _field_error(error: Mapping[str, Any]) -> dict[str, Any]:
             value = text if len(text) > ECHOED_CHARS else value  # a long list or object: as text
         field["input"] = echoed(value) if isinstance(value, str) else value
     return field
+
+
+async def _unknown_parameters(_: Request, exc: UnknownParametersError) -> JSONResponse:
+    """Listed as a route with a model of its parameters lists them (``extra_forbidden``
+    errors), so that every refused parameter comes with ``errors``, whichever the route."""
+    errors = [
+        {"loc": ("query", name), "msg": _EXTRA, "type": "extra_forbidden", "input": value}
+        for name, value in exc.sent.items()
+    ]
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": exc.detail, "errors": [_field_error(e) for e in errors]},
+    )
+
+
+# pydantic's message for a field its model does not have.
+_EXTRA = "Extra inputs are not permitted"
 
 
 async def _invalid_query(request: Request, exc: InvalidQueryError) -> JSONResponse:

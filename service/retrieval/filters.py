@@ -34,13 +34,21 @@ def is_blank(value: str) -> bool:
     return not fold(canonical(value)).strip()
 
 
+def trimmed(value: str | None) -> str | None:
+    """A filter's text without the spaces around it, as pasted or typed: " fr " was refused
+    as no language code and " interpol-2021-fr " as no document, while a section filter
+    matched as if they were not there."""
+    return value.strip() if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     """Which passages a search may return; ``None`` means no restriction.
 
     ``section`` matches any part of the title of a section the passage's text comes from,
     or of a chapter its section lies under, ignoring case and accents, so "academie
-    virtuelle" finds "ACADÉMIE VIRTUELLE D’INTERPOL".
+    virtuelle" finds "ACADÉMIE VIRTUELLE D’INTERPOL". Texts are read without the spaces
+    around them (:func:`trimmed`).
     """
 
     lang: str | None = None
@@ -48,6 +56,10 @@ class SearchFilters:
     section: str | None = None
     page_min: int | None = None
     page_max: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("lang", "document", "section"):
+            object.__setattr__(self, name, trimmed(getattr(self, name)))
 
     def problem(self) -> InvalidQueryError | None:
         """Why these filters cannot be applied, or None. Needs no index, so an interface can

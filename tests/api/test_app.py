@@ -95,6 +95,55 @@ def test_an_unknown_field_is_named_with_the_fields_the_request_takes(client):
     assert said == "unknown query parameters 'verbose', 'zz' for GET /stats; it takes none"
 
 
+def test_every_unknown_parameter_refusal_lists_its_errors(client):
+    """Routes without a model of their parameters (/passages, /documents, /stats) answered
+    with the sentence alone, where /search listed ``errors`` as the README promises."""
+    for path in ("/passages/whatever", "/documents/whatever", "/stats"):
+        body = client.get(path, params={"zz": "1"}).json()
+        assert body["errors"] == [
+            {
+                "loc": ["query", "zz"],
+                "msg": "Extra inputs are not permitted",
+                "type": "extra_forbidden",
+                "input": "1",
+            }
+        ], path
+        assert body["detail"].startswith(f"unknown query parameter 'zz' for GET {path}")
+
+
+def test_control_characters_in_a_name_are_said_to_be_in_a_name(client):
+    """A parameter's or a field's name was called "the value of 'query parameter names'"
+    and "the value of 'a\x01'"."""
+    said = client.get("/search?q=budget&a%01=1").json()["detail"]
+    assert said == "a query parameter's name contains control characters"
+    said = client.post("/search", json={"query": "budget", "a\x01": 1}).json()["detail"]
+    assert said == "a JSON field's name contains control characters"
+    said = client.post("/search", json={"query": "budget", "section": "a\x01"}).json()["detail"]
+    assert said == "the value of 'section' contains control characters"
+
+
+def test_the_schema_states_its_bounds_in_json_schema_words(client):
+    """Bounds declared after a validator came out as pydantic's "ge"/"le", which no JSON
+    Schema client reads (``neighbours`` of /passages): every bound must be
+    minimum/maximum, and a filter is said not to be blank."""
+    schema = client.get("/openapi.json").json()
+
+    def keys(node):
+        if isinstance(node, dict):
+            yield from node
+            for value in node.values():
+                yield from keys(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from keys(value)
+
+    assert not {"ge", "le", "gt", "lt"} & set(keys(schema["paths"]))
+    (neighbours,) = schema["paths"]["/passages/{passage_id}"]["get"]["parameters"][1:]
+    assert (neighbours["schema"]["minimum"], neighbours["schema"]["maximum"]) == (0, 5)
+    document = schema["components"]["schemas"]["SearchRequest"]["properties"]["document"]
+    assert document["pattern"] == r"\S"
+
+
 def test_malformed_json_is_a_400(client):
     response = client.post(
         "/search", content=b'{"query": "x",', headers={"content-type": "application/json"}

@@ -37,15 +37,17 @@ _QUERY_FIELDS = frozenset({"q", "query"})
 _JSON_WHITESPACE = b" \t\r\n"
 
 
-def _text_problem(name: str, value: str) -> str | None:
-    """Why ``value`` (of query parameter or JSON field ``name``) cannot be searched, if so.
+def _text_problem(name: str, value: str, what: str = "") -> str | None:
+    """Why ``value`` (of query parameter or JSON field ``name``) cannot be searched, if so;
+    ``what`` names a text that is not a value (a parameter's or a field's own name).
 
     A query's control characters are left to the search core, which reads form feeds and
     vertical tabs (text pasted from a PDF) as line breaks and refuses the others itself, with
     the same message for the CLI and the MCP tool.
     """
-    what = "the query" if name in _QUERY_FIELDS else f"the value of {name!r}"
-    if name not in _QUERY_FIELDS and CONTROL_CHARACTERS.search(value):
+    query = name in _QUERY_FIELDS and not what
+    what = what or ("the query" if query else f"the value of {name!r}")
+    if not query and CONTROL_CHARACTERS.search(value):
         return f"{what} contains control characters"
     if LONE_SURROGATE.search(value):
         return f"{what} is not valid Unicode (it contains an unpaired surrogate)"
@@ -77,13 +79,16 @@ def check_query_string(raw: bytes) -> None:
                 f"the query parameter {name!r} is given more than once; give it once",
             )
         seen.add(name)
-        problem = _text_problem("query parameter names", name) or _text_problem(name, value)
+        problem = _text_problem(name, name, "a query parameter's name") or _text_problem(
+            name, value
+        )
         if problem:
             raise RequestRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
 
 
-def _strings(document: object) -> Iterator[tuple[str, str, int]]:
-    """Every string of a parsed JSON document as (top-level field, text, depth), iteratively.
+def _strings(document: object) -> Iterator[tuple[str, str, int, bool]]:
+    """Every string of a parsed JSON document as (top-level field, text, depth, whether it
+    is a key), iteratively.
 
     Iterative so that depth is checked without recursion; keys are yielded too.
     """
@@ -91,11 +96,11 @@ def _strings(document: object) -> Iterator[tuple[str, str, int]]:
     while stack:
         field, value, depth = stack.pop()
         if isinstance(value, str):
-            yield field, value, depth
+            yield field, value, depth, False
         elif isinstance(value, dict):
             for key, item in value.items():
                 child = field or str(key)
-                yield child, str(key), depth
+                yield child, str(key), depth, True
                 stack.append((child, item, depth + 1))
         elif isinstance(value, list):
             stack.extend((field, item, depth + 1) for item in value)
@@ -162,8 +167,8 @@ def check_json_body(body: bytes) -> None:
         raise RequestRejected(
             status.HTTP_400_BAD_REQUEST, "the request body is not valid JSON"
         ) from None
-    for field, value, _ in _strings(document):
-        problem = _text_problem(field, value)
+    for field, value, _, is_key in _strings(document):
+        problem = _text_problem(field, value, "a JSON field's name" if is_key else "")
         if problem:
             raise RequestRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
 

@@ -30,14 +30,16 @@ router = APIRouter(tags=["assistants"])
 def get_passage(
     state: StateDep,
     passage_id: str,
+    # Query first: after a validator, FastAPI wrote its bounds into the OpenAPI schema as
+    # "ge" and "le", which are not JSON Schema, so clients saw no bounds.
     neighbours: Annotated[
         int,
-        BeforeValidator(url_digits),
         Query(
             ge=0,
             le=MAX_NEIGHBOURS,
             description="Also return this many passages before and after, same document.",
         ),
+        BeforeValidator(url_digits),
     ] = 0,
 ) -> PassageResponse:
     """One passage by id; with ``neighbours`` the text around it, to widen a context."""
