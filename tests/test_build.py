@@ -791,6 +791,19 @@ def test_the_build_warns_of_passages_of_encoded_data(tmp_path):
     assert corpus_warnings(others, passages_for(others)) == []
 
 
+def test_a_long_unbroken_run_is_checked_for_encoded_data_in_one_pass():
+    """From an operator's review: the check looked ahead for a digit and a letter at every
+    position of a run, in time growing with the square of its length: a 1 MB line of one
+    word kept a build busy for hours, saying nothing (this 200,000-character run: minutes)."""
+    from indexer.build import _share_encoded
+
+    assert _share_encoded("a" * 200_000) == 0  # letters alone: a word, however long
+    assert _share_encoded("=" * 200_000 + "1") == 0  # no letter
+    # With both, the whole run counts, wherever the digit is.
+    assert _share_encoded("a" * 30 + "7") == 1 and _share_encoded("7" + "a" * 199_999) == 1
+    assert _share_encoded("abcdefghij1234 mot") == 0  # shorter than 16
+
+
 def test_a_url_that_cannot_be_read_is_warned_of_and_does_not_stop_the_build(tmp_path):
     """From a code review: ``urlsplit`` raised ValueError on a host's unbalanced bracket when
     the build ordered each passage's sources, and ``report-index build`` ended in a
