@@ -109,7 +109,8 @@ class DocumentMetadata(BaseModel):
 class Document:
     """One report: its id (the file name without extension), metadata, text and checksum.
 
-    ``sha256`` covers the file and the metadata file, so editing either makes an index stale.
+    ``sha256`` covers the file, how it is read (its suffix) and the metadata file, so
+    editing either, or renaming "r.txt" to "r.md", makes an index stale.
     ``pages`` holds a PDF's text page by page, so that its page breaks become the report's
     pages (``text`` is then those pages joined); it is None for a text file, whose pages the
     parser finds in the text.
@@ -291,7 +292,10 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
         text = "\n\n".join(pages) if pages is not None else clean_text(decoded)
     if not text.strip():
         raise CorpusError(f"{path}: the document is empty")
-    digest = hashlib.sha256(raw)
+    # The suffix first: "r.txt" renamed "r.md" is read otherwise (front matter dropped, "#"
+    # headings), and with the bytes alone the build called the index up to date.
+    digest = hashlib.sha256(path.suffix.lower().encode() + b"\0")
+    digest.update(raw)
     meta_path = meta_path or path.with_suffix(METADATA_SUFFIX)
     meta_raw = _read(meta_path) if meta_path.exists() else None
     digest.update(meta_raw or b"")

@@ -145,6 +145,20 @@ def test_edited_document_embeds_only_changed_texts(settings, encoder, tmp_path):
     assert report.changes.passages_added == report.changes.passages_removed == 1
 
 
+def test_a_report_renamed_to_another_suffix_is_read_again(settings, encoder, tmp_path):
+    """From an operator's review: "r.txt" renamed "r.md" is read otherwise (front matter
+    dropped), yet with the same bytes the build called the index up to date, and it went on
+    serving the front matter as text."""
+    front = "---\ntitle: Rapport\nauthor: Bureau de presse\n---\n\n"
+    corpus, root = _corpus(tmp_path / "corpus", piracy=front + PIRACY), tmp_path / "index"
+    build_index(settings, corpus, root)
+    assert any("Bureau de presse" in p.text for p in load_index(root).passages)
+    (corpus / "piracy.txt").rename(corpus / "piracy.md")
+    report = build_index(settings, corpus, root)
+    assert not report.up_to_date and report.changes.documents_changed == ("piracy",)
+    assert not any("Bureau de presse" in p.text for p in load_index(root).passages)
+
+
 def test_rebuilds_with_every_text_cached_load_no_model(settings, encoder, tmp_path, monkeypatch):
     corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
     build_index(settings, corpus, root)
