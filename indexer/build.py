@@ -16,6 +16,7 @@ from indexer import (
     ann,
     chunking,
     corpus,
+    embedding_cache,
     language,
     parsing,
     passage_vectors,
@@ -45,7 +46,14 @@ from indexer.parsing.urls import unreadable_urls
 from indexer.passage import Passage
 from indexer.passage_vectors import embed, passages_for
 from indexer.settings import Settings
-from indexer.versions import building, check_writable, list_versions, resolve, version_of
+from indexer.versions import (
+    VersionError,
+    building,
+    check_writable,
+    list_versions,
+    resolve,
+    version_of,
+)
 
 
 def pipeline_version() -> str:
@@ -246,9 +254,7 @@ def _only_headings(passage: Passage) -> bool:
 def _share_encoded(body: str) -> float:
     characters = sum(not c.isspace() for c in body)
     encoded = sum(
-        len(run)
-        for run in _ENCODED_RUN.findall(body)
-        if _DIGIT.search(run) and _LETTER.search(run)
+        len(run) for run in _ENCODED_RUN.findall(body) if _DIGIT.search(run) and _LETTER.search(run)
     )
     return encoded / max(1, characters)
 
@@ -286,6 +292,12 @@ def _build(
     for warning in corpus_warnings(documents, passages):
         log(f"warning: {warning}")
     check_writable(index_dir)
+    try:
+        embedding_cache.check_writable(index_dir)
+    except OSError as exc:
+        folder = index_dir / embedding_cache.CACHE_DIR
+        reason = exc.strerror or exc
+        raise VersionError(f"cannot write the embedding cache {folder}: {reason}") from exc
 
     # Made at the first part of new texts and kept for the others (the cache hands them on a
     # part at a time), so the model is loaded once; a Ray cluster starts its actors for each

@@ -30,6 +30,7 @@ import itertools
 import json
 import logging
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,6 +130,16 @@ def embed_with_cache(
         embedded=len(missing),
         cached=len(found) - len(missing),
     )
+
+
+def check_writable(root: Path) -> None:
+    """Raise OSError unless the cache under index root ``root`` can be written: its folder
+    and its lock. Called before a build embeds anything: a read-only cache failed the build
+    only when it saved, after every text had been embedded."""
+    folder = root / CACHE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with durable.exclusive_lock(folder / _LOCK_FILE), tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def read_cache(root: Path) -> dict[str, np.ndarray]:

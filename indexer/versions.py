@@ -163,12 +163,15 @@ def check_writable(root: Path) -> None:
     """Raise VersionError unless a version can be written under ``root``.
 
     Called before a build embeds anything, so that a mistyped or read-only ``--out`` fails
-    at once rather than after the whole corpus has been embedded.
+    at once rather than after the whole corpus has been embedded. The root itself too: the
+    next ``current`` link is made there, and with ``versions/`` alone writable a build
+    published its version and then failed to select it.
     """
     try:
         (root / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=root / VERSIONS_DIR):
-            pass
+        for folder in (root, root / VERSIONS_DIR):
+            with tempfile.TemporaryFile(dir=folder):
+                pass
     except OSError as exc:
         raise _cannot_write(root, exc) from exc
     require_current_link(root)

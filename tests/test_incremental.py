@@ -159,6 +159,30 @@ def test_a_report_renamed_to_another_suffix_is_read_again(settings, encoder, tmp
     assert not any("Bureau de presse" in p.text for p in load_index(root).passages)
 
 
+def test_a_cache_that_cannot_be_written_stops_the_build_before_it_embeds(
+    settings, encoder, tmp_path, monkeypatch
+):
+    """From an operator's review: a read-only embedding cache failed the build only when it
+    saved, after every text had been embedded, with a bare "[Errno 13] …: '….lock'"."""
+    from indexer import durable
+    from indexer.versions import VersionError
+
+    real_lock = durable.exclusive_lock
+
+    def read_only_cache(path, wait=True):
+        if path.parent.name == embedding_cache.CACHE_DIR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lock(path, wait)
+
+    monkeypatch.setattr(durable, "exclusive_lock", read_only_cache)
+    corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
+    folder = root / embedding_cache.CACHE_DIR
+    with pytest.raises(VersionError, match=f"cannot write the embedding cache {folder}: Perm"):
+        build_index(settings, corpus, root)
+    assert encoder.asked == []
+    assert not list((root / "versions").glob("v*"))
+
+
 def test_rebuilds_with_every_text_cached_load_no_model(settings, encoder, tmp_path, monkeypatch):
     corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
     build_index(settings, corpus, root)

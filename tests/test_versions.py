@@ -356,3 +356,19 @@ def test_pruning_keeps_versions_that_can_be_served(index_dir, tmp_path):
     assert said[0].startswith(f"skipped {other_model}: ") and "built with model" in said[0]
     assert said[1].startswith(f"skipped {damaged}: ") and "hubness.npy" in said[1]
     assert said[2:] == [f"current version of {root}: {good[2]}"]
+
+
+def test_a_root_that_cannot_be_written_is_refused_before_a_build(tmp_path, monkeypatch):
+    """From an operator's review: with ``versions/`` writable and the root not, a build
+    embedded everything, published its version and failed to select it (the next
+    ``current`` link is made in the root), leaving a version newer than the current one."""
+    real = versions.tempfile.TemporaryFile
+
+    def read_only_root(*args, dir=None, **kwargs):
+        if Path(dir) == tmp_path:
+            raise PermissionError(13, "Permission denied", str(tmp_path))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(versions.tempfile, "TemporaryFile", read_only_root)
+    with pytest.raises(VersionError, match=f"cannot write an index at {tmp_path}: Permission"):
+        versions.check_writable(tmp_path)
