@@ -296,8 +296,8 @@ def _build(
         embedding_cache.check_writable(index_dir)
     except OSError as exc:
         folder = index_dir / embedding_cache.CACHE_DIR
-        reason = exc.strerror or exc
-        raise VersionError(f"cannot write the embedding cache {folder}: {reason}") from exc
+        cause = exc.strerror or exc
+        raise VersionError(f"cannot write the embedding cache {folder}: {cause}") from exc
 
     # Made at the first part of new texts and kept for the others (the cache hands them on a
     # part at a time), so the model is loaded once; a Ray cluster starts its actors for each
