@@ -205,6 +205,8 @@ class LoadedIndex:
     sentences: SentenceVectors
     hubness: np.ndarray
     version: str = "unversioned"
+    # The folder it was read from (a version of an index root, or a bare index folder).
+    folder: Path | None = None
 
 
 def write_index(
@@ -377,7 +379,8 @@ def load_index(root: Path) -> LoadedIndex:
             f"{manifest.dimension}; {_repair(folder)}"
         )
     _verify_checksums(folder, manifest)
-    return LoadedIndex(manifest, passages, vectors, sentences, hubness, versions.version_of(folder))
+    version = versions.version_of(folder)
+    return LoadedIndex(manifest, passages, vectors, sentences, hubness, version, folder)
 
 
 def _repair(folder: Path) -> str:

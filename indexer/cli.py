@@ -98,7 +98,8 @@ def build(
         if report.pruned:
             typer.echo(
                 f"  versions deleted (REPORT_KEEP_VERSIONS keeps the {settings.keep_versions} "
-                f"newest, and the one current before this build): {', '.join(report.pruned)}"
+                "newest, the one current before this build and those a running service "
+                f"serves): {', '.join(report.pruned)}"
             )
 
 
@@ -107,7 +108,8 @@ _INDEX_OPTION = _path_option("Index root (default: settings).")
 
 @app.command(name="list")
 def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
-    """List the index versions of a root, oldest first; * marks the current one.
+    """List the index versions of a root, oldest first; * marks the current one, and a
+    version a running service serves (until it reloads) says so.
 
     Each version is read whole and checked against the configured model, so that a damaged
     version or one of another model shows here, not at the next rollback. The model is
@@ -141,6 +143,8 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
             serving |= version.current
         except ArtifactError as exc:
             detail = f"cannot be served: {exc}"
+        if versions.is_served(version.path):
+            detail += "; served by a running service"
         typer.echo(f"{'*' if version.current else ' '} {version.id}  {detail}")
     # Also a check for scripts: the root has versions, but none is current and servable, or
     # builds and rollbacks will refuse it.

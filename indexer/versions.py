@@ -9,6 +9,10 @@ Layout of an index root::
     <root>/.lock            held by whoever publishes, rolls back or prunes
     <root>/.build.lock      held by a build from start to end (see :func:`building`)
 
+A process serving a version holds a shared lock on its folder (:class:`ServedVersion`), and
+pruning deletes no version so held: between two reloads of a service, several builds would
+otherwise delete the version it still serves, and with it the way back to it.
+
 Why: a build writes a new folder and only then flips ``current`` with one atomic rename, so a
 reader (a starting or reloading service) sees the old version or the new one, never a mix, and
 a build killed at any moment (``kill -9``, full disk) leaves ``current`` as it was. Old
@@ -18,6 +22,7 @@ versions stay for rollback until pruned. Version ids sort by build time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -56,6 +61,55 @@ class Version:
     id: str
     path: Path
     current: bool
+
+
+class ServedVersion:
+    """A shared lock on a version folder for as long as a process serves it.
+
+    Shared, so that every worker of a service, and services on other hosts of a shared
+    disk where its locks reach them, can hold it at once; a lock on the folder, not a file
+    written in it, so that a service needs no write access to the index. The lock dies
+    with the process: a killed service holds nothing.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._descriptor: int | None = None
+        try:
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # not a folder any more: nothing to hold, and nothing to delete
+            return
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH)
+        except OSError:  # a file system without locks: served as before, unprotected
+            os.close(descriptor)
+            return
+        self._descriptor = descriptor
+
+    def release(self) -> None:
+        """Let pruning delete the version again (a reload has replaced it)."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def is_served(folder: Path) -> bool:
+    """Whether a process holds ``folder`` as served (:class:`ServedVersion`)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)  # closing lets go of the lock just taken
+    return False
 
 
 def resolve(root: Path) -> Path:
@@ -312,8 +366,8 @@ def _previous_usable(
 
 
 def _prune(root: Path, keep: int, refusal: Refusal | None, spare: str | None) -> None:
-    """Delete the versions ``refusal`` accepts but the current one, ``spare`` and the
-    ``keep`` newest.
+    """Delete the versions ``refusal`` accepts but the current one, ``spare``, the ``keep``
+    newest and those a process serves (:func:`is_served`).
 
     A version that cannot be served (damaged, or built with another model) neither counts
     nor is deleted: counted, it took the place of a good version and left nothing to roll
@@ -322,7 +376,9 @@ def _prune(root: Path, keep: int, refusal: Refusal | None, spare: str | None) ->
     """
     candidates = [v for v in list_versions(root) if refusal is None or refusal(v.path) is None]
     doomed = [
-        v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current and v.id != spare
+        v
+        for v in candidates[: max(len(candidates) - keep, 0)]
+        if not v.current and v.id != spare and not is_served(v.path)
     ]
     for version in doomed:
         # Renamed out of versions/ first, so a half-deleted folder is never listed or selected.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.versions import ServedVersion
 from service import metrics
 from service.engine import SearchEngine
 from service.reload import ReloadBusy, ReloadRefused, load_replacement
@@ -57,6 +58,8 @@ class ServiceState:
         # Held for a whole reload; a second one over HTTP is refused rather than queued, one
         # for a signal waits its turn (``reload(wait=True)``; README).
         self._reloading = threading.Lock()
+        # The version served, held so that builds do not delete it (README, "Versions").
+        self._lease: ServedVersion | None = None
 
     def require_engine(self) -> SearchEngine:
         """The engine serving now; raises NotReadyError while loading or after a failed load."""
@@ -68,8 +71,19 @@ class ServiceState:
 
     def serve(self, searcher: Searcher) -> None:
         """Start serving ``searcher``."""
+        self._hold(searcher)
         self.engine = self._make_engine(searcher)
         metrics.record_served(searcher)
+
+    def _hold(self, searcher: Searcher) -> None:
+        """Hold the version ``searcher`` reads as served, and let go of the one before: a
+        running service's version outlives the builds between its reloads, which pruned
+        it (and the way back to it) once three of them had run."""
+        folder = searcher.index.folder
+        lease = ServedVersion(folder) if folder is not None else None
+        if self._lease is not None:
+            self._lease.release()
+        self._lease = lease
 
     def load_in_background(self, loader: Callable[[], Searcher]) -> None:
         """Run ``loader`` in a thread; ``/readyz`` turns 200 when it finishes.
@@ -123,6 +137,7 @@ class ServiceState:
                     metrics.RELOADS.labels("refused").inc()
                     log.warning("index reload refused, still serving %s: %s", _version(served), exc)
                     raise
+                self._hold(searcher)
                 self.engine = served.serving(searcher)
                 metrics.record_served(searcher)
                 previous = _version(served)

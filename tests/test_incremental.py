@@ -440,8 +440,8 @@ def test_a_build_says_which_versions_it_deleted(settings, encoder, tmp_path, mon
     assert kept.exit_code == deleted.exit_code == 0, (kept.output, deleted.output)
     assert "versions deleted" not in kept.output
     said = (
-        "versions deleted (REPORT_KEEP_VERSIONS keeps the 1 newest, and the one current "
-        "before this build): "
+        "versions deleted (REPORT_KEEP_VERSIONS keeps the 1 newest, the one current before "
+        "this build and those a running service serves): "
     )
     assert f"{said}{first}\n" in deleted.output
 

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 import service.state
+from indexer import versions
 from indexer.artifact import PASSAGES_FILE, IndexVectors, load_index, write_index
 from indexer.settings import Settings
 from service.api.app import create_app
@@ -378,3 +379,26 @@ def test_sighup_reloads_a_served_index_and_logs_json(root, tmp_path):
     assert access[-1]["status"] == 200 and access[-1]["method"] == "GET"
     assert access[-1]["latency_ms"] > 0
     assert "zanzibarsecret" not in log.read_text("utf-8")
+
+
+def test_builds_keep_the_version_a_service_serves_until_it_reloads(root, settings, searcher):
+    """From an operator's review: three builds between two reloads deleted the version the
+    service still served, and the way back to it (README, "Versions")."""
+    state = ServiceState(partial(SearchEngine.configured, settings=settings))
+    state.load_in_background([Searcher(load_index(root), searcher.encoder)].pop)
+    state.wait(60)
+    assert state.engine is not None
+    first = state.engine.searcher.index.folder
+    assert first is not None and versions.is_served(first)
+    for _ in range(4):  # more than REPORT_KEEP_VERSIONS' 3 newest and the previous current
+        version = load_index(root)
+        vectors = IndexVectors(
+            passages=version.vectors.reconstruct_n(0, version.vectors.ntotal),
+            sentences=version.sentences,
+            hubness=version.hubness,
+        )
+        write_index(root, version.manifest, list(version.passages), vectors, keep=1)
+    assert first.is_dir()
+    asyncio.run(state.reload(root))
+    assert not versions.is_served(first)
+    assert versions.is_served(state.engine.searcher.index.folder)

@@ -115,6 +115,12 @@ def test_cli_lists_and_rolls_back(index_dir, settings, tmp_path, monkeypatch):
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
     assert listed.exit_code == 0, listed.output
     assert f"* {ids[1]}" in listed.output and f"  {ids[0]}" in listed.output
+    assert "served by a running service" not in listed.output
+    lease = versions.ServedVersion(root / versions.VERSIONS_DIR / ids[0])
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    (served,) = [line for line in listed.output.splitlines() if "served by" in line]
+    assert served.startswith(f"  {ids[0]}  ") and served.endswith("; served by a running service")
+    lease.release()
     # A damaged previous version is listed as such and refused, as the default target or
     # by name.
     (root / versions.VERSIONS_DIR / ids[0] / "hubness.npy").write_bytes(b"damaged")
@@ -372,3 +378,38 @@ def test_a_root_that_cannot_be_written_is_refused_before_a_build(tmp_path, monke
     monkeypatch.setattr(versions.tempfile, "TemporaryFile", read_only_root)
     with pytest.raises(VersionError, match=f"cannot write an index at {tmp_path}: Permission"):
         versions.check_writable(tmp_path)
+
+
+def test_a_version_a_process_serves_is_not_pruned_until_it_lets_go(tmp_path):
+    """From an operator's review: three builds between two reloads of a service deleted the
+    version it served, and with it the way back to it."""
+    served = versions.publish(tmp_path, _writer("served"), keep=1)
+    lease = versions.ServedVersion(tmp_path / "versions" / served)
+    assert versions.is_served(tmp_path / "versions" / served)
+    newer = [versions.publish(tmp_path, _writer(str(n)), keep=1) for n in range(3)]
+    assert [v.id for v in versions.list_versions(tmp_path)] == [served, *newer[-2:]]
+    lease.release()
+    assert not versions.is_served(tmp_path / "versions" / served)
+    last = versions.publish(tmp_path, _writer("last"), keep=1)
+    assert [v.id for v in versions.list_versions(tmp_path)] == [newer[-1], last]
+    # Another process's lease counts as this one's does (a service's, not the build's).
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from indexer import versions; "
+            "lease = versions.ServedVersion(Path(sys.argv[1])); print('held', flush=True); "
+            "time.sleep(60)",
+            str(tmp_path / "versions" / newer[-1]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        versions.publish(tmp_path, _writer("after"), keep=1)
+        assert newer[-1] in [v.id for v in versions.list_versions(tmp_path)]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not versions.is_served(tmp_path / "versions" / newer[-1])  # died with the process
