@@ -277,7 +277,7 @@ def load_document(path: Path, meta_path: Path | None = None) -> Document:
     if not _DOCUMENT_ID.match(path.stem):
         raise CorpusError(
             f"{path.name}: file names become document ids and may only use ASCII letters "
-            "(a-z, A-Z: no accents), digits, '.', '_' and '-'"
+            "(a-z, A-Z: no accents), digits, '.', '_' and '-', starting with a letter or a digit"
         )
     raw = _read(path)
     pages: tuple[str, ...] | None

@@ -848,3 +848,13 @@ def test_an_up_to_date_bare_index_folder_is_reported_as_unversioned(index_dir, s
     shutil.copytree(index_dir / "current", bare)
     report = build_index(settings, settings.corpus_dir, bare)
     assert report.up_to_date and report.version == "unversioned"
+
+
+@pytest.mark.parametrize("name", ["_draft.txt", "-x.txt", "rapport-é.txt"])
+def test_a_file_name_that_is_no_document_id_is_refused_with_the_whole_rule(tmp_path, name):
+    """From an operator's review: "_draft.txt" was refused as using other characters than
+    letters, digits, '.', '_' and '-', which it does not; the rule is also how it starts."""
+    (tmp_path / name).write_text("texte", "utf-8")
+    with pytest.raises(CorpusError, match="starting with a letter or a digit") as refused:
+        load_corpus(tmp_path)
+    assert name in str(refused.value)
