@@ -20,6 +20,7 @@ from indexer.settings import Settings, get_settings
 from service.api.errors import install_error_handlers
 from service.api.mcp_endpoint import checked_mcp_routes
 from service.api.middleware import configured_guards, install_security
+from service.api.middleware.head import HeadAsGet
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
 from service.api.observability import RequestObserver
 from service.api.openapi import describe_guards
@@ -111,6 +112,7 @@ def create_app(
     mcp = checked_mcp_routes(sdk_routes, mcp_server.session_manager.security_settings)
     app.router.routes.extend(mcp.routes)
     install_error_handlers(app)  # readable 4xx and 503 (a bug's 500: the middleware's)
+    app.add_middleware(HeadAsGet)  # innermost: HEAD wherever GET, as GET without its body
     guards = configured_guards(settings, own_json_paths=mcp.paths)
     install_security(app, settings, guards)  # size, encoding, key, rate, 500s, CORS (SECURITY.md)
     describe_guards(app, guards)  # ...and the API docs say so

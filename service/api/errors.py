@@ -205,6 +205,8 @@ async def _method_not_allowed(request: Request, exc: HTTPException) -> Response:
             for route in request.app.router.routes
         )
     ]
+    if "GET" in allowed and "HEAD" not in allowed:  # HEAD with GET (:class:`.HeadAsGet`)
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     # A route that took the method and refused it itself (static files) said what it takes.
     if not allowed or request.method in allowed:
         return await http_exception_handler(request, exc)

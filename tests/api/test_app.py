@@ -191,21 +191,42 @@ def test_parameters_a_route_does_not_read_are_refused(client, searcher):
     assert client.get("/stats", params={"verbose": 1}).status_code == 422
 
 
-def test_probes_and_the_page_answer_head(client):
-    for path in ("/healthz", "/readyz", "/"):
-        assert client.head(path).status_code == 200, path
+def test_every_get_answers_head_with_its_status_and_headers_and_no_body(client, searcher):
+    """Probes answered HEAD, but /stats, /docs, /passages/{id} and the rest said 405: link
+    checkers, monitors and caches probe with HEAD (RFC 9110: a server must answer it)."""
+    passage_id = searcher.index.passages[0].id
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/",
+        "/stats",
+        "/docs",
+        "/openapi.json",
+        "/documents",
+        f"/passages/{passage_id}",
+        "/passages/nowhere",
+        "/search?q=budget",
+        "/search",
+    ):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        if not path.startswith("/search"):  # a search's length varies with its took_ms
+            assert head.headers.get("content-length") == got.headers.get("content-length"), path
 
 
 def test_a_method_a_path_does_not_take_is_told_every_one_it_does(client):
     """The router answered with the first matching route's methods: ``Allow: GET`` for
     ``PUT /search``, which POST serves too."""
-    for method in ("PUT", "HEAD", "OPTIONS", "DELETE"):
+    for method in ("PUT", "OPTIONS", "DELETE"):
         refused = client.request(method, "/search")
-        assert refused.status_code == 405 and refused.headers["allow"] == "GET, POST", method
+        allow = refused.headers["allow"]
+        assert refused.status_code == 405 and allow == "GET, HEAD, POST", method
     said = client.put("/search").json()["detail"]
-    assert said == "/search takes GET, POST, not PUT"
+    assert said == "/search takes GET, HEAD, POST, not PUT"
     assert client.post("/healthz").headers["allow"] == "GET, HEAD"
-    assert client.delete("/passages/x").headers["allow"] == "GET"
+    assert client.delete("/passages/x").headers["allow"] == "GET, HEAD"
 
 
 def test_the_api_docs_can_send_the_api_key_and_list_the_refusals(tmp_path):

@@ -16,15 +16,12 @@ from service.responses import DocumentInfo
 router = APIRouter(tags=["health"])
 
 
-# HEAD too: uptime checkers and load balancers often probe with it.
-@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     """The process is up (says nothing about the index)."""
     return {"status": "ok"}
 
 
-@router.head("/readyz", include_in_schema=False)
 @router.get("/readyz", response_model=ReadyResponse, responses=error_responses(503))
 def readyz(state: StateDep) -> ReadyResponse:
     """200 with the served index version once the model and index are loaded; 503 with the
