@@ -13,6 +13,34 @@ from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
 
 
+def id_error(text: str | bytes) -> JSONRPCError | None:
+    """The JSON-RPC answer to a request whose id is neither a string nor an integer (null,
+    1.5, true), which MCP forbids; None for any other message.
+
+    The SDK reads such a request as a notification, which gets no answer: over HTTP a 202
+    with no body, and the client waited for an answer that never came. (Over stdio the SDK
+    has parsed the line, and dropped the id, before this server sees it.)
+    """
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or "method" not in message or "id" not in message:
+        return None
+    sent = message["id"]
+    if type(sent) in (int, str):
+        return None
+    return JSONRPCError(
+        jsonrpc="2.0",
+        id=None,
+        error=ErrorData(
+            code=INVALID_REQUEST,
+            message=f"the request's id is {json.dumps(sent)[:40]}: an MCP request's id is a "
+            "string or an integer (a message without an id is a notification, never answered)",
+        ),
+    )
+
+
 def parse_error(exc: Exception, unit: str) -> JSONRPCError:
     """The JSON-RPC answer to a message (a ``unit``: a stdio line, an HTTP request) that the
     transport could not read, the same over stdio and HTTP: a parse error (-32700) for a

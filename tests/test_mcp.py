@@ -378,6 +378,23 @@ def test_a_body_with_a_byte_order_mark_is_read_on_mcp_as_on_every_route(http_url
     assert answer.json()["id"] == 3 and "tools" in answer.json()["result"]
 
 
+@pytest.mark.parametrize("sent", [None, 1.5, True, {"n": 1}])
+def test_a_request_whose_id_is_no_string_or_integer_is_answered(http_url: str, sent) -> None:
+    """The SDK read it as a notification: a 202 with no body, and the client waited for an
+    answer that never came (MCP: a request's id is a string or an integer, never null)."""
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    answer = httpx.post(
+        http_url, json={"jsonrpc": "2.0", "id": sent, "method": "ping"}, headers=headers
+    )
+    assert answer.status_code == 400
+    error = answer.json()
+    assert error["id"] is None and error["error"]["code"] == -32600
+    assert "an MCP request's id is a string or an integer" in error["error"]["message"]
+    # A notification, without an id, is still answered by nothing but a 202.
+    quiet = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert httpx.post(http_url, json=quiet, headers=headers).status_code == 202
+
+
 def test_the_sdk_refuses_headers_it_cannot_serve_before_the_body_is_read(http_url: str) -> None:
     """An unreadable body sent without accepting JSON, or not as JSON, gets the SDK's own
     refusal, which says what to change first, not a parse error."""

@@ -20,14 +20,14 @@ from fastapi import status
 from fastapi.responses import JSONResponse
 from mcp.server.streamable_http import CONTENT_TYPE_JSON, check_accept_headers
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from mcp_types import jsonrpc_message_adapter
+from mcp_types import JSONRPCError, jsonrpc_message_adapter
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.middleware.input_guard import replayed
-from service.mcp_errors import parse_error
+from service.mcp_errors import id_error, parse_error
 
 
 class CheckedRoutes(NamedTuple):
@@ -100,18 +100,22 @@ def _sdk_reads(request: Request) -> bool:
 
 
 def unreadable_message(body: bytes) -> JSONResponse | None:
-    """The 400 JSON-RPC error for a body that is no JSON-RPC message to the SDK; None for one
-    it reads (the SDK then answers it, valid or not, as usual)."""
+    """The 400 JSON-RPC error for a body that is no JSON-RPC message to the SDK, or a request
+    whose id it would drop (:func:`.id_error`); None for one it reads (the SDK then answers
+    it, valid or not, as usual)."""
     try:
         # As text when it is UTF-8, so that parse_error can find the id in it.
         jsonrpc_message_adapter.validate_json(_text(body), by_name=False)
     except ValidationError as exc:
-        error = parse_error(exc, "request")
-        return JSONResponse(
-            error.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            status_code=status.HTTP_400_BAD_REQUEST,
-        )
-    return None
+        error: JSONRPCError | None = parse_error(exc, "request")
+    else:
+        error = id_error(body)
+    if error is None:
+        return None
+    return JSONResponse(
+        error.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 def _text(body: bytes) -> str | bytes:
