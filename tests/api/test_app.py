@@ -362,3 +362,18 @@ def test_the_mcp_paths_whose_bodies_the_endpoint_judges_are_the_ones_it_wraps():
     assert isinstance(checked.routes[0], Route) and checked.routes[0].path == "/rpc"
     with pytest.raises(ValueError, match="no MCP endpoint"):
         checked_mcp_routes([Mount("/mcp", app=endpoint)], None)
+
+
+def test_large_answers_are_compressed_for_clients_that_accept_it(client):
+    """A result of 50 passages was ~90 KB of JSON sent as is; small answers stay plain."""
+    plain = client.get("/search?q=budget&k=50", headers={"accept-encoding": "identity"})
+    packed = client.get("/search?q=budget&k=50", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+    drop = ("took_ms",)
+    assert {k: v for k, v in packed.json().items() if k not in drop} == {
+        k: v for k, v in plain.json().items() if k not in drop
+    }
+    small = client.get("/healthz", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in small.headers
