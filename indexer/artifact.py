@@ -288,8 +288,8 @@ def _manifest_in(folder: Path, root: Path) -> Manifest:
         )
     if not path.is_file():
         raise ArtifactError(
-            f"no index at {root} (neither a current version nor a {MANIFEST_FILE}); build one "
-            f"with `report-index build --out {root}`"
+            f"no index at {root} (neither a current version nor a {MANIFEST_FILE}); "
+            f"{versions.build_advice(root)}"
         )
     try:
         data = json.loads(path.read_text("utf-8"))

@@ -119,9 +119,7 @@ def list_versions(index: Annotated[Path | None, _INDEX_OPTION] = None) -> None:
     root = index or settings.index_dir
     found = versions.list_versions(root)
     if not found:
-        raise fail(
-            VersionError(f"no index versions in {root}; run `report-index build --out {root}`")
-        )
+        raise fail(VersionError(f"no index versions in {root}; {versions.build_advice(root)}"))
     try:
         configured = resolve_model(settings).identity
     except _USER_ERRORS as exc:

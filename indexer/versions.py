@@ -213,6 +213,25 @@ def building(root: Path) -> Iterator[None]:
         yield
 
 
+def build_advice(root: Path) -> str:
+    """What to do about a root without an index yet: wait for the build that holds it, or
+    run one. The advice to run a build was the command already running, for the whole of a
+    first build (the root then exists, its version not yet)."""
+    try:
+        descriptor = os.open(root / BUILD_LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return f"build one with `report-index build --out {root}`"
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "a build of it is running: wait for it to publish its first version"
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+    return f"build one with `report-index build --out {root}`"
+
+
 def check_writable(root: Path) -> None:
     """Raise VersionError unless a version can be written under ``root``.
 
@@ -324,9 +343,7 @@ def activate(
     with _locked(root, BUILD_LOCK_FILE, building_now), _locked(root):
         versions = list_versions(root)
         if not versions:
-            raise VersionError(
-                f"no index versions in {root}; build one with `report-index build --out {root}`"
-            )
+            raise VersionError(f"no index versions in {root}; {build_advice(root)}")
         ids = [v.id for v in versions]
         if version_id is None:
             version_id = _previous_usable(root, ids, refusal, skipped)

@@ -413,3 +413,20 @@ def test_a_version_a_process_serves_is_not_pruned_until_it_lets_go(tmp_path):
         holder.kill()
         holder.wait()
     assert not versions.is_served(tmp_path / "versions" / newer[-1])  # died with the process
+
+
+def test_while_a_first_build_runs_the_advice_is_to_wait_for_it(tmp_path):
+    """From an operator's review: during a first build, `list` and `show` advised running
+    `report-index build --out …`, the command already running."""
+    root = tmp_path / "index"
+    root.mkdir()
+    with versions.building(root):
+        listed = runner.invoke(index_app, ["list", "--index", str(root)])
+        shown = runner.invoke(index_app, ["show", "--index", str(root)])
+    for result in (listed, shown):
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and "a build of it is running" in said, said
+        assert "report-index build --out" not in said
+    listed = runner.invoke(index_app, ["list", "--index", str(root)])
+    assert f"run `report-index build --out {root}`" not in listed.output
+    assert f"build one with `report-index build --out {root}`" in " ".join(listed.output.split())

@@ -113,7 +113,6 @@ def create_app(
     mcp = checked_mcp_routes(sdk_routes, mcp_server.session_manager.security_settings)
     app.router.routes.extend(mcp.routes)
     install_error_handlers(app)  # readable 4xx and 503 (a bug's 500: the middleware's)
-    app.add_middleware(HeadAsGet)  # innermost: HEAD wherever GET, as GET without its body
     guards = configured_guards(settings, own_json_paths=mcp.paths)
     install_security(app, settings, guards)  # size, encoding, key, rate, 500s, CORS (SECURITY.md)
     describe_guards(app, guards)  # ...and the API docs say so
@@ -122,6 +121,9 @@ def create_app(
     # Compressed for clients that accept it: a result of 50 passages is ~90 KB of JSON, a
     # third of that compressed. Level 6 (zlib's default): 9 costs more for little less.
     app.add_middleware(GZipMiddleware, minimum_size=_COMPRESS_FROM_BYTES, compresslevel=6)
+    # HEAD wherever GET, as GET's answer without its body: compressed first, so that its
+    # headers are GET's (Content-Encoding, Content-Length).
+    app.add_middleware(HeadAsGet)
     # Outermost: request id, metrics and access line for every request, refusals included.
     app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
     return app

@@ -3,7 +3,8 @@ and headers without its body.
 
 Routes declare GET alone, and FastAPI then answered HEAD with a 405 on /stats, /docs,
 /passages/{id} and the rest: link checkers, uptime monitors and caches probe with HEAD.
-Innermost, so that logs, metrics and the guards see the HEAD that was sent.
+Inside the request observer, so that logs and metrics see the HEAD that was sent, and
+outside compression, so that a HEAD's headers are its GET's.
 """
 
 from __future__ import annotations
