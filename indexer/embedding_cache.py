@@ -132,14 +132,22 @@ def embed_with_cache(
     )
 
 
+class CacheWriteError(RuntimeError):
+    """The embedding cache of an index root cannot be written; the message says why."""
+
+
 def check_writable(root: Path) -> None:
-    """Raise OSError unless the cache under index root ``root`` can be written: its folder
-    and its lock. Called before a build embeds anything: a read-only cache failed the build
-    only when it saved, after every text had been embedded."""
+    """Raise CacheWriteError unless the cache under index root ``root`` can be written: its
+    folder and its lock. Called before a build embeds anything: a read-only cache failed the
+    build only when it saved, after every text had been embedded, with a bare errno."""
     folder = root / CACHE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    with durable.exclusive_lock(folder / _LOCK_FILE), tempfile.TemporaryFile(dir=folder):
-        pass
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with durable.exclusive_lock(folder / _LOCK_FILE), tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        cause = exc.strerror or exc
+        raise CacheWriteError(f"cannot write the embedding cache {folder}: {cause}") from exc
 
 
 def read_cache(root: Path) -> dict[str, np.ndarray]:

@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     batch_max_size: int = Field(
         default=16,
         ge=1,
-        description="Queries per encoder batch (encoders that batch: torch, onnx).",
+        description="Texts per encoder batch (encoders that batch: torch, onnx); a query "
+        "read without the reports' common words is two texts, which one batch takes together.",
     )
     encoder_workers: int = Field(
         default=2,

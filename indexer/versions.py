@@ -66,10 +66,10 @@ class Version:
 class ServedVersion:
     """A shared lock on a version folder for as long as a process serves it.
 
-    Shared, so that every worker of a service, and services on other hosts of a shared
-    disk where its locks reach them, can hold it at once; a lock on the folder, not a file
-    written in it, so that a service needs no write access to the index. The lock dies
-    with the process: a killed service holds nothing.
+    Shared, so that every worker of a service can hold it at once; a lock on the folder,
+    not a file written in it, so that a service needs no write access to the index. The
+    lock dies with the process: a killed service holds nothing. ``flock`` locks are seen by
+    the processes of one host: services on other hosts of a network share are not (README).
     """
 
     def __init__(self, folder: Path) -> None:
@@ -80,7 +80,12 @@ class ServedVersion:
             return
         try:
             fcntl.flock(descriptor, fcntl.LOCK_SH)
-        except OSError:  # a file system without locks: served as before, unprotected
+            # Pruning renames a folder under its own lock before deleting it: one locked
+            # while that happened is no longer the version at ``folder``.
+            held = os.fstat(descriptor).st_ino == os.stat(folder).st_ino
+        except OSError:  # no locks on this file system, or the folder is gone: unprotected
+            held = False
+        if not held:
             os.close(descriptor)
             return
         self._descriptor = descriptor
@@ -343,7 +348,10 @@ def activate(
     with _locked(root, BUILD_LOCK_FILE, building_now), _locked(root):
         versions = list_versions(root)
         if not versions:
-            raise VersionError(f"no index versions in {root}; {build_advice(root)}")
+            # Not build_advice: this holds the build lock itself, which it would take for a build.
+            raise VersionError(
+                f"no index versions in {root}; build one with `report-index build --out {root}`"
+            )
         ids = [v.id for v in versions]
         if version_id is None:
             version_id = _previous_usable(root, ids, refusal, skipped)
@@ -384,7 +392,7 @@ def _previous_usable(
 
 def _prune(root: Path, keep: int, refusal: Refusal | None, spare: str | None) -> None:
     """Delete the versions ``refusal`` accepts but the current one, ``spare``, the ``keep``
-    newest and those a process serves (:func:`is_served`).
+    newest and those a process serves (:class:`ServedVersion`).
 
     A version that cannot be served (damaged, or built with another model) neither counts
     nor is deleted: counted, it took the place of a good version and left nothing to roll
@@ -393,15 +401,39 @@ def _prune(root: Path, keep: int, refusal: Refusal | None, spare: str | None) ->
     """
     candidates = [v for v in list_versions(root) if refusal is None or refusal(v.path) is None]
     doomed = [
-        v
-        for v in candidates[: max(len(candidates) - keep, 0)]
-        if not v.current and v.id != spare and not is_served(v.path)
+        v for v in candidates[: max(len(candidates) - keep, 0)] if not v.current and v.id != spare
     ]
     for version in doomed:
-        # Renamed out of versions/ first, so a half-deleted folder is never listed or selected.
-        trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")
-        version.path.rename(trash)
+        # Renamed out of versions/ first, so a half-deleted folder is never listed or selected;
+        # under an exclusive lock, so that no service takes the version meanwhile.
+        with _unless_served(version.path) as free:
+            if not free:
+                continue
+            trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")
+            version.path.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _unless_served(folder: Path) -> Iterator[bool]:
+    """Whether no process serves ``folder`` (:class:`ServedVersion`), held true inside: an
+    exclusive lock keeps a service from taking it until the block ends."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # gone already: nothing serves it
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            free = True
+        except BlockingIOError:
+            free = False
+        except OSError:  # no locks on this file system: nothing can say it is served
+            free = True
+        yield free
+    finally:
+        os.close(descriptor)
 
 
 def _point_current(root: Path, version_id: str) -> None:

@@ -67,11 +67,11 @@ class MicroBatcher:
         (~3.5 ms, as long as that work) before it could reach the model, which releases the
         GIL; started from the encoder thread, it runs while the model computes.
         """
+        if not texts:
+            raise ValueError("no text to encode")
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(self._queue), name="micro-batcher")
-        if not texts:
-            raise ValueError("no text to encode")
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         await self._queue.put((tuple(texts), future, on_start))
         return await future
@@ -153,12 +153,15 @@ class MicroBatcher:
         call = partial(self._call, texts, [hook for _, _, hook in live])
         try:
             vectors = await loop.run_in_executor(self._executor, call)
+            if len(vectors) != len(texts):  # else requests would get each other's rows
+                raise RuntimeError(f"the encoder gave {len(vectors)} vectors to {len(texts)} texts")
+            ends = np.cumsum([len(request) for request, _, _ in live])
+            rows = np.split(vectors, ends[:-1])
         except Exception as exc:  # every waiting request gets the failure, not a hang
             for _, future, _ in live:
                 if not future.done():
                     future.set_exception(exc)
             return
-        ends = np.cumsum([len(request) for request, _, _ in live])
-        for (_, future, _), rows in zip(live, np.split(vectors, ends[:-1]), strict=True):
+        for (_, future, _), own in zip(live, rows, strict=True):
             if not future.done():
-                future.set_result(rows)
+                future.set_result(own)

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from indexer.versions import ServedVersion
@@ -71,19 +72,26 @@ class ServiceState:
 
     def serve(self, searcher: Searcher) -> None:
         """Start serving ``searcher``."""
-        self._hold(searcher)
-        self.engine = self._make_engine(searcher)
-        metrics.record_served(searcher)
+        self._swap(searcher, lambda: self._make_engine(searcher))
 
-    def _hold(self, searcher: Searcher) -> None:
-        """Hold the version ``searcher`` reads as served, and let go of the one before: a
-        running service's version outlives the builds between its reloads, which pruned
-        it (and the way back to it) once three of them had run."""
+    def _swap(self, searcher: Searcher, make: Callable[[], SearchEngine]) -> None:
+        """Serve the engine ``make`` gives for ``searcher``, holding the version it reads as
+        served (:class:`.ServedVersion`) from before the engine is made, and letting go of
+        the one before once it is: a running service's version outlives the builds between
+        its reloads, which pruned it (and the way back to it) once three of them had run.
+        If ``make`` fails, what was served and held stays so."""
         folder = searcher.index.folder
         lease = ServedVersion(folder) if folder is not None else None
+        try:
+            self.engine = make()
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
         if self._lease is not None:
             self._lease.release()
         self._lease = lease
+        metrics.record_served(searcher)
 
     def load_in_background(self, loader: Callable[[], Searcher]) -> None:
         """Run ``loader`` in a thread; ``/readyz`` turns 200 when it finishes.
@@ -137,9 +145,7 @@ class ServiceState:
                     metrics.RELOADS.labels("refused").inc()
                     log.warning("index reload refused, still serving %s: %s", _version(served), exc)
                     raise
-                self._hold(searcher)
-                self.engine = served.serving(searcher)
-                metrics.record_served(searcher)
+                self._swap(searcher, partial(served.serving, searcher))
                 previous = _version(served)
         finally:
             self._reloading.release()

@@ -76,6 +76,27 @@ def test_a_requests_texts_share_one_batch():
     assert sum(map(len, calls)) == 14 and max(map(len, calls)) <= 4  # a pair may overfill
 
 
+def test_an_encoder_giving_the_wrong_number_of_vectors_fails_every_request():
+    """Split by the requests' counts, one row too few gave a request another's vectors and
+    the last none, without a word."""
+
+    def short(texts: list[str]) -> np.ndarray:
+        return np.zeros((len(texts) - 1, 2))
+
+    batcher = MicroBatcher(short, max_batch=8, max_wait_ms=20)
+
+    async def run():
+        results = await asyncio.gather(
+            batcher.encode(["a", "b"]), batcher.encode(["c"]), return_exceptions=True
+        )
+        await batcher.close()
+        return results
+
+    results = asyncio.run(run())
+    assert all(isinstance(r, RuntimeError) for r in results), results
+    assert "vectors to" in str(results[0])
+
+
 def test_workers_run_encoder_calls_side_by_side():
     """Two workers: two one-query calls in flight at once, never more."""
     in_flight, peak, lock = 0, 0, threading.Lock()

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -797,11 +798,14 @@ def test_a_long_unbroken_run_is_checked_for_encoded_data_in_one_pass():
     word kept a build busy for hours, saying nothing (this 200,000-character run: minutes)."""
     from indexer.build import _share_encoded
 
+    started = time.perf_counter()
     assert _share_encoded("a" * 200_000) == 0  # letters alone: a word, however long
     assert _share_encoded("=" * 200_000 + "1") == 0  # no letter
     # With both, the whole run counts, wherever the digit is.
     assert _share_encoded("a" * 30 + "7") == 1 and _share_encoded("7" + "a" * 199_999) == 1
     assert _share_encoded("abcdefghij1234 mot") == 0  # shorter than 16
+    # A guard against the square coming back (minutes here), not a speed target: ~0.05 s.
+    assert time.perf_counter() - started < 10
 
 
 def test_a_url_that_cannot_be_read_is_warned_of_and_does_not_stop_the_build(tmp_path):

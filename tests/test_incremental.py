@@ -165,7 +165,6 @@ def test_a_cache_that_cannot_be_written_stops_the_build_before_it_embeds(
     """From an operator's review: a read-only embedding cache failed the build only when it
     saved, after every text had been embedded, with a bare "[Errno 13] …: '….lock'"."""
     from indexer import durable
-    from indexer.versions import VersionError
 
     real_lock = durable.exclusive_lock
 
@@ -177,7 +176,9 @@ def test_a_cache_that_cannot_be_written_stops_the_build_before_it_embeds(
     monkeypatch.setattr(durable, "exclusive_lock", read_only_cache)
     corpus, root = _corpus(tmp_path / "corpus", piracy=PIRACY), tmp_path / "index"
     folder = root / embedding_cache.CACHE_DIR
-    with pytest.raises(VersionError, match=f"cannot write the embedding cache {folder}: Perm"):
+    with pytest.raises(
+        embedding_cache.CacheWriteError, match=f"cannot write the embedding cache {folder}: Perm"
+    ):
         build_index(settings, corpus, root)
     assert encoder.asked == []
     assert not list((root / "versions").glob("v*"))

@@ -29,9 +29,25 @@ def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     }
 
 
-def requests_total(samples: dict, route: str, status: str = "200") -> float:
-    labels = (("method", "GET"), ("route", route), ("status", status))
+def requests_total(samples: dict, route: str, status: str = "200", method: str = "GET") -> float:
+    labels = (("method", method), ("route", route), ("status", status))
     return samples.get(("report_search_http_requests_total", labels), 0.0)
+
+
+def test_a_head_is_counted_under_its_route(app_client, searcher):
+    """HEAD runs as a GET (:class:`.HeadAsGet`), on a copy of the request: the route that
+    answered it was not seen, and a monitor's probes were counted as "unmatched"."""
+    passage = searcher.index.passages[3].id
+    before = scrape(app_client)
+    assert app_client.head("/healthz").status_code == 200
+    assert app_client.head(f"/passages/{passage}").status_code == 200
+    after = scrape(app_client)
+    for route in ("/healthz", "/passages/{passage_id}"):
+        counted = requests_total(after, route, method="HEAD")
+        assert counted == requests_total(before, route, method="HEAD") + 1, route
+    assert requests_total(after, "unmatched", method="HEAD") == requests_total(
+        before, "unmatched", method="HEAD"
+    )
 
 
 @pytest.fixture

@@ -402,3 +402,17 @@ def test_builds_keep_the_version_a_service_serves_until_it_reloads(root, setting
     asyncio.run(state.reload(root))
     assert not versions.is_served(first)
     assert versions.is_served(state.engine.searcher.index.folder)
+
+
+def test_an_engine_that_cannot_be_made_leaves_no_version_held(root, settings, searcher):
+    """The lease was taken before the engine was made: a failure left a version held that
+    nothing served, which pruning then kept for ever."""
+
+    def broken(_: Searcher) -> SearchEngine:
+        raise RuntimeError("no engine")
+
+    state = ServiceState(broken)
+    loaded = Searcher(load_index(root), searcher.encoder)
+    with pytest.raises(RuntimeError, match="no engine"):
+        state.serve(loaded)
+    assert loaded.index.folder is not None and not versions.is_served(loaded.index.folder)

@@ -428,5 +428,30 @@ def test_while_a_first_build_runs_the_advice_is_to_wait_for_it(tmp_path):
         assert result.exit_code == 1 and "a build of it is running" in said, said
         assert "report-index build --out" not in said
     listed = runner.invoke(index_app, ["list", "--index", str(root)])
-    assert f"run `report-index build --out {root}`" not in listed.output
     assert f"build one with `report-index build --out {root}`" in " ".join(listed.output.split())
+    # A rollback holds the build lock itself: its advice is not to wait for a build.
+    rolled = runner.invoke(index_app, ["rollback", "--index", str(root)])
+    said = " ".join(rolled.output.split())
+    assert rolled.exit_code == 1 and "a build of it is running" not in said, said
+    assert f"build one with `report-index build --out {root}`" in said
+
+
+def test_a_lease_taken_while_pruning_renames_the_version_holds_nothing(tmp_path):
+    """Pruning renames a version under an exclusive lock before deleting it: a service that
+    opened the version meanwhile waits for the lock, then must not believe it holds it."""
+    import threading
+
+    folder = tmp_path / "versions" / "v000001-20260101T000000Z"
+    folder.mkdir(parents=True)
+    leases: list[versions.ServedVersion] = []
+    with versions._unless_served(folder) as free:
+        assert free
+        taking = threading.Thread(target=lambda: leases.append(versions.ServedVersion(folder)))
+        taking.start()
+        time.sleep(0.3)  # it has opened the folder and waits for the lock
+        assert not leases
+        folder.rename(tmp_path / "trash")
+        folder.mkdir()  # another folder at the same path: not the one it locked
+    taking.join(5)
+    assert len(leases) == 1 and leases[0]._descriptor is None
+    assert not versions.is_served(folder)

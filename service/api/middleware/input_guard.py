@@ -37,19 +37,27 @@ _QUERY_FIELDS = frozenset({"q", "query"})
 _JSON_WHITESPACE = b" \t\r\n"
 
 
-def _text_problem(name: str, value: str, what: str = "") -> str | None:
-    """Why ``value`` (of query parameter or JSON field ``name``) cannot be searched, if so;
-    ``what`` names a text that is not a value (a parameter's or a field's own name).
+def _text_problem(name: str, value: str) -> str | None:
+    """Why ``value`` (of query parameter or JSON field ``name``) cannot be searched, if so.
 
     A query's control characters are left to the search core, which reads form feeds and
     vertical tabs (text pasted from a PDF) as line breaks and refuses the others itself, with
     the same message for the CLI and the MCP tool.
     """
-    query = name in _QUERY_FIELDS and not what
-    what = what or ("the query" if query else f"the value of {name!r}")
-    if not query and CONTROL_CHARACTERS.search(value):
+    query = name in _QUERY_FIELDS
+    return _problem(value, "the query" if query else f"the value of {name!r}", not query)
+
+
+def _name_problem(name: str, what: str) -> str | None:
+    """Why a parameter's or a field's own ``name`` (``what`` it is) cannot be read, if so:
+    said to be in a name, where a value's words ("the value of 'a\\x01'") misled."""
+    return _problem(name, what, True)
+
+
+def _problem(text: str, what: str, controls: bool) -> str | None:
+    if controls and CONTROL_CHARACTERS.search(text):
         return f"{what} contains control characters"
-    if LONE_SURROGATE.search(value):
+    if LONE_SURROGATE.search(text):
         return f"{what} is not valid Unicode (it contains an unpaired surrogate)"
     return None
 
@@ -79,9 +87,7 @@ def check_query_string(raw: bytes) -> None:
                 f"the query parameter {name!r} is given more than once; give it once",
             )
         seen.add(name)
-        problem = _text_problem(name, name, "a query parameter's name") or _text_problem(
-            name, value
-        )
+        problem = _name_problem(name, "a query parameter's name") or _text_problem(name, value)
         if problem:
             raise RequestRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
 
@@ -168,7 +174,9 @@ def check_json_body(body: bytes) -> None:
             status.HTTP_400_BAD_REQUEST, "the request body is not valid JSON"
         ) from None
     for field, value, _, is_key in _strings(document):
-        problem = _text_problem(field, value, "a JSON field's name" if is_key else "")
+        problem = (
+            _name_problem(value, "a JSON field's name") if is_key else _text_problem(field, value)
+        )
         if problem:
             raise RequestRejected(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
 
