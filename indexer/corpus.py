@@ -135,17 +135,23 @@ def require_folder(folder: Path) -> None:
 
 
 def ignored_files(folder: Path) -> list[str]:
-    """Names of the files in ``folder`` a build does not read (a .docx, an .html…), and of its
-    subfolders ("2024/"), so that the build can say so rather than skip them without a word.
-    Hidden ones are left out."""
+    """Names of the files in ``folder`` a build does not read (a .docx, an .html…, a pipe or
+    a socket whatever its name), and of its subfolders ("2024/"), so that the build can say
+    so rather than skip them without a word. Hidden ones are left out."""
     read = (*SUFFIXES, METADATA_SUFFIX)
     return sorted(
         f"{p.name}/" if p.is_dir() else p.name
         for p in _entries(folder)
         if not p.name.startswith(".")
         and not _unseen(p)
-        and (p.is_dir() or p.suffix.lower() not in read)
+        and (p.is_dir() or p.suffix.lower() not in read or _special(p))
     )
+
+
+def _special(path: Path) -> bool:
+    """A pipe, a socket or a device: no file to read, even named "x.txt" (a broken link is
+    refused elsewhere, in its own words)."""
+    return not path.is_symlink() and path.exists() and not path.is_file() and not path.is_dir()
 
 
 def _entries(folder: Path) -> list[Path]:

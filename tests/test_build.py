@@ -862,3 +862,14 @@ def test_a_file_name_that_is_no_document_id_is_refused_with_the_whole_rule(tmp_p
     with pytest.raises(CorpusError, match="starting with a letter or a digit") as refused:
         load_corpus(tmp_path)
     assert name in str(refused.value)
+
+
+def test_a_pipe_named_like_a_report_is_listed_as_not_read(tmp_path):
+    """From an operator's review: a FIFO named "x.txt" was skipped without a word, neither
+    read nor listed among the files a build does not read."""
+    import os
+
+    (tmp_path / "r.txt").write_text("texte", "utf-8")
+    os.mkfifo(tmp_path / "x.txt")
+    assert [d.id for d in load_corpus(tmp_path)] == ["r"]
+    assert ignored_files(tmp_path) == ["x.txt"]
