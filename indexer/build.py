@@ -186,6 +186,15 @@ def corpus_warnings(documents: list[Document], passages: list[Passage]) -> list[
                 f"no text on page(s) {', '.join(blank)} of {document.id}: blank, or scanned "
                 "images (run OCR on the PDF if they hold text, or nothing there can be found)"
             )
+        given = document.metadata.language
+        if given != language.UNDETERMINED and given not in language.supported_languages():
+            # "zz" or ISO 639-2's "fre" is written as a code, so metadata takes it.
+            warnings.append(
+                f"the language {given!r} of {document.id} is none of those language detection "
+                "knows (a typo, or an ISO 639-2 code such as 'fre' for 'fr'?): its passages "
+                f"whose own language cannot be detected are tagged {given!r}, and its words "
+                "are not stemmed"
+            )
         unreadable = unreadable_urls(document.text)
         if unreadable:
             warnings.append(

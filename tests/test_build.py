@@ -873,3 +873,18 @@ def test_a_pipe_named_like_a_report_is_listed_as_not_read(tmp_path):
     os.mkfifo(tmp_path / "x.txt")
     assert [d.id for d in load_corpus(tmp_path)] == ["r"]
     assert ignored_files(tmp_path) == ["x.txt"]
+
+
+def test_a_metadata_language_detection_does_not_know_is_warned_of(tmp_path):
+    """From an operator's review: "zz" (or ISO 639-2's "fre") is written as a language code,
+    so metadata took it without a word, and its stat blocks were tagged "zz"."""
+    from indexer.build import corpus_warnings
+
+    (tmp_path / "r.txt").write_text("Le rapport annuel décrit les opérations.", "utf-8")
+    for given, warned in (("zz", True), ("fre", True), ("fr", False), ("fr-FR", False)):
+        (tmp_path / "r.json").write_text(json.dumps({"title": "R", "language": given}), "utf-8")
+        documents = load_corpus(tmp_path)
+        said = [w for w in corpus_warnings(documents, passages_for(documents)) if "language" in w]
+        assert bool(said) is warned, (given, said)
+        if warned:
+            assert said[0].startswith(f"the language {given!r} of r is none of those")
