@@ -23,6 +23,7 @@ from service.api.mcp_endpoint import checked_mcp_routes
 from service.api.middleware import configured_guards, install_security
 from service.api.middleware.head import HeadAsGet
 from service.api.middleware.paths import DOCS_ASSETS, MCP_PATH
+from service.api.middleware.relative_redirects import RelativeRedirects
 from service.api.observability import RequestObserver
 from service.api.openapi import describe_guards
 from service.api.routes import (
@@ -124,6 +125,7 @@ def create_app(
     # HEAD wherever GET, as GET's answer without its body: compressed first, so that its
     # headers are GET's (Content-Encoding, Content-Length).
     app.add_middleware(HeadAsGet)
+    app.add_middleware(RelativeRedirects)  # the trailing-slash redirect named the Host sent
     # Outermost: request id, metrics and access line for every request, refusals included.
     app.add_middleware(RequestObserver, log_query_text=settings.log_query_text)
     return app

@@ -377,3 +377,15 @@ def test_large_answers_are_compressed_for_clients_that_accept_it(client):
     }
     small = client.get("/healthz", headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in small.headers
+
+
+def test_the_trailing_slash_redirect_names_no_host(client):
+    """The router built its absolute Location from the Host header the client chose:
+    ``Host: evil.example`` was sent to http://evil.example/search, which a cache in front
+    could hand to others. A path reaches the same page from wherever the client came."""
+    moved = client.get(
+        "/search/", params={"q": "budget"}, headers={"host": "evil.example"}, follow_redirects=False
+    )
+    assert moved.status_code == 307 and moved.headers["location"] == "/search?q=budget"
+    followed = client.get("/search/", params={"q": "budget", "k": 1})
+    assert followed.status_code == 200 and len(followed.json()["results"]) == 1
