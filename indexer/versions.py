@@ -102,19 +102,31 @@ class ServedVersion:
 
 def is_served(folder: Path) -> bool:
     """Whether a process holds ``folder`` as served (:class:`ServedVersion`)."""
+    with _granted(folder, fcntl.LOCK_EX) as free:
+        return not free
+
+
+@contextlib.contextmanager
+def _granted(path: Path, operation: int) -> Iterator[bool]:
+    """Whether the lock ``operation`` (``LOCK_SH`` or ``LOCK_EX``) on ``path`` is granted at
+    once, held inside when it is: nobody holds a lock that excludes it. Granted too when
+    ``path`` cannot be opened (gone: nobody holds it) or its file system has no locks."""
     try:
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError:
-        return False
+        yield True
+        return
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
+        try:
+            fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
+            granted = True
+        except BlockingIOError:
+            granted = False
+        except OSError:
+            granted = True
+        yield granted
     finally:
-        os.close(descriptor)  # closing lets go of the lock just taken
-    return False
+        os.close(descriptor)  # and with it the lock
 
 
 def resolve(root: Path) -> Path:
@@ -222,18 +234,10 @@ def build_advice(root: Path) -> str:
     """What to do about a root without an index yet: wait for the build that holds it, or
     run one. The advice to run a build was the command already running, for the whole of a
     first build (the root then exists, its version not yet)."""
-    try:
-        descriptor = os.open(root / BUILD_LOCK_FILE, os.O_RDONLY)
-    except OSError:
-        return f"build one with `report-index build --out {root}`"
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return "a build of it is running: wait for it to publish its first version"
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    # Shared: probes that took the lock exclusively would see each other as a build.
+    with _granted(root / BUILD_LOCK_FILE, fcntl.LOCK_SH) as free:
+        if not free:
+            return "a build of it is running: wait for it to publish its first version"
     return f"build one with `report-index build --out {root}`"
 
 
@@ -406,34 +410,12 @@ def _prune(root: Path, keep: int, refusal: Refusal | None, spare: str | None) ->
     for version in doomed:
         # Renamed out of versions/ first, so a half-deleted folder is never listed or selected;
         # under an exclusive lock, so that no service takes the version meanwhile.
-        with _unless_served(version.path) as free:
+        with _granted(version.path, fcntl.LOCK_EX) as free:
             if not free:
                 continue
             trash = version.path.with_name(f"{_STAGING_PREFIX}deleting-{version.id}")
             version.path.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _unless_served(folder: Path) -> Iterator[bool]:
-    """Whether no process serves ``folder`` (:class:`ServedVersion`), held true inside: an
-    exclusive lock keeps a service from taking it until the block ends."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:  # gone already: nothing serves it
-        yield True
-        return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            free = True
-        except BlockingIOError:
-            free = False
-        except OSError:  # no locks on this file system: nothing can say it is served
-            free = True
-        yield free
-    finally:
-        os.close(descriptor)
 
 
 def _point_current(root: Path, version_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import shutil
 import signal
@@ -444,7 +445,7 @@ def test_a_lease_taken_while_pruning_renames_the_version_holds_nothing(tmp_path)
     folder = tmp_path / "versions" / "v000001-20260101T000000Z"
     folder.mkdir(parents=True)
     leases: list[versions.ServedVersion] = []
-    with versions._unless_served(folder) as free:
+    with versions._granted(folder, fcntl.LOCK_EX) as free:
         assert free
         taking = threading.Thread(target=lambda: leases.append(versions.ServedVersion(folder)))
         taking.start()
