@@ -20,7 +20,7 @@ from fastapi import status
 from fastapi.responses import JSONResponse
 from mcp.server.streamable_http import CONTENT_TYPE_JSON, check_accept_headers
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from mcp_types import JSONRPCError, jsonrpc_message_adapter
+from mcp_types import JSONRPCError, JSONRPCNotification, jsonrpc_message_adapter
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
@@ -105,11 +105,13 @@ def unreadable_message(body: bytes) -> JSONResponse | None:
     it, valid or not, as usual)."""
     try:
         # As text when it is UTF-8, so that parse_error can find the id in it.
-        jsonrpc_message_adapter.validate_json(_text(body), by_name=False)
+        message = jsonrpc_message_adapter.validate_json(_text(body), by_name=False)
     except ValidationError as exc:
         error: JSONRPCError | None = parse_error(exc, "request")
     else:
-        error = id_error(body)
+        # Only what the SDK read as a notification can be a request whose id it dropped:
+        # every other message is not parsed a second time.
+        error = id_error(body) if isinstance(message, JSONRPCNotification) else None
     if error is None:
         return None
     return JSONResponse(

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def _host(scope: Scope) -> str:
+    """The ``Host`` header the request was sent with."""
+    return Headers(scope=scope).get("host", "")
 
 
 class RelativeRedirects:
@@ -25,13 +30,13 @@ class RelativeRedirects:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
 
         async def relative(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                # Read only for a redirect: not a header lookup on every request.
                 target = urlsplit(headers.get("location", ""))
-                if target.scheme in ("http", "https") and target.netloc == host:
+                if target.scheme in ("http", "https") and target.netloc == _host(scope):
                     headers["location"] = target.path + (f"?{target.query}" if target.query else "")
             await send(message)
 
